@@ -1,0 +1,238 @@
+"""FastAPI router for every inventory kind: thin, calling service (writes) and queries (reads)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from inventory import queries, service
+from inventory.auth import GLOBAL_READERS, Principal, write_guard
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
+from inventory.errors import Forbidden, InventoryError, NotFound, Problem, ValidationFailed
+from inventory.kinds import KINDS, KindSpec
+from inventory.schemas import ChangeOut, create_schema, update_schema
+
+PREFIX = "/api/v1/inventory"
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """One error body for every failure: {"error": {"code", "message", "details": [...]}}."""
+
+    @app.exception_handler(InventoryError)
+    async def _inventory_error(_: Request, exc: InventoryError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            value = err.get("input")
+            problems.append(
+                Problem(
+                    err.get("msg", "invalid"),
+                    field=".".join(loc) or None,
+                    value=value if isinstance(value, (str, int, float, bool)) else None,
+                )
+            )
+        return JSONResponse(ValidationFailed("request validation failed", problems).body(), status_code=422)
+
+
+class BulkBody(BaseModel):
+    """All-or-nothing batch: creates, patches (each with its id) and deletes."""
+
+    create: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)
+    update: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)
+    delete: list[int] = Field(default_factory=list, max_length=10000)
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeOut]
+    total: int
+
+
+def _visible(principal: Principal, spec: KindSpec, obj: dict[str, Any], session: Any) -> None:
+    if principal.units is None:
+        return
+    from inventory.auth import owner_unit
+
+    owner = owner_unit(session, spec, obj)
+    if owner is not False and owner not in principal.units:
+        raise NotFound(f"{spec.name} {obj.get('id')} not found")
+
+
+def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
+    name = spec.name
+    create_model = create_schema(name)
+    update_model = update_schema(name)
+    path = f"/{name}"
+
+    @router.get(path, summary=f"List {spec.en} / 列出{spec.zh}", name=f"list_{name}")
+    def list_objects(
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        as_of: Annotated[datetime | None, Query(description="read the state as it was at this time")] = None,
+    ) -> dict[str, Any]:
+        """Filters: `field=value`, `field__in=a,b`, `__gte/__lte/__gt/__lt/__ne/__isnull/__contains`; `sort=-field`; `q`; `limit`, `offset`."""
+        lq = queries.parse_list_params(spec, dict(request.query_params))
+        if as_of is not None:
+            rows = queries.as_of(session, name, as_of)
+            if principal.units is not None:
+                from inventory.auth import owner_unit
+
+                rows = [
+                    r
+                    for r in rows
+                    if owner_unit(session, spec, r) in principal.units or owner_unit(session, spec, r) is False
+                ]
+            return {
+                "items": rows[lq.offset : lq.offset + lq.limit],
+                "total": len(rows),
+                "limit": lq.limit,
+                "offset": lq.offset,
+                "as_of": as_of.isoformat(),
+            }
+        items, total = queries.list_objects(session, spec, lq, principal.units)
+        return {"items": items, "total": total, "limit": lq.limit, "offset": lq.offset}
+
+    @router.get(path + "/{obj_id}", summary=f"Get one of {spec.en}", name=f"get_{name}")
+    def get_object(obj_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        out = queries.to_out(spec, service.get_or_404(session, spec, obj_id))
+        _visible(principal, spec, out, session)
+        return out
+
+    @router.post(path, status_code=201, summary=f"Create one of {spec.en}", name=f"create_{name}")
+    def create_object(
+        body: create_model,  # type: ignore[valid-type]
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        message: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> dict[str, Any]:
+        ctx = change_context(request, principal, write_guard(principal), message)
+        obj = service.create(session, name, body.model_dump(exclude_unset=True), ctx)  # type: ignore[attr-defined]
+        session.commit()
+        return queries.to_out(spec, obj)
+
+    @router.patch(path + "/{obj_id}", summary=f"Update one of {spec.en}", name=f"update_{name}")
+    def update_object(
+        obj_id: int,
+        body: update_model,  # type: ignore[valid-type]
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        message: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> dict[str, Any]:
+        ctx = change_context(request, principal, write_guard(principal), message)
+        obj = service.update(session, name, obj_id, body.model_dump(exclude_unset=True), ctx)  # type: ignore[attr-defined]
+        session.commit()
+        return queries.to_out(spec, obj)
+
+    @router.delete(path + "/{obj_id}", status_code=204, summary=f"Delete one of {spec.en}", name=f"delete_{name}")
+    def delete_object(
+        obj_id: int,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        message: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> None:
+        service.delete(session, name, obj_id, change_context(request, principal, write_guard(principal), message))
+        session.commit()
+
+    @router.post(path + "/bulk", summary=f"Bulk create/update/delete {spec.en} (all or nothing)", name=f"bulk_{name}")
+    def bulk(
+        body: Annotated[BulkBody, Body()],
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        message: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> dict[str, Any]:
+        ctx = change_context(request, principal, write_guard(principal), message)
+        problems: list[Problem] = []
+        created: list[int] = []
+        for i, item in enumerate(body.create):
+            try:
+                with session.begin_nested():
+                    created.append(service.create(session, name, item, ctx, row=i).id)  # type: ignore[attr-defined]
+            except InventoryError as exc:
+                problems += _at(exc, f"create[{i}]")
+        for i, item in enumerate(body.update):
+            patch = dict(item)
+            obj_id = patch.pop("id", None)
+            if not isinstance(obj_id, int):
+                problems.append(Problem("each update needs an integer id", field=f"update[{i}].id"))
+                continue
+            try:
+                with session.begin_nested():
+                    service.update(session, name, obj_id, patch, ctx, row=i)
+            except InventoryError as exc:
+                problems += _at(exc, f"update[{i}]")
+        for i, obj_id in enumerate(body.delete):
+            try:
+                with session.begin_nested():
+                    service.delete(session, name, obj_id, ctx)
+            except InventoryError as exc:
+                problems += _at(exc, f"delete[{i}]")
+        if problems:
+            session.rollback()
+            raise ValidationFailed(f"bulk {name}: nothing was written ({len(problems)} problems)", problems)
+        session.commit()
+        return {"created": created, "updated": len(body.update), "deleted": len(body.delete)}
+
+    @router.get(path + "/{obj_id}/changes", summary=f"Change history of one of {spec.en}", name=f"changes_{name}")
+    def object_changes(obj_id: int, session: SessionDep, principal: CurrentPrincipal) -> ChangePage:
+        rows, total = queries.changes(session, kind=name, object_id=obj_id, limit=1000)
+        if not rows:
+            raise NotFound(f"no changes recorded for {name} {obj_id}")
+        latest = rows[0].after or rows[0].before or {}
+        _visible(principal, spec, latest, session)
+        return ChangePage(items=[ChangeOut.model_validate(r) for r in rows], total=total)
+
+
+def _at(exc: InventoryError, where: str) -> list[Problem]:
+    if not exc.problems:
+        return [Problem(exc.message, field=where)]
+    return [Problem(p.message, field=f"{where}.{p.field}" if p.field else where, value=p.value) for p in exc.problems]
+
+
+def build_router() -> APIRouter:
+    """The inventory router: CRUD, bulk and history for every kind, plus kinds metadata and the global change log."""
+    router = APIRouter(prefix=PREFIX, tags=["inventory"])
+
+    @router.get("/kinds", summary="Inventory kinds with their columns / 资源类型")
+    def kinds(principal: CurrentPrincipal) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "zh": s.zh,
+                "en": s.en,
+                "columns": [{"field": c.field, "zh": c.zh, "en": c.en, "ref": c.ref} for c in s.columns],
+                "links": [{"field": lk.field, "zh": lk.zh, "en": lk.en, "ref": lk.ref} for lk in s.links],
+            }
+            for s in KINDS.values()
+        ]
+
+    @router.get("/changes", summary="Global change log / 变更日志")
+    def global_changes(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        kind: str | None = None,
+        object_id: int | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> ChangePage:
+        if principal.role not in GLOBAL_READERS:
+            raise Forbidden("the global change log is for admin, the cloud-chief office and auditors")
+        rows, total = queries.changes(session, kind, object_id, actor, since, until, limit, offset)
+        return ChangePage(items=[ChangeOut.model_validate(r) for r in rows], total=total)
+
+    for spec in KINDS.values():
+        _kind_routes(router, spec)
+    return router

@@ -1,0 +1,119 @@
+"""Pydantic in/out models, generated from each kind's table so API, import and store agree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import String, inspect
+from sqlalchemy.sql.schema import Column as SAColumn
+
+from inventory.kinds import KINDS, KindSpec
+
+_SKIP = {"id", "created_at", "updated_at"}
+
+
+def _python_type(col: SAColumn[Any]) -> Any:
+    try:
+        return col.type.python_type
+    except NotImplementedError:  # JSON
+        return dict[str, Any]
+
+
+def _field_for(col: SAColumn[Any], optional: bool) -> tuple[Any, Any]:
+    typ = _python_type(col)
+    kwargs: dict[str, Any] = {}
+    if isinstance(col.type, String) and col.type.length:
+        kwargs["max_length"] = col.type.length
+        if col.name == "code":
+            kwargs["min_length"] = 1
+    if typ is int:
+        kwargs["ge"] = -(2**31)
+        kwargs["le"] = 2**31 - 1
+    required = not col.nullable and col.default is None and col.server_default is None
+    if optional or not required:
+        return (typ | None, Field(default=None, **kwargs))
+    return (typ, Field(..., **kwargs))
+
+
+class InModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+@cache
+def create_schema(kind: str) -> type[BaseModel]:
+    """The body accepted when creating one object of this kind."""
+    return _build(KINDS[kind], optional=False, suffix="Create")
+
+
+@cache
+def update_schema(kind: str) -> type[BaseModel]:
+    """The body accepted when patching: every field optional, unknown fields rejected."""
+    return _build(KINDS[kind], optional=True, suffix="Update")
+
+
+@cache
+def out_schema(kind: str) -> type[BaseModel]:
+    """What the API returns for one object."""
+    spec = KINDS[kind]
+    cols = inspect(spec.model).columns
+    fields: dict[str, Any] = {"id": (int, ...)}
+    for col in cols:
+        if col.name == "id":
+            continue
+        fields[col.name] = (_python_type(col) | None, None)
+    for link in spec.links:
+        fields[link.field] = (list[int], Field(default_factory=list))
+    return create_model(f"{_camel(kind)}Out", __base__=OutModel, **fields)
+
+
+def _build(spec: KindSpec, optional: bool, suffix: str) -> type[BaseModel]:
+    cols = inspect(spec.model).columns
+    fields: dict[str, Any] = {}
+    for col in cols:
+        if col.name in _SKIP:
+            continue
+        fields[col.name] = _field_for(col, optional)
+    for link in spec.links:
+        fields[link.field] = (list[int] | None, None)
+    return create_model(f"{_camel(spec.name)}{suffix}", __base__=InModel, **fields)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+class Page(BaseModel):
+    """A page of a list."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+class ChangeOut(BaseModel):
+    """One change-log entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str | None
+    kind: str
+    object_id: int
+    object_code: str | None
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    message: str | None
+    request_id: str | None
+
+
+__all__ = ["ChangeOut", "Page", "create_schema", "date", "datetime", "out_schema", "update_schema"]

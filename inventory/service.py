@@ -1,0 +1,355 @@
+"""The only writer of inventory tables: validation, domain rules, references and the change log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from inventory.db import Base
+from inventory.enums import (
+    ChangeAction,
+    CloudKind,
+    Decision,
+    Hosting,
+    NetworkStatus,
+    RegionLevel,
+    SystemStatus,
+)
+from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
+from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
+from inventory.models import ChangeLog, Cloud
+from inventory.schemas import create_schema, update_schema
+
+# Called with (spec, before, after) snapshots before anything is written; raises Forbidden.
+Guard = Callable[[Session, KindSpec, dict[str, Any] | None, dict[str, Any] | None], None]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ChangeContext:
+    """Who is changing the inventory, why, and (for back-dated loads) when."""
+
+    actor: str
+    role: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    at: datetime | None = None
+    guard: Guard | None = None
+
+    def when(self) -> datetime:
+        return self.at or now_utc()
+
+
+def json_value(v: Any) -> Any:
+    """A JSON-safe form of a column value (enums by value, dates ISO)."""
+    if isinstance(v, Enum):
+        return v.value
+    if isinstance(v, datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def snapshot(spec: KindSpec, obj: Base) -> dict[str, Any]:
+    """The object as one JSON dict: every column plus link id lists (sorted)."""
+    data = {c.key: json_value(getattr(obj, c.key)) for c in inspect(type(obj)).column_attrs}
+    data.pop("created_at", None)
+    data.pop("updated_at", None)
+    for link in spec.links:
+        data[link.field] = sorted(o.id for o in getattr(obj, link.relationship))
+    return data
+
+
+def record_change(
+    session: Session,
+    ctx: ChangeContext,
+    kind: str,
+    object_id: int,
+    action: ChangeAction,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    object_code: str | None = None,
+    message: str | None = None,
+) -> ChangeLog:
+    """Append one audit entry; every package records its changes and decisions through this."""
+    entry = ChangeLog(
+        at=ctx.when(),
+        actor=ctx.actor,
+        actor_role=ctx.role,
+        kind=kind,
+        object_id=object_id,
+        object_code=object_code,
+        action=action,
+        before=before,
+        after=after,
+        message=message or ctx.message,
+        request_id=ctx.request_id,
+    )
+    session.add(entry)
+    return entry
+
+
+def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int | None) -> dict[str, Any]:
+    schema = update_schema(spec.name) if partial else create_schema(spec.name)
+    try:
+        model = schema.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                message=err["msg"],
+                field=".".join(str(p) for p in err["loc"]) or None,
+                row=row,
+                value=_short(err.get("input")),
+            )
+            for err in exc.errors()
+        ]
+        raise ValidationFailed(f"invalid {spec.name} data", problems) from None
+    return model.model_dump(exclude_unset=True)
+
+
+def _short(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v if not isinstance(v, str) or len(v) <= 80 else v[:80] + "…"
+    return None
+
+
+def get_or_404(session: Session, spec: KindSpec, obj_id: int) -> Base:
+    obj = session.get(spec.model, obj_id)
+    if obj is None:
+        raise NotFound(f"{spec.name} {obj_id} not found", [Problem("no such id", field="id", value=obj_id)])
+    return obj
+
+
+def _check_refs(session: Session, spec: KindSpec, data: dict[str, Any], row: int | None) -> None:
+    problems: list[Problem] = []
+    for col in spec.columns:
+        if col.ref and data.get(col.field) is not None and session.get(KINDS[col.ref].model, data[col.field]) is None:
+            problems.append(Problem(f"unknown {col.ref} id", field=col.field, row=row, value=data[col.field]))
+    for link in spec.links:
+        for target in data.get(link.field) or []:
+            if session.get(KINDS[link.ref].model, target) is None:
+                problems.append(Problem(f"unknown {link.ref} id", field=link.field, row=row, value=target))
+    if problems:
+        raise ValidationFailed(f"{spec.name}: unknown references", problems)
+
+
+def _check_code_unique(session: Session, spec: KindSpec, code: str, own_id: int | None, row: int | None) -> None:
+    model: Any = spec.model
+    existing = session.scalar(select(model.id).where(model.code == code))
+    if existing is not None and existing != own_id:
+        raise Conflict(
+            f"{spec.name} code {code!r} already exists",
+            [Problem("duplicate code", field="code", row=row, value=code)],
+        )
+
+
+def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: int | None = None) -> list[Problem]:
+    """Domain rules over the object's would-be state; returns what is broken (empty when fine)."""
+    p: list[Problem] = []
+
+    def bad(msg: str, fld: str) -> None:
+        p.append(Problem(msg, field=fld, row=row, value=_short(json_value(state.get(fld)))))
+
+    if spec.name == "systems":
+        on_cloud = state.get("hosting") in (Hosting.GOV_CLOUD, Hosting.SUB_CLOUD)
+        if state.get("classified"):
+            if state.get("status") in (SystemStatus.MIGRATED, SystemStatus.IN_PROGRESS):
+                bad("a classified system can never be migrated to the cloud", "status")
+            if on_cloud:
+                bad("a classified system can never be hosted on a cloud", "hosting")
+            if state.get("cloud_id") is not None:
+                bad("a classified system can never get a cloud placement", "cloud_id")
+        if on_cloud:
+            if state.get("cloud_id") is None:
+                bad("hosting on a cloud needs cloud_id", "cloud_id")
+            else:
+                cloud = session.get(Cloud, state["cloud_id"])
+                want = {
+                    Hosting.GOV_CLOUD: {CloudKind.GOV_CLOUD},
+                    Hosting.SUB_CLOUD: {CloudKind.SUB_CLOUD, CloudKind.INDUSTRY_CLOUD},
+                }
+                if cloud is not None and cloud.kind not in want[state["hosting"]]:
+                    bad(f"cloud {cloud.code} is a {cloud.kind.value}, not a {state['hosting'].value}", "cloud_id")
+        elif state.get("cloud_id") is not None:
+            bad("cloud_id is only for systems hosted on a cloud", "cloud_id")
+        if state.get("hosting") == Hosting.ROOM and state.get("room_id") is None:
+            bad("hosting in a room needs room_id", "room_id")
+        if state.get("status") == SystemStatus.MIGRATED and not on_cloud:
+            bad("a migrated system must be hosted on the gov cloud or a sub-cloud", "hosting")
+        own = state.get("id")
+        if own is not None and own in (state.get("depends_on_ids") or []):
+            bad("a system cannot depend on itself", "depends_on_ids")
+        if own is not None and state.get("replaced_by_id") == own:
+            bad("a system cannot replace itself", "replaced_by_id")
+    elif spec.name == "networks":
+        if state.get("classified") and state.get("status") in (NetworkStatus.INTERCONNECTED, NetworkStatus.MIGRATED):
+            bad("a classified network can never be moved onto the extranet", "status")
+    elif spec.name == "determinations":
+        if state.get("decision") == Decision.EXEMPT and not (state.get("reason") or "").strip():
+            bad("an exemption needs a reason", "reason")
+        kind = SUBJECT_KINDS.get(state.get("subject_kind"))  # type: ignore[arg-type]
+        if kind is not None and session.get(KINDS[kind].model, state.get("subject_id")) is None:
+            bad(f"unknown {kind} id", "subject_id")
+    elif spec.name in ("regions", "units", "extranet_nodes"):
+        _check_tree(session, spec, state, p, row)
+    return p
+
+
+_LEVEL_ORDER = [RegionLevel.REGION, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.TOWNSHIP]
+
+
+def _check_tree(session: Session, spec: KindSpec, state: dict[str, Any], p: list[Problem], row: int | None) -> None:
+    parent_id, own = state.get("parent_id"), state.get("id")
+    model: Any = spec.model
+    seen: set[int] = set()
+    cur = parent_id
+    while cur is not None:
+        if cur == own or cur in seen:
+            p.append(Problem("parent would make a cycle", field="parent_id", row=row, value=parent_id))
+            return
+        seen.add(cur)
+        cur = session.scalar(select(model.parent_id).where(model.id == cur))
+    if spec.name == "regions" and parent_id is not None and "level" in state:
+        parent_level = session.scalar(select(model.level).where(model.id == parent_id))
+        if parent_level is not None and _LEVEL_ORDER.index(parent_level) >= _LEVEL_ORDER.index(state["level"]):
+            p.append(
+                Problem(f"a {state['level'].value} cannot sit under a {parent_level.value}", field="parent_id", row=row)
+            )
+
+
+def _stamp_status(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], at: datetime) -> None:
+    for status_field, stamp in (("status", "status_changed_at"), ("state", "state_since")):
+        if stamp not in spec.fields or status_field not in data or stamp in data:
+            continue
+        old = before.get(status_field) if before else None
+        if old != json_value(data[status_field]):
+            data[stamp] = at
+
+
+def _apply(session: Session, spec: KindSpec, obj: Base, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        link = next((lk for lk in spec.links if lk.field == key), None)
+        if link is None:
+            setattr(obj, key, value)
+        else:
+            target: Any = KINDS[link.ref].model
+            targets = session.scalars(select(target).where(target.id.in_(value or []))).all() if value else []
+            setattr(obj, link.relationship, list(targets))
+
+
+def _state(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], own_id: int | None) -> dict[str, Any]:
+    """Would-be state with typed values, for rules (defaults filled from the schema)."""
+    state: dict[str, Any] = {}
+    if before:
+        state.update(
+            update_schema(spec.name)
+            .model_validate({k: v for k, v in before.items() if k in update_schema(spec.name).model_fields})
+            .model_dump(exclude_unset=True)
+        )
+    else:
+        for name, col in inspect(spec.model).columns.items():
+            if col.default is not None and getattr(col.default, "is_scalar", False):
+                state[name] = col.default.arg  # type: ignore[attr-defined]
+    state.update(data)
+    state["id"] = own_id
+    return state
+
+
+def create(session: Session, kind: str, data: Mapping[str, Any], ctx: ChangeContext, row: int | None = None) -> Base:
+    """Validate, check references and rules, insert, and log the creation."""
+    spec = KINDS[kind]
+    clean = _validate(spec, data, partial=False, row=row)
+    _check_code_unique(session, spec, clean["code"], None, row)
+    _check_refs(session, spec, clean, row)
+    problems = check_rules(session, spec, _state(spec, None, clean, None), row)
+    if problems:
+        raise RuleViolation(f"{kind}: domain rule violated", problems)
+    _stamp_status(spec, None, clean, ctx.when())
+    if ctx.guard:
+        ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
+    obj = spec.model()
+    _apply(session, spec, obj, clean)
+    session.add(obj)
+    session.flush()
+    after = snapshot(spec, obj)
+    record_change(session, ctx, kind, obj.id, ChangeAction.CREATE, None, after, after.get("code"))  # type: ignore[attr-defined]
+    return obj
+
+
+def update(
+    session: Session, kind: str, obj_id: int, data: Mapping[str, Any], ctx: ChangeContext, row: int | None = None
+) -> Base:
+    """Patch the fields given; no change-log entry when nothing actually changed."""
+    spec = KINDS[kind]
+    obj = get_or_404(session, spec, obj_id)
+    clean = _validate(spec, data, partial=True, row=row)
+    before = snapshot(spec, obj)
+    for required in ("code", "name"):
+        if required in clean and clean[required] is None:
+            raise ValidationFailed(
+                f"{kind}: {required} cannot be empty", [Problem("required", field=required, row=row)]
+            )
+    if "code" in clean:
+        _check_code_unique(session, spec, clean["code"], obj_id, row)
+    _check_refs(session, spec, clean, row)
+    problems = check_rules(session, spec, _state(spec, before, clean, obj_id), row)
+    if problems:
+        raise RuleViolation(f"{kind}: domain rule violated", problems)
+    _stamp_status(spec, before, clean, ctx.when())
+    if ctx.guard:
+        ctx.guard(session, spec, before, {**before, **{k: json_value(v) for k, v in clean.items()}})
+    _apply(session, spec, obj, clean)
+    session.flush()
+    after = snapshot(spec, obj)
+    if after != before:
+        record_change(session, ctx, kind, obj_id, ChangeAction.UPDATE, before, after, after.get("code"))
+    return obj
+
+
+def delete(session: Session, kind: str, obj_id: int, ctx: ChangeContext) -> None:
+    """Delete one object unless something still references it."""
+    spec = KINDS[kind]
+    obj = get_or_404(session, spec, obj_id)
+    before = snapshot(spec, obj)
+    if ctx.guard:
+        ctx.guard(session, spec, before, None)
+    refs = referencing_counts(session, spec, obj_id)
+    if refs:
+        raise Conflict(
+            f"{kind} {before.get('code')} is still referenced",
+            [Problem(f"referenced by {n} {where}", field="id", value=obj_id) for where, n in refs.items()],
+        )
+    for link in spec.links:
+        setattr(obj, link.relationship, [])
+    session.delete(obj)
+    session.flush()
+    record_change(session, ctx, kind, obj_id, ChangeAction.DELETE, before, None, before.get("code"))
+
+
+def referencing_counts(session: Session, spec: KindSpec, obj_id: int) -> dict[str, int]:
+    """Rows in other tables (or link lists) that point at this object."""
+    table = spec.model.__table__  # type: ignore[attr-defined]
+    own_links = {lk.table.name for lk in spec.links}
+    found: dict[str, int] = {}
+    for other in Base.metadata.sorted_tables:
+        for fk in other.foreign_keys:
+            if fk.column.table is not table:
+                continue
+            if other.name in own_links and fk.parent.name == "system_id":
+                continue
+            n = session.scalar(select(func.count()).select_from(other).where(fk.parent == obj_id)) or 0
+            if n and not (other is table and fk.parent.name == "id"):
+                key = f"{other.name}.{fk.parent.name}"
+                found[key] = found.get(key, 0) + n
+    return found

@@ -1,0 +1,97 @@
+"""The app factory: settings, database, routers, error handlers and background components."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from prometheus_client import CollectorRegistry
+
+from inventory.api import add_error_handlers
+from inventory.api import build_router as inventory_router
+from inventory.db import Database
+from orchestrator.settings import Settings
+
+log = logging.getLogger("yunwang.http")
+
+
+@dataclass
+class Components:
+    """Things started with the app and stopped with it (schedulers, metric recomputers)."""
+
+    starters: list[Callable[[FastAPI], Any]] = field(default_factory=list)
+    stoppers: list[Callable[[FastAPI], Any]] = field(default_factory=list)
+
+
+def create_app(
+    settings: Settings | None = None,
+    registry: CollectorRegistry | None = None,
+    database: Database | None = None,
+) -> FastAPI:
+    """Build the yunwang app; nothing happens at import time, and tests pass their own registry."""
+    settings = settings or Settings()
+    db = database or Database(settings.database_url)
+    components = Components()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for start in components.starters:
+            result = start(app)
+            if isinstance(result, Awaitable):
+                await result
+        try:
+            yield
+        finally:
+            for stop in reversed(components.stoppers):
+                result = stop(app)
+                if isinstance(result, Awaitable):
+                    await result
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="yunwang 云网",
+        version="0.1.0",
+        description="云网统筹：清单、三个100%、外网探测、多云共治与迁移规划 / "
+        "cloud-and-network orchestration for the Guangxi e-government",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.registry = registry or CollectorRegistry()
+    app.state.components = components
+    add_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    app.include_router(inventory_router())
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no auth)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

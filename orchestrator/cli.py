@@ -1,0 +1,120 @@
+"""The `yunwang` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from inventory.auth import create_token
+from inventory.db import Database
+from inventory.enums import Role
+from inventory.errors import InventoryError
+from inventory.models import ApiToken, Unit
+from orchestrator import dbschema
+from orchestrator.app import create_app
+from orchestrator.logs import configure
+from orchestrator.settings import Settings
+
+app = typer.Typer(
+    help="yunwang 云网: cloud-and-network orchestration for the Guangxi e-government", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema / 数据库", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens / 访问令牌", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+console = Console()
+log = logging.getLogger("yunwang")
+
+
+def _settings() -> Settings:
+    s = Settings()
+    s.ensure_dirs()
+    return s
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema of every package to the newest revision."""
+    s = _settings()
+    dbschema.upgrade(s.database_url)
+    console.print("[green]schema up to date[/green]")
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m"), branch: str = typer.Option("inventory")) -> None:
+    """Autogenerate a migration on one package's branch (developers)."""
+    s = _settings()
+    dbschema.upgrade(s.database_url)
+    dbschema.revision(s.database_url, message, branch)
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., help="who or what uses the token"),
+    role: Role = typer.Option(..., help="role"),
+    unit: str | None = typer.Option(None, help="unit code, for scoped roles"),
+) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    s = _settings()
+    db = Database(s.database_url)
+    try:
+        with db.session() as session:
+            unit_id = None
+            if unit:
+                found = session.query(Unit).filter_by(code=unit).one_or_none()
+                if found is None:
+                    raise typer.BadParameter(f"unknown unit code {unit!r}", param_hint="--unit")
+                unit_id = found.id
+            plain = create_token(session, name, role, unit_id)
+    except InventoryError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(plain)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (name, role, prefix), never the tokens themselves."""
+    s = _settings()
+    db = Database(s.database_url)
+    table = Table("name", "role", "prefix", "unit_id", "revoked", "created_at")
+    with db.session() as session:
+        for t in session.query(ApiToken).order_by(ApiToken.id):
+            table.add_row(t.name, t.role.value, t.prefix + "…", str(t.unit_id or ""), str(t.revoked), str(t.created_at))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke a token by name."""
+    s = _settings()
+    db = Database(s.database_url)
+    with db.session() as session:
+        t = session.query(ApiToken).filter_by(name=name).one_or_none()
+        if t is None:
+            console.print(f"[red]no token named {name!r}[/red]")
+            raise typer.Exit(2)
+        t.revoked = True
+    console.print(f"revoked {name}")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="bind address (default from settings)"),
+    port: int | None = typer.Option(None, help="port (default from settings)"),
+    upgrade: bool = typer.Option(True, help="upgrade the schema first"),
+) -> None:
+    """Run the API service."""
+    s = _settings()
+    configure(s.log_level)
+    if upgrade:
+        dbschema.upgrade(s.database_url)
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None)
+
+
+if __name__ == "__main__":
+    app()
