@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "inventory.models",
     "collectors.models",
     "orchestrator.models",
+    "orchestrator.cloud_models",
     "migrations_plan.models",
     "dashboards.models",
 )
