@@ -1,0 +1,571 @@
+"""The rate engine: “三个100%”, horizontal access and cloud-network utilisation, now or as of any past date.
+
+Every rate is counted by SQL over the store: the current state reads the live tables; a past date rebuilds
+each object's state from its latest change-log snapshot at that moment (a window function over `change_log`
+with JSON field extraction), so a published month never changes. Each counted item falls in exactly one
+category, decided in SQL in this order: classified → retired → exempt → numerator → open. The denominator
+is numerator + open; classified, retired and exempt items are shown apart with the reason, who decided and when.
+
+Breakdowns (unit, city, administrative level) use the current organisation: a unit's name, level and the city
+of its region are read from the live tables, while membership and status are as of the date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.selectable import Subquery
+
+from inventory.enums import (
+    AccessStatus,
+    ChangeAction,
+    Decision,
+    DockingStatus,
+    NetworkStatus,
+    RegionLevel,
+    SubjectKind,
+    SystemStatus,
+    VerticalScope,
+)
+from inventory.kinds import KINDS
+from inventory.models import ChangeLog, Region, Unit
+
+
+class RateKey(StrEnum):
+    """The five rates the cloud-chief office tracks."""
+
+    SYSTEMS_MIGRATED = "systems_migrated"
+    NETWORKS_INTERCONNECTED = "networks_interconnected"
+    ITEMS_DOCKED = "items_docked"
+    HORIZONTAL_ACCESS = "horizontal_access"
+    CLOUD_NETWORK_UTILISATION = "cloud_network_utilisation"
+
+
+LABELS: dict[RateKey, tuple[str, str]] = {
+    RateKey.SYSTEMS_MIGRATED: ("非涉密信息系统迁移上云率", "non-classified information systems migrated to the cloud"),
+    RateKey.NETWORKS_INTERCONNECTED: (
+        "非涉密业务专网迁移打通率",
+        "non-classified dedicated networks migrated or interconnected onto the extranet",
+    ),
+    RateKey.ITEMS_DOCKED: ("区垂及市垂系统事项对接完成率", "region- and city-vertical service items docked"),
+    RateKey.HORIZONTAL_ACCESS: ("电子政务外网横向接入率", "extranet horizontal access rate"),
+    RateKey.CLOUD_NETWORK_UTILISATION: ("云网统筹利用完成率", "cloud-network unified utilisation"),
+}
+
+Part = Literal["numerator", "denominator", "excluded"]
+Dimension = Literal["unit", "city", "level"]
+EXCLUSION_REASONS = ("classified", "retired", "exempt")
+NUMERATOR, OPEN = "numerator", "open"
+CATEGORIES = (NUMERATOR, OPEN, *EXCLUSION_REASONS)
+LEVEL_LABELS: dict[str, str] = {
+    RegionLevel.REGION: "自治区级",
+    RegionLevel.CITY: "市级",
+    RegionLevel.COUNTY: "县级",
+    RegionLevel.TOWNSHIP: "乡镇级",
+}
+REGION_OWN_GROUP = "自治区本级"  # label of the "city" group of region-level units
+CST = timezone(timedelta(hours=8))  # deadlines are end of day in China Standard Time
+
+
+# --- targets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A dated target: `value` must be reached by the end of `deadline` (China Standard Time)."""
+
+    deadline: date
+    value: float
+    source: str
+
+    @property
+    def effective_from(self) -> datetime:
+        """The moment the target is in force: midnight after the deadline, +08:00."""
+        return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), CST)
+
+
+_SEED_004_UTIL = "seed 004 §二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+_SEED_004_THREE = "seed 004 §二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
+TARGETS: dict[RateKey, tuple[Target, ...]] = {
+    RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
+    RateKey.NETWORKS_INTERCONNECTED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
+    RateKey.ITEMS_DOCKED: (
+        Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),
+        Target(date(2021, 12, 31), 1.0, "seed 004 §二(二)6: 2021年底前区垂与市垂系统100%对接"),
+    ),
+    RateKey.HORIZONTAL_ACCESS: (
+        Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),
+        Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
+        Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
+    ),
+    RateKey.CLOUD_NETWORK_UTILISATION: (
+        Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),
+        Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
+        Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
+    ),
+}
+
+
+def target_at(key: RateKey, at: datetime) -> float | None:
+    """The target in force at `at`: the value of the latest deadline already passed (None before the first)."""
+    passed = [t for t in TARGETS[key] if t.effective_from <= at]
+    return max(passed, key=lambda t: t.deadline).value if passed else None
+
+
+# --- public results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One ratio with its parts; `ratio` is None when nothing is in the denominator."""
+
+    key: RateKey
+    numerator: int
+    denominator: int
+    ratio: float | None
+    target: float | None  # target in force at `at`
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A rate for one unit, city or administrative level."""
+
+    dimension: str  # "unit" | "city" | "level"
+    key: str  # unit code / city region code / level value
+    label: str  # Chinese name
+    rate: Rate
+    excluded_counts: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class RateReport:
+    """A rate overall and by unit, city and level, with the excluded items counted by reason."""
+
+    key: RateKey
+    label_zh: str
+    label_en: str
+    at: datetime
+    overall: Rate
+    breakdowns: list[Breakdown]
+    excluded_counts: dict[str, int]  # reason -> count ("classified", "retired", "exempt")
+
+    def by(self, dimension: str) -> list[Breakdown]:
+        """The breakdowns of one dimension, in key order."""
+        return [b for b in self.breakdowns if b.dimension == dimension]
+
+
+def make_rate(key: RateKey, numerator: int, denominator: int, target: float | None) -> Rate:
+    return Rate(key, numerator, denominator, numerator / denominator if denominator else None, target)
+
+
+# --- object state: live tables or as of a date ---------------------------------------------
+
+FieldType = Literal["str", "int", "bool"]
+
+
+def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: str) -> Subquery:
+    """Rows (id, *fields) of one inventory kind: the live table when `at` is None, else as of `at`.
+
+    As of a date: the latest change-log snapshot per object written at or before `at`, unless it is a delete.
+    """
+    sql_type: dict[str, Any] = {"str": String(), "int": Integer(), "bool": Boolean()}
+    if at is None:
+        model: Any = KINDS[kind].model
+        cols: list[Any] = [type_coerce(getattr(model, f), sql_type[t]).label(f) for f, t in fields.items()]
+        return select(model.id.label("id"), *cols).subquery(name)
+    ranked = (
+        select(
+            ChangeLog.id.label("log_id"),
+            func.row_number()
+            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.desc(), ChangeLog.id.desc()))
+            .label("rn"),
+        )
+        .where(ChangeLog.kind == kind, ChangeLog.at <= at)
+        .subquery(f"{name}_ranked")
+    )
+    after: Any = ChangeLog.after
+    extract = {
+        "str": lambda f: after[f].as_string(),
+        "int": lambda f: after[f].as_integer(),
+        "bool": lambda f: after[f].as_boolean(),
+    }
+    cols = [extract[t](f).label(f) for f, t in fields.items()]  # noqa: RUF100
+    return (
+        select(ChangeLog.object_id.label("id"), *cols)
+        .join(ranked, ranked.c.log_id == ChangeLog.id)
+        .where(ranked.c.rn == 1, ChangeLog.action != ChangeAction.DELETE)
+        .subquery(name)
+    )
+
+
+def _is_true(col: Any) -> ColumnElement[bool]:
+    # JSON booleans come back as 1/0 on SQLite and as booleans on PostgreSQL; `= true` reads both.
+    return and_(col.is_not(None), col == true())
+
+
+# --- the items behind each rate ---------------------------------------------------------------
+
+_ITEM_COLS = ("kind", "id", "code", "name", "unit_id", "classified", "status", "done", "retired", "subject_kind")
+
+
+def _systems(at: datetime | None) -> Select[Any]:
+    s = state(
+        "systems",
+        at,
+        {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
+        "s",
+    )
+    return select(
+        literal("system").label("kind"),
+        s.c.id,
+        s.c.code,
+        s.c.name,
+        s.c.owner_unit_id.label("unit_id"),
+        _is_true(s.c.classified).label("classified"),
+        s.c.status,
+        (s.c.status == SystemStatus.MIGRATED.value).label("done"),
+        (s.c.status == SystemStatus.RETIRED.value).label("retired"),
+        literal(SubjectKind.SYSTEM.value).label("subject_kind"),
+    )
+
+
+def _networks(at: datetime | None) -> Select[Any]:
+    n = state(
+        "networks",
+        at,
+        {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
+        "n",
+    )
+    return select(
+        literal("network").label("kind"),
+        n.c.id,
+        n.c.code,
+        n.c.name,
+        n.c.owner_unit_id.label("unit_id"),
+        _is_true(n.c.classified).label("classified"),
+        n.c.status,
+        n.c.status.in_([NetworkStatus.INTERCONNECTED.value, NetworkStatus.MIGRATED.value]).label("done"),
+        (n.c.status == NetworkStatus.RETIRED.value).label("retired"),
+        literal(SubjectKind.NETWORK.value).label("subject_kind"),
+    )
+
+
+def _service_items(at: datetime | None) -> Select[Any]:
+    i = state(
+        "service_items", at, {"code": "str", "name": "str", "vertical_system_id": "int", "docking_status": "str"}, "i"
+    )
+    v = state("vertical_systems", at, {"scope": "str", "owner_unit_id": "int", "classified": "bool"}, "v")
+    return (
+        select(
+            literal("service_item").label("kind"),
+            i.c.id,
+            i.c.code,
+            i.c.name,
+            v.c.owner_unit_id.label("unit_id"),
+            _is_true(v.c.classified).label("classified"),
+            i.c.docking_status.label("status"),
+            (i.c.docking_status == DockingStatus.DOCKED.value).label("done"),
+            false().label("retired"),
+            literal(SubjectKind.SERVICE_ITEM.value).label("subject_kind"),
+        )
+        .join(v, v.c.id == i.c.vertical_system_id)
+        .where(v.c.scope.in_([VerticalScope.REGION.value, VerticalScope.CITY.value]))
+    )
+
+
+def _units(at: datetime | None) -> Select[Any]:
+    u = state("units", at, {"code": "str", "name": "str", "level": "str"}, "u")
+    a = state("node_access", at, {"unit_id": "int", "node_id": "int", "status": "str"}, "a")
+    nd = state("extranet_nodes", at, {"level": "str"}, "nd")
+    connected = exists(
+        select(a.c.id)
+        .join(nd, nd.c.id == a.c.node_id)
+        .where(a.c.unit_id == u.c.id, a.c.status == AccessStatus.CONNECTED.value, nd.c.level == u.c.level)
+    )
+    return select(
+        literal("unit").label("kind"),
+        u.c.id,
+        u.c.code,
+        u.c.name,
+        u.c.id.label("unit_id"),
+        false().label("classified"),
+        case((connected, literal(AccessStatus.CONNECTED.value)), else_=literal("not_connected")).label("status"),
+        connected.label("done"),
+        false().label("retired"),
+        literal("unit").label("subject_kind"),  # no determinations are made about units
+    )
+
+
+def item_source(key: RateKey, at: datetime | None) -> Subquery:
+    """The items counted by one rate, with the facts that decide their category."""
+    if key is RateKey.SYSTEMS_MIGRATED:
+        stmt: Any = _systems(at)
+    elif key is RateKey.NETWORKS_INTERCONNECTED:
+        stmt = _networks(at)
+    elif key is RateKey.ITEMS_DOCKED:
+        stmt = _service_items(at)
+    elif key is RateKey.HORIZONTAL_ACCESS:
+        stmt = _units(at)
+    else:
+        stmt = union_all(_systems(at), _networks(at))
+    return stmt.subquery("items")
+
+
+def exclusions(at: datetime | None) -> Subquery:
+    """The decisive active exemption or retirement determination per subject (latest decided_on wins)."""
+    d = state(
+        "determinations",
+        at,
+        {
+            "code": "str",
+            "subject_kind": "str",
+            "subject_id": "int",
+            "decision": "str",
+            "active": "bool",
+            "decided_by": "str",
+            "decided_on": "str",
+            "reason": "str",
+        },
+        "d",
+    )
+    ranked = (
+        select(
+            d,
+            func.row_number()
+            .over(partition_by=(d.c.subject_kind, d.c.subject_id), order_by=(d.c.decided_on.desc(), d.c.id.desc()))
+            .label("rn"),
+        )
+        .where(_is_true(d.c.active), d.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
+        .subquery("d_ranked")
+    )
+    return select(ranked).where(ranked.c.rn == 1).subquery("det")
+
+
+def unit_dimensions() -> Subquery:
+    """Every unit with its code, name, level and city group (the city-level region above its region)."""
+    r, r1, r2 = aliased(Region), aliased(Region), aliased(Region)
+    city = RegionLevel.CITY
+    city_code = case((r.level == city, r.code), (r1.level == city, r1.code), (r2.level == city, r2.code), else_=r.code)
+    city_name = case(
+        (r.level == city, r.name),
+        (r1.level == city, r1.name),
+        (r2.level == city, r2.name),
+        (r.level == RegionLevel.REGION, literal(REGION_OWN_GROUP)),
+        else_=r.name,
+    )
+    return (
+        select(
+            Unit.id.label("unit_id"),
+            Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"),
+            type_coerce(Unit.level, String()).label("level"),
+            city_code.label("city_code"),
+            city_name.label("city_name"),
+        )
+        .join(r, r.id == Unit.region_id)
+        .outerjoin(r1, r1.id == r.parent_id)
+        .outerjoin(r2, r2.id == r1.parent_id)
+        .subquery("dim")
+    )
+
+
+def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, Subquery, ColumnElement[str]]:
+    items = item_source(key, at)
+    det = exclusions(at)
+    category = case(
+        (items.c.classified, literal("classified")),
+        (or_(items.c.retired, det.c.decision == Decision.RETIRE.value), literal("retired")),
+        (det.c.decision == Decision.EXEMPT.value, literal("exempt")),
+        (items.c.done, literal(NUMERATOR)),
+        else_=literal(OPEN),
+    )
+    return items, det, category
+
+
+def _joined(key: RateKey, at: datetime | None) -> tuple[Select[Any], Subquery, Subquery, Subquery, Any]:
+    items, det, category = _categorised(key, at)
+    dim = unit_dimensions()
+    cat = category.label("category")
+    stmt = (
+        select(items, cat, dim.c.unit_code, dim.c.unit_name, dim.c.level, dim.c.city_code, dim.c.city_name)
+        .outerjoin(det, and_(det.c.subject_kind == items.c.subject_kind, det.c.subject_id == items.c.id))
+        .outerjoin(dim, dim.c.unit_id == items.c.unit_id)
+    )
+    return stmt, items, det, dim, category
+
+
+# --- computing the rates ----------------------------------------------------------------------
+
+
+@dataclass
+class _Counts:
+    label: str
+    by_category: dict[str, int]
+
+    def add(self, category: str, n: int) -> None:
+        self.by_category[category] = self.by_category.get(category, 0) + n
+
+
+def _rate_from(key: RateKey, counts: dict[str, int], target: float | None) -> Rate:
+    num = counts.get(NUMERATOR, 0)
+    return make_rate(key, num, num + counts.get(OPEN, 0), target)
+
+
+def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateReport:
+    """One rate, overall and broken down, counted by a single grouped SQL query."""
+    when = at or datetime.now(UTC)
+    stmt = _joined(key, at)[0]
+    sub = stmt.subquery("j")
+    grouped = select(
+        sub.c.unit_code, sub.c.unit_name, sub.c.level, sub.c.city_code, sub.c.city_name, sub.c.category, func.count()
+    ).group_by(sub.c.unit_code, sub.c.unit_name, sub.c.level, sub.c.city_code, sub.c.city_name, sub.c.category)
+    target = target_at(key, when)
+    overall: dict[str, int] = {}
+    groups: dict[tuple[str, str], _Counts] = {}
+    for unit_code, unit_name, level, city_code, city_name, cat, n in session.execute(grouped):
+        overall[cat] = overall.get(cat, 0) + n
+        for dimension, k, label in (
+            ("unit", unit_code, unit_name),
+            ("city", city_code, city_name),
+            ("level", level, LEVEL_LABELS.get(level or "", level)),
+        ):
+            groups.setdefault((dimension, k or ""), _Counts(label or "", {})).add(cat, n)
+    order = {"unit": 0, "city": 1, "level": 2}
+    level_order = {lv.value: i for i, lv in enumerate(RegionLevel)}
+    breakdowns = [
+        Breakdown(
+            dimension,
+            k,
+            c.label,
+            _rate_from(key, c.by_category, target),
+            {r: c.by_category.get(r, 0) for r in EXCLUSION_REASONS},
+        )
+        for (dimension, k), c in sorted(
+            groups.items(), key=lambda g: (order[g[0][0]], level_order.get(g[0][1], 0), g[0][1])
+        )
+    ]
+    zh, en = LABELS[key]
+    return RateReport(
+        key=key,
+        label_zh=zh,
+        label_en=en,
+        at=when,
+        overall=_rate_from(key, overall, target),
+        breakdowns=breakdowns,
+        excluded_counts={r: overall.get(r, 0) for r in EXCLUSION_REASONS},
+    )
+
+
+def compute_all(session: Session, at: datetime | None = None) -> dict[RateKey, RateReport]:
+    """Every rate as of `at` (None: now, from the live tables)."""
+    when = at
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return {key: compute(session, key, when) for key in RateKey}
+
+
+# --- drill-down -------------------------------------------------------------------------------
+
+
+def _part_filter(part: Part, category: Any) -> ColumnElement[bool]:
+    if part == "numerator":
+        return category == NUMERATOR
+    if part == "denominator":
+        return category.in_([NUMERATOR, OPEN])
+    if part == "excluded":
+        return category.in_(list(EXCLUSION_REASONS))
+    raise ValueError(f"unknown part {part!r}")
+
+
+def items(
+    session: Session,
+    key: RateKey,
+    part: Part,
+    at: datetime | None = None,
+    unit_code: str | None = None,
+    city_code: str | None = None,
+    level: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    unit_ids: Iterable[int] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the items behind a number, and how many there are in all.
+
+    Each item: kind, id, code, name, unit_code, unit_name, city_code, city_name, level, status, category; excluded
+    items also carry reason, and (when a determination decided it) decision, decided_by, decided_on, decision_reason.
+    `unit_ids` restricts to those owner units (scoped callers).
+    """
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    stmt, _items, det, _dim, _category = _joined(key, at)
+    stmt = stmt.add_columns(
+        det.c.decision.label("decision"),
+        det.c.decided_by.label("decided_by"),
+        det.c.decided_on.label("decided_on"),
+        det.c.reason.label("decision_reason"),
+        det.c.code.label("decision_code"),
+    )
+    sub = stmt.subquery("rows")
+    where: list[ColumnElement[bool]] = [_part_filter(part, sub.c.category)]
+    if unit_code is not None:
+        where.append(sub.c.unit_code == unit_code)
+    if city_code is not None:
+        where.append(sub.c.city_code == city_code)
+    if level is not None:
+        where.append(sub.c.level == level)
+    if unit_ids is not None:
+        where.append(sub.c.unit_id.in_(list(unit_ids)))
+    total = session.scalar(select(func.count()).select_from(sub).where(*where)) or 0
+    rows = session.execute(
+        select(sub).where(*where).order_by(sub.c.kind, sub.c.code, sub.c.id).limit(limit).offset(offset)
+    ).mappings()
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        item: dict[str, Any] = {
+            "kind": r["kind"],
+            "id": r["id"],
+            "code": r["code"],
+            "name": r["name"],
+            "unit_code": r["unit_code"],
+            "unit_name": r["unit_name"],
+            "city_code": r["city_code"],
+            "city_name": r["city_name"],
+            "level": r["level"],
+            "status": r["status"],
+            "category": r["category"],
+        }
+        if r["category"] in EXCLUSION_REASONS:
+            decided = r["decision"] is not None and r["category"] != "classified"
+            item.update(
+                reason=r["category"],
+                decision=r["decision"] if decided else None,
+                decision_code=r["decision_code"] if decided else None,
+                decided_by=r["decided_by"] if decided else None,
+                decided_on=str(r["decided_on"]) if decided and r["decided_on"] is not None else None,
+                decision_reason=r["decision_reason"] if decided else None,
+            )
+        out.append(item)
+    return out, total
