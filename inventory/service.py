@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from inventory.db import Base
@@ -317,6 +317,144 @@ def update(
     return obj
 
 
+_BATCH_SKIP = ("id", "created_at", "updated_at")
+_IN_CHUNK = 900  # bound IN lists (SQLite allows 32766 variables; keep statements small)
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing_ids(session: Session, kind: str, ids: set[int]) -> set[int]:
+    model: Any = KINDS[kind].model
+    found: set[int] = set()
+    wanted = sorted(ids)
+    for part in _chunks(wanted):
+        found.update(session.scalars(select(model.id).where(model.id.in_(part))))
+    return found
+
+
+def _batch_problems(session: Session, spec: KindSpec, cleans: list[dict[str, Any] | None]) -> list[Problem]:
+    """Codes already taken or repeated in the batch, and references to ids that do not exist."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, clean in enumerate(cleans):
+        if clean is None:
+            continue
+        code = clean["code"]
+        if code in first:
+            problems.append(Problem(f"duplicate code (also row {first[code]})", field="code", row=i, value=code))
+        else:
+            first[code] = i
+    model: Any = spec.model
+    for part in _chunks(list(first)):
+        for code in session.scalars(select(model.code).where(model.code.in_(part))):
+            problems.append(Problem("duplicate code", field="code", row=first[code], value=code))
+    wanted: dict[str, set[int]] = {}
+    for clean in cleans:
+        if clean is None:
+            continue
+        for col in spec.columns:
+            if col.ref and clean.get(col.field) is not None:
+                wanted.setdefault(col.ref, set()).add(clean[col.field])
+        for link in spec.links:
+            wanted.setdefault(link.ref, set()).update(clean.get(link.field) or [])
+    known = {ref: _existing_ids(session, ref, ids) for ref, ids in wanted.items()}
+    for i, clean in enumerate(cleans):
+        if clean is None:
+            continue
+        for col in spec.columns:
+            value = clean.get(col.field)
+            if col.ref and value is not None and value not in known[col.ref]:
+                problems.append(Problem(f"unknown {col.ref} id", field=col.field, row=i, value=value))
+        for link in spec.links:
+            for target in clean.get(link.field) or []:
+                if target not in known[link.ref]:
+                    problems.append(Problem(f"unknown {link.ref} id", field=link.field, row=i, value=target))
+    return problems
+
+
+def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: ChangeContext) -> list[int]:
+    """Create many objects of one kind with create()'s validation, rules, guard and change log, in bulk.
+
+    Rows may reference existing objects only (not each other). Every problem found is collected, with
+    row = index in `rows`, and raised together (ValidationFailed, else Conflict, else RuleViolation);
+    nothing is written then. Returns the new ids in row order.
+    """
+    spec = KINDS[kind]
+    if not rows:
+        return []
+    table: Any = spec.model.__table__  # type: ignore[attr-defined]
+    cols = [c for c in table.columns if c.name not in _BATCH_SKIP]
+    defaults = {c.name: c.default.arg for c in cols if c.default is not None and getattr(c.default, "is_scalar", False)}
+    invalid: list[Problem] = []
+    cleans: list[dict[str, Any] | None] = []
+    for i, data in enumerate(rows):
+        try:
+            clean = _validate(spec, data, partial=False, row=i)
+        except ValidationFailed as exc:
+            invalid += exc.problems
+            cleans.append(None)
+            continue
+        empty = [c.name for c in cols if not c.nullable and c.name in clean and clean[c.name] is None]
+        invalid += [Problem("cannot be empty", field=name, row=i) for name in empty]
+        cleans.append(None if empty else clean)
+    problems = invalid + _batch_problems(session, spec, cleans)
+    if problems:
+        kinds_of = {p.message for p in problems}
+        only_codes = not invalid and all(m.startswith("duplicate code") for m in kinds_of)
+        raise (Conflict if only_codes else ValidationFailed)(
+            f"{kind}: {len(problems)} problems in {len(rows)} rows; nothing was written", problems
+        )
+    good = [c for c in cleans if c is not None]
+    for i, clean in enumerate(good):
+        problems += check_rules(session, spec, _state(spec, None, clean, None), i)
+    if problems:
+        raise RuleViolation(f"{kind}: domain rule violated in {len({p.row for p in problems})} rows", problems)
+    at = ctx.when()
+    for clean in good:
+        _stamp_status(spec, None, clean, at)
+        if ctx.guard:
+            ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
+    params = [{c.name: clean.get(c.name, defaults.get(c.name)) for c in cols} for clean in good]
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = [int(i) for i in session.execute(stmt, params).scalars()]
+    afters: list[dict[str, Any]] = []
+    for obj_id, clean, values in zip(ids, good, params, strict=True):
+        after = {"id": obj_id, **{k: json_value(v) for k, v in values.items()}}
+        for link in spec.links:
+            targets = sorted(set(clean.get(link.field) or []))
+            after[link.field] = targets
+        afters.append(after)
+    for link in spec.links:
+        own = next(c.name for c in link.table.columns if c.name != "target_id")
+        pairs = [{own: a["id"], "target_id": t} for a in afters for t in a[link.field]]
+        if pairs:
+            session.execute(insert(link.table), pairs)
+    log: Any = ChangeLog.__table__
+    session.execute(
+        insert(log),
+        [
+            {
+                "at": at,
+                "actor": ctx.actor,
+                "actor_role": ctx.role,
+                "kind": kind,
+                "object_id": a["id"],
+                "object_code": a.get("code"),
+                "action": ChangeAction.CREATE,
+                "before": None,
+                "after": a,
+                "message": ctx.message,
+                "request_id": ctx.request_id,
+            }
+            for a in afters
+        ],
+    )
+    return ids
+
+
 def delete(session: Session, kind: str, obj_id: int, ctx: ChangeContext) -> None:
     """Delete one object unless something still references it."""
     spec = KINDS[kind]
@@ -353,3 +491,10 @@ def referencing_counts(session: Session, spec: KindSpec, obj_id: int) -> dict[st
                 key = f"{other.name}.{fk.parent.name}"
                 found[key] = found.get(key, 0) + n
     return found
+
+
+def set_device_facts(session: Session, device_id: int, facts: dict[str, Any] | None, at: datetime) -> None:
+    """Store what a collector read from a device; facts are observations, so not change-logged."""
+    obj: Any = get_or_404(session, KINDS["devices"], device_id)
+    obj.facts, obj.facts_at = facts, at
+    session.flush()
