@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from inventory.api import add_error_handlers
 from inventory.api import build_router as inventory_router
 from inventory.db import Database
+from orchestrator.extranet import install_collectors
+from orchestrator.jobs import Jobs
 from orchestrator.settings import Settings
 
 log = logging.getLogger("yunwang.http")
@@ -85,6 +87,12 @@ def create_app(
         return response
 
     app.include_router(inventory_router())
+    # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
+    app.state.jobs = jobs = Jobs(db)
+    install_collectors(app, jobs)
+    if settings.scheduler_enabled:
+        components.starters.append(lambda a: a.state.jobs.start())
+        components.stoppers.append(lambda a: a.state.jobs.stop())
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no auth)")
     def healthz() -> dict[str, str]:

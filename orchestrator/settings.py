@@ -26,6 +26,23 @@ class Settings(BaseSettings):
     clouds_yaml: Path | None = None
     scheduler_enabled: bool = True
     metrics_recompute_seconds: int = 60
+    # Extranet collectors (collectors/): where they run, how often, how hard.
+    collector_vantage: str = Field(default="nanning-core", description="name of this probing point in results")
+    collector_icmp_interval_seconds: int = 60
+    collector_tcp_interval_seconds: int = 60
+    collector_ssh_interval_seconds: int = 900
+    collector_jitter_seconds: int = 10
+    collector_icmp_count: int = 5
+    collector_icmp_packet_interval_seconds: float = 0.2
+    collector_icmp_timeout_seconds: float = 1.0
+    collector_icmp_privileged: bool = True
+    collector_tcp_timeout_seconds: float = 2.0
+    collector_tcp_concurrency: int = 500
+    collector_ssh_concurrency: int = 50
+    collector_ssh_timeout_seconds: float = 20.0
+    collector_retries: int = 2
+    collector_degraded_loss_ratio: float = 0.2
+    collector_history_hours: int = 48
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

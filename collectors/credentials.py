@@ -1,0 +1,123 @@
+"""Device credentials: encrypted at rest (Fernet) or referenced from the environment or a file.
+
+A `credential_ref` on a device is one of:
+  `vault:NAME` (or a bare `NAME`)  stored encrypted in `collector_credentials` with the key from settings
+                                   or `<data_dir>/credentials.key` (created 0600 on first use);
+  `env:PREFIX`                     username and password in `PREFIX_USERNAME` / `PREFIX_PASSWORD`;
+  `file:/path`                     a JSON file `{"username": "...", "password": "..."}` (or `user:password`).
+Passwords live in `SecretStr` so a repr, a log line or an exception never shows them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collectors.models import DeviceCredential
+from collectors.results import now_utc
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: SecretStr
+    secret: SecretStr | None = None  # enable secret, when the platform asks for one
+
+
+class CredentialError(Exception):
+    """A reference that cannot be resolved; the message names the reference, never a secret."""
+
+
+def load_key(secret_key: str | None, data_dir: Path) -> bytes:
+    """The Fernet key: from settings (a Fernet key, or any passphrase hashed into one) or a key file."""
+    if secret_key:
+        try:
+            Fernet(secret_key.encode())
+            return secret_key.encode()
+        except ValueError:
+            return base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest())
+    path = data_dir / "credentials.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+def store(session: Session, key: bytes, name: str, username: str, password: str, secret: str | None = None) -> None:
+    """Create or replace the encrypted credential `name`."""
+    fernet = Fernet(key)
+    blob = fernet.encrypt(json.dumps({"password": password, "secret": secret}).encode()).decode()
+    row = session.scalar(select(DeviceCredential).where(DeviceCredential.name == name))
+    if row is None:
+        row = DeviceCredential(name=name)
+        session.add(row)
+    row.username, row.encrypted, row.updated_at = username, blob, now_utc()
+    session.flush()
+
+
+def names(session: Session) -> list[dict[str, str]]:
+    """Stored credential names and usernames (never passwords)."""
+    rows = session.scalars(select(DeviceCredential).order_by(DeviceCredential.name))
+    return [{"name": r.name, "username": r.username, "updated_at": r.updated_at.isoformat()} for r in rows]
+
+
+class CredentialResolver:
+    """Resolves `credential_ref`s, caching the database lookups of one collection run."""
+
+    def __init__(self, session: Session, key: bytes, environ: Mapping[str, str] | None = None) -> None:
+        self.session = session
+        self.fernet = Fernet(key)
+        self.environ = os.environ if environ is None else environ
+        self._cache: dict[str, Credential] = {}
+
+    def resolve(self, ref: str | None) -> Credential:
+        if not ref:
+            raise CredentialError("device has no credential_ref")
+        if ref not in self._cache:
+            self._cache[ref] = self._resolve(ref)
+        return self._cache[ref]
+
+    def _resolve(self, ref: str) -> Credential:
+        scheme, _, rest = ref.partition(":")
+        if not rest:
+            scheme, rest = "vault", ref
+        if scheme == "env":
+            user, password = self.environ.get(f"{rest}_USERNAME"), self.environ.get(f"{rest}_PASSWORD")
+            if not user or password is None:
+                raise CredentialError(f"environment credential {rest} is not set")
+            secret = self.environ.get(f"{rest}_SECRET")
+            return Credential(user, SecretStr(password), SecretStr(secret) if secret else None)
+        if scheme == "file":
+            try:
+                text = Path(rest).read_text().strip()
+            except OSError:
+                raise CredentialError(f"credential file {rest} cannot be read") from None
+            if text.startswith("{"):
+                data = json.loads(text)
+                secret = data.get("secret")
+                return Credential(data["username"], SecretStr(data["password"]), SecretStr(secret) if secret else None)
+            user, _, password = text.partition(":")
+            return Credential(user, SecretStr(password))
+        if scheme == "vault":
+            row = self.session.scalar(select(DeviceCredential).where(DeviceCredential.name == rest))
+            if row is None:
+                raise CredentialError(f"credential {rest} is not stored")
+            try:
+                data = json.loads(self.fernet.decrypt(row.encrypted.encode()))
+            except InvalidToken:
+                raise CredentialError(f"credential {rest} cannot be decrypted with this key") from None
+            secret = data.get("secret")
+            return Credential(row.username, SecretStr(data["password"]), SecretStr(secret) if secret else None)
+        raise CredentialError(f"unknown credential scheme {scheme}")

@@ -1,0 +1,253 @@
+"""ICMP echo sweeps: one socket, every target, several rounds; loss and min/avg/max RTT per target.
+
+One socket for the whole sweep (as fping does) rather than one per host: replies are matched by
+source address and sequence number, so 10,000 targets cost one file descriptor and one reader.
+`engine="icmplib"` runs the same sweep through icmplib's per-host `async_multiping` (for comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import os
+import random
+import socket
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
+
+_ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE = 8, 0, 3
+_PAYLOAD = b"yunwang!" * 3
+
+
+@dataclass(frozen=True)
+class IcmpTarget:
+    address: str
+    node_id: int | None = None
+
+
+@dataclass(frozen=True)
+class IcmpOptions:
+    count: int = 3
+    interval_seconds: float = 0.2
+    timeout_seconds: float = 1.0
+    privileged: bool = True
+    vantage: str = "local"
+    engine: str = "socket"  # or "icmplib"
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _packet(ident: int, seq: int) -> bytes:
+    header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, 0, ident, seq)
+    csum = _checksum(header + _PAYLOAD)
+    return struct.pack("!BBHHH", _ECHO_REQUEST, 0, csum, ident, seq) + _PAYLOAD
+
+
+def _open_socket(privileged: bool) -> socket.socket:
+    kind = socket.SOCK_RAW if privileged else socket.SOCK_DGRAM
+    sock = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
+    sock.setblocking(False)
+    for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE / SO_SNDBUFFORCE
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, 8 << 20)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, opt, 8 << 20)
+    return sock
+
+
+class _Sweep:
+    """State of one sweep: send times, RTTs and unreachable marks per (target, round)."""
+
+    def __init__(self, addresses: list[str], count: int, privileged: bool) -> None:
+        self.addresses = addresses
+        self.index = {a: i for i, a in enumerate(addresses)}
+        self.count = count
+        self.privileged = privileged
+        self.ident = random.randrange(1, 0xFFFF)
+        self.seq0 = random.randrange(0, 0xFFFF - count)
+        self.sent_ns: list[list[int]] = [[0] * count for _ in addresses]
+        self.rtt: list[list[float | None]] = [[None] * count for _ in addresses]
+        self.unreachable = [False] * len(addresses)
+        self.outstanding = 0
+        self.all_sent = False
+        self.done = asyncio.Event()
+
+    def on_packet(self, packet: bytes, source: str, now_ns: int) -> None:
+        if self.privileged:
+            packet = packet[(packet[0] & 0x0F) * 4 :]
+        if len(packet) < 8:
+            return
+        kind, _code, _csum, ident, seq = struct.unpack("!BBHHH", packet[:8])
+        if kind == _ECHO_REPLY:
+            if self.privileged and ident != self.ident:
+                return  # a raw socket sees every echo reply on the host
+            i, r = self.index.get(source), seq - self.seq0
+            if i is None or not 0 <= r < self.count or self.rtt[i][r] is not None or not self.sent_ns[i][r]:
+                return
+            self.rtt[i][r] = (now_ns - self.sent_ns[i][r]) / 1e9
+            self.outstanding -= 1
+        elif kind == _UNREACHABLE and self.privileged and len(packet) >= 8 + 20 + 8:
+            inner = packet[8:]
+            ihl = (inner[0] & 0x0F) * 4
+            dest = socket.inet_ntoa(inner[16:20])
+            if len(inner) >= ihl + 8 and struct.unpack("!H", inner[ihl + 4 : ihl + 6])[0] == self.ident:
+                i = self.index.get(dest)
+                if i is not None:
+                    self.unreachable[i] = True
+        if self.all_sent and self.outstanding <= 0:
+            self.done.set()
+
+
+async def _send(sock: socket.socket, packet: bytes, address: str) -> bool:
+    """Send one echo request, waiting briefly when the socket buffer is full."""
+    for _ in range(200):
+        try:
+            sock.sendto(packet, (address, 0))
+            return True
+        except (BlockingIOError, InterruptedError):
+            await asyncio.sleep(0.001)
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                await asyncio.sleep(0.001)
+                continue
+            return False  # unroutable from here: EHOSTUNREACH / ENETUNREACH / EINVAL
+    return False
+
+
+async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
+    loop = asyncio.get_running_loop()
+    sweep = _Sweep(addresses, opts.count, opts.privileged)
+    sock = _open_socket(opts.privileged)
+
+    def readable() -> None:
+        while True:
+            try:
+                packet, (source, _port) = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            sweep.on_packet(packet, source, time.monotonic_ns())
+
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        for r in range(opts.count):
+            started = time.monotonic()
+            packet = _packet(sweep.ident, sweep.seq0 + r)
+            for i, address in enumerate(addresses):
+                sweep.sent_ns[i][r] = time.monotonic_ns()
+                if await _send(sock, packet, address):
+                    sweep.outstanding += 1
+                else:
+                    sweep.sent_ns[i][r] = 0
+                    sweep.unreachable[i] = True
+                if i % 512 == 511:
+                    await asyncio.sleep(0)  # let replies in while sending a big round
+            if r < opts.count - 1:
+                await asyncio.sleep(max(0.0, opts.interval_seconds - (time.monotonic() - started)))
+        sweep.all_sent = True
+        if sweep.outstanding > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sweep.done.wait(), opts.timeout_seconds)
+    finally:
+        loop.remove_reader(sock.fileno())
+        sock.close()
+    return sweep
+
+
+def _result(
+    target: IcmpTarget, rtts: Sequence[float | None], unreachable: bool, opts: IcmpOptions, started: float
+) -> ProbeResult:
+    got = [r for r in rtts if r is not None]
+    error = None
+    if not got:
+        error = ProbeError.UNREACHABLE if unreachable else ProbeError.TIMEOUT
+    return ProbeResult(
+        kind=ProbeKind.ICMP,
+        target=target.address,
+        vantage=opts.vantage,
+        ok=bool(got),
+        error=error,
+        node_id=target.node_id,
+        duration_seconds=time.monotonic() - started,
+        sent=len(rtts),
+        received=len(got),
+        rtt_min_seconds=min(got) if got else None,
+        rtt_avg_seconds=sum(got) / len(got) if got else None,
+        rtt_max_seconds=max(got) if got else None,
+    )
+
+
+async def _sweep_icmplib(targets: list[IcmpTarget], opts: IcmpOptions, started: float) -> list[ProbeResult]:
+    from icmplib import async_multiping
+
+    hosts = await async_multiping(
+        [t.address for t in targets],
+        count=opts.count,
+        interval=opts.interval_seconds,
+        timeout=opts.timeout_seconds,
+        concurrent_tasks=1000,
+        privileged=opts.privileged,
+    )
+    return [
+        _result(t, [r / 1000 for r in h.rtts] + [None] * (h.packets_sent - h.packets_received), False, opts, started)
+        for t, h in zip(targets, hosts, strict=True)
+    ]
+
+
+async def ping_many(targets: Sequence[IcmpTarget], opts: IcmpOptions) -> list[ProbeResult]:
+    """Ping every target `opts.count` times; one result per target, in order, whatever fails."""
+    started = time.monotonic()
+    at = now_utc()
+    valid: list[IcmpTarget] = []
+    results: dict[int, ProbeResult] = {}
+    for n, t in enumerate(targets):
+        try:
+            ipaddress.IPv4Address(t.address)
+            valid.append(t)
+        except ValueError:
+            results[n] = ProbeResult(
+                ProbeKind.ICMP,
+                t.address,
+                opts.vantage,
+                False,
+                ProbeError.BAD_TARGET,
+                "not an IPv4 address",
+                node_id=t.node_id,
+                at=at,
+            )
+    if valid and opts.engine == "icmplib":
+        probed = iter(await _sweep_icmplib(valid, opts, started))
+    elif valid:
+        unique = list(dict.fromkeys(t.address for t in valid))
+        sweep = await _sweep_socket(unique, opts)
+        probed = iter(
+            _result(t, sweep.rtt[sweep.index[t.address]], sweep.unreachable[sweep.index[t.address]], opts, started)
+            for t in valid
+        )
+    else:
+        probed = iter(())
+    return [results[n] if n in results else next(probed) for n in range(len(targets))]
+
+
+def can_ping_unprivileged() -> bool:
+    """Whether this process may open ICMP datagram sockets (net.ipv4.ping_group_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ping_group_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo <= os.getgid() <= hi
+    except OSError:
+        return False

@@ -1,0 +1,72 @@
+"""Collector tables: probe history (bounded), node state periods (availability), job runs, credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inventory.db import Base
+from inventory.enums import NodeState
+from inventory.models import enum_type
+
+
+class ProbeRecord(Base):
+    """One probe result (kept `collector_history_hours`); the newest per target feeds the API."""
+
+    __tablename__ = "collector_probe_records"
+    __table_args__ = (Index("ix_collector_probe_records_node_kind_at", "node_id", "kind", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    vantage: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int | None] = mapped_column(Integer)
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("extranet_nodes.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    loss_ratio: Mapped[float | None] = mapped_column(Float)
+    rtt_avg_seconds: Mapped[float | None] = mapped_column(Float)
+    rtt_max_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class NodeStatePeriod(Base):
+    """A node was in `state` from `since` until `until` (open while current): availability comes from these."""
+
+    __tablename__ = "collector_node_state_periods"
+    __table_args__ = (Index("ix_collector_node_state_periods_node_since", "node_id", "since"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("extranet_nodes.id", ondelete="CASCADE"))
+    state: Mapped[NodeState] = mapped_column(enum_type(NodeState))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRun(Base):
+    """One run of a scheduled or manual job, with its outcome (the API shows the last error)."""
+
+    __tablename__ = "collector_job_runs"
+    __table_args__ = (Index("ix_collector_job_runs_job_started", "job_id", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(100))
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    targets: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeviceCredential(Base):
+    """A named device credential; the password (and enable secret) only as Fernet ciphertext."""
+
+    __tablename__ = "collector_credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    username: Mapped[str] = mapped_column(String(100))
+    encrypted: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

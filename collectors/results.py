@@ -1,0 +1,88 @@
+"""What a probe returns, and the pure decision from probe results to a node's state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from inventory.enums import NodeState
+
+
+class ProbeKind(StrEnum):
+    ICMP = "icmp"
+    TCP = "tcp"
+    SSH = "ssh"
+
+
+class ProbeError(StrEnum):
+    """Why a probe failed, as a bounded vocabulary (never raw exception text)."""
+
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    RESET = "reset"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    NO_CREDENTIAL = "no_credential"
+    GARBLED = "garbled_output"
+    BAD_TARGET = "bad_target"
+    ERROR = "error"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe of one target from one vantage point; `ok=False` carries `error`, never an exception."""
+
+    kind: ProbeKind
+    target: str
+    vantage: str
+    ok: bool
+    error: ProbeError | None = None
+    detail: str | None = None  # short, redacted; for operators, never a metric label
+    node_id: int | None = None
+    device_id: int | None = None
+    port: int | None = None
+    at: datetime = field(default_factory=now_utc)
+    duration_seconds: float = 0.0
+    sent: int = 0
+    received: int = 0
+    rtt_min_seconds: float | None = None
+    rtt_avg_seconds: float | None = None
+    rtt_max_seconds: float | None = None
+    facts: dict[str, Any] | None = None
+
+    @property
+    def loss_ratio(self) -> float | None:
+        return None if self.sent == 0 else (self.sent - self.received) / self.sent
+
+
+def node_state(icmp: ProbeResult | None, tcp: Sequence[ProbeResult], degraded_loss_ratio: float) -> NodeState:
+    """Up when it answers cleanly, degraded on heavy loss or a closed port, down when nothing answers."""
+    if icmp is None and not tcp:
+        return NodeState.UNKNOWN
+    icmp_alive = icmp is not None and icmp.received > 0
+    tcp_ok = [r.ok for r in tcp]
+    if not icmp_alive and not any(tcp_ok):
+        return NodeState.DOWN
+    if icmp is None or not icmp_alive:
+        return NodeState.DEGRADED  # ICMP blocked or lost but a service answers
+    loss = icmp.loss_ratio or 0.0
+    if loss > degraded_loss_ratio or not all(tcp_ok):
+        return NodeState.DEGRADED
+    return NodeState.UP
+
+
+def parse_ports(spec: str | None) -> list[int]:
+    """`"22,443"` → `[22, 443]`; invalid entries are dropped."""
+    ports = []
+    for part in (spec or "").replace(";", ",").split(","):
+        part = part.strip()
+        if part.isdigit() and 0 < int(part) < 65536:
+            ports.append(int(part))
+    return ports
