@@ -157,7 +157,9 @@ class Breakdown:
     key: str  # unit code / city region code / level value
     label: str  # Chinese name
     rate: Rate
-    excluded_counts: dict[str, int] | None = None
+    excluded_counts: dict[str, int] | None = None  # reason -> count, zero-filled
+    city: str | None = None  # unit breakdowns: the unit's city group code
+    level: str | None = None  # unit breakdowns: the unit's administrative level
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,13 @@ class RateReport:
     def by(self, dimension: str) -> list[Breakdown]:
         """The breakdowns of one dimension, in key order."""
         return [b for b in self.breakdowns if b.dimension == dimension]
+
+
+def utc(at: datetime | None) -> datetime | None:
+    """`at` in UTC (naive means UTC): the change log is compared in UTC on every backend."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def make_rate(key: RateKey, numerator: int, denominator: int, target: float | None) -> Rate:
@@ -424,6 +433,8 @@ def _joined(key: RateKey, at: datetime | None) -> tuple[Select[Any], Subquery, S
 class _Counts:
     label: str
     by_category: dict[str, int]
+    city: str | None = None
+    level: str | None = None
 
     def add(self, category: str, n: int) -> None:
         self.by_category[category] = self.by_category.get(category, 0) + n
@@ -436,6 +447,7 @@ def _rate_from(key: RateKey, counts: dict[str, int], target: float | None) -> Ra
 
 def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateReport:
     """One rate, overall and broken down, counted by a single grouped SQL query."""
+    at = utc(at)
     when = at or datetime.now(UTC)
     stmt = _joined(key, at)[0]
     sub = stmt.subquery("j")
@@ -447,12 +459,10 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     groups: dict[tuple[str, str], _Counts] = {}
     for unit_code, unit_name, level, city_code, city_name, cat, n in session.execute(grouped):
         overall[cat] = overall.get(cat, 0) + n
-        for dimension, k, label in (
-            ("unit", unit_code, unit_name),
-            ("city", city_code, city_name),
-            ("level", level, LEVEL_LABELS.get(level or "", level)),
-        ):
-            groups.setdefault((dimension, k or ""), _Counts(label or "", {})).add(cat, n)
+        unit = groups.setdefault(("unit", unit_code or ""), _Counts(unit_name or "", {}, city_code, level))
+        unit.add(cat, n)
+        groups.setdefault(("city", city_code or ""), _Counts(city_name or "", {})).add(cat, n)
+        groups.setdefault(("level", level or ""), _Counts(LEVEL_LABELS.get(level or "", level or ""), {})).add(cat, n)
     order = {"unit": 0, "city": 1, "level": 2}
     level_order = {lv.value: i for i, lv in enumerate(RegionLevel)}
     breakdowns = [
@@ -462,6 +472,8 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
             c.label,
             _rate_from(key, c.by_category, target),
             {r: c.by_category.get(r, 0) for r in EXCLUSION_REASONS},
+            c.city,
+            c.level,
         )
         for (dimension, k), c in sorted(
             groups.items(), key=lambda g: (order[g[0][0]], level_order.get(g[0][1], 0), g[0][1])
@@ -481,9 +493,7 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
 
 def compute_all(session: Session, at: datetime | None = None) -> dict[RateKey, RateReport]:
     """Every rate as of `at` (None: now, from the live tables)."""
-    when = at
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = utc(at)
     return {key: compute(session, key, when) for key in RateKey}
 
 
@@ -518,8 +528,7 @@ def items(
     items also carry reason, and (when a determination decided it) decision, decided_by, decided_on, decision_reason.
     `unit_ids` restricts to those owner units (scoped callers).
     """
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    at = utc(at)
     stmt, _items, det, _dim, _category = _joined(key, at)
     stmt = stmt.add_columns(
         det.c.decision.label("decision"),

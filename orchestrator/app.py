@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from prometheus_client import CollectorRegistry
 
+from dashboards import metrics as rates_metrics
+from dashboards.api import build_router as rates_router
 from inventory.api import add_error_handlers
 from inventory.api import build_router as inventory_router
 from inventory.db import Database
@@ -87,6 +89,10 @@ def create_app(
         return response
 
     app.include_router(inventory_router())
+    app.include_router(rates_router())
+    exporter = rates_metrics.install(app, db, app.state.registry, settings.metrics_recompute_seconds)
+    components.starters.append(exporter.start)
+    components.stoppers.append(exporter.stop)
     # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
     app.state.jobs = jobs = Jobs(db)
     install_collectors(app, jobs)

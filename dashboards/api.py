@@ -1,0 +1,160 @@
+"""Rates API: every rate now or as of a date, its breakdowns, and the items behind each number.
+
+Any authenticated role may read. Scoped roles (sub-cloud chiefs, department users) see the overall, city and
+level figures — the aggregates the office publishes in its monthly supervision report — but only their own
+units in the unit breakdown and in the item lists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from dashboards import rates
+from dashboards.rates import Breakdown, Rate, RateKey, RateReport
+from inventory.auth import Principal
+from inventory.deps import CurrentPrincipal, SessionDep
+from inventory.errors import NotFound, Problem
+from inventory.models import Unit
+
+PREFIX = "/api/v1/rates"
+
+
+class RateOut(BaseModel):
+    numerator: int
+    denominator: int
+    ratio: float | None
+    target: float | None
+
+
+class BreakdownOut(BaseModel):
+    dimension: str
+    key: str
+    label: str
+    rate: RateOut
+    excluded_counts: dict[str, int]
+
+
+class TargetOut(BaseModel):
+    deadline: str
+    effective_from: datetime
+    value: float
+    source: str
+
+
+class ReportOut(BaseModel):
+    key: str
+    label_zh: str
+    label_en: str
+    at: datetime
+    overall: RateOut
+    excluded_counts: dict[str, int]
+    targets: list[TargetOut]
+    breakdowns: list[BreakdownOut]
+
+
+class ItemsPage(BaseModel):
+    key: str
+    part: str
+    at: datetime | None
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+def _rate(r: Rate) -> RateOut:
+    return RateOut(numerator=r.numerator, denominator=r.denominator, ratio=r.ratio, target=r.target)
+
+
+def _breakdown(b: Breakdown) -> BreakdownOut:
+    return BreakdownOut(
+        dimension=b.dimension, key=b.key, label=b.label, rate=_rate(b.rate), excluded_counts=b.excluded_counts or {}
+    )
+
+
+def report_out(report: RateReport, unit_codes: frozenset[str] | None = None) -> ReportOut:
+    """A report as JSON; with `unit_codes`, the unit breakdown keeps only those units."""
+    shown = [b for b in report.breakdowns if b.dimension != "unit" or unit_codes is None or b.key in unit_codes]
+    return ReportOut(
+        key=report.key.value,
+        label_zh=report.label_zh,
+        label_en=report.label_en,
+        at=report.at,
+        overall=_rate(report.overall),
+        excluded_counts=report.excluded_counts,
+        targets=[
+            TargetOut(deadline=t.deadline.isoformat(), effective_from=t.effective_from, value=t.value, source=t.source)
+            for t in rates.TARGETS[report.key]
+        ],
+        breakdowns=[_breakdown(b) for b in shown],
+    )
+
+
+def _key(key: str) -> RateKey:
+    try:
+        return RateKey(key)
+    except ValueError:
+        raise NotFound(
+            f"unknown rate {key!r}", [Problem(f"one of: {', '.join(k.value for k in RateKey)}", field="key", value=key)]
+        ) from None
+
+
+def _own_unit_codes(session: Any, principal: Principal) -> frozenset[str] | None:
+    if principal.units is None:
+        return None
+    return frozenset(session.scalars(select(Unit.code).where(Unit.id.in_(principal.units))))
+
+
+AsOf = Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now / 截至该时间")]
+
+
+def build_router() -> APIRouter:
+    """The /api/v1/rates routes."""
+    router = APIRouter(prefix=PREFIX, tags=["rates 三个100%"])
+
+    @router.get("", summary="All rates / 全部指标", response_model=list[ReportOut])
+    def all_rates(session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> list[ReportOut]:
+        """The five rates overall and by unit, city and level, with excluded counts and the dated targets."""
+        own = _own_unit_codes(session, principal)
+        return [report_out(r, own) for r in rates.compute_all(session, as_of).values()]
+
+    @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
+    def one_rate(key: str, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:
+        """One rate overall and broken down."""
+        return report_out(rates.compute(session, _key(key), as_of), _own_unit_codes(session, principal))
+
+    @router.get("/{key}/items", summary="Items behind a number / 指标明细", response_model=ItemsPage)
+    def rate_items(
+        key: str,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        part: Annotated[Literal["numerator", "denominator", "excluded"], Query()] = "denominator",
+        unit: Annotated[str | None, Query(description="unit code / 单位编码")] = None,
+        city: Annotated[str | None, Query(description="city region code / 市级区划代码")] = None,
+        level: Annotated[str | None, Query(description="region|city|county|township")] = None,
+        as_of: AsOf = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> ItemsPage:
+        """The items counted in the numerator, the denominator, or excluded (with reason, who and when)."""
+        rk = _key(key)
+        found, total = rates.items(
+            session,
+            rk,
+            part,
+            at=as_of,
+            unit_code=unit,
+            city_code=city,
+            level=level,
+            limit=limit,
+            offset=offset,
+            unit_ids=principal.units,
+        )
+        return ItemsPage(key=rk.value, part=part, at=as_of, total=total, limit=limit, offset=offset, items=found)
+
+    return router

@@ -1,0 +1,202 @@
+"""Prometheus exporter: the rates as a cached snapshot, recomputed in the background, plus service health.
+
+A scrape never queries the rates: `RatesCollector.collect()` yields metric families built once per recompute.
+The recompute runs in a thread started and stopped with the app, every `settings.metrics_recompute_seconds`.
+`/metrics` needs a bearer token of any role (Prometheus: `authorization: {credentials_file: …}`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from dashboards import rates
+from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
+from inventory.db import Database
+from inventory.deps import CurrentPrincipal
+
+log = logging.getLogger("yunwang.metrics")
+
+UNIT_LABELS = ["rate", "unit", "city", "level"]
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The rates at one moment, already turned into metric families."""
+
+    computed_at: float
+    families: list[Metric]
+    reports: dict[RateKey, RateReport] = field(default_factory=dict)
+
+
+def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
+    """Per-unit counts and ratios (city and level as labels, for PromQL roll-ups) and the dated targets."""
+    ratio = GaugeMetricFamily(
+        "yunwang_rate_ratio",
+        "Rate of a unit (numerator / denominator), 0..1; absent when the denominator is 0",
+        labels=UNIT_LABELS,
+    )
+    num = GaugeMetricFamily(
+        "yunwang_rate_numerator_items", "Items counted in the numerator of a rate", labels=UNIT_LABELS
+    )
+    den = GaugeMetricFamily(
+        "yunwang_rate_denominator_items",
+        "Items in the denominator of a rate (classified/retired/exempt left out)",
+        labels=UNIT_LABELS,
+    )
+    exc = GaugeMetricFamily(
+        "yunwang_rate_excluded_items",
+        "Items left out of a rate, by reason (classified, retired, exempt)",
+        labels=[*UNIT_LABELS, "reason"],
+    )
+    target = GaugeMetricFamily("yunwang_rate_target_ratio", "Target of a rate in force now, 0..1", labels=["rate"])
+    schedule = GaugeMetricFamily(
+        "yunwang_rate_target_schedule_ratio",
+        "Dated targets of a rate: value due by the end of `deadline`",
+        labels=["rate", "deadline"],
+    )
+    info = GaugeMetricFamily("yunwang_rate_info", "Names of a rate (always 1)", labels=["rate", "label_zh", "label_en"])
+    for key, report in reports.items():
+        info.add_metric([key.value, report.label_zh, report.label_en], 1)
+        now_target = rates.target_at(key, at)
+        if now_target is not None:
+            target.add_metric([key.value], now_target)
+        for t in rates.TARGETS[key]:
+            schedule.add_metric([key.value, t.deadline.isoformat()], t.value)
+        for b in report.by("unit"):
+            labels = [key.value, b.key, b.city or "", b.level or ""]
+            num.add_metric(labels, b.rate.numerator)
+            den.add_metric(labels, b.rate.denominator)
+            if b.rate.ratio is not None:
+                ratio.add_metric(labels, b.rate.ratio)
+            for reason in EXCLUSION_REASONS:
+                n = (b.excluded_counts or {}).get(reason, 0)
+                if n:
+                    exc.add_metric([*labels, reason], n)
+    return [ratio, num, den, exc, target, schedule, info]
+
+
+class RatesCollector(Collector):
+    """Serves the latest snapshot; a scrape costs no query."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if snap is not None:
+            yield from snap.families
+
+
+class RatesExporter:
+    """Recomputes the rates into the collector, in a background thread, and records how that went."""
+
+    def __init__(self, db: Database, registry: CollectorRegistry, interval_seconds: float) -> None:
+        self.db = db
+        self.interval = max(float(interval_seconds), 0.1)
+        self.collector = RatesCollector()
+        registry.register(self.collector)
+        self.duration = Gauge(
+            "yunwang_rates_recompute_duration_seconds", "Time the last rates recompute took", registry=registry
+        )
+        self.last_success = Gauge(
+            "yunwang_rates_last_success_timestamp_seconds",
+            "Unix time of the last successful rates recompute",
+            registry=registry,
+        )
+        self.failures = Counter("yunwang_rates_recompute_failures", "Rates recomputes that failed", registry=registry)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def recompute(self) -> Snapshot:
+        """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
+        started = time.perf_counter()
+        try:
+            with self.db.session() as session:
+                now = datetime.now(UTC)
+                reports = rates.compute_all(session)
+            snap = Snapshot(time.time(), families(reports, now), reports)
+        except Exception:
+            self.failures.inc()
+            raise
+        finally:
+            self.duration.set(time.perf_counter() - started)
+        self.collector.snapshot = snap
+        self.last_success.set(snap.computed_at)
+        return snap
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.recompute()
+            except Exception:
+                log.exception("rates recompute failed")
+            self._stop.wait(self.interval)
+
+    def start(self, _app: FastAPI | None = None) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="rates-recompute", daemon=True)
+        self._thread.start()
+
+    def stop(self, _app: FastAPI | None = None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (`/api/v1/rates/{key}`), never the raw path."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_seconds: float) -> RatesExporter:
+    """Wire the exporter into an app: `/metrics`, the latency middleware and the background recompute.
+
+    Returns the exporter; the caller adds `exporter.start`/`exporter.stop` to its components.
+    """
+    exporter = RatesExporter(db, registry, interval_seconds)
+    latency = Histogram(
+        "yunwang_http_request_duration_seconds",
+        "HTTP request latency by route template",
+        ["method", "route", "status"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def observe_latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        method = request.method if request.method in HTTP_METHODS else "OTHER"
+        latency.labels(method, route_template(request), str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", summary="Prometheus metrics (any role's bearer token) / 监控指标", include_in_schema=True)
+    def metrics(request: Request, principal: CurrentPrincipal) -> Response:
+        del principal  # authenticated is enough: any role may scrape
+        return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
+    app.state.rates_exporter = exporter
+    return exporter
