@@ -1,0 +1,285 @@
+"""Execution tracking of wave items and the look-back review (回头看).
+
+planned → in_progress → migrated → verified, or rolled_back (from in_progress, migrated or verified;
+a rolled-back item may be planned again). Moving an item writes the system's or network's inventory
+status through `inventory.service`, so progress feeds the rates; each step is in the change log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inventory import service
+from inventory.enums import ChangeAction, CloudKind, Hosting, NetworkStatus, SystemStatus
+from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from inventory.models import Cloud, DedicatedNetwork, InformationSystem
+from inventory.service import ChangeContext, record_change
+from migrations_plan.facts import Inventory
+from migrations_plan.models import ItemKind, ItemStatus, WaveItem
+from migrations_plan.store import row_dict
+
+KIND = "plan_wave_items"
+S = ItemStatus
+TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    S.PLANNED: frozenset({S.IN_PROGRESS}),
+    S.IN_PROGRESS: frozenset({S.MIGRATED, S.ROLLED_BACK}),
+    S.MIGRATED: frozenset({S.VERIFIED, S.ROLLED_BACK}),
+    S.VERIFIED: frozenset({S.ROLLED_BACK}),
+    S.ROLLED_BACK: frozenset({S.PLANNED, S.IN_PROGRESS}),
+}
+
+
+@dataclass(frozen=True)
+class ResourceNeed:
+    """What a resource request for the target hosting should ask for (passed to the injected factory)."""
+
+    system_id: int
+    system_code: str
+    unit_id: int | None
+    target_cloud_id: int | None
+    flavor: str | None
+    wave_item_id: int
+
+
+# Injected by the orchestrator (app.state.plan_request_factory): creates a resource request, returns its reference.
+RequestFactory = Callable[[Session, ResourceNeed, ChangeContext], Any]
+
+
+def can_move(current: ItemStatus, to: ItemStatus) -> bool:
+    return to in TRANSITIONS[current]
+
+
+def get_item(session: Session, item_id: int) -> WaveItem:
+    item = session.get(WaveItem, item_id)
+    if item is None:
+        raise NotFound(f"wave item {item_id} not found", [Problem("no such id", field="id", value=item_id)])
+    return item
+
+
+def _hosting_for(cloud: Cloud) -> Hosting:
+    return Hosting.GOV_CLOUD if cloud.kind == CloudKind.GOV_CLOUD else Hosting.SUB_CLOUD
+
+
+def _system_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeContext, cloud_id: int | None) -> None:
+    s = session.get(InformationSystem, item.object_id)
+    if s is None:
+        raise NotFound(f"system {item.object_id} no longer exists")
+    if to == S.IN_PROGRESS and s.status == SystemStatus.NOT_MIGRATED:
+        service.update(session, "systems", s.id, {"status": SystemStatus.IN_PROGRESS}, ctx)
+    elif to == S.MIGRATED:
+        target = cloud_id or item.target_cloud_id
+        cloud = session.get(Cloud, target) if target is not None else None
+        if cloud is None:
+            raise ValidationFailed(
+                "migrating needs a target cloud", [Problem("give cloud_id (no target in the plan)", field="cloud_id")]
+            )
+        item.previous = {
+            "hosting": s.hosting.value,
+            "room_id": s.room_id,
+            "cloud_id": s.cloud_id,
+            "status": s.status.value if s.status != SystemStatus.IN_PROGRESS else SystemStatus.NOT_MIGRATED.value,
+        }
+        item.target_cloud_id = cloud.id
+        service.update(
+            session,
+            "systems",
+            s.id,
+            {"hosting": _hosting_for(cloud), "cloud_id": cloud.id, "room_id": None, "status": SystemStatus.MIGRATED},
+            ctx,
+        )
+    elif to == S.ROLLED_BACK:
+        prev = item.previous or {}
+        patch: dict[str, Any] = {"status": prev.get("status", SystemStatus.NOT_MIGRATED.value)}
+        if prev:
+            patch.update(hosting=prev["hosting"], room_id=prev["room_id"], cloud_id=prev["cloud_id"])
+        service.update(session, "systems", s.id, patch, ctx)
+
+
+def _network_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeContext) -> None:
+    n = session.get(DedicatedNetwork, item.object_id)
+    if n is None:
+        raise NotFound(f"network {item.object_id} no longer exists")
+    if to == S.IN_PROGRESS and n.status == NetworkStatus.NOT_STARTED:
+        service.update(session, "networks", n.id, {"status": NetworkStatus.IN_PROGRESS}, ctx)
+    elif to == S.MIGRATED:
+        item.previous = {"status": n.status.value}
+        service.update(session, "networks", n.id, {"status": NetworkStatus.MIGRATED}, ctx)
+    elif to == S.ROLLED_BACK:
+        prev = (item.previous or {}).get("status", NetworkStatus.NOT_STARTED.value)
+        service.update(session, "networks", n.id, {"status": prev}, ctx)
+
+
+def advance(
+    session: Session,
+    item_id: int,
+    to: ItemStatus,
+    ctx: ChangeContext,
+    units: frozenset[int] | None = None,
+    cloud_id: int | None = None,
+    request_factory: RequestFactory | None = None,
+) -> WaveItem:
+    """Move one wave item to a new status, updating the inventory through the service; audited."""
+    item = get_item(session, item_id)
+    if units is not None and item.unit_id not in units:
+        raise Forbidden(f"wave item {item.code} belongs to another unit", [Problem("outside your unit subtree")])
+    if item.wave is None:
+        raise Conflict(f"{item.code} is not planned in any wave", [Problem("unplanned item", field="wave")])
+    if not can_move(item.status, to):
+        raise Conflict(
+            f"{item.code}: cannot go from {item.status.value} to {to.value}",
+            [Problem(f"allowed: {', '.join(sorted(t.value for t in TRANSITIONS[item.status]))}", field="status")],
+        )
+    before = row_dict(item)
+    if item.kind == ItemKind.SYSTEM:
+        _system_step(session, item, to, ctx, cloud_id)
+        if to == S.IN_PROGRESS and request_factory is not None and item.request_ref is None:
+            need = ResourceNeed(item.object_id, item.code, item.unit_id, item.target_cloud_id, item.flavor, item.id)
+            ref = request_factory(session, need, ctx)
+            item.request_ref = None if ref is None else str(ref)
+    else:
+        _network_step(session, item, to, ctx)
+    item.status = to
+    item.status_changed_at = ctx.when()
+    item.status_changed_by = ctx.actor
+    if to == S.ROLLED_BACK:
+        item.previous = None
+    session.flush()
+    record_change(session, ctx, KIND, item.id, ChangeAction.UPDATE, before, row_dict(item), item.code)
+    return item
+
+
+# --- look-back review (回头看) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One regression or due review found by the look-back."""
+
+    kind: str  # "system" | "network"
+    object_id: int
+    code: str
+    problem: str
+    zh: str
+    en: str
+    item_id: int | None = None
+
+    def text(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A wave item that reached migrated/verified, as the look-back sees it."""
+
+    item_id: int
+    kind: str
+    object_id: int
+    code: str
+
+
+def lookback(tracked: Iterable[Tracked], inv: Inventory, today: date) -> list[Finding]:
+    """Re-check moved items against today's inventory, and find determinations whose review date has passed."""
+    out: list[Finding] = []
+    for t in tracked:
+        if t.kind == ItemKind.SYSTEM:
+            s = inv.systems.get(t.object_id)
+            if s is None:
+                continue
+            if s.status != SystemStatus.MIGRATED:
+                out.append(
+                    Finding(
+                        t.kind,
+                        s.id,
+                        s.code,
+                        "status_regressed",
+                        f"迁移状态回退为 {s.status.value}",
+                        f"status went back to {s.status.value}",
+                        t.item_id,
+                    )
+                )
+            if not s.on_cloud:
+                out.append(
+                    Finding(
+                        t.kind,
+                        s.id,
+                        s.code,
+                        "not_on_cloud",
+                        f"部署方式已非云上（{s.hosting.value}）",
+                        f"hosting is no longer a cloud ({s.hosting.value})",
+                        t.item_id,
+                    )
+                )
+            if s.room_id is not None or s.rooms:
+                rooms = sorted({*s.rooms, *([s.room_id] if s.room_id is not None else [])})
+                out.append(
+                    Finding(
+                        t.kind,
+                        s.id,
+                        s.code,
+                        "found_in_room",
+                        f"已迁移系统仍出现在机房 {rooms}",
+                        f"migrated system found again in room(s) {rooms}",
+                        t.item_id,
+                    )
+                )
+        else:
+            n = inv.networks.get(t.object_id)
+            if n is not None and n.status not in (NetworkStatus.MIGRATED, NetworkStatus.INTERCONNECTED):
+                out.append(
+                    Finding(
+                        t.kind,
+                        n.id,
+                        n.code,
+                        "status_regressed",
+                        f"专网状态回退为 {n.status.value}",
+                        f"network status went back to {n.status.value}",
+                        t.item_id,
+                    )
+                )
+    for s in sorted(inv.systems.values(), key=lambda x: x.code):
+        if s.review_on is not None and s.review_on <= today and s.determination is not None:
+            out.append(
+                Finding(
+                    "system",
+                    s.id,
+                    s.code,
+                    "review_due",
+                    f"技术认定（{s.determination.value}）回头看日期 {s.review_on} 已到",
+                    f"determination ({s.determination.value}) due for look-back since {s.review_on}",
+                )
+            )
+    return out
+
+
+def tracked_items(session: Session) -> list[Tracked]:
+    rows = session.execute(
+        select(WaveItem.id, WaveItem.kind, WaveItem.object_id, WaveItem.code).where(
+            WaveItem.status.in_((S.MIGRATED, S.VERIFIED))
+        )
+    )
+    return [Tracked(i, k.value, o, c) for i, k, o, c in rows]
+
+
+def record_lookback(session: Session, findings: list[Finding], ctx: ChangeContext) -> int:
+    """Store each moved item's newest finding (clearing fixed ones) and log what changed; returns items changed."""
+    by_item: dict[int, list[str]] = {}
+    for f in findings:
+        if f.item_id is not None:
+            by_item.setdefault(f.item_id, []).append(f.text())
+    changed = 0
+    for item in session.scalars(select(WaveItem).where(WaveItem.status.in_((S.MIGRATED, S.VERIFIED)))):
+        new = "; ".join(by_item[item.id]) if item.id in by_item else None
+        if new != item.regression:
+            before = row_dict(item)
+            item.regression = new
+            session.flush()
+            record_change(session, ctx, KIND, item.id, ChangeAction.DECIDE, before, row_dict(item), item.code,
+                          message="回头看 / look-back review")  # fmt: skip
+            changed += 1
+    return changed

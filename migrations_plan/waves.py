@@ -1,0 +1,417 @@
+"""Wave planning (分批迁移): systems and the dedicated networks they need, in dependency-respecting waves.
+
+Pure and deterministic: the same items and constraints always give the same plan, and every item
+carries the reasons for its wave. Rules:
+- an item moves in a strictly later wave than everything it depends on;
+- a dependency cycle (strongly connected component) moves together in one wave and is reported;
+- a wave holds at most `max_wave_size` items, and at most `max_per_unit` / `max_per_city` of one
+  unit / city (a cycle group larger than a limit gets a wave of its own, flagged);
+- a system needs room on a target cloud (capacity is consumed as the plan goes); one that fits
+  nowhere — and everything that depends on it — stays unplanned, with the reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from inventory.enums import Decision
+from migrations_plan.facts import Capacity, Demand, Inventory
+from migrations_plan.readiness import Assessment, Outcome, Severity
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something to move: `key` is "system:<id>" or "network:<id>"; `needs` are keys it depends on."""
+
+    key: str
+    kind: str
+    id: int
+    code: str
+    name: str
+    unit_id: int | None = None
+    city_id: int | None = None
+    needs: tuple[str, ...] = ()
+    demand: Demand | None = None  # None: uses no cloud capacity (networks)
+    targets: tuple[int, ...] = ()  # preferred target clouds; empty: any with room
+    flavor: str | None = None
+    notes: tuple[str, ...] = ()  # readiness findings carried into the plan
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_wave_size: int = 50
+    max_per_unit: int | None = None
+    max_per_city: int | None = None
+    capacity: Mapping[int, Capacity] | None = None  # free capacity per target cloud; None: unlimited
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    key: str
+    kind: str
+    id: int
+    code: str
+    name: str
+    unit_id: int | None
+    city_id: int | None
+    wave: int | None  # None: not planned
+    target_cloud_id: int | None
+    flavor: str | None
+    group: int | None  # cycle group number, when part of a dependency cycle
+    depends_on: tuple[str, ...]  # codes
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: list[PlannedItem]
+    waves: int
+    cycles: list[list[str]] = field(default_factory=list)  # codes of each cycle group
+
+    def wave(self, n: int) -> list[PlannedItem]:
+        return [i for i in self.items if i.wave == n]
+
+    def unplanned(self) -> list[PlannedItem]:
+        return [i for i in self.items if i.wave is None]
+
+    def by_key(self) -> dict[str, PlannedItem]:
+        return {i.key: i for i in self.items}
+
+
+# --- from inventory facts to items ---------------------------------------------------------
+
+
+def skey(system_id: int) -> str:
+    return f"system:{system_id}"
+
+
+def nkey(network_id: int) -> str:
+    return f"network:{network_id}"
+
+
+def build_items(inv: Inventory, assessments: Mapping[int, Assessment]) -> tuple[list[Item], list[PlannedItem]]:
+    """Items to plan (ready and needs-work systems, and the pending networks they use) and those left out.
+
+    A system that depends, directly or not, on a blocked system is left out too, with the chain named.
+    """
+    movable = {sid for sid, a in assessments.items() if a.outcome in (Outcome.READY, Outcome.NEEDS_WORK)}
+    excluded: dict[int, str] = {}
+    for sid, a in assessments.items():
+        if a.outcome == Outcome.BLOCKED:
+            blockers = [r.text() for r in a.reasons if r.severity == Severity.BLOCKER]
+            excluded[sid] = "受阻 / blocked: " + "; ".join(blockers)
+    # Propagate exclusion to dependents (a system cannot move before what it needs).
+    dependents: dict[int, list[int]] = {}
+    for s in inv.systems.values():
+        for d in s.depends_on:
+            dependents.setdefault(d, []).append(s.id)
+    queue = sorted(excluded)
+    while queue:
+        bad = queue.pop()
+        for dep_id in sorted(dependents.get(bad, ())):
+            if dep_id in movable and dep_id not in excluded:
+                code = inv.systems[bad].code
+                excluded[dep_id] = f"依赖无法迁移的系统 {code} / depends on {code}, which cannot move"
+                queue.append(dep_id)
+    items: list[Item] = []
+    networks_needed: set[int] = set()
+    for sid in sorted(movable - set(excluded), key=lambda i: inv.systems[i].code):
+        s, a = inv.systems[sid], assessments[sid]
+        needs: list[str] = []
+        for d in s.depends_on:
+            dep = inv.systems.get(d)
+            if dep is not None and d in movable:
+                needs.append(skey(d))
+        for n in s.networks:
+            net = inv.networks.get(n)
+            if net is not None and not net.classified and not net.done and net.determination not in _NET_OUT:
+                needs.append(nkey(n))
+                networks_needed.add(n)
+        notes = tuple(r.text() for r in a.reasons if r.severity == Severity.WORK)
+        items.append(
+            Item(
+                skey(sid),
+                "system",
+                sid,
+                s.code,
+                s.name,
+                s.unit_id,
+                s.city_id,
+                tuple(sorted(needs)),
+                a.sizing.demand if a.sizing else None,
+                a.candidate_clouds,
+                a.sizing.flavor if a.sizing else None,
+                notes,
+            )
+        )
+    for n in sorted(networks_needed, key=lambda i: inv.networks[i].code):
+        net = inv.networks[n]
+        items.append(Item(nkey(n), "network", n, net.code, net.name, net.unit_id, net.city_id))
+    left_out = [
+        PlannedItem(
+            skey(sid),
+            "system",
+            sid,
+            inv.systems[sid].code,
+            inv.systems[sid].name,
+            inv.systems[sid].unit_id,
+            inv.systems[sid].city_id,
+            None,
+            None,
+            None,
+            None,
+            tuple(sorted(inv.systems[d].code for d in inv.systems[sid].depends_on if d in inv.systems)),
+            (why,),
+        )
+        for sid, why in sorted(excluded.items(), key=lambda kv: inv.systems[kv[0]].code)
+    ]
+    return items, left_out
+
+
+_NET_OUT = (Decision.EXEMPT, Decision.RETIRE, Decision.KEEP)
+
+
+# --- the planner ---------------------------------------------------------------------------
+
+
+def strongly_connected(n: int, edges: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative; components come out dependencies-first (reverse topological order)."""
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    out: list[list[int]] = []
+    counter = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            v, i = work[-1]
+            succ = edges[v]
+            if i < len(succ):
+                work[-1] = (v, i + 1)
+                w = succ[i]
+                if index[w] == -1:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    work.append((w, 0))
+                elif on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                if low[v] < low[parent]:
+                    low[parent] = low[v]
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(sorted(comp))
+    return out
+
+
+@dataclass
+class _Wave:
+    size: int = 0
+    units: dict[int, int] = field(default_factory=dict)
+    cities: dict[int, int] = field(default_factory=dict)
+
+
+def _fits(
+    wave: _Wave, k: int, units: dict[int, int], cities: dict[int, int], c: Constraints
+) -> tuple[bool, str | None]:
+    if wave.size and wave.size + k > c.max_wave_size:
+        return False, "size"
+    if c.max_per_unit is not None:
+        for u, n in units.items():
+            have = wave.units.get(u, 0)
+            if have and have + n > c.max_per_unit:
+                return False, "unit"
+    if c.max_per_city is not None:
+        for city, n in cities.items():
+            have = wave.cities.get(city, 0)
+            if have and have + n > c.max_per_city:
+                return False, "city"
+    return True, None
+
+
+_FULL = {
+    "size": "已满（每批上限 {n}）/ full (max {n} per wave)",
+    "unit": "本单位已达每批上限 / unit limit reached",
+    "city": "本市已达每批上限 / city limit reached",
+}
+
+
+def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) -> Plan:
+    """Assign every item a wave (or leave it unplanned with the reason); see the module docstring."""
+    c = constraints
+    if c.max_wave_size < 1:
+        raise ValueError("max_wave_size must be at least 1")
+    ordered = sorted(items, key=lambda i: (i.code, i.key))
+    pos = {it.key: n for n, it in enumerate(ordered)}
+    n = len(ordered)
+    edges: list[list[int]] = [sorted({pos[k] for k in it.needs if k in pos and k != it.key}) for it in ordered]
+    comps = strongly_connected(n, edges)
+    comp_of = [0] * n
+    for ci, comp in enumerate(comps):
+        for v in comp:
+            comp_of[v] = ci
+    cycle_comps = sorted(
+        (ci for ci, comp in enumerate(comps) if len(comp) > 1), key=lambda ci: ordered[comps[ci][0]].code
+    )
+    group_no = {ci: g + 1 for g, ci in enumerate(cycle_comps)}
+    # Condensation: component → the components it needs, and who needs it.
+    needs_c: list[set[int]] = [set() for _ in comps]
+    users_c: list[set[int]] = [set() for _ in comps]
+    for v in range(n):
+        for w in edges[v]:
+            a, b = comp_of[v], comp_of[w]
+            if a != b:
+                needs_c[a].add(b)
+                users_c[b].add(a)
+    pending = [len(x) for x in needs_c]
+    earliest = [1] * len(comps)
+    comp_wave: list[int | None] = [None] * len(comps)
+    comp_blocked: dict[int, str] = {}
+
+    def rank(ci: int) -> tuple[int, int, int, str]:
+        first = ordered[comps[ci][0]]
+        return (earliest[ci], first.city_id or -1, first.unit_id or -1, first.code)
+
+    heap = [(rank(ci), ci) for ci in range(len(comps)) if pending[ci] == 0]
+    heapq.heapify(heap)
+    waves: list[_Wave] = [_Wave()]  # index 0 unused; waves are numbered from 1
+    first_open = 1
+    remaining = dict(c.capacity) if c.capacity is not None else None
+    reasons: dict[int, list[str]] = {}
+    targets: dict[int, int | None] = {}
+    while heap:
+        _, ci = heapq.heappop(heap)
+        members = comps[ci]
+        why: list[str] = []
+        dep_waves = sorted(((comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci])
+        blocked_by = sorted(ordered[comps[d][0]].code for d in needs_c[ci] if d in comp_blocked)
+        if blocked_by:
+            comp_blocked[ci] = f"依赖未排入的 {', '.join(blocked_by)} / depends on unplanned {', '.join(blocked_by)}"
+        elif remaining is not None:
+            trial = dict(remaining)
+            chosen: dict[int, int] = {}
+            for v in members:
+                it = ordered[v]
+                if it.demand is None:
+                    continue
+                prefs = list(it.targets) if it.targets else sorted(trial)
+                got = next((t for t in prefs if t in trial and trial[t].fits(it.demand)), None)
+                if got is None:
+                    comp_blocked[ci] = (
+                        f"目标云容量不足（{it.code}）/ no target cloud has room left for {it.code}"
+                        if len(members) > 1
+                        else "目标云容量不足 / no target cloud has room left"
+                    )
+                    break
+                trial[got] = trial[got].minus(it.demand)
+                chosen[v] = got
+            if ci not in comp_blocked:
+                remaining = trial
+                for v, t in chosen.items():
+                    targets[v] = t
+        if ci in comp_blocked:
+            for v in members:
+                reasons[v] = [comp_blocked[ci]]
+        else:
+            unit_need: dict[int, int] = {}
+            city_need: dict[int, int] = {}
+            for v in members:
+                it = ordered[v]
+                if it.unit_id is not None:
+                    unit_need[it.unit_id] = unit_need.get(it.unit_id, 0) + 1
+                if it.city_id is not None:
+                    city_need[it.city_id] = city_need.get(it.city_id, 0) + 1
+            w = earliest[ci]
+            if dep_waves:
+                named = ", ".join(f"{code}（第{wv}批）" for wv, code in dep_waves[:5])
+                more = f" 等{len(dep_waves)}项" if len(dep_waves) > 5 else ""
+                why.append(f"排在所依赖的 {named}{more} 之后 / after what it depends on: earliest wave {w}")
+            else:
+                why.append("无待迁依赖，可最早批次 / no pending dependencies: earliest wave 1")
+            skipped: dict[str, list[int]] = {}
+            if first_open > w:  # every wave before first_open is already full
+                skipped["size"] = [w, first_open - 1]
+                w = first_open
+            while True:
+                while len(waves) <= w:
+                    waves.append(_Wave())
+                ok, full = _fits(waves[w], len(members), unit_need, city_need, c)
+                if ok:
+                    break
+                skipped.setdefault(full or "size", []).append(w)
+                w += 1
+            for kind, ws in skipped.items():
+                span = f"{ws[0]}" if len(ws) == 1 else f"{ws[0]}–{ws[-1]}"
+                why.append(f"第{span}批{_FULL[kind].format(n=c.max_wave_size)} → wave {w}")
+            wave = waves[w]
+            wave.size += len(members)
+            for u, k in unit_need.items():
+                wave.units[u] = wave.units.get(u, 0) + k
+            for city, k in city_need.items():
+                wave.cities[city] = wave.cities.get(city, 0) + k
+            while first_open < len(waves) and waves[first_open].size >= c.max_wave_size:
+                first_open += 1
+            comp_wave[ci] = w
+            if len(members) > 1:
+                codes = [ordered[v].code for v in members]
+                why.append(f"循环依赖组 {group_no[ci]}：{'、'.join(codes)} 同批迁移 / dependency cycle: moves together")
+                if len(members) > c.max_wave_size:
+                    why.append(
+                        f"循环组超过每批上限 {c.max_wave_size}，单独成批 / cycle larger than max wave size: own wave"
+                    )
+            for v in members:
+                reasons[v] = list(why)
+                tgt = targets.get(v)
+                if tgt is not None and remaining is not None:
+                    reasons[v].append(f"目标云 {remaining[tgt].code} / target cloud {remaining[tgt].code}")
+                reasons[v].extend(ordered[v].notes)
+        placed = comp_wave[ci]
+        for u in users_c[ci]:
+            if placed is not None and placed + 1 > earliest[u]:
+                earliest[u] = placed + 1
+            pending[u] -= 1
+            if pending[u] == 0:
+                heapq.heappush(heap, (rank(u), u))
+    out: list[PlannedItem] = []
+    for v, it in enumerate(ordered):
+        ci = comp_of[v]
+        out.append(
+            PlannedItem(
+                it.key,
+                it.kind,
+                it.id,
+                it.code,
+                it.name,
+                it.unit_id,
+                it.city_id,
+                comp_wave[ci],
+                targets.get(v),
+                it.flavor,
+                group_no.get(ci),
+                tuple(ordered[w].code for w in edges[v]),
+                tuple(reasons.get(v, ())),
+            )
+        )
+    out.sort(key=lambda p: (p.wave is None, p.wave or 0, p.code))
+    used = max((p.wave for p in out if p.wave is not None), default=0)
+    return Plan(out, used, [[ordered[v].code for v in comps[ci]] for ci in cycle_comps])
