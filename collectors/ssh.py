@@ -70,12 +70,14 @@ PLATFORMS: dict[str, Platform] = {
 _VERSION_RE = [
     re.compile(r"VRP \(R\) software, Version (?P<version>\S+) \((?P<model>[^ )]+)"),
     re.compile(r"Comware Software, Version (?P<version>[^\n,]+)"),
-    re.compile(r"Ruijie .*?Software, Version (?P<version>\S+)|System software version\s*:\s*(?P<v2>\S+)"),
+    re.compile(r"System software version\s*:\s*(?P<version>[^\n]+?)\s*$", re.M),
     re.compile(r"FRRouting (?P<version>\S+)"),
     re.compile(r"Cisco IOS Software.*Version (?P<version>[^,\s]+)"),
 ]
-_MODEL_RE = re.compile(r"^(?:H3C|HUAWEI|Ruijie)\s+(?P<model>\S+)\s.*uptime is", re.M)
-_CPU_RE = re.compile(r"(?i)CPU (?:usage|utilization)[^:\n]*:\s*(?P<pct>\d+(?:\.\d+)?)%")
+_MODEL_RE = re.compile(r"^(?:H3C|HUAWEI)\s+(?P<model>\S+)\s.*uptime is|Ruijie .*?\((?P<rmodel>[^)]+)\) By Ruijie", re.M)
+_CPU_RE = re.compile(
+    r"(?i)CPU (?:usage|utilization)[^:\n]*:[ \t]*(?P<pct>\d+(?:\.\d+)?)%|(?P<pct5>\d+(?:\.\d+)?)% in last 5 minutes"
+)
 _MEM_RE = re.compile(r"(?i)(?:Memory Using Percentage(?: Is)?|Used Rate|memory usage)\s*:?\s*(?P<pct>\d+(?:\.\d+)?)%")
 
 
@@ -124,7 +126,7 @@ def parse_facts(device_type: str, outputs: dict[str, str], prompt: str) -> dict[
         for rx in _VERSION_RE:
             m = rx.search(text)
             if m:
-                facts["version"] = m.group("version") or m.groupdict().get("v2")
+                facts["version"] = m.group("version").strip()
                 facts["model"] = m.groupdict().get("model")
                 facts["parsed_by"] = "regex"
                 break
@@ -132,7 +134,7 @@ def parse_facts(device_type: str, outputs: dict[str, str], prompt: str) -> dict[
             raise GarbledOutput(platform.version)
         m = _MODEL_RE.search(text)
         if m and not facts.get("model"):
-            facts["model"] = m.group("model")
+            facts["model"] = m.group("model") or m.group("rmodel")
     interfaces = []
     for row in _parse(platform, platform.interfaces, outputs.get("interfaces", ""))[:500]:
         name = row.get("interface") or row.get("intf")
@@ -145,7 +147,7 @@ def parse_facts(device_type: str, outputs: dict[str, str], prompt: str) -> dict[
     if cpu_rows and cpu_rows[0].get("cpu_usage_5_min"):
         facts["cpu_percent"] = float(cpu_rows[0]["cpu_usage_5_min"])
     elif (m := _CPU_RE.search(outputs.get("cpu", ""))) is not None:
-        facts["cpu_percent"] = float(m.group("pct"))
+        facts["cpu_percent"] = float(m.group("pct5") or m.group("pct"))
     if (m := _MEM_RE.search(outputs.get("memory", ""))) is not None:
         facts["memory_percent"] = float(m.group("pct"))
     return facts
