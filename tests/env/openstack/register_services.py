@@ -18,8 +18,13 @@ SERVICES = {
 }
 
 conn = openstack.connect(
-    auth_url=sys.argv[1], username="admin", password="secret", project_name="admin",
-    user_domain_name="Default", project_domain_name="Default", region_name=REGIONS[0],
+    auth_url=sys.argv[1],
+    username="admin",
+    password="secret",
+    project_name="admin",
+    user_domain_name="Default",
+    project_domain_name="Default",
+    region_name=REGIONS[0],
 )
 idn = conn.identity
 for region in REGIONS:
