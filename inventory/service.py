@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -22,7 +22,7 @@ from inventory.enums import (
     RegionLevel,
     SystemStatus,
 )
-from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
+from inventory.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
 from inventory.models import ChangeLog, Cloud
 from inventory.schemas import create_schema, update_schema
@@ -413,10 +413,13 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
     if problems:
         raise RuleViolation(f"{kind}: domain rule violated in {len({p.row for p in problems})} rows", problems)
     at = ctx.when()
-    for clean in good:
+    for i, clean in enumerate(good):
         _stamp_status(spec, None, clean, at)
         if ctx.guard:
-            ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
+            try:
+                ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
+            except Forbidden as exc:
+                raise Forbidden(exc.message, [replace(p, row=i) for p in exc.problems]) from None
     params = [{c.name: clean.get(c.name, defaults.get(c.name)) for c in cols} for clean in good]
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids = [int(i) for i in session.execute(stmt, params).scalars()]
