@@ -67,6 +67,14 @@ def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
         labels=["rate", "deadline"],
     )
     info = GaugeMetricFamily("yunwang_rate_info", "Names of a rate (always 1)", labels=["rate", "label_zh", "label_en"])
+    unit_info = GaugeMetricFamily(
+        "yunwang_unit_info",
+        "Name, city and level of a counted unit (always 1)",
+        labels=["unit", "unit_name", "city", "level"],
+    )
+    city_info = GaugeMetricFamily("yunwang_city_info", "Name of a city group (always 1)", labels=["city", "city_name"])
+    units: dict[str, tuple[str, str, str]] = {}
+    cities: dict[str, str] = {}
     for key, report in reports.items():
         info.add_metric([key.value, report.label_zh, report.label_en], 1)
         now_target = rates.target_at(key, at)
@@ -74,7 +82,9 @@ def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
             target.add_metric([key.value], now_target)
         for t in rates.TARGETS[key]:
             schedule.add_metric([key.value, t.deadline.isoformat()], t.value)
+        cities.update((b.key, b.label) for b in report.by("city"))
         for b in report.by("unit"):
+            units[b.key] = (b.label, b.city or "", b.level or "")
             labels = [key.value, b.key, b.city or "", b.level or ""]
             num.add_metric(labels, b.rate.numerator)
             den.add_metric(labels, b.rate.denominator)
@@ -84,7 +94,11 @@ def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
                 n = (b.excluded_counts or {}).get(reason, 0)
                 if n:
                     exc.add_metric([*labels, reason], n)
-    return [ratio, num, den, exc, target, schedule, info]
+    for code, (name, city, level) in sorted(units.items()):
+        unit_info.add_metric([code, name, city, level], 1)
+    for code, name in sorted(cities.items()):
+        city_info.add_metric([code, name], 1)
+    return [ratio, num, den, exc, target, schedule, info, unit_info, city_info]
 
 
 class RatesCollector(Collector):

@@ -1,0 +1,1 @@
+"""Grafana dashboards for the cloud-chief office, generated from code (see office.py)."""
