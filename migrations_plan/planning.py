@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory.db import Database
 from inventory.models import Cloud, Region, Unit
 from inventory.service import ChangeContext
 from migrations_plan import tracking
@@ -133,3 +134,12 @@ def run_lookback(session: Session, ctx: ChangeContext, today: date) -> list[trac
     findings = tracking.lookback(tracking.tracked_items(session), load_inventory(session), today)
     tracking.record_lookback(session, findings, ctx)
     return findings
+
+
+def scheduled_lookback(db: Database, today: date | None = None) -> tuple[int, int]:
+    """The daily look-back as a job: returns (items re-checked, findings)."""
+    with db.session() as session:
+        tracked = tracking.tracked_items(session)
+        ctx = ChangeContext(actor="scheduler", role="system", message="每日回头看 / daily look-back")
+        findings = run_lookback(session, ctx, today or date.today())
+    return len(tracked), len(findings)

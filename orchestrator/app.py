@@ -19,8 +19,10 @@ from dashboards.api import build_router as rates_router
 from inventory.api import add_error_handlers
 from inventory.api import build_router as inventory_router
 from inventory.db import Database
+from migrations_plan.api import build_router as plan_router
+from migrations_plan.planning import scheduled_lookback
 from orchestrator.extranet import install_collectors
-from orchestrator.jobs import Jobs
+from orchestrator.jobs import JobOutcome, Jobs
 from orchestrator.settings import Settings
 
 log = logging.getLogger("yunwang.http")
@@ -96,6 +98,8 @@ def create_app(
     # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
     app.state.jobs = jobs = Jobs(db)
     install_collectors(app, jobs)
+    app.include_router(plan_router())
+    jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
     if settings.scheduler_enabled:
         components.starters.append(lambda a: a.state.jobs.start())
         components.stoppers.append(lambda a: a.state.jobs.stop())

@@ -1,0 +1,312 @@
+"""Migration-planning API (/api/v1/plan): readiness, zombies and their retirement, wave plans, tracking, look-back.
+
+The orchestrator may put two callables on `app.state`: `plan_capacity(session) -> {cloud_id: Capacity} | None`
+and `plan_request_factory(session, ResourceNeed, ctx) -> reference`; both are optional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from inventory.auth import Principal
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
+from inventory.enums import Role
+from inventory.errors import Forbidden, NotFound, Problem
+from inventory.models import InformationSystem
+from migrations_plan import export, planning, retirement, store, tracking
+from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor
+from migrations_plan.load import load_inventory
+from migrations_plan.models import ItemStatus, RetirementCase, WaveItem, WavePlan
+from migrations_plan.readiness import Assessment, Outcome
+from migrations_plan.zombies import ProbeHistory, Utilisation, ZombieScore, score
+
+PREFIX = "/api/v1/plan"
+OFFICE = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
+OWNERS = (Role.ADMIN, Role.DEPARTMENT_USER, Role.SUB_CLOUD_CHIEF)
+PLANNERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.CLOUD_OPERATOR)
+TRACKERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.CLOUD_OPERATOR, Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER)
+
+
+def _capacity(request: Request, session: Any) -> dict[int, Capacity] | None:
+    provider = getattr(request.app.state, "plan_capacity", None)
+    got = provider(session) if provider is not None else None
+    return dict(got) if got is not None else None
+
+
+def _flavors(request: Request) -> tuple[Flavor, ...]:
+    configured = getattr(getattr(request.app.state, "settings", None), "plan_flavors", None)
+    if not configured:
+        return DEFAULT_FLAVORS
+    return tuple(Flavor(**f) if isinstance(f, dict) else f for f in configured)
+
+
+def _visible_unit(principal: Principal, unit_id: int | None) -> bool:
+    return principal.units is None or unit_id in principal.units
+
+
+def _assessment_out(a: Assessment, unit_id: int | None) -> dict[str, Any]:
+    return {
+        "system_id": a.system_id,
+        "code": a.code,
+        "unit_id": unit_id,
+        "outcome": a.outcome.value,
+        "reasons": [{"code": r.code, "severity": r.severity.value, "zh": r.zh, "en": r.en} for r in a.reasons],
+        "flavor": a.sizing.flavor if a.sizing else None,
+        "instances": a.sizing.instances if a.sizing else None,
+        "demand": asdict(a.sizing.demand) if a.sizing else None,
+        "target_cloud_id": a.target_cloud_id,
+        "candidate_clouds": list(a.candidate_clouds),
+    }
+
+
+def _zombie_out(z: ZombieScore) -> dict[str, Any]:
+    return {
+        "system_id": z.system_id,
+        "code": z.code,
+        "name": z.name,
+        "unit_id": z.unit_id,
+        "score": z.score,
+        "candidate": z.candidate,
+        "evidence": z.as_json(),
+    }
+
+
+class UtilisationIn(BaseModel):
+    cpu_ratio: float = Field(ge=0, le=1)
+    days: int = Field(ge=0)
+
+
+class ProbesIn(BaseModel):
+    reachable_ratio: float = Field(ge=0, le=1)
+    requests_seen: int = Field(ge=0)
+    days: int = Field(ge=0)
+
+
+class EvidenceIn(BaseModel):
+    """Optional evidence per system id: cloud utilisation and probe history."""
+
+    utilisation: dict[int, UtilisationIn] = Field(default_factory=dict)
+    probes: dict[int, ProbesIn] = Field(default_factory=dict)
+
+
+class ProposeIn(BaseModel):
+    system_id: int
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PlanIn(BaseModel):
+    name: str = Field(default="迁移批次计划 / wave plan", max_length=200)
+    max_wave_size: int = Field(default=50, ge=1, le=10000)
+    max_per_unit: int | None = Field(default=None, ge=1)
+    max_per_city: int | None = Field(default=None, ge=1)
+    store: bool = True
+
+
+class StatusIn(BaseModel):
+    status: ItemStatus
+    cloud_id: int | None = None
+
+
+def _case_out(case: RetirementCase) -> dict[str, Any]:
+    return retirement.case_dict(case)
+
+
+def _item_out(item: WaveItem) -> dict[str, Any]:
+    return store.row_dict(item)
+
+
+def build_router() -> APIRouter:
+    """The /api/v1/plan router; included by orchestrator/app.py."""
+    router = APIRouter(prefix=PREFIX, tags=["migration planning / 迁移规划"])
+
+    # --- readiness -----------------------------------------------------------------------
+
+    @router.get("/readiness", summary="Readiness of every system / 迁移就绪度")
+    def readiness(
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        outcome: Outcome | None = None,
+        unit_id: int | None = None,
+    ) -> dict[str, Any]:
+        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        out = []
+        for sid, a in got.items():
+            unit = inv.systems[sid].unit_id
+            if not _visible_unit(principal, unit) or (outcome and a.outcome != outcome):
+                continue
+            if unit_id is not None and unit != unit_id:
+                continue
+            out.append(_assessment_out(a, unit))
+        counts: dict[str, int] = {}
+        for row in out:
+            counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        return {"items": out, "total": len(out), "by_outcome": counts}
+
+    @router.get("/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度")
+    def readiness_one(
+        system_id: int, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        if system_id not in got or not _visible_unit(principal, inv.systems[system_id].unit_id):
+            raise NotFound(f"system {system_id} not found", [Problem("no such id", field="system_id", value=system_id)])
+        return _assessment_out(got[system_id], inv.systems[system_id].unit_id)
+
+    # --- zombies and their retirement -----------------------------------------------------
+
+    def _evidence(request: Request) -> tuple[dict[int, Utilisation] | None, dict[int, ProbeHistory] | None]:
+        provider = getattr(request.app.state, "plan_zombie_evidence", None)
+        return provider() if provider is not None else (None, None)
+
+    @router.get("/zombies", summary="Zombie candidates with their evidence / 僵尸系统候选")
+    def zombies(
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        on: Annotated[date | None, Query(description="judge as of this date (default today)")] = None,
+    ) -> dict[str, Any]:
+        util, probes = _evidence(request)
+        found = planning.zombies(session, on or date.today(), utilisation=util, probes=probes)
+        items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
+        return {"items": items, "total": len(items)}
+
+    @router.post("/zombies/score", summary="Score systems with given utilisation/probe evidence / 带证据评分")
+    def zombies_with_evidence(
+        body: EvidenceIn,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        on: date | None = None,
+    ) -> dict[str, Any]:
+        util = {k: Utilisation(v.cpu_ratio, v.days) for k, v in body.utilisation.items()}
+        probes = {k: ProbeHistory(v.reachable_ratio, v.requests_seen, v.days) for k, v in body.probes.items()}
+        found = planning.zombies(session, on or date.today(), utilisation=util, probes=probes)
+        items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
+        return {"items": items, "total": len(items)}
+
+    @router.get("/retirements", summary="Retirement cases / 僵尸系统下线流程")
+    def retirements(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+        rows = session.query(RetirementCase, InformationSystem.owner_unit_id).join(
+            InformationSystem, InformationSystem.id == RetirementCase.system_id
+        )
+        return [_case_out(c) for c, unit in rows.order_by(RetirementCase.id) if _visible_unit(principal, unit)]
+
+    @router.post("/retirements", status_code=201, summary="Propose retiring a zombie / 提出下线")
+    def propose(body: ProposeIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        principal.require(*OFFICE, *OWNERS)
+        system = session.get(InformationSystem, body.system_id)
+        if system is None or not _visible_unit(principal, system.owner_unit_id):
+            raise NotFound(f"system {body.system_id} not found", [Problem("no such id", field="system_id")])
+        inv_sys = load_inventory(session).systems
+        facts = inv_sys[system.id]
+        repl = inv_sys.get(facts.replaced_by_id) if facts.replaced_by_id else None
+        z = score(facts, date.today(), replacement_code=repl.code if repl else None)
+        case = retirement.propose(session, z, change_context(request, principal), body.reason)
+        session.commit()
+        return _case_out(case)
+
+    @router.post("/retirements/{case_id}/confirm", summary="Owner unit confirms / 责任单位确认")
+    def confirm(
+        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        principal.require(*OWNERS)
+        case = retirement.confirm(session, case_id, change_context(request, principal), principal.units, body.note)
+        session.commit()
+        return _case_out(case)
+
+    @router.post("/retirements/{case_id}/approve", summary="Office approves: system retired / 云长办审批下线")
+    def approve(
+        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        principal.require(*OFFICE)
+        case = retirement.approve(session, case_id, change_context(request, principal), date.today(), body.note)
+        session.commit()
+        return _case_out(case)
+
+    @router.post("/retirements/{case_id}/reject", summary="Reject a retirement / 驳回")
+    def reject(
+        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        principal.require(*OFFICE, *OWNERS)
+        case = retirement.reject(session, case_id, change_context(request, principal), principal.units, body.note)
+        session.commit()
+        return _case_out(case)
+
+    # --- wave plans -------------------------------------------------------------------------
+
+    @router.post("/waves", summary="Compute (and store) a wave plan / 计算分批迁移计划")
+    def compute(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        principal.require(*PLANNERS)
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
+        plan = planning.compute_plan(session, options, _capacity(request, session))
+        out: dict[str, Any] = {"summary": store.summary(plan), "items": [asdict(p) for p in plan.items]}
+        if body.store:
+            row = store.save_plan(session, plan, body.name, options.params(), change_context(request, principal))
+            session.commit()
+            out["plan_id"] = row.id
+        return out
+
+    @router.get("/waves", summary="Stored wave plans / 已存计划")
+    def plans(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+        return [store.row_dict(p) for p in session.scalars(select(WavePlan).order_by(WavePlan.id.desc()))]
+
+    @router.get("/waves/{plan_id}", summary="One stored plan with its items / 计划详情")
+    def plan_detail(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        row = store.get_plan(session, plan_id)
+        items = [_item_out(i) for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
+        return {**store.row_dict(row), "items": items}
+
+    @router.get("/waves/{plan_id}/export.xlsx", summary="Export a stored plan as XLSX / 导出计划")
+    def plan_xlsx(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+        row = store.get_plan(session, plan_id)
+        items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
+        data = export.workbook(
+            planning.rows_from_items(items, planning.Names.load(session)), row.summary, row.summary.get("cycles", [])
+        )
+        return Response(
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="wave-plan-{row.id}.xlsx"'},
+        )
+
+    # --- tracking and look-back -------------------------------------------------------------
+
+    @router.post("/items/{item_id}/status", summary="Move a wave item / 更新迁移进度")
+    def item_status(
+        item_id: int, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        principal.require(*TRACKERS)
+        factory = getattr(request.app.state, "plan_request_factory", None)
+        item = tracking.advance(
+            session,
+            item_id,
+            body.status,
+            change_context(request, principal),
+            principal.units,
+            body.cloud_id,
+            factory,
+        )
+        session.commit()
+        return _item_out(item)
+
+    @router.post("/lookback", summary="Run the look-back review / 回头看")
+    def lookback(
+        request: Request, session: SessionDep, principal: CurrentPrincipal, on: date | None = None
+    ) -> dict[str, Any]:
+        if principal.role not in OFFICE:
+            raise Forbidden("the look-back is run by the cloud-chief office", [Problem("needs admin or office")])
+        found = planning.run_lookback(session, change_context(request, principal, message="回头看"), on or date.today())
+        session.commit()
+        return {"findings": [asdict(f) for f in found], "total": len(found)}
+
+    return router
