@@ -83,9 +83,9 @@ class Names:
     @classmethod
     def load(cls, session: Session) -> Names:
         return cls(
-            dict(session.execute(select(Unit.id, Unit.name)).tuples()),
-            dict(session.execute(select(Region.id, Region.name)).tuples()),
-            dict(session.execute(select(Cloud.id, Cloud.code)).tuples()),
+            {k: v for k, v in session.execute(select(Unit.id, Unit.name))},
+            {k: v for k, v in session.execute(select(Region.id, Region.name))},
+            {k: v for k, v in session.execute(select(Cloud.id, Cloud.code))},
         )
 
 
