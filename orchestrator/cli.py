@@ -116,5 +116,50 @@ def serve(
     uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None)
 
 
+@app.command()
+def demo(
+    reset: bool = typer.Option(False, "--reset", help="drop everything and load the demo again / 清空后重新加载"),
+    scale: float = typer.Option(1.0, "--scale", min=0.01, help="multiplies systems, networks and the like"),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading"),
+    host: str | None = typer.Option(None, help="bind address (default from settings)"),
+    port: int | None = typer.Option(None, help="port (default from settings)"),
+) -> None:
+    """Load the demo inventory of Guangxi (demo data / 演示数据), issue one token per role, then serve."""
+    from orchestrator import demo_setup
+
+    s = _settings()
+    configure(s.log_level)
+    if reset:
+        demo_setup.reset_database(s.database_url)
+    dbschema.upgrade(s.database_url)
+    db = Database(s.database_url)
+    try:
+        with db.session() as session:
+            if demo_setup.has_units(session):
+                console.print("database already has units; keeping them (use --reset to reload the demo)")
+            else:
+                with console.status("loading the demo inventory / 正在加载演示数据…"):
+                    summary = demo_setup.load(session, scale)
+                console.print(
+                    f"[green]demo inventory loaded[/green] in {summary.seconds:.1f}s: "
+                    + ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+                )
+        with db.session() as session:
+            tokens = demo_setup.issue_tokens(session)
+    finally:
+        db.dispose()
+    path = demo_setup.write_token_file(s.data_dir, tokens)
+    table = Table("role / 角色", "token name", "unit / 单位", "token file / 令牌文件", title="demo tokens / 演示令牌")
+    for t in tokens:
+        table.add_row(t.role.value, t.name, t.unit_code or "-", str(path))
+    console.print(table)
+    admin_token = next(t.token for t in tokens if t.role is Role.ADMIN)
+    console.print(f"admin token (shown once; all tokens are in {path}):\n{admin_token}")
+    if serve_after:
+        where = f"http://{host or s.host}:{port or s.port}"
+        console.print(f"serving on {where} (API docs {where}/docs)")
+        uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None)
+
+
 if __name__ == "__main__":
     app()
