@@ -14,6 +14,7 @@ from inventory.db import Database
 from inventory.enums import Role
 from inventory.errors import InventoryError
 from inventory.models import ApiToken, Unit
+from migrations_plan.cli import make_app as plan_cli
 from orchestrator import dbschema
 from orchestrator.app import create_app
 from orchestrator.logs import configure
@@ -34,6 +35,9 @@ def _settings() -> Settings:
     s = Settings()
     s.ensure_dirs()
     return s
+
+
+app.add_typer(plan_cli(lambda: Database(_settings().database_url)), name="plan")
 
 
 @db_app.command("upgrade")

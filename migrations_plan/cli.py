@@ -1,0 +1,144 @@
+"""`yunwang plan …`: readiness, zombie candidates, wave plans, XLSX export and the look-back (typer + rich).
+
+The orchestrator's CLI builds this app with `make_app(open_db)`, so this package never reads settings itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from inventory.db import Database
+from inventory.service import ChangeContext
+from migrations_plan import export, planning, store
+from migrations_plan.readiness import OUTCOME_ZH, Outcome
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+def make_app(open_db: Callable[[], Database]) -> typer.Typer:
+    """The `plan` command group over the database that `open_db` returns."""
+    app = typer.Typer(help="Migration planning / 迁移规划", no_args_is_help=True)
+
+    @app.command("assess")
+    def assess(
+        outcome: Outcome | None = typer.Option(None, help="only this outcome"),
+        limit: int = typer.Option(200, help="rows to show"),
+    ) -> None:
+        """Readiness of every system with its reasons / 迁移就绪度."""
+        db = open_db()
+        with _progress() as p, db.session() as s:
+            p.add_task("评估就绪度 / assessing readiness…")
+            inv, got = planning.assess(s)
+        counts: dict[Outcome, int] = {}
+        table = Table(
+            "编码 code", "名称 name", "结论 outcome", "规格 flavor", "原因 reasons", title="迁移就绪度 / readiness"
+        )
+        for sid, a in got.items():
+            counts[a.outcome] = counts.get(a.outcome, 0) + 1
+            if (outcome and a.outcome != outcome) or table.row_count >= limit:
+                continue
+            table.add_row(
+                a.code,
+                inv.systems[sid].name,
+                f"{OUTCOME_ZH[a.outcome]} {a.outcome.value}",
+                a.sizing.flavor if a.sizing else "",
+                "\n".join(r.text() for r in a.reasons),
+            )
+        console.print(table)
+        console.print(", ".join(f"{OUTCOME_ZH[o]} {o.value}: {n}" for o, n in sorted(counts.items())))
+
+    @app.command("zombies")
+    def zombies(on: str | None = typer.Option(None, help="judge as of YYYY-MM-DD (default today)")) -> None:
+        """Zombie candidates with the evidence behind each score / 僵尸系统候选."""
+        db = open_db()
+        with db.session() as s:
+            found = planning.zombies(s, date.fromisoformat(on) if on else date.today())
+        table = Table("编码 code", "名称 name", "得分 score", "证据 evidence", title="僵尸系统候选 / zombie candidates")
+        for z in found:
+            table.add_row(
+                z.code,
+                z.name,
+                f"{z.score:g}",
+                "\n".join(f"{e.zh} / {e.en} (+{e.points:g}) {e.facts}" for e in z.evidence),
+            )
+        console.print(table)
+        console.print(f"{len(found)} 个候选 / candidates")
+
+    @app.command("waves")
+    def waves(
+        max_wave_size: int = typer.Option(50, min=1, help="most items per wave"),
+        max_per_unit: int | None = typer.Option(None, min=1, help="most items of one unit per wave"),
+        max_per_city: int | None = typer.Option(None, min=1, help="most items of one city per wave"),
+        save: bool = typer.Option(False, "--save", help="store the plan (audited)"),
+        name: str = typer.Option("迁移批次计划 / wave plan", help="name of the stored plan"),
+        actor: str = typer.Option("cli", help="who computes it (change log)"),
+    ) -> None:
+        """Compute a wave plan and show it wave by wave / 分批迁移计划."""
+        db = open_db()
+        options = planning.Options(max_wave_size, max_per_unit, max_per_city)
+        with _progress() as p, db.session() as s:
+            p.add_task("计算批次 / planning waves…")
+            plan = planning.compute_plan(s, options)
+            if save:
+                row = store.save_plan(s, plan, name, options.params(), ChangeContext(actor=actor, role="admin"))
+                s.flush()
+                console.print(f"[green]已保存 / stored plan #{row.id}[/green]")
+        table = Table("批次 wave", "编码 code", "类型 kind", "排批理由 why", title="迁移批次 / waves")
+        for item in plan.items:
+            table.add_row(str(item.wave or "—"), item.code, item.kind, "\n".join(item.reasons))
+        console.print(table)
+        s_ = store.summary(plan)
+        console.print(
+            f"批次 waves: {s_['waves']}, 排入 planned: {s_['planned']}, 未排入 unplanned: {s_['unplanned']}, "
+            f"循环组 cycles: {len(plan.cycles)}"
+        )
+
+    @app.command("export")
+    def export_cmd(
+        out: Path = typer.Option(Path("wave-plan.xlsx"), "--out", "-o", help="XLSX file to write"),
+        plan_id: int | None = typer.Option(None, help="a stored plan (default: compute a fresh one)"),
+        max_wave_size: int = typer.Option(50, min=1),
+    ) -> None:
+        """Export a wave plan as XLSX (Chinese headers, English beside) / 导出计划."""
+        db = open_db()
+        with db.session() as s:
+            names = planning.Names.load(s)
+            if plan_id is not None:
+                row = store.get_plan(s, plan_id)
+                data = export.workbook(
+                    planning.rows_from_items(store.plan_items(s, row.id), names), row.summary, row.summary["cycles"]
+                )
+            else:
+                plan = planning.compute_plan(s, planning.Options(max_wave_size))
+                data = export.workbook(planning.rows_from_plan(plan, names), store.summary(plan), plan.cycles)
+        out.write_bytes(data)
+        console.print(f"[green]wrote {out} ({len(data)} bytes)[/green]")
+
+    @app.command("lookback")
+    def lookback(on: str | None = typer.Option(None, help="as of YYYY-MM-DD (default today)")) -> None:
+        """Re-check migrated items and due determinations (回头看); findings are stored and logged."""
+        db = open_db()
+        with db.session() as s:
+            found = planning.run_lookback(
+                s,
+                ChangeContext(actor="cli", role="admin", message="回头看 / look-back"),
+                date.fromisoformat(on) if on else date.today(),
+            )
+        table = Table("编码 code", "类型 kind", "问题 problem", "说明 finding", title="回头看 / look-back")
+        for f in found:
+            table.add_row(f.code, f.kind, f.problem, f.text())
+        console.print(table)
+        console.print(f"{len(found)} 项发现 / findings")
+
+    return app
