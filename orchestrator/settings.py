@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     collector_retries: int = 2
     collector_degraded_loss_ratio: float = 0.2
     collector_history_hours: int = 48
+    # Multi-cloud scheduler (orchestrator/approval.py, placement.py): auto-approval limits and placement policy.
+    approval_auto_enabled: bool = True
+    approval_auto_max_vcpus: int = 8
+    approval_auto_max_ram_mb: int = 16384
+    approval_auto_max_instances: int = 2
+    approval_auto_allow_dr: bool = False
+    placement_core_sites: tuple[str, ...] = ("nanning", "南宁")
+    placement_dr_sites: tuple[str, ...] = ("guilin", "桂林", "wuzhou", "梧州")
+    placement_weight_free: float = 1.0
+    placement_weight_cost: float = 0.5
+    placement_weight_affinity: float = 0.75
+    placement_weight_gov_cloud: float = 0.25
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
