@@ -1,0 +1,200 @@
+"""Real ICMP, TCP and SSH against the extranet test network: states, loss, coverage, facts, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import func, select
+
+from collectors.models import DeviceCredential
+from collectors.results import ProbeKind
+from collectors.runner import CollectorService
+from inventory.db import Database
+from inventory.enums import NodeState, Role
+from inventory.models import ChangeLog, Device, ExtranetNode
+from tests.builders import Inv
+from tests.integration.testnet.extranet_plan import Extranet, build_extranet
+
+pytestmark = [pytest.mark.integration, pytest.mark.network]
+
+
+@pytest.fixture
+def net(testnet: str, db: Database) -> Extranet:
+    with db.session() as s:
+        return build_extranet(s, Inv(s))
+
+
+def svc(app: FastAPI) -> CollectorService:
+    service: CollectorService = app.state.collectors
+    return service
+
+
+def states(db: Database) -> dict[int, NodeState]:
+    with db.session() as s:
+        return dict(s.execute(select(ExtranetNode.id, ExtranetNode.state)).tuples().all())
+
+
+def test_icmp_sweep_finds_exactly_the_up_and_down_nodes(app: FastAPI, db: Database, net: Extranet) -> None:
+    summary = asyncio.run(svc(app).sweep(ProbeKind.ICMP))
+    got = states(db)
+    assert summary.targets == len(net.nodes)
+    assert {n for n, s in got.items() if s == NodeState.DOWN} == net.down
+    assert {n for n, s in got.items() if s == NodeState.UP} - net.lossy == net.up
+    assert {got[n] for n in net.lossy} <= {NodeState.UP, NodeState.DEGRADED}  # per node: 20 packets at 30%
+    assert all(r.vantage == "test-vantage" for r in summary.results)
+    steady = (
+        select(func.count())
+        .select_from(ChangeLog)
+        .where(ChangeLog.actor == "collector:test-vantage", ChangeLog.object_id.in_(net.up | net.down))
+    )
+    with db.session() as s:
+        logged = s.scalar(steady)
+    assert logged == len(net.up | net.down)  # unknown → up or down, once per node
+    asyncio.run(svc(app).sweep(ProbeKind.ICMP))
+    with db.session() as s:
+        again = s.scalar(steady)
+    assert again == logged  # identical probes write no change-log entries
+
+
+def test_measured_loss_is_close_to_the_injected_30_percent(app: FastAPI, net: Extranet) -> None:
+    summary = asyncio.run(svc(app).sweep(ProbeKind.ICMP, sorted(net.lossy | net.up)))
+    lossy = [r for r in summary.results if r.node_id in net.lossy]
+    sent = sum(r.sent for r in lossy)
+    received = sum(r.received for r in lossy)
+    assert sent == 200
+    assert 0.18 <= 1 - received / sent <= 0.42  # 200 packets at 30%: ±0.12 is over 4 standard deviations
+    clean = [r for r in summary.results if r.node_id in net.up]
+    assert sum(r.sent - r.received for r in clean) <= len(clean) * 20 * 0.01
+    assert all(
+        r.rtt_min_seconds is not None and 0 < r.rtt_min_seconds <= r.rtt_avg_seconds <= r.rtt_max_seconds < 1
+        for r in clean
+    )  # type: ignore[operator]
+
+
+def test_coverage_per_level_and_city_and_metrics(
+    app: FastAPI, admin: TestClient, registry: CollectorRegistry, net: Extranet
+) -> None:
+    asyncio.run(svc(app).sweep(ProbeKind.ICMP))
+    body = admin.get("/api/v1/collectors/coverage").json()
+    overall = {c["level"]: (c["expected"], c["reachable"]) for c in body["coverage"] if c["city"] == ""}
+    assert overall == {lv: (net.expected[lv], net.reachable[lv]) for lv in net.expected}
+    assert overall["city"] == (14, 13) and overall["county"][0] == 111
+    lost = next(c for c in body["coverage"] if c["level"] == "county" and c["city"] == net.lost_county_city)
+    assert lost["reachable"] == 0 and lost["expected"] > 0
+    text = generate_latest(registry).decode()
+    assert f'yunwang_node_up{{city="{net.down_city}",county="",level="city",node="C13"}} 0.0' in text
+    assert 'yunwang_node_up{city="",county="",level="region",node="GX"} 1.0' in text
+    assert f'yunwang_extranet_coverage_ratio{{city="{net.lost_county_city}",level="county"}} 0.0' in text
+    assert "yunwang_node_loss_ratio{" in text and "yunwang_node_rtt_seconds{" in text
+
+
+def test_tcp_ports_closed_port_degrades_and_silent_node_stays_down(
+    app: FastAPI, db: Database, net: Extranet, admin: TestClient
+) -> None:
+    gx, c1, c13 = net.nodes["GX"], net.nodes["C1"], net.nodes["C13"]
+    admin.patch(f"/api/v1/inventory/extranet_nodes/{c1}", json={"tcp_ports": "22,23"}).raise_for_status()
+    asyncio.run(svc(app).sweep(ProbeKind.ICMP, [gx, c1, c13]))
+    summary = asyncio.run(svc(app).sweep(ProbeKind.TCP, [gx, c1, c13]))
+    by = {(r.node_id, r.port): r for r in summary.results}
+    assert by[(gx, 22)].ok and by[(c1, 22)].ok
+    assert by[(c1, 23)].error == "refused"
+    assert by[(c13, 22)].error == "timeout"
+    got = states(db)
+    assert (got[gx], got[c1], got[c13]) == (NodeState.UP, NodeState.DEGRADED, NodeState.DOWN)
+
+
+def _store_credentials(client: TestClient, password: str) -> None:
+    for name, user in (("netops", "netops"), ("frr", "yw-netops")):
+        r = client.put(f"/api/v1/collectors/credentials/{name}", json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+
+
+def test_ssh_facts_per_vendor_and_bad_devices_do_not_stop_the_others(
+    app: FastAPI, db: Database, net: Extranet, testnet: str, client: TestClient, token_for: Callable[..., str]
+) -> None:
+    client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
+    _store_credentials(client, testnet)
+    summary = asyncio.run(svc(app).sweep(ProbeKind.SSH))
+    by = {r.device_id: r for r in summary.results}
+    errors = {code: (by[did].error.value if by[did].error else None) for code, did in net.devices.items()}
+    assert errors == {
+        "HW": None,
+        "H3C": None,
+        "CS": None,
+        "RJ": None,
+        "FRR": None,
+        "SLOW": "timeout",
+        "GARBLED": "garbled_output",
+        "AUTHFAIL": "auth_failed",
+    }
+    with db.session() as s:
+        facts = {d.code: d.facts for d in s.scalars(select(Device))}
+    assert facts["HW"]["version"] == "5.170" and facts["HW"]["hostname"] == "GX-HW-1-1"
+    assert facts["HW"]["parsed_by"] == "ntc-templates" and facts["HW"]["cpu_percent"] == 12.0
+    assert facts["HW"]["memory_percent"] == 32.0 and facts["HW"]["interfaces_up"] == 4
+    assert facts["CS"]["model"] == "WS-C3750X-48P" and facts["CS"]["version"] == "15.0(2)SE11"
+    assert facts["CS"]["cpu_percent"] == 7.0 and len(facts["CS"]["interfaces"]) == 4
+    assert facts["H3C"]["version"] == "7.1.064" and facts["H3C"]["model"] == "S5560X-30C-EI"
+    assert {i["name"] for i in facts["H3C"]["interfaces"]} >= {"GE1/0/1", "MGE0/0/0"}
+    assert facts["RJ"]["model"] == "S6000C-48GT4XS-E"
+    assert facts["FRR"]["hostname"] == "ywr1" and facts["FRR"]["version"]
+    assert facts["SLOW"] is None and facts["AUTHFAIL"] is None and facts["GARBLED"] is None
+
+
+def test_device_password_never_appears_in_logs_metrics_api_or_database(
+    app: FastAPI,
+    db: Database,
+    net: Extranet,
+    testnet: str,
+    client: TestClient,
+    registry: CollectorRegistry,
+    token_for: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
+    _store_credentials(client, testnet)
+    seen = [client.get("/api/v1/collectors/credentials").text]
+    probe = client.post("/api/v1/collectors/probe", json={"node_id": net.nodes["GX"], "kinds": ["icmp", "ssh"]})
+    assert probe.status_code == 200
+    results = {r["device_id"]: r for s in probe.json()["sweeps"] for r in s["results"] if r["kind"] == "ssh"}
+    assert results[net.devices["AUTHFAIL"]]["error"] == "auth_failed" and results[net.devices["HW"]]["ok"]
+    seen += [probe.text, generate_latest(registry).decode(), caplog.text]
+    for path in (
+        "/api/v1/collectors/jobs",
+        "/api/v1/collectors/nodes",
+        "/api/v1/inventory/devices",
+        "/api/v1/inventory/changes",
+    ):
+        seen.append(client.get(path).text)
+    with db.session() as s:
+        stored = [r.encrypted for r in s.scalars(select(DeviceCredential))]
+        seen += stored
+        seen += [str(row) for row in s.execute(select(ChangeLog.before, ChangeLog.after))]
+    assert len(stored) == 2
+    assert all(testnet not in text for text in seen)
+    assert "password" not in probe.text.lower() or testnet not in probe.text
+
+
+def test_probe_now_for_a_subtree_needs_network_admin(
+    app: FastAPI, net: Extranet, client: TestClient, token_for: Callable[..., str]
+) -> None:
+    c2 = net.nodes["C2"]
+    client.headers["Authorization"] = f"Bearer {token_for(Role.AUDITOR)}"
+    assert client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True}).status_code == 403
+    assert client.get("/api/v1/collectors/nodes").status_code == 200
+    client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
+    r = client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True, "kinds": ["icmp"]})
+    assert r.status_code == 200
+    expected = {nid for code, nid in net.nodes.items() if code == "C2" or code.startswith("C2K")}
+    assert set(r.json()["node_ids"]) == expected
+    assert {x["node_id"] for x in r.json()["sweeps"][0]["results"]} == expected
+    jobs = {j["id"]: j for j in client.get("/api/v1/collectors/jobs").json()}
+    assert jobs["probe-now:icmp"]["last_run"]["targets"] == len(expected)
+    assert jobs["probe-now:icmp"]["last_run"]["trigger"] == "manual"
