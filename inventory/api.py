@@ -12,6 +12,7 @@ from inventory import queries, service
 from inventory.auth import GLOBAL_READERS, Principal, write_guard
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import Forbidden, InventoryError, NotFound, Problem, ValidationFailed
+from inventory.io_api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, update_schema
 
@@ -233,6 +234,7 @@ def build_router() -> APIRouter:
         rows, total = queries.changes(session, kind, object_id, actor, since, until, limit, offset)
         return ChangePage(items=[ChangeOut.model_validate(r) for r in rows], total=total)
 
+    add_io_routes(router)  # before /{kind}/{obj_id}, which would swallow /{kind}/export
     for spec in KINDS.values():
         _kind_routes(router, spec)
     return router
