@@ -23,8 +23,8 @@ from netmiko.exceptions import (
     ReadTimeout,
 )
 from ntc_templates.parse import parse_output
-from paramiko.ssh_exception import SSHException
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
+from paramiko.ssh_exception import AuthenticationException, SSHException
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from collectors.credentials import Credential
 from collectors.results import ProbeError, ProbeKind, ProbeResult
@@ -38,6 +38,12 @@ TRANSIENT_SSH_ERRORS = (
     ConnectionResetError,
     EOFError,
 )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Timeouts and resets are worth another try; an authentication failure (an SSHException too) never is."""
+    auth = (NetmikoAuthenticationException, AuthenticationException)
+    return isinstance(exc, TRANSIENT_SSH_ERRORS) and not isinstance(exc, auth)
 
 
 class GarbledOutput(Exception):
@@ -209,7 +215,7 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
         return result(detail="no usable credential")
     try:
         for attempt in Retrying(
-            retry=retry_if_exception_type(TRANSIENT_SSH_ERRORS),
+            retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(opts.retries + 1),
             wait=wait_random(0.2, 1.0),
             reraise=True,
