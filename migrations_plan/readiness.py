@@ -71,9 +71,17 @@ class Assessment:
         return [r.code for r in self.reasons]
 
 
+class _Sorted(tuple):  # type: ignore[type-arg]
+    """Flavors already sorted smallest first (assess_all sorts once for thousands of systems)."""
+
+
+def _ordered(flavors: Sequence[Flavor]) -> tuple[Flavor, ...]:
+    return tuple(sorted(flavors, key=lambda f: (f.vcpus, f.memory_gb, f.name)))
+
+
 def size(system: SystemFacts, flavors: Sequence[Flavor] = DEFAULT_FLAVORS) -> tuple[Sizing, list[Reason]]:
     """The smallest flavor that holds the system's vCPUs and memory; several of the largest when none does."""
-    ordered = sorted(flavors, key=lambda f: (f.vcpus, f.memory_gb, f.name))
+    ordered = flavors if isinstance(flavors, _Sorted) else _ordered(flavors)
     reasons: list[Reason] = []
     storage = float(system.storage_gb or 0)
     if system.vcpus is None and system.memory_gb is None:
@@ -120,6 +128,7 @@ def _scope(s: SystemFacts) -> Reason | None:
 
 def _dependencies(s: SystemFacts, inv: Inventory) -> list[Reason]:
     out: list[Reason] = []
+    pending: list[str] = []
     for dep_id in sorted(s.depends_on):
         dep = inv.systems.get(dep_id)
         if dep is None:
@@ -143,14 +152,17 @@ def _dependencies(s: SystemFacts, inv: Inventory) -> list[Reason]:
                 )
             )
         elif dep.status != SystemStatus.MIGRATED and not dep.on_cloud:
-            out.append(
-                Reason(
-                    "dependency_pending",
-                    Severity.INFO,
-                    f"依赖系统 {dep.code} 尚未上云，将排在其后",
-                    f"dependency {dep.code} not yet on the cloud; moves after it",
-                )
+            pending.append(dep.code)
+    if pending:
+        named = ", ".join(pending[:5]) + (f" (+{len(pending) - 5})" if len(pending) > 5 else "")
+        out.append(
+            Reason(
+                "dependency_pending",
+                Severity.INFO,
+                f"依赖系统 {named} 尚未上云，将排在其后",
+                f"dependencies {named} not yet on the cloud; moves after them",
             )
+        )
     for net_id in sorted(s.networks):
         net = inv.networks.get(net_id)
         if net is None:
@@ -196,17 +208,21 @@ def _dependencies(s: SystemFacts, inv: Inventory) -> list[Reason]:
     return out
 
 
-def pick_target(demand: Demand, capacity: Mapping[int, Capacity]) -> list[int]:
-    """Clouds that can hold the demand, roomiest first (free vCPUs, then memory, then id)."""
-    fitting = [c for c in capacity.values() if c.fits(demand)]
-    fitting.sort(key=lambda c: (-c.vcpus, -c.memory_gb, c.cloud_id))
-    return [c.cloud_id for c in fitting]
+def rank_clouds(capacity: Mapping[int, Capacity]) -> list[Capacity]:
+    """Target clouds roomiest first (free vCPUs, then memory, then id)."""
+    return sorted(capacity.values(), key=lambda c: (-c.vcpus, -c.memory_gb, c.cloud_id))
+
+
+def pick_target(demand: Demand, capacity: Mapping[int, Capacity] | Sequence[Capacity]) -> list[int]:
+    """Clouds that can hold the demand, roomiest first."""
+    ranked = rank_clouds(capacity) if isinstance(capacity, Mapping) else capacity
+    return [c.cloud_id for c in ranked if c.fits(demand)]
 
 
 def assess(
     s: SystemFacts,
     inv: Inventory,
-    capacity: Mapping[int, Capacity] | None = None,
+    capacity: Mapping[int, Capacity] | Sequence[Capacity] | None = None,
     flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
 ) -> Assessment:
     """Assess one system; capacity None means unknown (never a blocker), an empty mapping means none anywhere."""
@@ -254,4 +270,6 @@ def assess_all(
 ) -> dict[int, Assessment]:
     """Assess every system, by id (ordered by code for stable output)."""
     ordered = sorted(inv.systems.values(), key=lambda s: (s.code, s.id))
-    return {s.id: assess(s, inv, capacity, flavors) for s in ordered}
+    ranked = rank_clouds(capacity) if capacity is not None else None
+    sorted_flavors = _Sorted(_ordered(flavors))
+    return {s.id: assess(s, inv, ranked, sorted_flavors) for s in ordered}

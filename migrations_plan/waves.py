@@ -295,7 +295,9 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
     heap = [(rank(ci), ci) for ci in range(len(comps)) if pending[ci] == 0]
     heapq.heapify(heap)
     waves: list[_Wave] = [_Wave()]  # index 0 unused; waves are numbered from 1
-    first_open = 1
+    first_open = 1  # waves before it are full
+    unit_open: dict[int, int] = {}  # per unit: waves before it have reached max_per_unit
+    city_open: dict[int, int] = {}
     remaining = dict(c.capacity) if c.capacity is not None else None
     reasons: dict[int, list[str]] = {}
     targets: dict[int, int | None] = {}
@@ -303,7 +305,9 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
         _, ci = heapq.heappop(heap)
         members = comps[ci]
         why: list[str] = []
-        dep_waves = sorted(((comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci])
+        # the latest-moving dependencies decide the earliest wave; name those
+        dep_waves = heapq.nsmallest(5, ((-(comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci]))
+        n_deps = len(needs_c[ci])
         blocked_by = sorted(ordered[comps[d][0]].code for d in needs_c[ci] if d in comp_blocked)
         if blocked_by:
             comp_blocked[ci] = f"依赖未排入的 {', '.join(blocked_by)} / depends on unplanned {', '.join(blocked_by)}"
@@ -343,15 +347,21 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
                     city_need[it.city_id] = city_need.get(it.city_id, 0) + 1
             w = earliest[ci]
             if dep_waves:
-                named = ", ".join(f"{code}（第{wv}批）" for wv, code in dep_waves[:5])
-                more = f" 等{len(dep_waves)}项" if len(dep_waves) > 5 else ""
+                named = ", ".join(f"{code}（第{-wv}批）" for wv, code in dep_waves)
+                more = f" 等{n_deps}项" if n_deps > 5 else ""
                 why.append(f"排在所依赖的 {named}{more} 之后 / after what it depends on: earliest wave {w}")
             else:
                 why.append("无待迁依赖，可最早批次 / no pending dependencies: earliest wave 1")
             skipped: dict[str, list[int]] = {}
-            if first_open > w:  # every wave before first_open is already full
-                skipped["size"] = [w, first_open - 1]
-                w = first_open
+            # Jump over waves known to be full for this group (size, or its unit's / city's limit).
+            for kind, start in (
+                ("size", first_open),
+                *(("unit", unit_open.get(u, 1)) for u in unit_need),
+                *(("city", city_open.get(cy, 1)) for cy in city_need),
+            ):
+                if start > w:
+                    skipped[kind] = [w, start - 1]
+                    w = start
             while True:
                 while len(waves) <= w:
                     waves.append(_Wave())
@@ -371,6 +381,18 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
                 wave.cities[city] = wave.cities.get(city, 0) + k
             while first_open < len(waves) and waves[first_open].size >= c.max_wave_size:
                 first_open += 1
+            if c.max_per_unit is not None:
+                for u in unit_need:
+                    p = unit_open.get(u, 1)
+                    while p < len(waves) and waves[p].units.get(u, 0) >= c.max_per_unit:
+                        p += 1
+                    unit_open[u] = p
+            if c.max_per_city is not None:
+                for cy in city_need:
+                    p = city_open.get(cy, 1)
+                    while p < len(waves) and waves[p].cities.get(cy, 0) >= c.max_per_city:
+                        p += 1
+                    city_open[cy] = p
             comp_wave[ci] = w
             if len(members) > 1:
                 codes = [ordered[v].code for v in members]
