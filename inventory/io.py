@@ -7,7 +7,7 @@ write goes through `inventory.service`, so domain rules, the write guard and the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
@@ -26,6 +26,7 @@ from inventory.service import ChangeContext
 from inventory.spreadsheets import SourceTable, read_table, write_csv, write_xlsx
 
 Action = Literal["create", "update", "unchanged", "error"]
+Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
 CN_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # naive times in files are Beijing time
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是"})
@@ -296,6 +297,14 @@ class _Plan:
     report: ImportReport
     rows: list[_Row]
     ids: dict[str, dict[str, int]]  # kind → code → id, for every code the file names
+    progress: Progress | None = None
+    done: int = 0
+    total: int = 0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, self.total)
 
 
 def _problem(row: int, col: FileColumn | None, message: str, value: Any = None) -> Problem:
@@ -554,6 +563,7 @@ def _create_rows(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Prob
             raise Forbidden(exc.message, _remap(exc, batch)) from None
         except InventoryError as exc:
             return _remap(exc, batch)
+        plan.advance(len(ids))
         for (r, later), obj_id in zip(layer, ids, strict=True):
             r.obj_id = obj_id
             plan.ids[kind][r.result.code or ""] = obj_id
@@ -585,13 +595,18 @@ def _execute(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Problem]
     for r in plan.rows:
         if r.result.action == "update":
             problems += _update_row(session, plan, r, list(r.result.changes), ctx)
+            plan.advance(1)
     return problems
 
 
-def _run(session: Session, kind: str, table: SourceTable, ctx: ChangeContext, dry_run: bool) -> ImportReport:
+def _run(
+    session: Session, kind: str, table: SourceTable, ctx: ChangeContext, dry_run: bool, progress: Progress | None
+) -> ImportReport:
     if kind not in KINDS:
         raise ValidationFailed(f"unknown kind {kind!r}", [Problem("unknown kind", field="kind", value=kind)])
     plan = _prepare(session, kind, table, dry_run)
+    plan.progress = progress
+    plan.total = sum(r.result.action in ("create", "update") for r in plan.rows)
     report = plan.report
     if not report.ok:
         return report
@@ -619,20 +634,28 @@ def _run(session: Session, kind: str, table: SourceTable, ctx: ChangeContext, dr
     return report
 
 
-def plan_import(session: Session, kind: str, table: SourceTable, ctx: ChangeContext | None = None) -> ImportReport:
+def plan_import(
+    session: Session,
+    kind: str,
+    table: SourceTable,
+    ctx: ChangeContext | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """The dry run: what importing the file would create, update or leave, and every error; nothing is kept.
 
     The writes are tried inside a savepoint that is always rolled back, so rules and the guard are checked too.
     """
-    return _run(session, kind, table, ctx or ChangeContext(actor="dry-run"), dry_run=True)
+    return _run(session, kind, table, ctx or ChangeContext(actor="dry-run"), True, progress)
 
 
-def apply_import(session: Session, kind: str, table: SourceTable, ctx: ChangeContext) -> ImportReport:
+def apply_import(
+    session: Session, kind: str, table: SourceTable, ctx: ChangeContext, progress: Progress | None = None
+) -> ImportReport:
     """Import all rows or none: on any problem everything is rolled back and the report lists all of them.
 
     The caller commits when `report.applied`; Forbidden (the write guard) propagates after the rollback.
     """
-    return _run(session, kind, table, ctx, dry_run=False)
+    return _run(session, kind, table, ctx, False, progress)
 
 
 def import_file(

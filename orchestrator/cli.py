@@ -17,6 +17,7 @@ from inventory.models import ApiToken, Unit
 from migrations_plan.cli import make_app as plan_cli
 from orchestrator import dbschema
 from orchestrator.app import create_app
+from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
 from orchestrator.settings import Settings
 
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database schema / 数据库", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens / 访问令牌", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+register_io(app)  # yunwang import / export / template
 console = Console()
 log = logging.getLogger("yunwang")
 
