@@ -7,6 +7,7 @@ cycles, 500 dedicated networks, 300 units in 14 cities, 3 target clouds with fin
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -58,21 +59,24 @@ def main() -> None:
     inv = inventory()
     capacity = {c: Capacity(c, f"GOV-{c}", vcpus=16_000, memory_gb=48_000, storage_gb=2_000_000) for c in (1, 2, 3)}
     constraints = Constraints(max_wave_size=200, max_per_unit=20, max_per_city=60, capacity=capacity)
-    pipeline, planner = [], []
+    pipeline, planner, cpu = [], [], []
     plan = None
     for _ in range(RUNS):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         assessments = assess_all(inv, capacity)
         items, _left_out = build_items(inv, assessments)
         t1 = time.perf_counter()
         plan = plan_waves(items, constraints)
         t2 = time.perf_counter()
+        cpu.append(time.process_time() - c0)
         pipeline.append(t2 - t0)
         planner.append(t2 - t1)
     assert plan is not None
     edges = sum(len(s.depends_on) for s in inv.systems.values())
     planned = sum(1 for p in plan.items if p.wave is not None)
-    worst = max(pipeline)
+    worst, best = max(pipeline), min(pipeline)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     body = f"""
 Seeded inventory: {len(inv.systems):,} systems, {edges:,} system→system dependency edges ({CYCLES} two-system
 cycles), {NETWORKS} dedicated networks, {UNITS} units in 14 cities, 3 target clouds with finite capacity;
@@ -82,10 +86,12 @@ constraints: ≤ 200 items per wave, ≤ 20 per unit, ≤ 60 per city. {RUNS} ru
 |---|---|
 | readiness + items + waves (pure pipeline) | {summary_ms(pipeline)} |
 | wave planner alone (`plan_waves`) | {summary_ms(planner)} |
+| pipeline, CPU time of this process | {summary_ms(cpu)} |
 
 Result: {len(plan.items):,} items (systems + networks needed), {planned:,} planned in {plan.waves} waves,
 {len(plan.unplanned()):,} unplanned (capacity), {len(plan.cycles)} cycle groups moved together.
-Goal ≤ 2 s for the whole pipeline: {"met" if worst <= 2.0 else "NOT met"} (worst run {worst * 1000:.0f} ms).
+Goal ≤ 2 s for the whole pipeline: {"met" if worst <= 2.0 else "NOT met"} (best run {best * 1000:.0f} ms, worst
+{worst * 1000:.0f} ms; load average {load} on this shared machine while measuring).
 """
     write_section("waves", "Wave planning / 分批迁移规划", body)
 

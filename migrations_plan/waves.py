@@ -306,8 +306,9 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
         members = comps[ci]
         why: list[str] = []
         # the latest-moving dependencies decide the earliest wave; name those
-        dep_waves = heapq.nsmallest(5, ((-(comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci]))
-        n_deps = len(needs_c[ci])
+        deps = [(-(comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci]]
+        dep_waves = sorted(deps) if len(deps) <= 5 else heapq.nsmallest(5, deps)
+        n_deps = len(deps)
         blocked_by = sorted(ordered[comps[d][0]].code for d in needs_c[ci] if d in comp_blocked)
         if blocked_by:
             comp_blocked[ci] = f"依赖未排入的 {', '.join(blocked_by)} / depends on unplanned {', '.join(blocked_by)}"
