@@ -1,0 +1,113 @@
+"""FastAPI router for the monthly supervision reports: list, publish (frozen), download XLSX/HTML or a draft."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from dashboards import report
+from dashboards.rates import compute_all
+from dashboards.report import Month, RankRow
+from dashboards.report_html import render_html
+from dashboards.report_xlsx import render_xlsx
+from inventory.auth import GLOBAL_READERS
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
+from inventory.enums import Role
+from inventory.models import Unit
+
+PREFIX = "/api/v1/reports"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML_TYPE = "text/html; charset=utf-8"
+PUBLISHERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
+
+
+def _download(content: bytes, media_type: str, filename: str, digest: str, draft: bool) -> Response:
+    disposition = "inline" if media_type == HTML_TYPE else "attachment"
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "X-Content-SHA256": digest,
+            "X-Report-Status": "draft" if draft else "published",
+            "Cache-Control": "no-store" if draft else "private, max-age=0",
+        },
+    )
+
+
+def _rank_out(row: RankRow) -> dict[str, Any]:
+    return {
+        "rank": row.rank,
+        "key": row.key,
+        "label": row.label,
+        "score": row.score,
+        "rates": {
+            k.value: {"numerator": r.numerator, "denominator": r.denominator, "ratio": r.ratio, "target": r.target}
+            for k, r in row.rates.items()
+        },
+    }
+
+
+def build_router() -> APIRouter:
+    """Routes under /api/v1/reports; every one needs a token, publishing needs admin or the cloud-chief office."""
+    router = APIRouter(prefix=PREFIX, tags=["reports"])
+
+    @router.get("", summary="Published monthly reports / 已发布督查通报")
+    def list_reports(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        rows = [report.summary(r) for r in report.list_published(session)]
+        return {"items": rows, "total": len(rows), "as_of_rule": "month end, Asia/Shanghai (UTC+8)"}
+
+    @router.post("/{month}/publish", status_code=201, summary="Publish and freeze a month's report / 发布并冻结")
+    def publish(month: str, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+        principal.require(*PUBLISHERS)
+        m = Month.parse(month)
+        row = report.publish(session, m, change_context(request, principal), render_xlsx, render_html)
+        out = report.summary(row)
+        session.commit()
+        return out
+
+    def _content(session: SessionDep, principal: CurrentPrincipal, month: str, draft: bool, kind: str) -> Response:
+        m = Month.parse(month)
+        media_type, render = (XLSX_TYPE, render_xlsx) if kind == "xlsx" else (HTML_TYPE, render_html)
+        name = f"yunwang-report-{m}{'-draft' if draft else ''}.{kind}"
+        if draft:
+            principal.require(*GLOBAL_READERS)
+            content = render(report.build(session, m))
+            return _download(content, media_type, name, report.sha256(content), True)
+        row = report.require_published(session, m)
+        content, digest = (row.xlsx, row.xlsx_sha256) if kind == "xlsx" else (row.html, row.html_sha256)
+        return _download(content, media_type, name, digest, False)
+
+    @router.get("/rankings", summary="Unit and city rankings now or as of a date / 单位与地市排名")
+    def rankings(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        as_of: Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now")] = None,
+    ) -> dict[str, Any]:
+        """The report's rankings (score = mean of the rates that have a denominator); scoped roles see own units."""
+        current = compute_all(session, as_of)
+        units = report.ranking(current, "unit")
+        if principal.units is not None:
+            own = set(session.scalars(select(Unit.code).where(Unit.id.in_(principal.units))))
+            units = [u for u in units if u.key in own]
+        return {
+            "at": next(iter(current.values())).at.isoformat() if current else None,
+            "keys": [k.value for k in current],
+            "units": [_rank_out(r) for r in units],
+            "cities": [_rank_out(r) for r in report.ranking(current, "city")],
+        }
+
+    Draft = Annotated[bool, Query(description="1: render a live, unpublished preview")]
+
+    @router.get("/{month}.xlsx", summary="Download a month's report as XLSX / 下载通报(XLSX)")
+    def download_xlsx(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+        return _content(session, principal, month, draft, "xlsx")
+
+    @router.get("/{month}.html", summary="A month's report as printable HTML / 打印版通报(HTML)")
+    def download_html(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+        return _content(session, principal, month, draft, "html")
+
+    return router
