@@ -1,4 +1,4 @@
-"""Retirement flow, execution tracking and look-back over a real (SQLite) inventory of known shape."""
+"""Retirement flow, execution tracking and look-back over a real inventory of known shape (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def migrated_rate_by_definition(session: Session) -> tuple[int, int]:
 
 
 @pytest.fixture
-def shop(db: Database) -> dict[str, int]:
+def shop(any_db: Database) -> dict[str, int]:
     """4 non-classified systems (1 migrated, 1 zombie, 2 in a room), 1 classified system, a network."""
-    with db.session() as s:
+    with any_db.session() as s:
         inv = Inv(s)
         b = inv.basic()
         room, cloud, unit = b["room"], b["cloud"], b["unit"]
@@ -70,7 +70,10 @@ def shop(db: Database) -> dict[str, int]:
     return ids
 
 
-def test_approving_a_zombie_retirement_changes_the_migration_rate_exactly(db: Database, shop: dict[str, int]) -> None:
+def test_approving_a_zombie_retirement_changes_the_migration_rate_exactly(
+    any_db: Database, shop: dict[str, int]
+) -> None:
+    db = any_db
     with db.session() as s:
         before = migrated_rate_by_definition(s)
         engine_before = rates.compute(s, rates.RateKey.SYSTEMS_MIGRATED).overall
@@ -111,7 +114,8 @@ def test_approving_a_zombie_retirement_changes_the_migration_rate_exactly(db: Da
         assert (sys_log[-1].actor, (sys_log[-1].after or {})["status"]) == ("office", "retired")
 
 
-def test_owner_of_another_unit_cannot_confirm_and_nothing_changes(db: Database, shop: dict[str, int]) -> None:
+def test_owner_of_another_unit_cannot_confirm_and_nothing_changes(any_db: Database, shop: dict[str, int]) -> None:
+    db = any_db
     with db.session() as s:
         case_id = retirement.propose(s, planning.zombies(s, TODAY)[0], OFFICE).id
     with db.session() as s, pytest.raises(Forbidden):
@@ -122,7 +126,8 @@ def test_owner_of_another_unit_cannot_confirm_and_nothing_changes(db: Database, 
             retirement.propose(s, planning.zombies(s, TODAY)[0], OFFICE)
 
 
-def test_tracking_moves_the_system_and_network_and_feeds_the_rate(db: Database, shop: dict[str, int]) -> None:
+def test_tracking_moves_the_system_and_network_and_feeds_the_rate(any_db: Database, shop: dict[str, int]) -> None:
+    db = any_db
     calls: list[tracking.ResourceNeed] = []
 
     def request_factory(session: Session, need: tracking.ResourceNeed, ctx: ChangeContext) -> str:
@@ -177,7 +182,8 @@ def test_tracking_moves_the_system_and_network_and_feeds_the_rate(db: Database, 
         ]
 
 
-def test_lookback_flags_a_migrated_system_found_again_in_a_room(db: Database, shop: dict[str, int]) -> None:
+def test_lookback_flags_a_migrated_system_found_again_in_a_room(any_db: Database, shop: dict[str, int]) -> None:
+    db = any_db
     with db.session() as s:
         stored = save_plan(s, planning.compute_plan(s, Options()), "p", {}, OFFICE)
         item = next(i for i in plan_items(s, stored.id) if i.object_id == shop["new"] and i.kind.value == "system")
