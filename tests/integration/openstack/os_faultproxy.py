@@ -35,7 +35,10 @@ class Rule:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, group: list[FaultProxy] | None = None) -> None:
+        """`group`: proxies that go down together (a whole cloud going away)."""
+        self.group = group if group is not None else []
+        self.group.append(self)
         u = urlsplit(upstream)
         self.up_host, self.up_port = u.hostname or "127.0.0.1", u.port or 80
         self.rules: list[Rule] = []
@@ -65,6 +68,8 @@ class FaultProxy:
         return None
 
     def up(self) -> None:
+        if self._server is not None:
+            return
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,7 +84,8 @@ class FaultProxy:
                 rule = proxy._take(self.command, self.path)
                 if rule is not None and rule.action == "down":
                     proxy.seen.append((self.command, self.path, "down"))
-                    threading.Thread(target=proxy.down, daemon=True).start()
+                    for member in proxy.group:
+                        threading.Thread(target=member.down, daemon=True).start()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
