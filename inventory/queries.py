@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Select, String, and_, func, inspect, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from inventory.enums import ChangeAction
 from inventory.errors import Problem, ValidationFailed
@@ -144,7 +144,9 @@ def list_objects(
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     order = [getattr(model, s.lstrip("-")).desc() if s.startswith("-") else getattr(model, s) for s in lq.sort]
     order.append(model.id)
-    rows = session.scalars(stmt.order_by(*order).limit(lq.limit).offset(lq.offset)).all()
+    # Explicit: lazy="selectin" is not applied to the self-referential depends_on (one query per row).
+    links = [selectinload(getattr(model, lk.relationship)) for lk in spec.links]
+    rows = session.scalars(stmt.options(*links).order_by(*order).limit(lq.limit).offset(lq.offset)).all()
     return [to_out(spec, r) for r in rows], total
 
 
