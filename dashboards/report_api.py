@@ -22,6 +22,8 @@ PREFIX = "/api/v1/reports"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML_TYPE = "text/html; charset=utf-8"
 PUBLISHERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
+Draft = Annotated[bool, Query(description="1: render a live, unpublished preview")]
+AsOf = Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now")]
 
 
 def _download(content: bytes, media_type: str, filename: str, digest: str, draft: bool) -> Response:
@@ -85,7 +87,7 @@ def build_router() -> APIRouter:
     def rankings(
         session: SessionDep,
         principal: CurrentPrincipal,
-        as_of: Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now")] = None,
+        as_of: AsOf = None,
     ) -> dict[str, Any]:
         """The report's rankings (score = mean of the rates that have a denominator); scoped roles see own units."""
         current = compute_all(session, as_of)
@@ -99,8 +101,6 @@ def build_router() -> APIRouter:
             "units": [_rank_out(r) for r in units],
             "cities": [_rank_out(r) for r in report.ranking(current, "city")],
         }
-
-    Draft = Annotated[bool, Query(description="1: render a live, unpublished preview")]
 
     @router.get("/{month}.xlsx", summary="Download a month's report as XLSX / 下载通报(XLSX)")
     def download_xlsx(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
