@@ -9,6 +9,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.report_cli import make_app as report_cli
 from inventory.auth import create_token
 from inventory.db import Database
 from inventory.enums import Role
@@ -40,6 +41,7 @@ def _settings() -> Settings:
 
 
 app.add_typer(plan_cli(lambda: Database(_settings().database_url)), name="plan")
+app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="report")
 
 
 @db_app.command("upgrade")
