@@ -12,10 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from dashboards import metrics as rates_metrics
 from dashboards.api import build_router as rates_router
+from dashboards.office import STATIC_PATH, WEB_DIR
+from dashboards.office import build_router as office_router
+from dashboards.report_api import build_router as reports_router
 from inventory.api import add_error_handlers
 from inventory.api import build_router as inventory_router
 from inventory.db import Database
@@ -92,6 +96,9 @@ def create_app(
 
     app.include_router(inventory_router())
     app.include_router(rates_router())
+    app.include_router(reports_router())
+    app.include_router(office_router())
+    app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
     exporter = rates_metrics.install(app, db, app.state.registry, settings.metrics_recompute_seconds)
     components.starters.append(exporter.start)
     components.stoppers.append(exporter.stop)
