@@ -93,6 +93,11 @@ def _system_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeCo
             {"hosting": _hosting_for(cloud), "cloud_id": cloud.id, "room_id": None, "status": SystemStatus.MIGRATED},
             ctx,
         )
+    elif to == S.VERIFIED and (s.status != SystemStatus.MIGRATED or s.cloud_id is None):
+        raise Conflict(
+            f"{s.code} is not on a cloud any more; cannot verify",
+            [Problem("inventory shows it is not migrated", field="status", value=s.status.value)],
+        )
     elif to == S.ROLLED_BACK:
         prev = item.previous or {}
         patch: dict[str, Any] = {"status": prev.get("status", SystemStatus.NOT_MIGRATED.value)}

@@ -151,6 +151,10 @@ def test_tracking_moves_the_system_and_network_and_feeds_the_rate(any_db: Databa
         tracking.advance(s, new_item.id, ItemStatus.MIGRATED, OFFICE, cloud_id=shop["cloud"])
         tracking.advance(s, net_item.id, ItemStatus.IN_PROGRESS, OFFICE)
         tracking.advance(s, net_item.id, ItemStatus.MIGRATED, OFFICE)
+        app_item = items[("system", shop["app"])]
+        tracking.advance(s, app_item.id, ItemStatus.IN_PROGRESS, OFFICE)
+        with pytest.raises(Conflict):  # nothing to verify before it is migrated
+            tracking.advance(s, app_item.id, ItemStatus.VERIFIED, OFFICE)
     with db.session() as s:
         system = s.get(InformationSystem, shop["new"])
         assert system is not None
@@ -172,13 +176,14 @@ def test_tracking_moves_the_system_and_network_and_feeds_the_rate(any_db: Databa
             shop["room"],
         )
         assert migrated_rate_by_definition(s) == (1, 4)
-        entries = s.scalars(select(ChangeLog).where(ChangeLog.kind == "plan_wave_items")).all()
-        assert [(e.after or {})["status"] for e in entries] == [
-            "in_progress",
-            "migrated",
-            "in_progress",
-            "migrated",
-            "rolled_back",
+        entries = s.scalars(select(ChangeLog).where(ChangeLog.kind == "plan_wave_items").order_by(ChangeLog.id)).all()
+        assert [(e.object_id, (e.after or {})["status"]) for e in entries] == [
+            (new_item.id, "in_progress"),
+            (new_item.id, "migrated"),
+            (net_item.id, "in_progress"),
+            (net_item.id, "migrated"),
+            (app_item.id, "in_progress"),
+            (new_item.id, "rolled_back"),
         ]
 
 
