@@ -1,0 +1,529 @@
+"""The request service: the only writer of resource requests and their events.
+
+Every transition goes through `_apply`: authorise (approval.authorize), decide (resource_requests.decide),
+and when something changed, write the new state, one audit entry (ChangeAction.DECIDE, kind
+"resource_requests") and one event. A repeated transition changes nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inventory.auth import Principal, unit_subtree
+from inventory.db import Database
+from inventory.enums import ChangeAction, Role
+from inventory.errors import Conflict, NotFound, Problem, RuleViolation
+from inventory.models import Cloud, InformationSystem
+from inventory.service import ChangeContext, now_utc, record_change
+from orchestrator import approval, quotas
+from orchestrator.cloud_driver import CloudCapacity, CloudDriver
+from orchestrator.models import EventKind, RequestEvent, ResourceRequest
+from orchestrator.placement import Candidate, Decision, PlacementPolicy, PlacementRequest, place
+from orchestrator.provision import provision as run_provision
+from orchestrator.provision import retire as run_retire
+from orchestrator.provision_plan import (
+    NetworkSpec,
+    ProvisionOutcome,
+    ProvisionPlan,
+    SecurityGroupSpec,
+    ServerSpec,
+    VolumeSpec,
+)
+from orchestrator.resource_requests import (
+    Action,
+    Bundle,
+    DRLevel,
+    IllegalTransition,
+    RequestCreate,
+    RequestState,
+    RequestStatus,
+    Resources,
+    decide,
+    site_demand,
+    total_demand,
+)
+
+KIND = "resource_requests"
+SYSTEM = Principal(name="system:auto-approval", role=Role.ADMIN)
+EVENT_OF: dict[Action, EventKind] = {
+    Action.SUBMIT: EventKind.SUBMITTED,
+    Action.FIRST_APPROVE: EventKind.FIRST_APPROVED,
+    Action.APPROVE: EventKind.APPROVED,
+    Action.REJECT: EventKind.REJECTED,
+    Action.SCHEDULE: EventKind.SCHEDULED,
+    Action.PROVISION: EventKind.PROVISIONING,
+    Action.ACTIVATE: EventKind.ACTIVE,
+    Action.FAIL: EventKind.FAILED,
+    Action.RETIRE: EventKind.RETIRING,
+    Action.FINISH_RETIRE: EventKind.RETIRED,
+}
+
+
+def demand_of(row: ResourceRequest) -> Resources:
+    return Resources(row.d_vcpus, row.d_ram_mb, row.d_disk_gb, row.d_instances, row.d_floating_ips)
+
+
+def state_of(row: ResourceRequest) -> dict[str, Any]:
+    """The audited snapshot of a request's decision-relevant fields."""
+    return {
+        "status": row.status.value,
+        "first_level_done": row.first_level_done,
+        "primary_cloud": row.primary_cloud,
+        "primary_az": row.primary_az,
+        "replica_cloud": row.replica_cloud,
+        "replica_az": row.replica_az,
+        "failure_reason": row.failure_reason,
+    }
+
+
+def facts(row: ResourceRequest) -> approval.RequestFacts:
+    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done)
+
+
+def get(session: Session, p: Principal, request_id: int) -> ResourceRequest:
+    """A request the principal may read (404 otherwise)."""
+    row = session.get(ResourceRequest, request_id)
+    if row is None:
+        raise NotFound(f"request {request_id} not found", [Problem("no such id", field="id", value=request_id)])
+    approval.require_read(p, row.unit_id)
+    return row
+
+
+def _event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
+    session.add(
+        RequestEvent(
+            request_id=row.id,
+            unit_id=row.unit_id,
+            at=ctx.when(),
+            kind=kind,
+            status=row.status,
+            actor=ctx.actor,
+            actor_role=ctx.role,
+            message=message,
+        )
+    )
+
+
+def _apply(
+    session: Session,
+    p: Principal,
+    ctx: ChangeContext,
+    row: ResourceRequest,
+    action: Action,
+    message: str | None = None,
+    changes: Callable[[ResourceRequest], None] | None = None,
+    event: EventKind | None = None,
+    check: Callable[[], None] | None = None,
+) -> bool:
+    """Authorise and perform one transition; False when it had already happened (nothing written)."""
+    approval.authorize(p, action, facts(row))
+    try:
+        t = decide(RequestState(row.status, row.first_level_done), action)
+    except IllegalTransition as exc:
+        raise Conflict(str(exc), [Problem(str(exc), field="status", value=row.status.value)]) from None
+    if not t.changed:
+        return False
+    if check is not None:
+        check()
+    before = state_of(row)
+    row.status = t.state.status
+    row.first_level_done = t.state.first_level_done
+    if changes is not None:
+        changes(row)
+    after = state_of(row)
+    record_change(session, ctx, KIND, row.id, ChangeAction.DECIDE, before, after, object_code=row.code, message=message)
+    _event(session, row, event or EVENT_OF[action], ctx, message)
+    session.flush()
+    return True
+
+
+# --- create and approve ---------------------------------------------------------------------------------------
+
+
+def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCreate) -> ResourceRequest:
+    """A new draft request; a classified system can never be requested for a cloud."""
+    approval.authorize_create(p, body.unit_id)
+    path = quotas.unit_path(session, body.unit_id)
+    if body.system_id is not None:
+        system = session.get(InformationSystem, body.system_id)
+        if system is None:
+            raise NotFound("unknown system", [Problem("no such system", field="system_id", value=body.system_id)])
+        if system.classified:
+            raise RuleViolation(
+                "a classified (涉密) system can never be requested for a cloud",
+                [Problem("classified systems stay off the cloud", field="system_id", value=body.system_id)],
+            )
+        allowed = {u.id for u in path} | unit_subtree(session, body.unit_id)
+        if system.owner_unit_id not in allowed:
+            problem = Problem("not a system of the requesting unit's line", field="system_id", value=body.system_id)
+            raise RuleViolation("the system belongs to another unit", [problem])
+    demand = total_demand(body.bundle, body.dr_level)
+    row = ResourceRequest(
+        code=f"tmp-{now_utc().timestamp()}",
+        title=body.title,
+        unit_id=body.unit_id,
+        system_id=body.system_id,
+        target_hosting=body.target_hosting,
+        dr_level=body.dr_level,
+        bundle=body.bundle.model_dump(mode="json"),
+        justification=body.justification,
+        status=RequestStatus.DRAFT,
+        first_level_done=False,
+        approver_unit_id=approval.approver_unit([approval.UnitFacts(u.id, u.is_sub_cloud_chief) for u in path]),
+        d_vcpus=demand.vcpus,
+        d_ram_mb=demand.ram_mb,
+        d_disk_gb=demand.disk_gb,
+        d_instances=demand.instances,
+        d_floating_ips=demand.floating_ips,
+        created_by=p.name,
+    )
+    session.add(row)
+    session.flush()
+    row.code = f"RR{row.id:06d}"
+    record_change(session, ctx, KIND, row.id, ChangeAction.CREATE, None, state_of(row), object_code=row.code)
+    _event(session, row, EventKind.CREATED, ctx, body.title)
+    session.flush()
+    return row
+
+
+def submit(
+    session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, rules: approval.AutoRules
+) -> ResourceRequest:
+    """Submit a draft: quota is checked; a unit without a sub-cloud chief skips the first level; small
+    requests within quota are approved by the system, with the rule recorded."""
+    demand = demand_of(row)
+    if not _apply(
+        session, p, ctx, row, Action.SUBMIT, check=lambda: quotas.require_within(session, row.unit_id, demand)
+    ):
+        return row
+    system_ctx = ChangeContext(actor=SYSTEM.name, role="system", request_id=ctx.request_id, at=ctx.at)
+    if row.approver_unit_id is None:
+        why = "no sub-cloud-chief unit at or above the requesting unit: the first level passes to the office"
+        _apply(session, SYSTEM, system_ctx, row, Action.FIRST_APPROVE, message=why)
+    verdict = approval.auto_approval(rules, demand, row.dr_level, within_quota=True)
+    if verdict.approve:
+        _apply(
+            session,
+            SYSTEM,
+            system_ctx,
+            row,
+            Action.FIRST_APPROVE,
+            message=verdict.reason,
+            event=EventKind.AUTO_APPROVED,
+        )
+        _apply(session, SYSTEM, system_ctx, row, Action.APPROVE, message=verdict.reason, event=EventKind.AUTO_APPROVED)
+    return row
+
+
+def first_approve(
+    session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
+) -> ResourceRequest:
+    _apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+    return row
+
+
+def approve(
+    session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
+) -> ResourceRequest:
+    """Final approval by the office; the admin may give both levels in one call."""
+    if p.role == Role.ADMIN and not row.first_level_done:
+        _apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+    _apply(session, p, ctx, row, Action.APPROVE, message=comment)
+    return row
+
+
+def reject(session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str) -> ResourceRequest:
+    _apply(session, p, ctx, row, Action.REJECT, message=comment)
+    return row
+
+
+def comment(session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, text: str) -> RequestEvent:
+    """A comment on a request (an event; not a transition)."""
+    if p.role not in approval.COMMENTERS:
+        raise approval._forbid(f"role {p.role.value} may not comment")
+    _event(session, row, EventKind.COMMENT, ctx, text)
+    session.flush()
+    return session.scalars(
+        select(RequestEvent).where(RequestEvent.request_id == row.id).order_by(RequestEvent.id.desc()).limit(1)
+    ).one()
+
+
+# --- placement ------------------------------------------------------------------------------------------------
+
+
+def policy_from(settings: Any) -> PlacementPolicy:
+    return PlacementPolicy(
+        core_sites=tuple(settings.placement_core_sites),
+        dr_sites=tuple(settings.placement_dr_sites),
+        weight_free=settings.placement_weight_free,
+        weight_cost=settings.placement_weight_cost,
+        weight_affinity=settings.placement_weight_affinity,
+        weight_gov_cloud=settings.placement_weight_gov_cloud,
+    )
+
+
+def auto_rules_from(settings: Any) -> approval.AutoRules:
+    return approval.AutoRules(
+        enabled=settings.approval_auto_enabled,
+        max_vcpus=settings.approval_auto_max_vcpus,
+        max_ram_mb=settings.approval_auto_max_ram_mb,
+        max_instances=settings.approval_auto_max_instances,
+        allow_dr=settings.approval_auto_allow_dr,
+    )
+
+
+def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Candidate]:
+    """Inventory clouds joined with their measured capacity (one candidate per cloud and availability zone)."""
+    clouds = {c.clouds_yaml_name: c for c in session.scalars(select(Cloud).where(Cloud.clouds_yaml_name.is_not(None)))}
+    present: dict[str, set[int]] = {}
+    for unit_id, cloud_name in session.execute(
+        select(ResourceRequest.unit_id, ResourceRequest.primary_cloud).where(
+            ResourceRequest.status == RequestStatus.ACTIVE
+        )
+    ):
+        present.setdefault(cloud_name or "", set()).add(unit_id)
+    out: list[Candidate] = []
+    for cap in capacities:
+        cloud = clouds.get(cap.cloud)
+        if cloud is None:
+            continue
+        totals = cap.totals()
+        vcpu, ram, disk = (totals.get(k, (0.0, 0)) for k in ("VCPU", "MEMORY_MB", "DISK_GB"))
+        out.append(
+            Candidate(
+                cloud=cap.cloud,
+                region=cloud.site or cloud.code,
+                az=cap.availability_zone or "nova",
+                site=cloud.site or "",
+                cloud_kind=cloud.kind.value,
+                on_gov_cloud=cloud.on_gov_cloud,
+                owner_unit_id=cloud.owner_unit_id,
+                provisionable=cloud.managed,
+                total_vcpus=int(vcpu[0]),
+                total_ram_mb=int(ram[0]),
+                total_disk_gb=int(disk[0]),
+                free_vcpus=int(vcpu[0]) - vcpu[1],
+                free_ram_mb=int(ram[0]) - ram[1],
+                free_disk_gb=int(disk[0]) - disk[1],
+                units_present=frozenset(present.get(cap.cloud, set())),
+            )
+        )
+    return out
+
+
+def schedule(
+    session: Session,
+    p: Principal,
+    ctx: ChangeContext,
+    row: ResourceRequest,
+    cands: Sequence[Candidate],
+    policy: PlacementPolicy,
+) -> Decision | None:
+    """Run placement (quota re-checked), store the decision and its explanation; 409 when nothing fits."""
+    result: list[Decision] = []
+
+    def check() -> None:
+        system = session.get(InformationSystem, row.system_id) if row.system_id else None
+        quotas.require_within(session, row.unit_id, demand_of(row), exclude_request=row.id)
+        one = site_demand(Bundle.model_validate(row.bundle))
+        path = tuple(u.id for u in quotas.unit_path(session, row.unit_id))
+        preq = PlacementRequest(
+            request_id=row.code,
+            unit_id=row.unit_id,
+            unit_path=path,
+            vcpus=one.vcpus,
+            ram_mb=one.ram_mb,
+            disk_gb=one.disk_gb,
+            dr_level=row.dr_level,
+            classified=bool(system and system.classified),
+        )
+        decision = place(preq, cands, policy)
+        if not decision.ok:
+            detail = [
+                Problem(f"{r.candidate}: {r.filter}: {r.reason}", field="placement") for r in decision.removed[:50]
+            ]
+            raise Conflict(f"placement failed: {decision.error}", detail)
+        result.append(decision)
+
+    def store(r: ResourceRequest) -> None:
+        d = result[0]
+        assert d.primary is not None
+        r.placement = d.explain()
+        r.primary_cloud, r.primary_az = d.primary.candidate.cloud, d.primary.candidate.az
+        if d.replica is not None:
+            r.replica_cloud, r.replica_az = d.replica.candidate.cloud, d.replica.candidate.az
+        r.failure_reason = None
+
+    _apply(session, p, ctx, row, Action.SCHEDULE, changes=store, check=check)
+    return result[0] if result else None
+
+
+# --- provisioning ---------------------------------------------------------------------------------------------
+
+
+def plans_for(row: ResourceRequest, unit_code: str) -> list[ProvisionPlan]:
+    """The provisioning plans of a scheduled request: the primary, and the DR replica when there is one."""
+    b = Bundle.model_validate(row.bundle)
+    servers = tuple(ServerSpec(s.name, s.flavor, s.image, s.count) for s in b.servers)
+    volumes = tuple(VolumeSpec(v.name, v.size_gb, v.attach_to) for v in b.volumes)
+    networks = tuple(NetworkSpec(n.name, n.cidr) for n in b.networks)
+    groups = tuple(
+        SecurityGroupSpec(g.name, tuple((r.protocol, r.port_min, r.port_max, r.remote_cidr) for r in g.rules))
+        for g in b.security_groups
+    )
+    one = site_demand(b)
+    quota = {"instances": one.instances, "cores": one.vcpus, "ram": one.ram_mb}
+    targets = [(row.primary_cloud, row.primary_az)]
+    if row.dr_level != DRLevel.NONE:
+        targets.append((row.replica_cloud, row.replica_az))
+    return [
+        ProvisionPlan(
+            request_id=row.code,
+            cloud=cloud or "",
+            project=f"yw-{unit_code}".lower(),
+            unit_code=unit_code,
+            servers=servers,
+            volumes=volumes,
+            networks=networks,
+            security_groups=groups,
+            floating_ips=b.floating_ips,
+            availability_zone=az if az and az != "nova" else None,
+            quota=quota,
+        )
+        for cloud, az in targets
+    ]
+
+
+DriverFor = Callable[[str], CloudDriver]
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    status: RequestStatus
+    outcomes: tuple[ProvisionOutcome, ...]
+
+
+def _unit_code(session: Session, unit_id: int) -> str:
+    return quotas.unit_path(session, unit_id)[0].code
+
+
+def provision(
+    db: Database, p: Principal, ctx: ChangeContext, request_id: int, driver_for: DriverFor
+) -> ProvisionResult:
+    """scheduled → provisioning → active (usage added) or failed (with reason; partial replicas retired)."""
+    with db.session() as s:
+        row = get(s, p, request_id)
+        approval.authorize(p, Action.PROVISION, facts(row))
+        if row.status != RequestStatus.SCHEDULED:
+            _apply(s, p, ctx, row, Action.PROVISION)  # a repeat (no-op) or a 409
+            return ProvisionResult(row.status, ())
+        _apply(s, p, ctx, row, Action.PROVISION)
+        plans = plans_for(row, _unit_code(s, row.unit_id))
+    outcomes: list[ProvisionOutcome] = []
+    error: str | None = None
+    for plan in plans:
+        try:
+            outcome = run_provision(db, plan, driver_for(plan.cloud), ctx=ctx)
+        except (KeyError, ValueError, LookupError) as exc:
+            error = f"{plan.cloud}: {exc}"
+            break
+        outcomes.append(outcome)
+        if not outcome.ok:
+            error = f"{plan.cloud}: {outcome.error or 'provisioning failed'}"
+            break
+    if error is not None:
+        for done in outcomes:
+            if done.ok:  # the primary was built but its replica failed: take the primary down again
+                run_retire(db, done.request_id, driver_for(done.cloud), ctx=ctx)
+    with db.session() as s:
+        row = get(s, p, request_id)
+        if error is None:
+
+            def activate(r: ResourceRequest) -> None:
+                r.resources = [
+                    {"cloud": o.cloud, "kind": res.kind.value, "name": res.name, "id": res.cloud_id}
+                    for o in outcomes
+                    for res in o.resources
+                ]
+
+            _apply(s, p, ctx, row, Action.ACTIVATE, changes=activate, message="provisioned")
+            quotas.add_usage(s, row.unit_id, demand_of(row))
+        else:
+
+            def fail(r: ResourceRequest) -> None:
+                r.failure_reason = error
+
+            _apply(s, p, ctx, row, Action.FAIL, changes=fail, message=error)
+        status = row.status
+    return ProvisionResult(status, tuple(outcomes))
+
+
+def retire(db: Database, p: Principal, ctx: ChangeContext, request_id: int, driver_for: DriverFor) -> ProvisionResult:
+    """active/failed → retiring → retired: delete what the request created; usage goes down."""
+    with db.session() as s:
+        row = get(s, p, request_id)
+        was_active = row.status == RequestStatus.ACTIVE
+        changed = _apply(s, p, ctx, row, Action.RETIRE)
+        if not changed and row.status != RequestStatus.RETIRING:
+            return ProvisionResult(row.status, ())
+        clouds = [c for c in (row.primary_cloud, row.replica_cloud if row.dr_level != DRLevel.NONE else None) if c]
+        code = row.code
+        if was_active:
+            quotas.add_usage(s, row.unit_id, Resources() - demand_of(row))
+    outcomes: list[ProvisionOutcome] = []
+    errors: list[str] = []
+    for cloud in clouds:
+        try:
+            o = run_retire(db, code, driver_for(cloud), ctx=ctx)
+        except LookupError:
+            continue  # nothing was ever provisioned there
+        outcomes.append(o)
+        if not o.ok:
+            errors.append(f"{cloud}: {o.error}")
+    with db.session() as s:
+        row = get(s, p, request_id)
+        if errors:
+            row.failure_reason = "; ".join(errors)  # stays retiring; retire again to finish
+        else:
+            _apply(s, p, ctx, row, Action.FINISH_RETIRE, message="retired")
+        status = row.status
+    return ProvisionResult(status, tuple(outcomes))
+
+
+def events(
+    session: Session, p: Principal, request_id: int | None = None, since_id: int = 0, limit: int = 200
+) -> list[RequestEvent]:
+    """Notifications the principal may see, oldest first (poll with since_id)."""
+    if p.role not in approval.READERS:
+        raise approval._forbid(f"role {p.role.value} may not read events")
+    q = select(RequestEvent).where(RequestEvent.id > since_id).order_by(RequestEvent.id).limit(limit)
+    if request_id is not None:
+        q = q.where(RequestEvent.request_id == request_id)
+    if p.units is not None:
+        q = q.where(RequestEvent.unit_id.in_(list(p.units)))
+    return list(session.scalars(q))
+
+
+def list_requests(
+    session: Session,
+    p: Principal,
+    status: RequestStatus | None = None,
+    unit_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ResourceRequest]:
+    if p.role not in approval.READERS:
+        raise approval._forbid(f"role {p.role.value} may not read requests")
+    q = select(ResourceRequest).order_by(ResourceRequest.id).limit(limit).offset(offset)
+    if status is not None:
+        q = q.where(ResourceRequest.status == status)
+    if unit_id is not None:
+        q = q.where(ResourceRequest.unit_id == unit_id)
+    if p.units is not None:
+        q = q.where(ResourceRequest.unit_id.in_(list(p.units)))
+    return list(session.scalars(q))
