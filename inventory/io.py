@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import Table, inspect, select
@@ -53,7 +54,8 @@ class FileColumn:
         return self.zh
 
 
-def file_columns(kind: str) -> list[FileColumn]:
+@cache
+def file_columns(kind: str) -> tuple[FileColumn, ...]:
     """The columns of a kind's file, in order: its fields, then its link lists."""
     spec = KINDS[kind]
     cols: list[FileColumn] = []
@@ -63,7 +65,7 @@ def file_columns(kind: str) -> list[FileColumn]:
         else:
             cols.append(FileColumn(c.field, c.zh, c.en, ref=c.ref))
     cols += [FileColumn(lk.field, lk.zh, lk.en, link=lk.ref) for lk in spec.links]
-    return cols
+    return tuple(cols)
 
 
 def _norm(header: str) -> str:
@@ -78,8 +80,18 @@ def _header_map(kind: str) -> dict[str, FileColumn]:
     return found
 
 
+@cache
+def _column_type(kind: str, fld: str) -> Any:
+    return inspect(KINDS[kind].model).columns[fld].type.python_type
+
+
 def _python_type(spec: KindSpec, fld: str) -> Any:
-    return inspect(spec.model).columns[fld].type.python_type
+    return _column_type(spec.name, fld)
+
+
+@cache
+def _columns_by_field(kind: str) -> dict[str, FileColumn]:
+    return {c.field: c for c in file_columns(kind)}
 
 
 def _nullable(spec: KindSpec, fld: str) -> bool:
@@ -87,9 +99,10 @@ def _nullable(spec: KindSpec, fld: str) -> bool:
     return fld not in cols or bool(cols[fld].nullable)
 
 
-def required_fields(kind: str) -> list[str]:
+@cache
+def required_fields(kind: str) -> tuple[str, ...]:
     """Fields a new object must have (the create schema's required ones)."""
-    return [name for name, f in create_schema(kind).model_fields.items() if f.is_required()]
+    return tuple(name for name, f in create_schema(kind).model_fields.items() if f.is_required())
 
 
 # --- reading cells -------------------------------------------------------------------------------
@@ -499,7 +512,7 @@ def _same(new: Any, old: Any) -> bool:
 
 def _data(plan: _Plan, r: _Row, fields: Iterable[str], deferred: Collection[str] = ()) -> dict[str, Any]:
     """The service payload for a row: codes replaced by ids (links to `deferred` codes left out)."""
-    by_field = {c.field: c for c in file_columns(plan.spec.name)}
+    by_field = _columns_by_field(plan.spec.name)
     data: dict[str, Any] = {}
     for fld in fields:
         col, value = by_field[fld], r.values.get(fld)
@@ -521,16 +534,16 @@ def _remap(exc: InventoryError, batch: Sequence[_Row]) -> list[Problem]:
     return out
 
 
-def _same_kind_refs(plan: _Plan, r: _Row, pending: dict[str, _Row]) -> tuple[set[str], set[str]]:
-    """Codes of not-yet-created rows this row points at: through columns (must wait) and through links."""
+def _same_kind_refs(plan: _Plan, r: _Row, new: Collection[str]) -> tuple[set[str], set[str]]:
+    """Codes of new rows of the file this row points at: through columns (must wait) and through links."""
     cols: set[str] = set()
     links: set[str] = set()
     for col in file_columns(plan.spec.name):
         value = r.values.get(col.field)
-        if col.ref == plan.spec.name and value in pending and value != r.result.code:
+        if col.ref == plan.spec.name and isinstance(value, str) and value in new and value != r.result.code:
             cols.add(value)
         if col.link == plan.spec.name:
-            links.update(c for c in value or [] if c in pending)
+            links.update(c for c in value or [] if c in new)
     return cols, links
 
 
@@ -538,18 +551,14 @@ def _create_rows(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Prob
     """Create the new rows in dependency layers (rows they refer to first); break link cycles by patching later."""
     kind = plan.spec.name
     pending = {r.result.code: r for r in plan.rows if r.result.action == "create" and r.result.code}
+    waits = {code: _same_kind_refs(plan, r, pending) for code, r in pending.items()}
     patches: list[tuple[_Row, str]] = []
     while pending:
-        layer: list[tuple[_Row, set[str]]] = []
-        for r in pending.values():
-            cols, links = _same_kind_refs(plan, r, pending)
-            if not cols and not links:
-                layer.append((r, set()))
+        layer: list[tuple[_Row, set[str]]] = [
+            (r, set()) for code, r in pending.items() if not (waits[code][0] | waits[code][1]) & pending.keys()
+        ]
         if not layer:  # a cycle: create rows whose only waits are link lists, without those links
-            for r in pending.values():
-                cols, links = _same_kind_refs(plan, r, pending)
-                if not cols:
-                    layer.append((r, links))
+            layer = [(r, waits[c][1] & pending.keys()) for c, r in pending.items() if not waits[c][0] & pending.keys()]
         if not layer:
             return [
                 _problem(r.result.row, None, "circular reference between rows of the file / 文件内循环引用")
