@@ -39,10 +39,9 @@ def counts(db: Database) -> tuple[int, ...]:
     """Rows in the change log and in every inventory table: a forbidden call changes none of them."""
     from inventory.kinds import KINDS
 
+    models: list[Any] = [ChangeLog, *(k.model for k in KINDS.values())]
     with db.session() as s:
-        return tuple(
-            s.scalar(select(func.count()).select_from(m)) or 0 for m in [ChangeLog, *(k.model for k in KINDS.values())]
-        )
+        return tuple(s.scalar(select(func.count()).select_from(m)) or 0 for m in models)
 
 
 def bodies(b: dict[str, int]) -> dict[str, dict[str, Any]]:
