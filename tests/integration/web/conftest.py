@@ -1,0 +1,122 @@
+"""A real yunwang (uvicorn subprocess on a free 127.0.0.1 port, SQLite with a known inventory) and Debian's
+Chromium driven by Playwright (never `playwright install`; tests/env/setup-40-chromium.sh installs chromium)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from inventory.auth import create_token
+from inventory.db import Database
+from inventory.enums import Role
+from orchestrator import dbschema
+from tests import report_inventory
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+CHROMIUM = os.environ.get("YUNWANG_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running yunwang: its base URL and a cloud-chief-office token."""
+
+    url: str
+    token: str
+    ids: dict[str, int]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`yunwang serve` on SQLite with tests/report_inventory.py loaded, stopped after the module."""
+    work = tmp_path_factory.mktemp("office")
+    url = f"sqlite:///{work / 'yunwang.db'}"
+    dbschema.upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        ids = report_inventory.build(s)
+    with db.session() as s:
+        token = create_token(s, "office-browser-test", Role.CLOUD_CHIEF_OFFICE)
+    db.dispose()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "YUNWANG_DATABASE_URL": url,
+        "YUNWANG_DATA_DIR": str(work / "data"),
+        "YUNWANG_SCHEDULER_ENABLED": "false",
+        "YUNWANG_LOG_LEVEL": "WARNING",
+    }
+    log = (work / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"yunwang exited with {proc.returncode}: {(work / 'server.log').read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("yunwang did not start within 60 s")
+            time.sleep(0.2)
+        yield Server(base, token, ids)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium; missing it fails as root (the setup script installs it) and skips otherwise."""
+    if not Path(CHROMIUM).exists():
+        if os.geteuid() == 0 or os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: tests/env/setup-40-chromium.sh should have installed chromium")
+        pytest.skip(f"{CHROMIUM} not installed and not root: run tests/env/setup-40-chromium.sh as root")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
