@@ -59,30 +59,30 @@ def require_read(p: Principal, unit_id: int, what: str = "request") -> None:
         raise NotFound(f"{what} not found")
 
 
-def _forbid(message: str, field: str = "role") -> Forbidden:
+def forbid(message: str, field: str = "role") -> Forbidden:
     return Forbidden(message, [Problem(message, field=field)])
 
 
 def authorize_create(p: Principal, unit_id: int) -> None:
     """A department user (or sub-cloud chief) asks for its own unit subtree."""
     if p.role not in CREATORS:
-        raise _forbid(f"role {p.role.value} may not request resources")
+        raise forbid(f"role {p.role.value} may not request resources")
     if p.units is not None and unit_id not in p.units:
-        raise _forbid("the unit is outside your unit subtree", "unit_id")
+        raise forbid("the unit is outside your unit subtree", "unit_id")
 
 
 def authorize(p: Principal, action: Action, req: RequestFacts) -> None:
     """Raise Forbidden unless `p` may perform `action` on this request."""
     roles = MAY[action]
     if p.role not in roles:
-        raise _forbid(f"role {p.role.value} may not {action.value} requests; needs one of: {', '.join(sorted(roles))}")
+        raise forbid(f"role {p.role.value} may not {action.value} requests; needs one of: {', '.join(sorted(roles))}")
     if p.units is not None and req.unit_id not in p.units:
-        raise _forbid("the request is outside your unit subtree", "unit_id")
+        raise forbid("the request is outside your unit subtree", "unit_id")
     if p.role == R.SUB_CLOUD_CHIEF and action in (Action.FIRST_APPROVE, Action.REJECT):
         if req.approver_unit_id is None or p.unit_id != req.approver_unit_id:
-            raise _forbid("only the requesting unit's own sub-cloud-chief unit gives first-level approval", "unit")
+            raise forbid("only the requesting unit's own sub-cloud-chief unit gives first-level approval", "unit")
         if action == Action.REJECT and req.first_level_done:
-            raise _forbid("after first-level approval only the cloud-chief office may reject", "status")
+            raise forbid("after first-level approval only the cloud-chief office may reject", "status")
 
 
 @dataclass(frozen=True)

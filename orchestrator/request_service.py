@@ -245,7 +245,7 @@ def reject(session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequ
 def comment(session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, text: str) -> RequestEvent:
     """A comment on a request (an event; not a transition)."""
     if p.role not in approval.COMMENTERS:
-        raise approval._forbid(f"role {p.role.value} may not comment")
+        raise approval.forbid(f"role {p.role.value} may not comment")
     _event(session, row, EventKind.COMMENT, ctx, text)
     session.flush()
     return session.scalars(
@@ -500,7 +500,7 @@ def events(
 ) -> list[RequestEvent]:
     """Notifications the principal may see, oldest first (poll with since_id)."""
     if p.role not in approval.READERS:
-        raise approval._forbid(f"role {p.role.value} may not read events")
+        raise approval.forbid(f"role {p.role.value} may not read events")
     q = select(RequestEvent).where(RequestEvent.id > since_id).order_by(RequestEvent.id).limit(limit)
     if request_id is not None:
         q = q.where(RequestEvent.request_id == request_id)
@@ -518,7 +518,7 @@ def list_requests(
     offset: int = 0,
 ) -> list[ResourceRequest]:
     if p.role not in approval.READERS:
-        raise approval._forbid(f"role {p.role.value} may not read requests")
+        raise approval.forbid(f"role {p.role.value} may not read requests")
     q = select(ResourceRequest).order_by(ResourceRequest.id).limit(limit).offset(offset)
     if status is not None:
         q = q.where(ResourceRequest.status == status)
