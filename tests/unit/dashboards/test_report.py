@@ -217,3 +217,16 @@ def test_publishing_a_month_twice_is_a_conflict_and_is_audited(db: Database, ids
 def test_a_month_that_has_not_ended_cannot_be_published(db: Database, ids: dict[str, int]) -> None:
     with pytest.raises(RuleViolation):
         _publish(db, report.current_month())
+
+
+def test_published_bytes_survive_the_store_on_sqlite_and_postgresql(any_db: Database) -> None:
+    with any_db.session() as s:
+        report_inventory.build(s)
+    row = _publish(any_db, FEB)
+    with any_db.session() as s:
+        again = report.require_published(s, FEB)
+        assert (report.sha256(again.xlsx), report.sha256(again.html)) == (row.xlsx_sha256, row.html_sha256)
+        assert report.summary(again)["as_of"] == "2024-02-29T23:59:59.999999+08:00"
+        overall = {r[0]: (r[2], r[3]) for r in _rows(_book(again.xlsx)["总体情况"])}
+    assert overall["非涉密信息系统迁移上云率"] == (4, 7)
+    assert overall["电子政务外网横向接入率"] == (3, 4)
