@@ -90,8 +90,9 @@ constraints: ≤ 200 items per wave, ≤ 20 per unit, ≤ 60 per city. {RUNS} ru
 
 Result: {len(plan.items):,} items (systems + networks needed), {planned:,} planned in {plan.waves} waves,
 {len(plan.unplanned()):,} unplanned (capacity), {len(plan.cycles)} cycle groups moved together.
-Goal ≤ 2 s for the whole pipeline: {"met" if worst <= 2.0 else "NOT met"} (best run {best * 1000:.0f} ms, worst
-{worst * 1000:.0f} ms; load average {load} on this shared machine while measuring).
+Goal ≤ 2 s for the whole pipeline — CPU time: {"met" if max(cpu) <= 2.0 else "NOT met"} (worst {max(cpu) * 1000:.0f} ms);
+wall time: {"met" if worst <= 2.0 else "NOT met"} (best {best * 1000:.0f} ms, worst {worst * 1000:.0f} ms) with load average
+{load} on this shared 2-core machine while measuring (wall time exceeds CPU time by the contention).
 """
     write_section("waves", "Wave planning / 分批迁移规划", body)
 
