@@ -43,6 +43,7 @@ from orchestrator.resource_requests import (
     RequestState,
     RequestStatus,
     Resources,
+    copies,
     decide,
     site_demand,
     total_demand,
@@ -277,6 +278,22 @@ def auto_rules_from(settings: Any) -> approval.AutoRules:
     )
 
 
+def _held_by_in_flight(session: Session) -> dict[tuple[str, str], Resources]:
+    """Capacity that scheduled and provisioning requests will take but a capacity sample does not show yet."""
+    held: dict[tuple[str, str], Resources] = {}
+    rows = session.scalars(
+        select(ResourceRequest).where(ResourceRequest.status.in_((RequestStatus.SCHEDULED, RequestStatus.PROVISIONING)))
+    )
+    for row in rows:
+        n = copies(row.dr_level)
+        one = Resources(*(v // n for v in demand_of(row).as_dict().values()))
+        for cloud, az in ((row.primary_cloud, row.primary_az), (row.replica_cloud, row.replica_az)):
+            if cloud:
+                key = (cloud, az or "nova")
+                held[key] = held.get(key, Resources()) + one
+    return held
+
+
 def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Candidate]:
     """Inventory clouds joined with their measured capacity (one candidate per cloud and availability zone)."""
     clouds = {c.clouds_yaml_name: c for c in session.scalars(select(Cloud).where(Cloud.clouds_yaml_name.is_not(None)))}
@@ -287,12 +304,14 @@ def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Ca
         )
     ):
         present.setdefault(cloud_name or "", set()).add(unit_id)
+    held = _held_by_in_flight(session)
     out: list[Candidate] = []
     for cap in capacities:
         cloud = clouds.get(cap.cloud)
         if cloud is None:
             continue
         totals = cap.totals()
+        hold = held.get((cap.cloud, cap.availability_zone or "nova"), Resources())
         vcpu, ram, disk = (totals.get(k, (0.0, 0)) for k in ("VCPU", "MEMORY_MB", "DISK_GB"))
         out.append(
             Candidate(
@@ -307,9 +326,9 @@ def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Ca
                 total_vcpus=int(vcpu[0]),
                 total_ram_mb=int(ram[0]),
                 total_disk_gb=int(disk[0]),
-                free_vcpus=int(vcpu[0]) - vcpu[1],
-                free_ram_mb=int(ram[0]) - ram[1],
-                free_disk_gb=int(disk[0]) - disk[1],
+                free_vcpus=int(vcpu[0]) - vcpu[1] - hold.vcpus,
+                free_ram_mb=int(ram[0]) - ram[1] - hold.ram_mb,
+                free_disk_gb=int(disk[0]) - disk[1] - hold.disk_gb,
                 units_present=frozenset(present.get(cap.cloud, set())),
             )
         )

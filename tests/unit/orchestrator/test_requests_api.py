@@ -268,3 +268,17 @@ def test_requests_by_state_gauge(world: World, registry: CollectorRegistry) -> N
     assert registry.get_sample_value("yunwang_resource_requests", {"status": "draft"}) == 1
     assert registry.get_sample_value("yunwang_resource_requests", {"status": "approved"}) == 1
     assert registry.get_sample_value("yunwang_resource_requests", {"status": "active"}) == 0
+
+
+def test_scheduled_but_unprovisioned_requests_hold_their_capacity(world: World) -> None:
+    w = world
+    # each cloud has 64 vCPUs; 7 × 8 = 56 fits once per cloud, and the legacy cloud is not eligible
+    placed = []
+    for _ in range(3):
+        rid = w.create(bundle=w.bundle(servers=7, vcpus=8, ram_mb=8192))["id"]
+        w.post("dept", f"{rid}/submit")
+        w.post("city_chief", f"{rid}/approve")
+        w.post("office", f"{rid}/approve")
+        placed.append(w.post("operator", f"{rid}/schedule"))
+    assert [r.status_code for r in placed] == [200, 200, 409]
+    assert {placed[0].json()["primary_cloud"], placed[1].json()["primary_cloud"]} == {"gov-nanning", "gov-guilin"}
