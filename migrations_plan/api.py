@@ -1,7 +1,8 @@
 """Migration-planning API (/api/v1/plan): readiness, zombies and their retirement, wave plans, tracking, look-back.
 
-The orchestrator may put two callables on `app.state`: `plan_capacity(session) -> {cloud_id: Capacity} | None`
-and `plan_request_factory(session, ResourceNeed, ctx) -> reference`; both are optional.
+The orchestrator may put callables on `app.state`, all optional: `plan_capacity(session) -> {cloud_id: Capacity}
+| None`, `plan_request_factory(session, ResourceNeed, ctx) -> reference`, and `plan_zombie_evidence() ->
+(utilisation by system id, probe history by system id)`.
 """
 
 from __future__ import annotations
@@ -116,6 +117,14 @@ class PlanIn(BaseModel):
 class StatusIn(BaseModel):
     status: ItemStatus
     cloud_id: int | None = None
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _case_out(case: RetirementCase) -> dict[str, Any]:
@@ -256,6 +265,16 @@ def build_router() -> APIRouter:
             out["plan_id"] = row.id
         return out
 
+    @router.post("/waves/export.xlsx", summary="Compute a plan and export it as XLSX (not stored) / 计算并导出")
+    def compute_xlsx(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+        principal.require(*PLANNERS)
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
+        plan = planning.compute_plan(session, options, _capacity(request, session))
+        data = export.workbook(
+            planning.rows_from_plan(plan, planning.Names.load(session)), store.summary(plan), plan.cycles
+        )
+        return _xlsx(data, "wave-plan.xlsx")
+
     @router.get("/waves", summary="Stored wave plans / 已存计划")
     def plans(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         return [store.row_dict(p) for p in session.scalars(select(WavePlan).order_by(WavePlan.id.desc()))]
@@ -273,11 +292,7 @@ def build_router() -> APIRouter:
         data = export.workbook(
             planning.rows_from_items(items, planning.Names.load(session)), row.summary, row.summary.get("cycles", [])
         )
-        return Response(
-            data,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="wave-plan-{row.id}.xlsx"'},
-        )
+        return _xlsx(data, f"wave-plan-{row.id}.xlsx")
 
     # --- tracking and look-back -------------------------------------------------------------
 

@@ -138,6 +138,11 @@ def test_waves_compute_store_get_export_and_track(
     assert ws["A1"].value == "批次 Wave" and ws["C1"].value == "编码 Code"
     assert [row[2] for row in ws.iter_rows(min_row=2, values_only=True)] == ["SYS-A", "SYS-Z", "SYS-B"]
     assert [row[2] for row in wb["未排入 Unplanned"].iter_rows(min_row=2, values_only=True)] == ["SYS-C"]
+    fresh = client.post(f"{P}/waves/export.xlsx", json={"max_wave_size": 2})
+    assert fresh.status_code == 200
+    fresh_wb = load_workbook(io.BytesIO(fresh.content))
+    assert [r[0] for r in fresh_wb["迁移批次 Waves"].iter_rows(min_row=2, values_only=True)] == [1, 1, 2]
+    assert count(db, WavePlan) == 1  # exporting a fresh plan stores nothing
     item_a = next(i for i in detail["items"] if i["code"] == "SYS-A")
     # a department user of another unit may not move it; nothing changes
     as_role(client, token_for(Role.DEPARTMENT_USER, shop["other_unit"]))
