@@ -14,6 +14,7 @@ from rich.console import Console
 from dashboards import report
 from dashboards.report import Month
 from dashboards.report_html import render_html
+from dashboards.report_pdf import PdfUnavailable, html_to_pdf
 from dashboards.report_xlsx import render_xlsx
 from inventory.db import Database
 from inventory.errors import InventoryError
@@ -21,14 +22,25 @@ from inventory.service import ChangeContext
 
 console = Console()
 MONTH = typer.Option(..., "--month", help="YYYY-MM; figures as of the month's last instant, Beijing time")
-OUT = typer.Option(..., "--out", help="file to write; .xlsx or .html")
+OUT = typer.Option(..., "--out", help="file to write: .xlsx, .html, or .pdf (the HTML printed by Chromium)")
 
 
 def _format(out: Path) -> str:
     suffix = out.suffix.lower().lstrip(".")
-    if suffix not in ("xlsx", "html"):
-        raise typer.BadParameter("the file must end in .xlsx or .html", param_hint="--out")
+    if suffix not in ("xlsx", "html", "pdf"):
+        raise typer.BadParameter("the file must end in .xlsx, .html or .pdf", param_hint="--out")
     return suffix
+
+
+def _write(out: Path, kind: str, content: bytes) -> None:
+    """Write XLSX/HTML as they are; for .pdf, `content` is the HTML, printed by Chromium."""
+    if kind == "pdf":
+        try:
+            content = html_to_pdf(content)
+        except PdfUnavailable as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(3) from None
+    out.write_bytes(content)
 
 
 def _fail(exc: InventoryError) -> typer.Exit:
@@ -53,8 +65,8 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
         except InventoryError as exc:
             raise _fail(exc) from None
         content = render_xlsx(data) if kind == "xlsx" else render_html(data)
-        out.write_bytes(content)
-        console.print(f"草稿 draft {m} → {out} sha256 {report.sha256(content)}")
+        _write(out, kind, content)
+        console.print(f"草稿 draft {m} → {out} (source sha256 {report.sha256(content)})")
 
     @app.command("publish")
     def publish(
@@ -81,7 +93,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
                 content, digest = (row.xlsx, row.xlsx_sha256) if kind == "xlsx" else (row.html, row.html_sha256)
         except InventoryError as exc:
             raise _fail(exc) from None
-        out.write_bytes(content)
-        console.print(f"已发布 published {m} → {out} sha256 {digest}")
+        _write(out, kind, content)
+        console.print(f"已发布 published {m} → {out} ({'printed from HTML ' if kind == 'pdf' else ''}sha256 {digest})")
 
     return app

@@ -107,16 +107,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def chromium() -> str:
     """Debian's Chromium; missing it fails as root (the setup script installs it) and skips otherwise."""
     if not Path(CHROMIUM).exists():
         if os.geteuid() == 0 or os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing: tests/env/setup-40-chromium.sh should have installed chromium")
         pytest.skip(f"{CHROMIUM} not installed and not root: run tests/env/setup-40-chromium.sh as root")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    """A Playwright browser on Debian's Chromium (never `playwright install`)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
