@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     and_,
     case,
-    exists,
     false,
     func,
     literal,
@@ -37,7 +36,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from inventory.enums import (
     AccessStatus,
@@ -195,7 +194,7 @@ def make_rate(key: RateKey, numerator: int, denominator: int, target: float | No
 FieldType = Literal["str", "int", "bool"]
 
 
-def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: str) -> Subquery:
+def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: str) -> FromClause:
     """Rows (id, *fields) of one inventory kind: the live table when `at` is None, else as of `at`.
 
     As of a date: the latest change-log snapshot per object written at or before `at`, unless it is a delete.
@@ -221,12 +220,14 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
         "int": lambda f: after[f].as_integer(),
         "bool": lambda f: after[f].as_boolean(),
     }
-    cols = [extract[t](f).label(f) for f, t in fields.items()]  # noqa: RUF100
+    cols = [extract[t](f).label(f) for f, t in fields.items()]
+    # MATERIALIZED: evaluate the window once; otherwise SQLite re-runs it for every row of an outer join.
     return (
         select(ChangeLog.object_id.label("id"), *cols)
         .join(ranked, ranked.c.log_id == ChangeLog.id)
         .where(ranked.c.rn == 1, ChangeLog.action != ChangeAction.DELETE)
-        .subquery(name)
+        .cte(name)
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -309,11 +310,15 @@ def _units(at: datetime | None) -> Select[Any]:
     u = state("units", at, {"code": "str", "name": "str", "level": "str"}, "u")
     a = state("node_access", at, {"unit_id": "int", "node_id": "int", "status": "str"}, "a")
     nd = state("extranet_nodes", at, {"level": "str"}, "nd")
-    connected = exists(
-        select(a.c.id)
+    u2 = state("units", at, {"level": "str"}, "u2")
+    # Not correlated, so the database builds the set once (a correlated EXISTS re-runs the windows per unit).
+    connected_ids = (
+        select(a.c.unit_id)
         .join(nd, nd.c.id == a.c.node_id)
-        .where(a.c.unit_id == u.c.id, a.c.status == AccessStatus.CONNECTED.value, nd.c.level == u.c.level)
+        .join(u2, u2.c.id == a.c.unit_id)
+        .where(a.c.status == AccessStatus.CONNECTED.value, nd.c.level == u2.c.level)
     )
+    connected = u.c.id.in_(connected_ids)
     return select(
         literal("unit").label("kind"),
         u.c.id,
