@@ -151,6 +151,15 @@ def _dependencies(s: SystemFacts, inv: Inventory) -> list[Reason]:
                     f"depends on retired system {dep.code}: switch to its replacement",
                 )
             )
+        elif dep.determination in (Decision.EXEMPT, Decision.KEEP):
+            out.append(
+                Reason(
+                    "depends_on_staying",
+                    Severity.INFO,
+                    f"依赖系统 {dep.code} 经认定保留原处，需经电子政务外网互通",
+                    f"dependency {dep.code} stays where it is by determination: reach it over the extranet",
+                )
+            )
         elif dep.status != SystemStatus.MIGRATED and not dep.on_cloud:
             pending.append(dep.code)
     if pending:

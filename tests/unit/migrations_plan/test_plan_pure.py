@@ -61,6 +61,16 @@ def test_readiness_outcomes_with_reasons() -> None:
     assert got[8].reason_codes() == ["already_migrated"]
 
 
+def test_a_dependency_that_stays_by_exemption_is_noted_but_does_not_hold_the_system_back() -> None:
+    stays = sysf(1, determination=Decision.EXEMPT)
+    user = sysf(2, depends_on=(1,))
+    inv = inv_of(stays, user)
+    got = assess_all(inv)
+    assert got[2].outcome == Outcome.READY and "depends_on_staying" in got[2].reason_codes()
+    items, left_out = build_items(inv, got)
+    assert [(i.code, i.needs) for i in items] == [("S002", ())] and left_out == []
+
+
 def test_no_capacity_blocks_and_the_roomiest_fitting_cloud_is_the_target() -> None:
     big = sysf(1, vcpus=16, memory_gb=64)
     small = sysf(2, vcpus=1, memory_gb=1)
