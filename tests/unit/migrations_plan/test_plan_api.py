@@ -159,3 +159,4 @@ def test_waves_compute_store_get_export_and_track(
     assert client.post(f"{P}/lookback").status_code == 403
     as_role(client, token_for(Role.CLOUD_CHIEF_OFFICE))
     assert client.post(f"{P}/lookback", params={"on": date.today().isoformat()}).json()["total"] == 0
+    assert "plan_lookback" in client.app.state.jobs.tasks  # type: ignore[attr-defined]  # the daily 回头看

@@ -222,3 +222,5 @@ def test_lookback_flags_a_migrated_system_found_again_in_a_room(any_db: Database
         assert s.scalars(
             select(ChangeLog).where(ChangeLog.kind == "plan_wave_items", ChangeLog.message.contains("回头看"))
         ).all()
+    # the daily job does the same: one moved item re-checked, four findings
+    assert planning.scheduled_lookback(db, TODAY) == (1, 4)
