@@ -22,12 +22,17 @@ from netmiko.exceptions import (
     ReadException,
     ReadTimeout,
 )
-from ntc_templates.parse import parse_output
 from paramiko.ssh_exception import AuthenticationException, SSHException
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
+from collectors import templates
 from collectors.credentials import Credential
 from collectors.results import ProbeError, ProbeKind, ProbeResult
+
+
+class EmptyOutput(Exception):
+    """A command came back empty: the session lost its place (seen under heavy load); worth a retry."""
+
 
 TRANSIENT_SSH_ERRORS = (
     NetmikoTimeoutException,
@@ -37,6 +42,7 @@ TRANSIENT_SSH_ERRORS = (
     socket.timeout,
     ConnectionResetError,
     EOFError,
+    EmptyOutput,
 )
 
 
@@ -105,11 +111,7 @@ class SshOptions:
 
 
 def _parse(platform: Platform, command: str, data: str) -> list[dict[str, Any]]:
-    try:
-        rows = parse_output(platform=platform.ntc, command=command, data=data)
-    except Exception:  # no template for this platform/command, or the text does not match it
-        return []
-    return rows if isinstance(rows, list) else []
+    return templates.parse(platform.ntc, command, data)
 
 
 def parse_facts(device_type: str, outputs: dict[str, str], prompt: str) -> dict[str, Any]:
@@ -176,13 +178,23 @@ def _session(target: SshTarget, cred: Credential, timeout: float) -> tuple[dict[
     }
     if cred.secret is not None:
         params["secret"] = cred.secret.get_secret_value()
-    with ConnectHandler(**params) as conn:
-        prompt = conn.find_prompt()
+    conn = ConnectHandler(**params)
+    try:
+        prompt = str(conn.base_prompt)  # set while netmiko prepared the session; no extra round trip
         outputs: dict[str, str] = {}
         for fact in ("version", "interfaces", "cpu", "memory"):
             command = getattr(platform, fact)
             if command:
                 outputs[fact] = str(conn.send_command(command, read_timeout=timeout))
+    finally:
+        # We only ran show/display commands, so skip netmiko's cleanup: it waits 2 s of silence to check
+        # for config mode on Huawei and Ruijie. Say goodbye and close the SSH session.
+        try:
+            conn.write_channel("quit" + conn.RETURN)
+        finally:
+            conn.paramiko_cleanup()
+    if not outputs.get("version", "").strip():
+        raise EmptyOutput(platform.version)
     return outputs, prompt
 
 
