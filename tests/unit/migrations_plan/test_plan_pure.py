@@ -248,3 +248,42 @@ def test_tarjan_finds_components_dependencies_first() -> None:
 def test_invalid_max_wave_size_is_refused() -> None:
     with pytest.raises(ValueError):
         plan_waves([item("S1")], Constraints(max_wave_size=0))
+
+
+def test_random_inventories_always_give_valid_plans() -> None:
+    """Invariants over seeded random graphs with cycles: order, sizes, unit/city limits, capacity."""
+    import random
+
+    for seed in range(20):
+        rnd = random.Random(seed)
+        n = rnd.randint(5, 60)
+        needs = {i: {rnd.randint(1, n) for _ in range(rnd.randint(0, 3))} - {i} for i in range(1, n + 1)}
+        items = [
+            item(f"S{i}", tuple(f"S{j}" for j in sorted(needs[i])), unit=rnd.randint(1, 4), city=rnd.randint(1, 2),
+                 demand=Demand(rnd.randint(1, 4), 1, 0))
+            for i in range(1, n + 1)
+        ]  # fmt: skip
+        cap = {1: Capacity(1, "A", rnd.randint(20, 200), 1000, 1000), 2: Capacity(2, "B", 30, 1000, 1000)}
+        c = Constraints(max_wave_size=rnd.randint(1, 8), max_per_unit=rnd.randint(1, 4), max_per_city=6, capacity=cap)
+        plan = plan_waves(items, c)
+        by = plan.by_key()
+        groups = {code for cyc in plan.cycles for code in cyc}
+        for p in plan.items:
+            for dep in p.depends_on:
+                same_cycle = p.group is not None and by[dep].group == p.group
+                if p.wave is not None:
+                    assert by[dep].wave is not None, (seed, p.code, dep)
+                    assert same_cycle or by[dep].wave < p.wave, (seed, p.code, dep)  # type: ignore[operator]
+        for w in range(1, plan.waves + 1):
+            members = plan.wave(w)
+            if any(m.code in groups for m in members) and len(members) > c.max_wave_size:
+                assert len({m.group for m in members}) == 1  # only an oversized cycle may overfill, alone
+                continue
+            assert len(members) <= c.max_wave_size
+            units = [m.unit_id for m in members if m.group is None]
+            assert all(units.count(u) <= (c.max_per_unit or n) for u in set(units))
+        used = {1: 0, 2: 0}
+        for p in plan.items:
+            if p.wave is not None and p.target_cloud_id is not None:
+                used[p.target_cloud_id] += next(i for i in items if i.code == p.code).demand.vcpus  # type: ignore[union-attr]
+        assert all(used[k] <= cap[k].vcpus for k in used)
