@@ -22,7 +22,7 @@ from inventory.enums import Role
 from inventory.errors import Forbidden, NotFound, Problem
 from inventory.models import InformationSystem
 from migrations_plan import export, planning, retirement, store, tracking
-from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor
+from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, RetirementCase, WaveItem, WavePlan
 from migrations_plan.readiness import Assessment, Outcome
@@ -52,11 +52,15 @@ def _visible_unit(principal: Principal, unit_id: int | None) -> bool:
     return principal.units is None or unit_id in principal.units
 
 
-def _assessment_out(a: Assessment, unit_id: int | None) -> dict[str, Any]:
+def _assessment_out(a: Assessment, s: SystemFacts) -> dict[str, Any]:
     return {
         "system_id": a.system_id,
         "code": a.code,
-        "unit_id": unit_id,
+        "unit_id": s.unit_id,
+        "hosting": s.hosting.value,
+        "room_id": s.room_id,
+        "cloud_id": s.cloud_id,
+        "status": s.status.value,
         "outcome": a.outcome.value,
         "reasons": [{"code": r.code, "severity": r.severity.value, "zh": r.zh, "en": r.en} for r in a.reasons],
         "flavor": a.sizing.flavor if a.sizing else None,
@@ -157,7 +161,7 @@ def build_router() -> APIRouter:
                 continue
             if unit_id is not None and unit != unit_id:
                 continue
-            out.append(_assessment_out(a, unit))
+            out.append(_assessment_out(a, inv.systems[sid]))
         counts: dict[str, int] = {}
         for row in out:
             counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
@@ -170,7 +174,7 @@ def build_router() -> APIRouter:
         inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
         if system_id not in got or not _visible_unit(principal, inv.systems[system_id].unit_id):
             raise NotFound(f"system {system_id} not found", [Problem("no such id", field="system_id", value=system_id)])
-        return _assessment_out(got[system_id], inv.systems[system_id].unit_id)
+        return _assessment_out(got[system_id], inv.systems[system_id])
 
     # --- zombies and their retirement -----------------------------------------------------
 

@@ -56,6 +56,7 @@ def test_readiness_list_one_and_scope(admin: TestClient, shop: dict[str, int], t
     assert by["SYS-S"]["outcome"] == "out_of_scope"
     assert by["SYS-C"]["outcome"] == "blocked"
     assert by["SYS-A"]["outcome"] == "ready" and by["SYS-A"]["flavor"] == "s.medium"
+    assert (by["SYS-A"]["hosting"], by["SYS-A"]["room_id"]) == ("room", shop["room"])
     assert r.json()["by_outcome"]["blocked"] == 1
     one = admin.get(f"{P}/readiness/{shop['c']}").json()
     assert [x["code"] for x in one["reasons"] if x["severity"] == "blocker"] == ["depends_on_classified"]
