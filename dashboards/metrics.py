@@ -33,11 +33,31 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The rates at one moment, already turned into metric families."""
+    """The rates at one moment, already turned into metric families and rendered as exposition text."""
 
     computed_at: float
     families: list[Metric]
     reports: dict[RateKey, RateReport] = field(default_factory=dict)
+    text: bytes = b""
+
+
+class _Families:
+    """Something `generate_latest` can render: a fixed list of families, or a registry minus some of them."""
+
+    def __init__(
+        self,
+        families: Iterable[Metric] = (),
+        registry: CollectorRegistry | None = None,
+        skip: frozenset[int] = frozenset(),
+    ) -> None:
+        self.families = list(families)
+        self.registry = registry
+        self.skip = skip
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+        if self.registry is not None:
+            yield from (m for m in self.registry.collect() if id(m) not in self.skip)
 
 
 def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
@@ -143,7 +163,9 @@ class RatesExporter:
             with self.db.session() as session:
                 now = datetime.now(UTC)
                 reports = rates.compute_all(session)
-            snap = Snapshot(time.time(), families(reports, now), reports)
+            built = families(reports, now)
+            # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
+            snap = Snapshot(time.time(), built, reports, generate_latest(_Families(built)))  # type: ignore[arg-type]
         except Exception:
             self.failures.inc()
             raise
@@ -152,6 +174,14 @@ class RatesExporter:
         self.collector.snapshot = snap
         self.last_success.set(snap.computed_at)
         return snap
+
+    def exposition(self, registry: CollectorRegistry) -> bytes:
+        """The registry's metrics as exposition text, with the rates taken pre-rendered from the snapshot."""
+        snap = self.collector.snapshot
+        if snap is None:
+            return generate_latest(registry)
+        rest = generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))  # type: ignore[arg-type]
+        return snap.text + rest
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -209,7 +239,8 @@ def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_se
     @router.get("/metrics", summary="Prometheus metrics (any role's bearer token) / 监控指标", include_in_schema=True)
     def metrics(request: Request, principal: CurrentPrincipal) -> Response:
         del principal  # authenticated is enough: any role may scrape
-        return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+        body = request.app.state.rates_exporter.exposition(request.app.state.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
     app.state.rates_exporter = exporter

@@ -71,6 +71,9 @@ def test_metrics_serve_the_snapshot_with_unit_city_level_labels(
     assert (value(found, "yunwang_rates_last_success_timestamp_seconds") or 0) > 0
     assert value(found, "yunwang_rates_recompute_failures_total") == 0
     assert "yw_" not in r.text  # no token in the output
+    types = [line.split()[2] for line in r.text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types))  # pre-rendered rates are not repeated by the registry
+    assert "yunwang_rate_ratio" in types and "yunwang_http_request_duration_seconds" in types
 
 
 def test_a_scrape_runs_no_query(known: Database) -> None:
