@@ -93,3 +93,24 @@ def test_missing_credential_and_unknown_platform_are_results_not_exceptions() ->
     assert ssh.collect(TARGET, None, ssh.SshOptions()).error == "no_credential"
     odd = ssh.SshTarget("192.0.2.10", "zte_zxros")
     assert ssh.collect(odd, CRED, ssh.SshOptions()).error == "bad_target"
+
+
+def test_cached_template_parsing_matches_ntc_templates_parse_output(sim: ModuleType) -> None:
+    from ntc_templates.parse import parse_output
+
+    from collectors import templates
+
+    cases = [
+        ("huawei_vrp", "display version", sim.vrp_version("H")),
+        ("huawei_vrp", "display interface brief", sim.vrp_int_brief("H")),
+        ("hp_comware", "display interface brief", sim.comware_int_brief("H")),
+        ("cisco_ios", "show version", sim.ios_version("H")),
+        ("cisco_ios", "show ip interface brief", sim.ios_int_brief("H")),
+        ("cisco_ios", "show processes cpu", sim.ios_cpu("H")),
+    ]
+    for platform, command, data in cases:
+        expected = parse_output(platform=platform, command=command, data=data)
+        assert expected and templates.parse(platform, command, data) == expected
+        assert templates.parse(platform, command, data) == expected  # cached FSM, same rows again
+    assert templates.parse("huawei_vrp", "display cpu-usage", "CPU Usage : 1%") == []  # no template
+    assert templates.parse("huawei_vrp", "display version", sim.garbage("x")) == []
