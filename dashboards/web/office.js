@@ -142,12 +142,15 @@ function renderCityChart() {
 
 // --- rankings --------------------------------------------------------------------------------------------
 
-function renderRanking(tableId, rows, keys, filterName, testid) {
+const RANK_PAGE = 30;
+
+function renderRanking(tableId, rows, keys, filterName, testid, showAll) {
   const table = $(tableId);
+  const shown = showAll ? rows : rows.slice(0, RANK_PAGE);
   table.replaceChildren(
     el("tr", {}, el("th", {}, "排名 Rank"), el("th", {}, "名称 Name"), el("th", {}, "综合得分 Score"), ...keys.map((k) => el("th", {}, SHORT[k] || k))),
   );
-  for (const row of rows) {
+  for (const row of shown) {
     const cells = keys.map((k) => {
       const r = row.rates[k];
       if (!r) return el("td", { class: "num" }, "—");
@@ -162,6 +165,11 @@ function renderRanking(tableId, rows, keys, filterName, testid) {
         el("td", { class: "num", "data-testid": "score" }, pct(row.score)),
         ...cells),
     );
+  }
+  if (shown.length < rows.length) {
+    const more = el("button", { type: "button", "data-testid": "show-all" }, `显示全部 ${rows.length} 项 / show all ${rows.length}`);
+    more.addEventListener("click", () => renderRanking(tableId, rows, keys, filterName, testid, true));
+    table.append(el("tr", {}, el("td", { colspan: keys.length + 3 }, more)));
   }
 }
 
