@@ -385,37 +385,81 @@ def schedule(
 # --- provisioning ---------------------------------------------------------------------------------------------
 
 
-def plans_for(row: ResourceRequest, unit_code: str) -> list[ProvisionPlan]:
-    """The provisioning plans of a scheduled request: the primary, and the DR replica when there is one."""
-    b = Bundle.model_validate(row.bundle)
-    servers = tuple(ServerSpec(s.name, s.flavor, s.image, s.count) for s in b.servers)
-    volumes = tuple(VolumeSpec(v.name, v.size_gb, v.attach_to) for v in b.volumes)
-    networks = tuple(NetworkSpec(n.name, n.cidr) for n in b.networks)
+REPLICA_SUFFIX = "-dr"
+
+
+def _site_specs(
+    b: Bundle, suffix: str
+) -> tuple[tuple[ServerSpec, ...], tuple[VolumeSpec, ...], tuple[NetworkSpec, ...], tuple[SecurityGroupSpec, ...]]:
+    """The bundle as provisioning specs; a replica's names carry a suffix so both copies stay distinguishable
+    (the Nanning and Guilin regions may share one Neutron, where names within a project must not collide)."""
+    servers = tuple(ServerSpec(s.name + suffix, s.flavor, s.image, s.count) for s in b.servers)
+    plain = tuple(ServerSpec(s.name, s.flavor, s.image, s.count) for s in b.servers)
+    renamed = dict(
+        zip(
+            ProvisionPlan("", "", "", "", plain).server_names(),
+            ProvisionPlan("", "", "", "", servers).server_names(),
+            strict=True,
+        )
+    )
+    volumes = tuple(
+        VolumeSpec(v.name + suffix, v.size_gb, renamed[v.attach_to] if v.attach_to else None) for v in b.volumes
+    )
+    networks = tuple(NetworkSpec(n.name + suffix, n.cidr) for n in b.networks)
     groups = tuple(
-        SecurityGroupSpec(g.name, tuple((r.protocol, r.port_min, r.port_max, r.remote_cidr) for r in g.rules))
+        SecurityGroupSpec(g.name + suffix, tuple((r.protocol, r.port_min, r.port_max, r.remote_cidr) for r in g.rules))
         for g in b.security_groups
     )
+    return servers, volumes, networks, groups
+
+
+def plans_for(row: ResourceRequest, unit_code: str, already: dict[str, Resources] | None = None) -> list[ProvisionPlan]:
+    """The provisioning plans of a scheduled request: the primary, and the DR replica when there is one.
+
+    `already` is what the unit already runs per cloud. The project quota is set to everything the unit runs plus
+    this request, in every cloud: regions may share one Nova (and its quotas), and yunwang's own hierarchical
+    quotas are the real control, the cloud's only a backstop.
+    """
+    b = Bundle.model_validate(row.bundle)
     one = site_demand(b)
-    quota = {"instances": one.instances, "cores": one.vcpus, "ram": one.ram_mb}
-    targets = [(row.primary_cloud, row.primary_az)]
+    targets = [(row.primary_cloud or "", row.primary_az, "")]
     if row.dr_level != DRLevel.NONE:
-        targets.append((row.replica_cloud, row.replica_az))
-    return [
-        ProvisionPlan(
-            request_id=row.code,
-            cloud=cloud or "",
-            project=f"yw-{unit_code}".lower(),
-            unit_code=unit_code,
-            servers=servers,
-            volumes=volumes,
-            networks=networks,
-            security_groups=groups,
-            floating_ips=b.floating_ips,
-            availability_zone=az if az and az != "nova" else None,
-            quota=quota,
+        targets.append((row.replica_cloud or "", row.replica_az, REPLICA_SUFFIX))
+    total = sum((already or {}).values(), Resources()) + one.scaled(len(targets))
+    plans = []
+    for cloud, az, suffix in targets:
+        servers, volumes, networks, groups = _site_specs(b, suffix)
+        plans.append(
+            ProvisionPlan(
+                request_id=row.code,
+                cloud=cloud,
+                project=f"yw-{unit_code}".lower(),
+                unit_code=unit_code,
+                servers=servers,
+                volumes=volumes,
+                networks=networks,
+                security_groups=groups,
+                floating_ips=b.floating_ips,
+                availability_zone=az if az and az != "nova" else None,
+                quota={"instances": total.instances, "cores": total.vcpus, "ram": total.ram_mb},
+            )
         )
-        for cloud, az in targets
-    ]
+    return plans
+
+
+def unit_usage_by_cloud(session: Session, unit_id: int) -> dict[str, Resources]:
+    """What the unit's active requests run in each cloud (one copy per cloud)."""
+    out: dict[str, Resources] = {}
+    rows = session.scalars(
+        select(ResourceRequest).where(
+            ResourceRequest.unit_id == unit_id, ResourceRequest.status == RequestStatus.ACTIVE
+        )
+    )
+    for r in rows:
+        one = site_demand(Bundle.model_validate(r.bundle))
+        for cloud in {r.primary_cloud, r.replica_cloud if r.dr_level != DRLevel.NONE else None} - {None}:
+            out[str(cloud)] = out.get(str(cloud), Resources()) + one
+    return out
 
 
 DriverFor = Callable[[str], CloudDriver]
@@ -442,7 +486,7 @@ def provision(
             _apply(s, p, ctx, row, Action.PROVISION)  # a repeat (no-op) or a 409
             return ProvisionResult(row.status, ())
         _apply(s, p, ctx, row, Action.PROVISION)
-        plans = plans_for(row, _unit_code(s, row.unit_id))
+        plans = plans_for(row, _unit_code(s, row.unit_id), unit_usage_by_cloud(s, row.unit_id))
     outcomes: list[ProvisionOutcome] = []
     error: str | None = None
     for plan in plans:

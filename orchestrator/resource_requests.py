@@ -161,6 +161,8 @@ class Bundle(BaseModel):
                 raise ValueError(f"volume {v.name} attaches to unknown server {v.attach_to}")
         if self.floating_ips > sum(s.count for s in self.servers):
             raise ValueError("more floating IPs than servers")
+        if self.floating_ips and not self.networks:
+            raise ValueError("floating IPs need a network")
         return self
 
 

@@ -29,6 +29,7 @@ def bundle(**kw: object) -> Bundle:
             {"name": "web", "flavor": "m1", "image": "cirros", "count": 2, "vcpus": 4, "ram_mb": 8192, "disk_gb": 40}
         ],
         "volumes": [{"name": "data", "size_gb": 100, "attach_to": "web-1"}],
+        "networks": [{"name": "net", "cidr": "10.20.0.0/24"}],
         "floating_ips": 1,
     }
     data.update(kw)
@@ -48,6 +49,7 @@ def test_demand_counts_every_server_and_volume_and_doubles_for_a_replica() -> No
     [
         ({"volumes": [{"name": "v", "size_gb": 1, "attach_to": "web"}]}, "unknown server"),  # count 2: web-1, web-2
         ({"floating_ips": 3}, "more floating IPs"),
+        ({"networks": []}, "need a network"),
         ({"networks": [{"name": "n", "cidr": "10.0.0.1/24"}]}, "host bits"),
         ({"networks": [{"name": "n", "cidr": "fd00::/64"}]}, "IPv4"),
         ({"servers": []}, "at least 1"),
