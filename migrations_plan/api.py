@@ -25,6 +25,7 @@ from migrations_plan import export, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, RetirementCase, WaveItem, WavePlan
+from migrations_plan.planning import today_local
 from migrations_plan.readiness import Assessment, Outcome
 from migrations_plan.zombies import ProbeHistory, Utilisation, ZombieScore, score
 
@@ -190,7 +191,7 @@ def build_router() -> APIRouter:
         on: Annotated[date | None, Query(description="judge as of this date (default today)")] = None,
     ) -> dict[str, Any]:
         util, probes = _evidence(request)
-        found = planning.zombies(session, on or date.today(), utilisation=util, probes=probes)
+        found = planning.zombies(session, on or today_local(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
@@ -203,7 +204,7 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         util = {k: Utilisation(v.cpu_ratio, v.days) for k, v in body.utilisation.items()}
         probes = {k: ProbeHistory(v.reachable_ratio, v.requests_seen, v.days) for k, v in body.probes.items()}
-        found = planning.zombies(session, on or date.today(), utilisation=util, probes=probes)
+        found = planning.zombies(session, on or today_local(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
@@ -223,7 +224,7 @@ def build_router() -> APIRouter:
         inv_sys = load_inventory(session).systems
         facts = inv_sys[system.id]
         repl = inv_sys.get(facts.replaced_by_id) if facts.replaced_by_id else None
-        z = score(facts, date.today(), replacement_code=repl.code if repl else None)
+        z = score(facts, today_local(), replacement_code=repl.code if repl else None)
         case = retirement.propose(session, z, change_context(request, principal), body.reason)
         session.commit()
         return _case_out(case)
@@ -242,7 +243,7 @@ def build_router() -> APIRouter:
         case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         principal.require(*OFFICE)
-        case = retirement.approve(session, case_id, change_context(request, principal), date.today(), body.note)
+        case = retirement.approve(session, case_id, change_context(request, principal), today_local(), body.note)
         session.commit()
         return _case_out(case)
 
@@ -324,7 +325,9 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         if principal.role not in OFFICE:
             raise Forbidden("the look-back is run by the cloud-chief office", [Problem("needs admin or office")])
-        found = planning.run_lookback(session, change_context(request, principal, message="回头看"), on or date.today())
+        found = planning.run_lookback(
+            session, change_context(request, principal, message="回头看"), on or today_local()
+        )
         session.commit()
         return {"findings": [asdict(f) for f in found], "total": len(found)}
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from inventory.db import Database
 from inventory.service import ChangeContext
 from migrations_plan import export, planning, store
+from migrations_plan.planning import today_local
 from migrations_plan.readiness import OUTCOME_ZH, Outcome
 
 console = Console()
@@ -63,7 +64,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
         """Zombie candidates with the evidence behind each score / 僵尸系统候选."""
         db = open_db()
         with db.session() as s:
-            found = planning.zombies(s, date.fromisoformat(on) if on else date.today())
+            found = planning.zombies(s, date.fromisoformat(on) if on else today_local())
         table = Table("编码 code", "名称 name", "得分 score", "证据 evidence", title="僵尸系统候选 / zombie candidates")
         for z in found:
             table.add_row(
@@ -133,7 +134,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             found = planning.run_lookback(
                 s,
                 ChangeContext(actor="cli", role="admin", message="回头看 / look-back"),
-                date.fromisoformat(on) if on else date.today(),
+                date.fromisoformat(on) if on else today_local(),
             )
         table = Table("编码 code", "类型 kind", "问题 problem", "说明 finding", title="回头看 / look-back")
         for f in found:

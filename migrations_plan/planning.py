@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,14 @@ from migrations_plan.models import WaveItem
 from migrations_plan.readiness import Assessment, assess_all
 from migrations_plan.waves import Constraints, Plan, build_items, plan_waves
 from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, candidates
+
+# Dates of decisions and look-backs are Guangxi dates (UTC+8), whatever the server's clock zone.
+CHINA = timezone(timedelta(hours=8))
+
+
+def today_local() -> date:
+    return datetime.now(CHINA).date()
+
 
 # Provided by the orchestrator (app.state.plan_capacity): free capacity per target cloud, or None when unknown.
 CapacityProvider = Callable[[Session], Mapping[int, Capacity] | None]
@@ -141,5 +149,5 @@ def scheduled_lookback(db: Database, today: date | None = None) -> tuple[int, in
     with db.session() as session:
         tracked = tracking.tracked_items(session)
         ctx = ChangeContext(actor="scheduler", role="system", message="每日回头看 / daily look-back")
-        findings = run_lookback(session, ctx, today or date.today())
+        findings = run_lookback(session, ctx, today or today_local())
     return len(tracked), len(findings)
