@@ -7,6 +7,7 @@ and when something changed, write the new state, one audit entry (ChangeAction.D
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ from orchestrator.resource_requests import (
     total_demand,
 )
 
+log = logging.getLogger("yunwang.scheduler")
 KIND = "resource_requests"
 SYSTEM = Principal(name="system:auto-approval", role=Role.ADMIN)
 EVENT_OF: dict[Action, EventKind] = {
@@ -494,6 +496,10 @@ def provision(
             outcome = run_provision(db, plan, driver_for(plan.cloud), ctx=ctx)
         except (KeyError, ValueError, LookupError) as exc:
             error = f"{plan.cloud}: {exc}"
+            break
+        except Exception as exc:  # never leave the request stuck in provisioning
+            log.exception("provisioning %s@%s raised", plan.request_id, plan.cloud)
+            error = f"{plan.cloud}: {type(exc).__name__}: {str(exc)[:300]}"
             break
         outcomes.append(outcome)
         if not outcome.ok:
