@@ -27,6 +27,7 @@ from migrations_plan.api import build_router as plan_router
 from migrations_plan.planning import scheduled_lookback
 from orchestrator.extranet import install_collectors
 from orchestrator.jobs import JobOutcome, Jobs
+from orchestrator.plan_capacity import plan_capacity
 from orchestrator.requests_api import install as install_scheduler
 from orchestrator.settings import Settings
 
@@ -107,6 +108,7 @@ def create_app(
     app.state.jobs = jobs = Jobs(db)
     install_collectors(app, jobs)
     app.include_router(plan_router())
+    app.state.plan_capacity = plan_capacity  # free capacity per target cloud, from the newest samples
     install_scheduler(app)  # resource requests, approval, placement, provisioning, events, quotas
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
     if settings.scheduler_enabled:
