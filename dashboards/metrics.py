@@ -2,7 +2,8 @@
 
 A scrape never queries the rates: `RatesCollector.collect()` yields metric families built once per recompute.
 The recompute runs in a thread started and stopped with the app, every `settings.metrics_recompute_seconds`.
-`/metrics` needs a bearer token of any role (Prometheus: `authorization: {credentials_file: …}`).
+`/metrics` needs a bearer token of any unscoped role (Prometheus: `authorization: {credentials_file: …}`); scoped
+roles (sub-cloud chiefs, department users) get 403, since the metrics carry every unit's figures.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dashboards import rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
 from inventory.db import Database
 from inventory.deps import CurrentPrincipal
+from inventory.errors import Forbidden, Problem
 
 log = logging.getLogger("yunwang.metrics")
 
@@ -236,9 +238,14 @@ def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_se
 
     router = APIRouter(tags=["health"])
 
-    @router.get("/metrics", summary="Prometheus metrics (any role's bearer token) / 监控指标", include_in_schema=True)
+    @router.get("/metrics", summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标")
     def metrics(request: Request, principal: CurrentPrincipal) -> Response:
-        del principal  # authenticated is enough: any role may scrape
+        """Every unit's figures: open to any role that is not limited to a unit subtree."""
+        if principal.scoped:
+            raise Forbidden(
+                "scoped roles may not scrape every unit's metrics",
+                [Problem("use a token of an unscoped role (e.g. auditor) for Prometheus", field="role")],
+            )
         body = request.app.state.rates_exporter.exposition(request.app.state.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

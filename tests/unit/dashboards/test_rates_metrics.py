@@ -41,6 +41,25 @@ def test_metrics_needs_a_token(client: TestClient) -> None:
     assert "yunwang_" not in r.text
 
 
+def test_scoped_roles_may_not_scrape_every_unit(client: TestClient, token_for: Callable[..., str]) -> None:
+    from sqlalchemy import select
+
+    from inventory.models import Unit
+    from tests.builders import Inv
+
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s:
+        Inv(s).basic()
+        s.commit()
+        unit = s.scalar(select(Unit.id).limit(1))
+    client.headers["Authorization"] = f"Bearer {token_for(Role.DEPARTMENT_USER, unit)}"
+    r = client.get("/metrics")
+    assert r.status_code == 403
+    assert "yunwang_rate" not in r.text
+    client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
+    assert client.get("/metrics").status_code == 200
+
+
 def test_metrics_serve_the_snapshot_with_unit_city_level_labels(
     client: TestClient, known: Database, token_for: Callable[..., str]
 ) -> None:
