@@ -1,6 +1,7 @@
 """API of the multi-cloud governance scheduler: requests, approval, placement, provisioning, events, quotas.
 
-Thin: every write goes through `orchestrator.request_service` (authorisation, state machine, audit, events).
+Thin: every write goes through `orchestrator.request_service` (authorisation, state machine, audit, events)
+or, for provisioning and retirement, `orchestrator.request_provisioning`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import Role
 from inventory.errors import Conflict, Problem
 from orchestrator import approval, quotas
+from orchestrator import request_provisioning as provisioning
 from orchestrator import request_service as svc
 from orchestrator.cloud_driver import CloudCapacity, CloudDriver, HostCapacity
 from orchestrator.cloud_models import CapacitySample
@@ -241,7 +243,7 @@ def build_router() -> APIRouter:
         approval.authorize(p, svc.Action.PROVISION, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         db: Database = request.app.state.db
-        svc.provision(db, p, change_context(request, p), request_id, _driver_for(request.app))
+        provisioning.provision(db, p, change_context(request, p), request_id, _driver_for(request.app))
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 
@@ -251,7 +253,7 @@ def build_router() -> APIRouter:
         approval.authorize(p, svc.Action.RETIRE, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         db: Database = request.app.state.db
-        svc.retire(db, p, change_context(request, p), request_id, _driver_for(request.app))
+        provisioning.retire(db, p, change_context(request, p), request_id, _driver_for(request.app))
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 

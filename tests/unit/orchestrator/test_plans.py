@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.models import ResourceRequest
-from orchestrator.request_service import plans_for
+from orchestrator.request_provisioning import plans_for
 from orchestrator.resource_requests import DRLevel, RequestStatus, Resources
 
 
