@@ -55,6 +55,13 @@ def test_all_rates_now_and_as_of(admin: TestClient, known: Database) -> None:
     assert cities == {"450000": "自治区本级", "450100": "南宁市", "450300": "桂林市"}
 
 
+def test_as_of_accepts_a_date_and_rejects_nonsense(admin: TestClient, known: Database) -> None:
+    day = admin.get("/api/v1/rates/systems_migrated", params={"as_of": "2022-06-01"})
+    assert day.status_code == 200
+    assert (day.json()["overall"]["numerator"], day.json()["overall"]["denominator"]) == (4, 9)
+    assert admin.get("/api/v1/rates", params={"as_of": "last month"}).status_code == 422
+
+
 def test_unknown_rate_is_404(admin: TestClient, known: Database) -> None:
     r = admin.get("/api/v1/rates/zombies")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
