@@ -1,0 +1,58 @@
+"""The request service and quota sums on SQLite and PostgreSQL (the production store)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from inventory.auth import Principal, unit_subtree
+from inventory.db import Database
+from inventory.enums import Role
+from inventory.service import ChangeContext
+from orchestrator import approval, quotas
+from orchestrator import request_service as svc
+from orchestrator.models import EventKind
+from orchestrator.requests_api import RequestsCollector
+from orchestrator.resource_requests import Bundle, RequestCreate, RequestStatus, Resources
+from tests.builders import Inv
+
+BUNDLE = Bundle.model_validate(
+    {
+        "servers": [
+            {"name": "app", "flavor": "m1", "image": "cirros", "count": 3, "vcpus": 4, "ram_mb": 8192, "disk_gb": 50}
+        ]
+    }
+)
+MANUAL = approval.AutoRules(enabled=False)
+
+
+def test_lifecycle_reservations_and_usage_on_both_stores(any_db: Database) -> None:
+    with any_db.session() as s:
+        inv = Inv(s)
+        ids = inv.basic()
+        sibling = inv.unit(ids["city"], "county", parent_id=ids["city_unit"])
+    with any_db.session() as s:
+        dept = Principal("dept", Role.DEPARTMENT_USER, ids["county_unit"], unit_subtree(s, ids["county_unit"]))
+        chief = Principal("chief", Role.SUB_CLOUD_CHIEF, ids["city_unit"], unit_subtree(s, ids["city_unit"]))
+        office = Principal("office", Role.CLOUD_CHIEF_OFFICE)
+        ctx = ChangeContext(actor="t", role="t")
+        quotas.set_limits(s, ctx, ids["city_unit"], {"vcpus": 30})
+        row = svc.create(s, dept, ctx, RequestCreate(title="a", unit_id=ids["county_unit"], bundle=BUNDLE))
+        svc.submit(s, dept, ctx, row, MANUAL)
+        svc.first_approve(s, chief, ctx, row, "ok")
+        svc.approve(s, office, ctx, row, "ok")
+        assert row.status == RequestStatus.APPROVED
+        quotas.add_usage(s, sibling, Resources(vcpus=5, instances=1))
+    with any_db.session() as s:
+        city_tree = unit_subtree(s, ids["city_unit"])
+        # 12 reserved by the approved request + 5 provisioned by the sibling unit
+        assert quotas.subtree_usage(s, city_tree) == Resources(vcpus=17, ram_mb=24576, disk_gb=150, instances=4)
+        assert quotas.subtree_usage(s, city_tree, exclude_request=row.id).vcpus == 5
+        [level] = quotas.chain_for(s, ids["county_unit"])
+        assert (level.unit_id, level.limits, level.used.vcpus) == (ids["city_unit"], {"vcpus": 30}, 17)
+        assert quotas.check(Resources(vcpus=14), [level])  # 17 + 14 > 30
+        kinds = [e.kind for e in svc.events(s, dept, request_id=row.id)]
+        assert kinds == [EventKind.CREATED, EventKind.SUBMITTED, EventKind.FIRST_APPROVED, EventKind.APPROVED]
+        assert svc.list_requests(s, dept, status=RequestStatus.APPROVED) == [s.get(type(row), row.id)]
+    registry = CollectorRegistry()
+    registry.register(RequestsCollector(any_db))
+    assert registry.get_sample_value("yunwang_resource_requests", {"status": "approved"}) == 1
