@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from inventory import queries, service
 from inventory.enums import SubjectKind
@@ -587,9 +587,8 @@ def _create_rows(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Prob
 
 def _update_row(session: Session, plan: _Plan, r: _Row, fields: Sequence[str], ctx: ChangeContext) -> list[Problem]:
     assert r.obj_id is not None
-    try:
-        with session.begin_nested():
-            service.update(session, plan.spec.name, r.obj_id, _data(plan, r, fields), ctx, row=0)
+    try:  # service.update raises before it changes anything, so no savepoint per row is needed
+        service.update(session, plan.spec.name, r.obj_id, _data(plan, r, fields), ctx, row=0)
     except Forbidden as exc:
         raise Forbidden(exc.message, _remap(exc, [r])) from None
     except InventoryError as exc:
@@ -597,14 +596,43 @@ def _update_row(session: Session, plan: _Plan, r: _Row, fields: Sequence[str], c
     return []
 
 
+def _preload(session: Session, plan: _Plan, rows: list[_Row]) -> list[Any]:
+    """Load the objects to update (with their link lists) and those they will point at, a chunk per query.
+
+    The session holds loaded objects weakly, so the caller keeps the returned list while it updates.
+    """
+    wanted: dict[str, set[int]] = {plan.spec.name: {r.obj_id for r in rows if r.obj_id is not None}}
+    by_field = _columns_by_field(plan.spec.name)
+    for r in rows:
+        for fld, value in _data(plan, r, list(r.result.changes)).items():
+            target = by_field[fld].ref or by_field[fld].link or (r.subject_target if by_field[fld].subject else None)
+            if target and value is not None:
+                wanted.setdefault(target, set()).update(value if isinstance(value, list) else [value])
+    keep: list[Any] = []
+    for kind in dict.fromkeys([plan.spec.name, *wanted, "clouds"]):
+        spec = KINDS[kind]
+        model: Any = spec.model
+        if kind == "clouds" and plan.spec.name == "systems":  # check_rules reads each system's cloud
+            wanted.setdefault(kind, set()).update(c for o in keep if (c := getattr(o, "cloud_id", None)) is not None)
+        ordered = sorted(i for i in wanted.get(kind, ()) if i is not None)
+        # Self-referencing link lists (a system's dependencies) are not eager-loaded unless asked for.
+        links = [selectinload(getattr(model, lk.relationship)) for lk in spec.links]
+        for start in range(0, len(ordered), 900):
+            part = ordered[start : start + 900]
+            keep += session.scalars(select(model).options(*links).where(model.id.in_(part))).all()
+    return keep
+
+
 def _execute(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Problem]:
     problems = _create_rows(session, plan, ctx)
     if problems:
         return problems
-    for r in plan.rows:
-        if r.result.action == "update":
-            problems += _update_row(session, plan, r, list(r.result.changes), ctx)
-            plan.advance(1)
+    updates = [r for r in plan.rows if r.result.action == "update"]
+    loaded = _preload(session, plan, updates)
+    for r in updates:
+        problems += _update_row(session, plan, r, list(r.result.changes), ctx)
+        plan.advance(1)
+    del loaded  # held until every update is done
     return problems
 
 
