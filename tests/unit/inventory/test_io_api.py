@@ -180,3 +180,17 @@ def test_templates_download(admin: TestClient) -> None:
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert "units-template.xlsx" in xlsx.headers["content-disposition"]
     assert admin.get(f"{URL}/units/template", headers={"Authorization": ""}).status_code == 401
+
+
+def test_wrong_types_in_the_json_api_name_the_field(admin: TestClient, db: Database, world: dict[str, Any]) -> None:
+    before = counts(db)
+    one = {"code": "J1", "name": "x", "owner_unit_id": world["unit"], "room_id": world["room"], "vcpus": "abc"}
+    r = admin.post(f"{URL}/systems", json=one)
+    assert r.status_code == 422
+    assert any(d["field"] == "vcpus" and d["value"] == "abc" for d in r.json()["error"]["details"])
+    good = {**one, "code": "J2", "vcpus": 2}
+    bulk = admin.post(f"{URL}/systems/bulk", json={"create": [good, {**one, "last_access_at": "yesterday"}]})
+    assert bulk.status_code == 422
+    fields = {d["field"] for d in bulk.json()["error"]["details"]}
+    assert {"create[1].vcpus", "create[1].last_access_at"} <= fields
+    assert counts(db) == before
