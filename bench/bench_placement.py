@@ -6,6 +6,7 @@ and a sample of single `place` calls (full scan with complete explanation, what 
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -69,6 +70,7 @@ def world(seed: int = 2021) -> tuple[list[Candidate], list[PlacementRequest]]:
 
 def main() -> None:
     cands, reqs = world()
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())  # the machine is shared: say how busy it was
     runs: list[float] = []
     for _ in range(REPEATS):
         t0 = time.perf_counter()
@@ -85,7 +87,7 @@ def main() -> None:
     best = min(runs)
     body = f"""
 World: {CLOUDS} clouds × {AZS} AZs = {len(cands)} candidates (40 gov-cloud, 10 sub/industry clouds; sites Nanning ×4,
-Guilin, Wuzhou, two others), {REQUESTS:,} requests from {UNITS:,} units (10% with a DR replica), seeded.
+Guilin, Wuzhou, two others), {REQUESTS:,} requests from {UNITS:,} units (20% with a DR replica), seeded; load average at start {load}.
 
 | measure | figure |
 |---|---|

@@ -399,6 +399,7 @@ def place_all(
     for key, owner in owned_sub.items():
         reason = owner_filter(probe, Role.PRIMARY, slots[key].cand, p, None) or ""
         owner_removals.setdefault(owner, []).append(Removal(key, "owner", reason))
+    by_line: dict[frozenset[int], tuple[Removal, ...]] = {}
     affinity: dict[int, set[str]] = {}
     for key, s in slots.items():
         for u in s.cand.units_present:
@@ -411,16 +412,24 @@ def place_all(
                 Decision(r.request_id, False, error="classified (涉密) systems are never placed on a cloud")
             )
             continue
-        removed = list(static_removed)
-        for owner, outside in owner_removals.items():
-            if owner not in r.unit_path:
-                removed += outside
+        mine = frozenset(u for u in r.unit_path if u in owner_removals)
+        policy_removed = by_line.get(mine)
+        if policy_removed is None:  # shared by every request of the same line: no per-request copies
+            policy_removed = by_line[mine] = tuple(static_removed) + tuple(
+                x for owner, outside in owner_removals.items() if owner not in mine for x in outside
+            )
+        removed: list[Removal] = []  # capacity removals of this request
         extra = {k for u in r.unit_path for k in by_owner.get(u, ())} | affinity.get(r.unit_id, set())
         need_core = r.dr_level != DRLevel.NONE
         primary = _best(r, Role.PRIMARY, pools.core if need_core else pools.any, slots, extra, p, None, removed)
         if primary is None:
             decisions.append(
-                Decision(r.request_id, False, removed=tuple(removed), error="no candidate passes every filter")
+                Decision(
+                    r.request_id,
+                    False,
+                    removed=policy_removed + tuple(removed),
+                    error="no candidate passes every filter",
+                )
             )
             continue
         replica = None
@@ -428,7 +437,7 @@ def place_all(
             replica = _best(r, Role.REPLICA, pools.dr, slots, extra, p, primary.candidate, removed)
             if replica is None:
                 error = f"{r.dr_level.value}: no DR-site candidate for the replica"
-                decisions.append(Decision(r.request_id, False, removed=tuple(removed), error=error))
+                decisions.append(Decision(r.request_id, False, removed=policy_removed + tuple(removed), error=error))
                 continue
         for ch in (primary, replica):
             if ch is None:
@@ -440,7 +449,8 @@ def place_all(
             affinity.setdefault(r.unit_id, set()).add(s.key)
             if s.key not in owned_sub:
                 _push(pools, s)
-        decisions.append(Decision(r.request_id, True, primary, replica, tuple(removed)))
+        explained = policy_removed + tuple(removed) if removed else policy_removed
+        decisions.append(Decision(r.request_id, True, primary, replica, explained))
     final = [slots[c.key].cand if c.key in slots else c for c in candidates]
     return decisions, final
 
