@@ -249,6 +249,9 @@ async def handle(process: asyncssh.SSHServerProcess) -> None:  # type: ignore[ty
     w("\n" + prompt)
     try:
         async for line in process.stdin:
+            # Echo here, in order with the outputs (asyncssh's line editor would echo a line typed ahead
+            # before the previous answer, which real devices never do and which desyncs netmiko).
+            w(line.rstrip("\r\n") + "\n")
             cmd = " ".join(line.strip().split())
             if cmd in ("quit", "exit", "logout"):
                 break
@@ -289,7 +292,7 @@ async def main() -> None:
         server_host_keys=[key],
         process_factory=handle,
         backlog=4096,
-        line_editor=True,
+        line_editor=False,
         reuse_address=True,
     )
     print(f"devicesim listening on {ARGS.bind or '*'}:{ARGS.port}", flush=True)

@@ -48,7 +48,7 @@ def settings(tmp_path: Path, db: Database) -> Settings:
         collector_icmp_packet_interval_seconds=0.02,
         collector_icmp_timeout_seconds=1.0,
         collector_tcp_timeout_seconds=1.0,
-        collector_ssh_timeout_seconds=4.0,
+        collector_ssh_timeout_seconds=2.5,
         collector_retries=0,
         collector_ssh_concurrency=20,
     )
