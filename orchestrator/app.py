@@ -25,6 +25,7 @@ from inventory.api import build_router as inventory_router
 from inventory.db import Database
 from migrations_plan.api import build_router as plan_router
 from migrations_plan.planning import scheduled_lookback
+from orchestrator.clouds_api import install as install_clouds
 from orchestrator.extranet import install_collectors
 from orchestrator.jobs import JobOutcome, Jobs
 from orchestrator.plan_capacity import plan_capacity
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(plan_router())
     app.state.plan_capacity = plan_capacity  # free capacity per target cloud, from the newest samples
     install_scheduler(app)  # resource requests, approval, placement, provisioning, events, quotas
+    install_clouds(app)  # capacity, drift, provisioning step log; periodic sweep when clouds.yaml is set
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
     if settings.scheduler_enabled:
         components.starters.append(lambda a: a.state.jobs.start())
