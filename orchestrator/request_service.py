@@ -7,6 +7,7 @@ and when something changed, write the new state, one audit entry (ChangeAction.D
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from inventory.auth import Principal, unit_subtree
 from inventory.enums import ChangeAction, Role
 from inventory.errors import Conflict, NotFound, Problem, RuleViolation
 from inventory.models import Cloud, InformationSystem
-from inventory.service import ChangeContext, now_utc, record_change
+from inventory.service import ChangeContext, record_change
 from orchestrator import approval, quotas
 from orchestrator.cloud_driver import CloudCapacity
 from orchestrator.models import EventKind, RequestEvent, ResourceRequest
@@ -152,7 +153,7 @@ def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCrea
             raise RuleViolation("the system belongs to another unit", [problem])
     demand = total_demand(body.bundle, body.dr_level)
     row = ResourceRequest(
-        code=f"tmp-{now_utc().timestamp()}",
+        code=f"tmp-{uuid.uuid4().hex[:32]}",  # replaced by RR<id> once the id is known
         title=body.title,
         unit_id=body.unit_id,
         system_id=body.system_id,
@@ -221,7 +222,9 @@ def approve(
     """Final approval by the office; the admin may give both levels in one call."""
     if p.role == Role.ADMIN and not row.first_level_done:
         apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
-    apply(session, p, ctx, row, Action.APPROVE, message=comment)
+    # approval starts the reservation: two requests that each fit alone must not both be approved past a limit
+    within = lambda: quotas.require_within(session, row.unit_id, demand_of(row))  # noqa: E731
+    apply(session, p, ctx, row, Action.APPROVE, message=comment, check=within)
     return row
 
 

@@ -282,3 +282,19 @@ def test_scheduled_but_unprovisioned_requests_hold_their_capacity(world: World) 
         placed.append(w.post("operator", f"{rid}/schedule"))
     assert [r.status_code for r in placed] == [200, 200, 409]
     assert {placed[0].json()["primary_cloud"], placed[1].json()["primary_cloud"]} == {"gov-nanning", "gov-guilin"}
+
+
+def test_approval_reserves_quota_so_two_requests_cannot_both_be_approved_past_a_limit(world: World) -> None:
+    w = world
+    assert (
+        w.client.put(f"/api/v1/quotas/{w.ids['county_unit']}", json={"vcpus": 30}, headers=w.as_("office")).status_code
+        == 200
+    )
+    first, second = (w.create(bundle=w.bundle(**BIG))["id"] for _ in range(2))
+    for rid in (first, second):  # each fits alone (24 ≤ 30)
+        assert w.post("dept", f"{rid}/submit").json()["status"] == "submitted"
+        w.post("city_chief", f"{rid}/approve")
+    assert w.post("office", f"{first}/approve").json()["status"] == "approved"
+    r = w.post("office", f"{second}/approve")
+    assert r.status_code == 422 and "quota" in r.json()["error"]["message"]
+    assert w.client.get(f"/api/v1/requests/{second}", headers=w.as_("dept")).json()["status"] == "submitted"
