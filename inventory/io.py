@@ -131,6 +131,11 @@ def _to_utc(value: datetime) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=CN_TZ)).astimezone(UTC)
 
 
+@cache
+def _enum_values(typ: type[Enum]) -> dict[str, str]:
+    return {str(m.value).lower(): str(m.value) for m in typ}
+
+
 def read_cell(typ: Any, raw: Any) -> Any:
     """A cell as a typed value (None when empty); CellError when it does not fit the type."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -181,11 +186,10 @@ def read_cell(typ: Any, raw: Any) -> Any:
         except ValueError:
             raise CellError("应为日期 / expected a date like 2024-01-31") from None
     if isinstance(typ, type) and issubclass(typ, Enum):
-        word = str(_text(raw)).lower()
-        for member in typ:
-            if word == str(member.value).lower():
-                return member.value
-        raise CellError(f"应为以下值之一 / expected one of: {', '.join(str(m.value) for m in typ)}")
+        value = _enum_values(typ).get(str(_text(raw)).lower())
+        if value is None:
+            raise CellError(f"应为以下值之一 / expected one of: {', '.join(str(m.value) for m in typ)}")
+        return value
     return raw
 
 
