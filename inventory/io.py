@@ -32,6 +32,7 @@ CN_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # naive times in files ar
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是"})
 LIST_SEPARATORS = (";", "；")
+FORMULA_START = ("=", "+", "-", "@")  # CSV text starting so is written with a leading ' (spreadsheet injection)
 
 
 # --- columns as files show them ---------------------------------------------------------------
@@ -141,7 +142,8 @@ def read_cell(typ: Any, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if typ is str:
-        return _text(raw)
+        text = _text(raw)
+        return text[1:] if text and text.startswith("'") and text[1:].startswith(FORMULA_START) else text
     if typ is bool:
         if isinstance(raw, bool):
             return raw
@@ -826,8 +828,13 @@ def notes(kind: str) -> list[list[Any]]:
 def _matrix(kind: str, rows: list[dict[str, Any]], for_xlsx: bool) -> tuple[list[str], list[list[Any]]]:
     columns = file_columns(kind)
     headers = [c.header for c in columns]
-    conv = _xlsx_cell if for_xlsx else cell_text
+    conv = _xlsx_cell if for_xlsx else _csv_cell
     return headers, [[conv(r.get(c.field)) for c in columns] for r in rows]
+
+
+def _csv_cell(value: Any) -> str:
+    text = cell_text(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
 
 
 def write_csv_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:

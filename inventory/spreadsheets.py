@@ -193,6 +193,10 @@ def _bold(ws: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
 
 
 def _xlsx_value(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("="):  # text, never a formula
+        text = WriteOnlyCell(ws, value=value)
+        text.data_type = "s"
+        return text
     if isinstance(value, date) and not isinstance(value, datetime):
         cell = WriteOnlyCell(ws, value=value)
         cell.number_format = "yyyy-mm-dd"

@@ -438,3 +438,21 @@ def test_templates_have_chinese_headers_and_a_notes_sheet(db: Database, world: d
     assert report.ok and report.applied, report.all_problems()
     csv_blank = io.template("units", "csv").decode("utf-8-sig")
     assert csv_blank.strip() == ",".join(c.zh for c in io.file_columns("units"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_formula_like_text_is_exported_inert_and_round_trips(db: Database, world: dict[str, Any], fmt: str) -> None:
+    with db.session() as s:
+        sid = s.scalar(select(InformationSystem.id).where(InformationSystem.code == "SYS-A"))
+        assert sid is not None
+        Inv(s).set("systems", sid, name='=HYPERLINK("http://x","点我")')
+    with db.session() as s:
+        data = io.export_file(s, "systems", fmt)
+    if fmt == "csv":
+        assert "'=HYPERLINK" in data.decode("utf-8-sig")
+    else:
+        ws = load_workbook(stdio.BytesIO(data))["systems"]
+        assert ws["B2"].data_type == "s" and ws["B2"].value.startswith("=HYPERLINK")
+    with db.session() as s:
+        report = io.plan_import(s, "systems", read_table(data, f"x.{fmt}"), CTX)
+    assert report.counts["update"] == 0 and report.counts["unchanged"] == 2, report.as_dict()
