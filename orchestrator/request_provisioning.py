@@ -128,14 +128,18 @@ def _unit_code(session: Session, unit_id: int) -> str:
 def provision(
     db: Database, p: Principal, ctx: ChangeContext, request_id: int, driver_for: DriverFor
 ) -> ProvisionResult:
-    """scheduled → provisioning → active (usage added) or failed (with reason; partial replicas retired)."""
+    """scheduled → provisioning → active (usage added) or failed (with reason; partial replicas retired).
+
+    A request left in provisioning (the process died mid-way) is driven on: provisioning is idempotent per
+    (request, cloud) and adopts what the earlier attempt created.
+    """
     with db.session() as s:
         row = get(s, p, request_id)
         approval.authorize(p, Action.PROVISION, facts(row))
-        if row.status != RequestStatus.SCHEDULED:
+        if row.status not in (RequestStatus.SCHEDULED, RequestStatus.PROVISIONING):
             apply(s, p, ctx, row, Action.PROVISION)  # a repeat (no-op) or a 409
             return ProvisionResult(row.status, ())
-        apply(s, p, ctx, row, Action.PROVISION)
+        apply(s, p, ctx, row, Action.PROVISION)  # no-op when resuming
         plans = plans_for(row, _unit_code(s, row.unit_id), unit_usage_by_cloud(s, row.unit_id))
     outcomes: list[ProvisionOutcome] = []
     error: str | None = None

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from inventory.auth import Principal
+from inventory.enums import Role
+from inventory.service import ChangeContext
+from orchestrator import request_service as svc
 from orchestrator.cloud_driver import CloudError
 from orchestrator.provision_plan import ResourceKind
+from orchestrator.resource_requests import Action
 from tests.unit.orchestrator.conftest import World
 
 BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits
@@ -298,3 +303,20 @@ def test_approval_reserves_quota_so_two_requests_cannot_both_be_approved_past_a_
     r = w.post("office", f"{second}/approve")
     assert r.status_code == 422 and "quota" in r.json()["error"]["message"]
     assert w.client.get(f"/api/v1/requests/{second}", headers=w.as_("dept")).json()["status"] == "submitted"
+
+
+def test_a_request_left_in_provisioning_is_driven_on_without_duplicates(world: World) -> None:
+    w = world
+    rid = w.create(bundle=w.bundle(**BIG))["id"]
+    w.post("dept", f"{rid}/submit")
+    w.post("city_chief", f"{rid}/approve")
+    w.post("office", f"{rid}/approve")
+    cloud = w.post("operator", f"{rid}/schedule").json()["primary_cloud"]
+    with w.db.session() as s:  # a process that marked it provisioning, then died
+        row = svc.get(s, Principal("op", Role.CLOUD_OPERATOR), rid)
+        svc.apply(s, Principal("op", Role.CLOUD_OPERATOR), ChangeContext(actor="op"), row, Action.PROVISION)
+    r = w.post("operator", f"{rid}/provision")
+    assert r.json()["status"] == "active"
+    assert servers_in(w, cloud) == 3
+    assert w.post("operator", f"{rid}/provision").json()["status"] == "active"  # a repeat changes nothing
+    assert servers_in(w, cloud) == 3 and w.drivers[cloud].created_count[ResourceKind.SERVER] == 3
