@@ -92,6 +92,15 @@ def test_coverage_per_level_and_city_and_metrics(
     assert 'yunwang_node_up{city="",county="",level="region",node="GX"} 1.0' in text
     assert f'yunwang_extranet_coverage_ratio{{city="{net.lost_county_city}",level="county"}} 0.0' in text
     assert "yunwang_node_loss_ratio{" in text and "yunwang_node_rtt_seconds{" in text
+    down_cities = admin.get("/api/v1/collectors/nodes", params={"level": "city", "state": "down"}).json()
+    assert [(n["code"], n["city"], n["vantage"]) for n in down_cities] == [("C13", net.down_city, "test-vantage")]
+    gx = admin.get("/api/v1/collectors/nodes", params={"level": "region"}).json()[0]
+    assert gx["state"] == "up" and gx["loss_ratio"] == 0 and gx["state_since"]
+    av = {a["code"]: a for a in admin.get("/api/v1/collectors/availability").json()}
+    assert (av["GX"]["1d"], av["C13"]["1d"], av["C13"]["30d"]) == (1.0, 0.0, 0.0)
+    access = {a["level"]: (a["units"], a["connected_up"]) for a in body["horizontal_access"]}
+    assert access == {"city": (6, 3), "all": (6, 3)}  # 3 units via C1 (up), 2 via C13 (down), 1 not connected
+    assert 'yunwang_extranet_horizontal_access_live_ratio{level="city"} 0.5' in text
 
 
 def test_tcp_ports_closed_port_degrades_and_silent_node_stays_down(
