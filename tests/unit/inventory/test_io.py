@@ -456,3 +456,37 @@ def test_formula_like_text_is_exported_inert_and_round_trips(db: Database, world
     with db.session() as s:
         report = io.plan_import(s, "systems", read_table(data, f"x.{fmt}"), CTX)
     assert report.counts["update"] == 0 and report.counts["unchanged"] == 2, report.as_dict()
+
+
+def test_circular_and_self_references_in_a_file_are_errors(db: Database, world: dict[str, Any]) -> None:
+    with db.session() as s:
+        region = s.get(Region, world["region"])
+        assert region is not None
+    before = snapshot_counts(db)
+    cycle = csv_file(
+        "单位编码,单位名称,层级,上级单位编码,所在区划代码",
+        f"CA,甲,city,CB,{region.code}",
+        f"CB,乙,city,CA,{region.code}",
+    )
+    report = import_csv(db, "units", cycle)
+    assert not report.ok and {p.row for p in report.all_problems()} == {2, 3}
+    assert all("circular" in p.message for p in report.all_problems())
+    itself = csv_file("单位编码,单位名称,层级,上级单位编码,所在区划代码", f"CS,丙,city,CS,{region.code}")
+    assert "itself" in problem_at(import_csv(db, "units", itself), 2, "parent_id")
+    assert_nothing_written(db, before)
+
+
+def test_blanking_a_required_value_on_update_is_an_error(db: Database, world: dict[str, Any]) -> None:
+    before = snapshot_counts(db)
+    data = csv_file("系统编码,系统名称,是否涉密", "SYS-A,,否", "SYS-B,新名字,")
+    report = import_csv(db, "systems", data)
+    assert "empty" in problem_at(report, 2, "name")
+    assert "empty" in problem_at(report, 3, "classified")
+    assert_nothing_written(db, before)
+
+
+def test_xlsx_cells_beyond_the_header_are_an_error(db: Database, world: dict[str, Any]) -> None:
+    data = xlsx_file([["系统编码", "系统名称"], ["SYS-A", "改名", "多余"]])
+    with db.session() as s:
+        report = io.plan_import(s, "systems", read_table(data, "f.xlsx"), CTX)
+    assert any(p.row == 2 and "3 cells" in p.message for p in report.all_problems())
