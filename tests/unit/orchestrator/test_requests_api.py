@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy import event
 
 from inventory.auth import Principal
 from inventory.enums import Role
@@ -320,3 +321,28 @@ def test_a_request_left_in_provisioning_is_driven_on_without_duplicates(world: W
     assert servers_in(w, cloud) == 3
     assert w.post("operator", f"{rid}/provision").json()["status"] == "active"  # a repeat changes nothing
     assert servers_in(w, cloud) == 3 and w.drivers[cloud].created_count[ResourceKind.SERVER] == 3
+
+
+def test_listing_requests_and_events_costs_the_same_queries_for_2_or_8_requests(world: World) -> None:
+    w = world
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def queries_for(path: str) -> int:
+        statements.clear()
+        event.listen(w.db.engine, "before_cursor_execute", count)
+        try:
+            assert w.client.get(path, headers=w.as_("dept")).status_code == 200
+        finally:
+            event.remove(w.db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    for _ in range(2):
+        w.create()
+    few = (queries_for("/api/v1/requests"), queries_for("/api/v1/events"))
+    for _ in range(6):
+        w.create()
+    assert len(w.client.get("/api/v1/requests", headers=w.as_("dept")).json()) == 8
+    assert (queries_for("/api/v1/requests"), queries_for("/api/v1/events")) == few
