@@ -23,6 +23,7 @@ MAX_ROWS = 200_000  # data rows per file
 MAX_XLSX_UNPACKED = 400 * 1024 * 1024  # bytes once unzipped; larger is treated as a zip bomb
 MAX_XLSX_RATIO = 200  # compression ratio above which a member is treated as a zip bomb
 XLSX_MAGIC = b"PK\x03\x04"
+NOTES_TITLE = "说明 Notes"
 
 
 @dataclass
@@ -120,14 +121,14 @@ def _check_zip(data: bytes) -> None:
 
 
 def read_xlsx(data: bytes) -> SourceTable:
-    """The first worksheet of an XLSX workbook (read-only, values only); other sheets (notes) are ignored."""
+    """The first data worksheet of an XLSX workbook (read-only, values only); the 说明 Notes sheet is ignored."""
     _check_zip(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types (KeyError, InvalidFileException, XML errors)
         raise _bad_file(f"not a valid XLSX file ({type(exc).__name__}) / 不是有效的 XLSX 文件") from None
     try:
-        ws = wb.worksheets[0]
+        ws = next((w for w in wb.worksheets if w.title != NOTES_TITLE), wb.worksheets[0])
         table = SourceTable([], format="xlsx")
         for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = list(values)
@@ -164,7 +165,7 @@ def write_xlsx(
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
     notes: Sequence[Sequence[Any]] = (),
-    notes_title: str = "说明 Notes",
+    notes_title: str = NOTES_TITLE,
 ) -> bytes:
     """An XLSX workbook: the data sheet (bold header, frozen first row) and an optional notes sheet."""
     wb = Workbook(write_only=True)

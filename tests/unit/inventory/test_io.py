@@ -490,3 +490,15 @@ def test_xlsx_cells_beyond_the_header_are_an_error(db: Database, world: dict[str
     with db.session() as s:
         report = io.plan_import(s, "systems", read_table(data, "f.xlsx"), CTX)
     assert any(p.row == 2 and "3 cells" in p.message for p in report.all_problems())
+
+
+def test_the_notes_sheet_is_skipped_even_when_moved_first(db: Database, world: dict[str, Any]) -> None:
+    with db.session() as s:
+        data = io.export_file(s, "systems", "xlsx")
+    wb = load_workbook(stdio.BytesIO(data))
+    wb.move_sheet("说明 Notes", offset=-1)
+    assert wb.sheetnames[0] == "说明 Notes"
+    out = stdio.BytesIO()
+    wb.save(out)
+    table = read_table(out.getvalue(), "moved.xlsx")
+    assert table.headers[0] == "系统编码" and len(table.rows) == 2
