@@ -20,6 +20,7 @@ from orchestrator import dbschema
 from orchestrator.app import create_app
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
+from orchestrator.requests_cli import make_app as requests_cli
 from orchestrator.settings import Settings
 
 app = typer.Typer(
@@ -42,6 +43,9 @@ def _settings() -> Settings:
 
 app.add_typer(plan_cli(lambda: Database(_settings().database_url)), name="plan")
 app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="report")
+_request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_url))
+app.add_typer(_request_cli, name="request")
+app.add_typer(_quota_cli, name="quota")
 
 
 @db_app.command("upgrade")
