@@ -18,6 +18,7 @@ from inventory.models import ApiToken, Unit
 from migrations_plan.cli import make_app as plan_cli
 from orchestrator import dbschema
 from orchestrator.app import create_app
+from orchestrator.clouds_cli import make_app as clouds_cli
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
 from orchestrator.requests_cli import make_app as requests_cli
@@ -46,6 +47,7 @@ app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="repo
 _request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_url))
 app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
+app.add_typer(clouds_cli(_settings), name="cloud")
 
 
 @db_app.command("upgrade")

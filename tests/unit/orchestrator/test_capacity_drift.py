@@ -83,3 +83,17 @@ def test_clouds_api_roles_and_metrics(
     assert 'yunwang_provision_duration_seconds_count{cloud="mem"} 1.0' in text
     assert 'yunwang_cloud_drift{cloud="mem",type="unknown"} 0.0' in text
     assert "secret" not in text
+
+
+def test_cloud_cli_steps_and_missing_clouds_yaml(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app as cli
+
+    assert provision(db, plan("R-CLI"), InMemoryDriver()).ok
+    monkeypatch.setenv("YUNWANG_DATABASE_URL", db.url)
+    monkeypatch.delenv("YUNWANG_CLOUDS_YAML", raising=False)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["cloud", "steps", "R-CLI"])
+    assert out.exit_code == 0 and "server:s-1" in out.output
+    assert runner.invoke(cli, ["cloud", "sweep"]).exit_code == 2
