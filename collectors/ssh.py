@@ -173,6 +173,7 @@ def _session(target: SshTarget, cred: Credential, timeout: float) -> tuple[dict[
         "auth_timeout": timeout,
         "banner_timeout": timeout,
         "timeout": timeout,
+        "read_timeout_override": timeout,  # also bounds netmiko's own prompt reads (10 s by default)
         "allow_agent": False,
         "use_keys": False,
     }
