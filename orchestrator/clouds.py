@@ -322,8 +322,17 @@ class OpenStackDriver:
             elif kind == ResourceKind.VOLUME:
                 v = conn.block_storage.find_volume(obj.cloud_id)
                 if v is not None:
-                    if v.status in ("attaching", "detaching", "creating"):
-                        v = conn.block_storage.wait_for_status(v, status="available", interval=0.5, wait=wait)
+                    deadline = time.monotonic() + wait
+                    detached = False
+                    while v.status in ("attaching", "detaching", "creating", "reserved", "in-use"):
+                        if v.status == "in-use" and not detached:  # attached by a step we never logged
+                            detached = True
+                            for a in v.attachments or []:
+                                conn.compute.delete_volume_attachment(a["server_id"], v.id, ignore_missing=True)
+                        if time.monotonic() > deadline:
+                            raise TransientCloudError(f"{self._name}: volume {v.id} stuck in {v.status}")
+                        time.sleep(0.5)
+                        v = conn.block_storage.get_volume(v.id)
                     conn.block_storage.delete_volume(v, ignore_missing=True)
                     conn.block_storage.wait_for_delete(v, interval=0.5, wait=wait)
             elif kind == ResourceKind.VOLUME_ATTACHMENT:
