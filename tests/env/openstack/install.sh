@@ -11,6 +11,11 @@ if ! command -v rabbitmq-server >/dev/null || ! command -v mariadbd >/dev/null |
   [ -f /tmp/.yunwang-apt-updated ] || { apt-get update -qq && touch /tmp/.yunwang-apt-updated; }
   apt-get install -y -qq --no-install-recommends rabbitmq-server mariadb-server curl bc >/dev/null
 fi
+# uwsgi is an sdist: it needs a C compiler and the Python headers
+if ! command -v gcc >/dev/null || ! dpkg -s python3-dev >/dev/null 2>&1; then
+  [ -f /tmp/.yunwang-apt-updated ] || { apt-get update -qq && touch /tmp/.yunwang-apt-updated; }
+  apt-get install -y -qq --no-install-recommends gcc libc6-dev python3-dev >/dev/null
+fi
 # Debian starts the packaged services on install; we run our own private instances instead.
 for s in rabbitmq-server mariadb; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet $s 2>/dev/null; then systemctl stop $s || true; fi
