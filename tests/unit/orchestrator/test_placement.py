@@ -140,7 +140,13 @@ def test_explanation_is_json_ready_and_names_chosen_slot() -> None:
     e = d.explain()
     assert e["ok"] is True
     assert e["primary"]["az"] == "a"  # type: ignore[index]
-    assert e["removed"] == [{"candidate": "gov-nanning/RegionOne/b", "filter": "capacity", "reason": "primary: not enough free capacity: vcpus 1 < 4"}]
+    assert e["removed"] == [
+        {
+            "candidate": "gov-nanning/RegionOne/b",
+            "filter": "capacity",
+            "reason": "primary: not enough free capacity: vcpus 1 < 4",
+        }
+    ]
 
 
 def test_consume_reduces_free_capacity_and_records_presence() -> None:
