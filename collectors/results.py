@@ -62,8 +62,17 @@ class ProbeResult:
         return None if self.sent == 0 else (self.sent - self.received) / self.sent
 
 
-def node_state(icmp: ProbeResult | None, tcp: Sequence[ProbeResult], degraded_loss_ratio: float) -> NodeState:
-    """Up when it answers cleanly, degraded on heavy loss or a closed port, down when nothing answers."""
+def node_state(
+    icmp: ProbeResult | None,
+    tcp: Sequence[ProbeResult],
+    degraded_loss_ratio: float,
+    previous: NodeState | None = None,
+) -> NodeState:
+    """Up when it answers cleanly, degraded on heavy loss or a closed port, down when nothing answers.
+
+    A degraded node comes back up only once its loss falls to half the threshold, so a link hovering
+    around the threshold does not flap (and fill the change log).
+    """
     if icmp is None and not tcp:
         return NodeState.UNKNOWN
     icmp_alive = icmp is not None and icmp.received > 0
@@ -73,7 +82,8 @@ def node_state(icmp: ProbeResult | None, tcp: Sequence[ProbeResult], degraded_lo
     if icmp is None or not icmp_alive:
         return NodeState.DEGRADED  # ICMP blocked or lost but a service answers
     loss = icmp.loss_ratio or 0.0
-    if loss > degraded_loss_ratio or not all(tcp_ok):
+    threshold = degraded_loss_ratio / 2 if previous == NodeState.DEGRADED else degraded_loss_ratio
+    if loss > threshold or not all(tcp_ok):
         return NodeState.DEGRADED
     return NodeState.UP
 

@@ -135,7 +135,9 @@ class CollectorService:
                     if not n.address:
                         continue
                     tcp_results = [self.tcp_latest[(n.id, p)] for p in n.ports if (n.id, p) in self.tcp_latest]
-                    decided[n.id] = node_state(self.icmp_latest.get(n.id), tcp_results, self.config.degraded_loss_ratio)
+                    decided[n.id] = node_state(
+                        self.icmp_latest.get(n.id), tcp_results, self.config.degraded_loss_ratio, n.state
+                    )
                 changes = store.apply_states(s, decided, ctx, at)
             store.prune(s, self.config.history_hours, at)
             s.flush()

@@ -25,6 +25,12 @@ def test_node_losing_more_than_the_threshold_is_degraded() -> None:
     assert node_state(icmp(10, 8), [], 0.2) == NodeState.UP
 
 
+def test_degraded_node_recovers_only_below_half_the_threshold() -> None:
+    assert node_state(icmp(20, 17), [], 0.2, previous=NodeState.DEGRADED) == NodeState.DEGRADED
+    assert node_state(icmp(20, 19), [], 0.2, previous=NodeState.DEGRADED) == NodeState.UP
+    assert node_state(icmp(20, 17), [], 0.2, previous=NodeState.UP) == NodeState.UP
+
+
 def test_closed_service_port_degrades_an_answering_node() -> None:
     assert node_state(icmp(5, 5), [tcp(True), tcp(False)], 0.2) == NodeState.DEGRADED
 
