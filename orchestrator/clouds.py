@@ -34,6 +34,7 @@ from orchestrator.provision_plan import ResourceKind
 log = logging.getLogger("yunwang.clouds")
 COMPUTE_QUOTA_KEYS = ("instances", "cores", "ram", "key_pairs", "server_groups")
 VOLUME_QUOTA_KEYS = ("volumes", "gigabytes", "snapshots")
+LOOKUP_TTL_S = 60.0
 NETWORK_QUOTA_KEYS = ("networks", "subnets", "ports", "routers", "floatingips", "security_groups")
 
 
@@ -91,6 +92,7 @@ class OpenStackDriver:
         self.wait_timeout = int(wait_timeout)
         self._admin: Any = None
         self._scoped: dict[str, Any] = {}
+        self._lookups: dict[tuple[str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     # --- plumbing -------------------------------------------------------------------------------------------
@@ -150,6 +152,16 @@ class OpenStackDriver:
             with self._lock:
                 self._scoped[project_id] = conn
         return conn
+
+    def _lookup(self, what: str, name: str, finder: Any) -> str:
+        """Id of a flavor/image/network by name, cached for LOOKUP_TTL_S (they rarely change)."""
+        key = (what, name)
+        hit = self._lookups.get(key)
+        if hit is not None and time.monotonic() - hit[1] < LOOKUP_TTL_S:
+            return hit[0]
+        found = finder(name, ignore_missing=False)
+        self._lookups[key] = (str(found.id), time.monotonic())
+        return str(found.id)
 
     # --- projects and quotas --------------------------------------------------------------------------------
     def ensure_project(self, name: str, unit_code: str) -> tuple[str, bool]:
@@ -231,9 +243,9 @@ class OpenStackDriver:
                 return self._net_obj(kind, r, project_id)
             if kind == ResourceKind.ROUTER:
                 body: dict[str, Any] = {"name": name, "description": mark}
-                ext = self._external_network and self._connect().network.find_network(self._external_network)
-                if ext:
-                    body["external_gateway_info"] = {"network_id": ext.id}
+                if self._external_network:
+                    ext_id = self._lookup("network", self._external_network, self._connect().network.find_network)
+                    body["external_gateway_info"] = {"network_id": ext_id}
                 r = net.create_router(**body)
                 net.add_interface_to_router(r, subnet=spec["subnet_id"])
                 return self._net_obj(kind, r, project_id)
@@ -252,12 +264,12 @@ class OpenStackDriver:
                     net.create_security_group_rule(**rule)
                 return self._net_obj(kind, r, project_id)
             if kind == ResourceKind.SERVER:
-                flavor = conn.compute.find_flavor(spec["flavor"], ignore_missing=False)
-                image = conn.image.find_image(spec["image"], ignore_missing=False)
+                flavor_id = self._lookup("flavor", spec["flavor"], conn.compute.find_flavor)
+                image_id = self._lookup("image", spec["image"], conn.image.find_image)
                 kw: dict[str, Any] = {
                     "name": name,
-                    "flavor_id": flavor.id,
-                    "image_id": image.id,
+                    "flavor_id": flavor_id,
+                    "image_id": image_id,
                     "metadata": {"yunwang": mark},
                     "networks": [{"uuid": spec["network_id"]}] if spec.get("network_id") else "none",
                 }
@@ -274,11 +286,11 @@ class OpenStackDriver:
                 conn.compute.create_volume_attachment(spec["server_id"], volume_id=spec["volume_id"])
                 return self._attachment(project_id, spec)
             if kind == ResourceKind.FLOATING_IP:
-                ext = self._connect().network.find_network(self._external_network or "", ignore_missing=False)
+                ext_id = self._lookup("network", self._external_network or "", self._connect().network.find_network)
                 ports = list(net.ports(device_id=spec["server_id"]))
                 if not ports:
                     raise CloudError(f"{self._name}: server {spec['server_id']} has no port for a floating IP")
-                fip = net.create_ip(floating_network_id=ext.id, port_id=ports[0].id, description=mark)
+                fip = net.create_ip(floating_network_id=ext_id, port_id=ports[0].id, description=mark)
                 return CloudObject(kind, fip.id, fip.floating_ip_address, project_id, mark, fip.status, {})
             raise CloudError(f"cannot create {kind.value}")
 

@@ -155,8 +155,14 @@ class _Run:
         if prior is None or prior.status != StepStatus.CREATED or not prior.cloud_id:
             self._log(key, kind, name, status=StepStatus.STARTED, attrs=dict(spec))
 
+            # Look before creating whenever an earlier attempt may have reached the cloud: a step this run
+            # already started (resume, re-provision) or any retry. A step never started before (its STARTED row
+            # is committed before any call) cannot exist yet, so its first attempt creates directly.
+            tries = {"n": 0 if prior is None else 1}
+
             def find_or_create() -> CloudObject:
-                found = self.driver.find(kind, pid, mark, spec)
+                tries["n"] += 1
+                found = self.driver.find(kind, pid, mark, spec) if tries["n"] > 1 else None
                 return found if found is not None else self.driver.create(kind, pid, mark, spec)
 
             obj = call(find_or_create, counter=self.counter)
