@@ -106,8 +106,9 @@ class QuotaIn(BaseModel):
     floating_ips: int | None = Field(default=None, ge=0)
 
 
-def latest_capacities(session: Session) -> list[CloudCapacity]:
-    """Capacity from the newest sample of every cloud (written by the provisioning side's capacity collector)."""
+def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
+    """Capacity from the newest sample of every cloud (written by the provisioning side's capacity collector);
+    samples carry no availability zone, `az_of(cloud)` supplies it (from clouds.yaml)."""
     newest = (
         select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
     )
@@ -120,7 +121,7 @@ def latest_capacities(session: Session) -> list[CloudCapacity]:
     for r in rows:
         hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
     return [
-        CloudCapacity(cloud, None, tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
+        CloudCapacity(cloud, az_of(cloud), tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
         for cloud, by_host in sorted(hosts.items())
     ]
 
@@ -160,7 +161,27 @@ def install(app: FastAPI) -> None:
     app.include_router(build_router())
     app.state.registry.register(RequestsCollector(app.state.db))
     if getattr(app.state, "scheduler_capacity", None) is None:
-        app.state.scheduler_capacity = latest_capacities
+
+        def sampled(session: Session) -> list[CloudCapacity]:
+            return latest_capacities(session, _az_lookup(app))
+
+        app.state.scheduler_capacity = sampled
+
+
+def _az_lookup(app: FastAPI) -> Callable[[str], str | None]:
+    """Each cloud's availability zone from clouds.yaml (`yunwang.availability_zone`), when one is configured."""
+    try:
+        driver_for = _driver_for(app)
+    except Conflict:
+        return lambda _: None
+
+    def az(cloud: str) -> str | None:
+        try:
+            return driver_for(cloud).availability_zone
+        except KeyError:
+            return None
+
+    return az
 
 
 def build_router() -> APIRouter:
