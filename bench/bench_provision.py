@@ -21,6 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from keystoneauth1 import session as ks_session  # counts HTTP requests of both variants
 
 from bench.results import write_section
 from inventory.db import Database
