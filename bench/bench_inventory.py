@@ -124,6 +124,7 @@ def bench_store(label: str, url: str) -> tuple[list[str], str]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]
     rows: list[str] = []
     loads: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,6 +154,8 @@ def main() -> None:
             f"{REPEAT} timed calls each after 3 warm-ups, limit 50 unless stated.",
             "",
             *[f"- {line}" for line in loads],
+            f"- 1-minute load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end (other work "
+            "shares the 2 cores; p99 mostly reflects that)",
             "",
             "| store | call | matching rows | p50 ms | p99 ms |",
             "|---|---|---:|---:|---:|",

@@ -24,18 +24,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"service exited with {proc.returncode}")
+            raise AssertionError(f"service exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise AssertionError("service did not become healthy")
+    raise AssertionError(f"service did not become healthy: {log.read_text(errors='replace')[-2000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -77,7 +77,7 @@ def test_demo_then_serve_answers_authenticated_lists(tmp_path: Path, serve_with:
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base, proc)
+        wait_healthy(base, proc, tmp_path / "service.log")
         if serve_with == "demo":  # a second `demo` keeps the data but re-issues the tokens
             tokens = {
                 line.split("\t")[0]: line.split("\t")[3]
