@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OS_BASE=${OS_BASE:-/var/tmp/yunwang-openstack}; V=$OS_BASE/venv
 MARKER=$V/.yunwang-installed-2
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v rabbitmq-server >/dev/null || ! command -v mariadbd >/dev/null || ! command -v curl >/dev/null; then
+if ! command -v rabbitmq-server >/dev/null || ! command -v mariadbd >/dev/null || ! command -v curl >/dev/null || ! command -v bc >/dev/null; then
   [ -f /tmp/.yunwang-apt-updated ] || { apt-get update -qq && touch /tmp/.yunwang-apt-updated; }
   apt-get install -y -qq --no-install-recommends rabbitmq-server mariadb-server curl bc >/dev/null
 fi
