@@ -6,7 +6,7 @@ RUN=${RUN:-$REPO/var/openstack}; P=$RUN/pids
 PIDS=()
 for f in $P/*.pid; do
   [ -f "$f" ] || continue
-  case $(basename $f) in mysql.pid|rabbit.pid) continue;; esac
+  case $(basename $f) in mysql.pid|rabbit.pid|epmd.pid) continue;; esac
   PIDS+=($(cat $f)); rm -f $f
 done
 alive() { local p; for p in "${PIDS[@]}"; do kill -0 $p 2>/dev/null && return 0; done; return 1; }
@@ -21,7 +21,9 @@ fi
 if [ -f $P/rabbit.pid ]; then
   rabbitmqctl -n rabbit@localhost -q stop >/dev/null 2>&1 || kill $(cat $P/rabbit.pid) 2>/dev/null
   rm -f $P/rabbit.pid
-  EPMD=$(pgrep -x epmd) && kill $EPMD   # epmd is spawned by rabbitmq-server (ours: we started the only one)
+  # epmd was spawned by our rabbitmq-server when start.sh recorded it; end it by that PID
+  if [ -s $P/epmd.pid ]; then kill $(cat $P/epmd.pid) 2>/dev/null; fi
+  rm -f $P/epmd.pid
 fi
 rm -f $RUN/clouds.yaml
 exit 0
