@@ -32,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     type_coerce,
     union_all,
 )
@@ -348,7 +349,7 @@ def item_source(key: RateKey, at: datetime | None) -> Subquery:
     return stmt.subquery("items")
 
 
-def exclusions(at: datetime | None) -> Subquery:
+def exclusions(at: datetime | None) -> FromClause:
     """The decisive active exemption or retirement determination per subject (latest decided_on wins)."""
     d = state(
         "determinations",
@@ -375,10 +376,10 @@ def exclusions(at: datetime | None) -> Subquery:
         .where(_is_true(d.c.active), d.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
         .subquery("d_ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).subquery("det")
+    return select(ranked).where(ranked.c.rn == 1).cte("det").prefix_with("MATERIALIZED")
 
 
-def unit_dimensions() -> Subquery:
+def unit_dimensions() -> FromClause:
     """Every unit with its code, name, level and city group (the city-level region above its region)."""
     r, r1, r2 = aliased(Region), aliased(Region), aliased(Region)
     city = RegionLevel.CITY
@@ -402,33 +403,32 @@ def unit_dimensions() -> Subquery:
         .join(r, r.id == Unit.region_id)
         .outerjoin(r1, r1.id == r.parent_id)
         .outerjoin(r2, r2.id == r1.parent_id)
-        .subquery("dim")
+        .cte("dim")
+        .prefix_with("MATERIALIZED")
     )
 
 
-def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, Subquery, ColumnElement[str]]:
+def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, FromClause, ColumnElement[str]]:
+    """The items of a rate and the SQL expression of each item's category.
+
+    Exemptions and retirements are non-correlated row-value IN sets: the database builds each set once
+    (a join against a derived table would be a nested scan per item on SQLite).
+    """
     items = item_source(key, at)
     det = exclusions(at)
+    subject = tuple_(items.c.subject_kind, items.c.id)
+
+    def decided(decision: Decision) -> ColumnElement[bool]:
+        return subject.in_(select(det.c.subject_kind, det.c.subject_id).where(det.c.decision == decision.value))
+
     category = case(
         (items.c.classified, literal("classified")),
-        (or_(items.c.retired, det.c.decision == Decision.RETIRE.value), literal("retired")),
-        (det.c.decision == Decision.EXEMPT.value, literal("exempt")),
+        (or_(items.c.retired, decided(Decision.RETIRE)), literal("retired")),
+        (decided(Decision.EXEMPT), literal("exempt")),
         (items.c.done, literal(NUMERATOR)),
         else_=literal(OPEN),
     )
     return items, det, category
-
-
-def _joined(key: RateKey, at: datetime | None) -> tuple[Select[Any], Subquery, Subquery, Subquery, Any]:
-    items, det, category = _categorised(key, at)
-    dim = unit_dimensions()
-    cat = category.label("category")
-    stmt = (
-        select(items, cat, dim.c.unit_code, dim.c.unit_name, dim.c.level, dim.c.city_code, dim.c.city_name)
-        .outerjoin(det, and_(det.c.subject_kind == items.c.subject_kind, det.c.subject_id == items.c.id))
-        .outerjoin(dim, dim.c.unit_id == items.c.unit_id)
-    )
-    return stmt, items, det, dim, category
 
 
 # --- computing the rates ----------------------------------------------------------------------
@@ -454,15 +454,22 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     """One rate, overall and broken down, counted by a single grouped SQL query."""
     at = utc(at)
     when = at or datetime.now(UTC)
-    stmt = _joined(key, at)[0]
-    sub = stmt.subquery("j")
-    grouped = select(
-        sub.c.unit_code, sub.c.unit_name, sub.c.level, sub.c.city_code, sub.c.city_name, sub.c.category, func.count()
-    ).group_by(sub.c.unit_code, sub.c.unit_name, sub.c.level, sub.c.city_code, sub.c.city_name, sub.c.category)
+    items, _det, category = _categorised(key, at)
+    per_item = select(items.c.unit_id, category.label("category")).subquery("per_item")
+    grouped = select(per_item.c.unit_id, per_item.c.category, func.count()).group_by(
+        per_item.c.unit_id, per_item.c.category
+    )
+    dim = unit_dimensions()
+    # units are few: their names and cities are joined to the per-unit counts here, not to every item
+    dims = {r.unit_id: r for r in session.execute(select(dim))}
     target = target_at(key, when)
     overall: dict[str, int] = {}
     groups: dict[tuple[str, str], _Counts] = {}
-    for unit_code, unit_name, level, city_code, city_name, cat, n in session.execute(grouped):
+    for unit_id, cat, n in session.execute(grouped):
+        d = dims.get(unit_id)
+        unit_code, unit_name, level, city_code, city_name = (
+            (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name) if d else (str(unit_id), "", "", "", "")
+        )
         overall[cat] = overall.get(cat, 0) + n
         unit = groups.setdefault(("unit", unit_code or ""), _Counts(unit_name or "", {}, city_code, level))
         unit.add(cat, n)
@@ -534,27 +541,41 @@ def items(
     `unit_ids` restricts to those owner units (scoped callers).
     """
     at = utc(at)
-    stmt, _items, det, _dim, _category = _joined(key, at)
-    stmt = stmt.add_columns(
-        det.c.decision.label("decision"),
-        det.c.decided_by.label("decided_by"),
-        det.c.decided_on.label("decided_on"),
-        det.c.reason.label("decision_reason"),
-        det.c.code.label("decision_code"),
-    )
-    sub = stmt.subquery("rows")
+    items_, det, category = _categorised(key, at)
+    dim = unit_dimensions()
+    sub = select(items_, category.label("category")).subquery("rows")
     where: list[ColumnElement[bool]] = [_part_filter(part, sub.c.category)]
-    if unit_code is not None:
-        where.append(sub.c.unit_code == unit_code)
-    if city_code is not None:
-        where.append(sub.c.city_code == city_code)
-    if level is not None:
-        where.append(sub.c.level == level)
+    for col, wanted in ((dim.c.unit_code, unit_code), (dim.c.city_code, city_code), (dim.c.level, level)):
+        if wanted is not None:
+            where.append(sub.c.unit_id.in_(select(dim.c.unit_id).where(col == wanted)))
     if unit_ids is not None:
         where.append(sub.c.unit_id.in_(list(unit_ids)))
     total = session.scalar(select(func.count()).select_from(sub).where(*where)) or 0
+    page = (
+        select(sub)
+        .where(*where)
+        .order_by(sub.c.kind, sub.c.code, sub.c.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
     rows = session.execute(
-        select(sub).where(*where).order_by(sub.c.kind, sub.c.code, sub.c.id).limit(limit).offset(offset)
+        select(
+            page,
+            dim.c.unit_code,
+            dim.c.unit_name,
+            dim.c.level,
+            dim.c.city_code,
+            dim.c.city_name,
+            det.c.decision.label("decision"),
+            det.c.decided_by.label("decided_by"),
+            det.c.decided_on.label("decided_on"),
+            det.c.reason.label("decision_reason"),
+            det.c.code.label("decision_code"),
+        )
+        .outerjoin(dim, dim.c.unit_id == page.c.unit_id)
+        .outerjoin(det, and_(det.c.subject_kind == page.c.subject_kind, det.c.subject_id == page.c.id))
+        .order_by(page.c.kind, page.c.code, page.c.id)
     ).mappings()
     out: list[dict[str, Any]] = []
     for r in rows:
