@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from inventory.db import Database
@@ -52,6 +52,7 @@ class RetryPolicy:
 
 
 RETRY = RetryPolicy()
+SETTLE_S = 10.0  # how long a dead process's in-flight create may take to land (see `settle`)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -395,6 +396,33 @@ def _run_plan(
     return _outcome(db, run_id, True, None)
 
 
+def settle(db: Database, run_id: int, seconds: float | None = None) -> float:
+    """Before looking for what a dead process may have created, let its in-flight call land.
+
+    A step logged STARTED with no cloud id may have a create request still being processed by the cloud
+    (the client died, the server did not); looking too early would miss it and create a duplicate. Waits
+    until the newest such step is `SETTLE_S` old; returns the seconds waited.
+    """
+    seconds = SETTLE_S if seconds is None else seconds
+    with db.session() as s:
+        newest = s.scalar(
+            select(func.max(ProvisionStep.updated_at)).where(
+                ProvisionStep.run_id == run_id,
+                ProvisionStep.status == StepStatus.STARTED,
+                ProvisionStep.cloud_id.is_(None),
+            )
+        )
+    if newest is None:
+        return 0.0
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    wait = seconds - (datetime.now(UTC) - newest).total_seconds()
+    if wait > 0:
+        log.info("run %s: waiting %.1f s for in-flight cloud calls of a dead process to land", run_id, wait)
+        time.sleep(wait)
+    return max(wait, 0.0)
+
+
 def validate(plan: ProvisionPlan) -> None:
     """Refuse a plan that cannot work before anything is created (ValueError)."""
     names = plan.server_names()
@@ -450,6 +478,8 @@ def provision(
         return _outcome(db, run_id, True, None)
     if new:
         _audit(db, ctx, run_id, None, RunStatus.RUNNING, "provisioning started")
+    else:
+        settle(db, run_id)
     return _run_plan(db, run_id, plan, driver, ctx)
 
 
@@ -461,6 +491,7 @@ def resume(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContex
         if run is None:
             raise LookupError(f"no provisioning run {request_id}@{driver.cloud}")
         run_id, status, plan = run.id, run.status, plan_from_dict(run.plan)
+    settle(db, run_id)
     if status == RunStatus.RUNNING:
         return _run_plan(db, run_id, plan, driver, ctx)
     if status in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING):

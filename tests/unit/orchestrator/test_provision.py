@@ -26,6 +26,7 @@ from orchestrator.provision_plan import (
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(provision_module, "RETRY", RetryPolicy(attempts=3, initial_s=0.001, max_s=0.002))
+    monkeypatch.setattr(provision_module, "SETTLE_S", 0.0)
 
 
 def make_plan(request_id: str = "REQ-1", cloud: str = "mem", servers: int = 2) -> ProvisionPlan:
@@ -211,3 +212,17 @@ def test_wrong_driver_and_bad_plans_are_refused_before_anything_is_created(db: D
 
 def test_retry_policy_is_bounded() -> None:
     assert 1 < RETRY.attempts <= 10
+
+
+def test_resume_lets_a_dead_process_in_flight_call_land_first(db: Database) -> None:
+    d = InMemoryDriver()
+    d.fault = lambda op, kind: SystemExit() if op == "create" and kind == ResourceKind.VOLUME else None  # type: ignore[return-value]
+    with pytest.raises(SystemExit):
+        provision(db, make_plan(), d)
+    with db.session() as s:
+        run_id = s.scalars(select(ProvisionRun)).one().id
+    waited = provision_module.settle(db, run_id, seconds=2.0)
+    assert 0.5 < waited <= 2.0
+    d.fault = None
+    assert resume(db, "REQ-1", d).ok
+    assert provision_module.settle(db, run_id, seconds=2.0) == 0.0  # nothing in flight any more
