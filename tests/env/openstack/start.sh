@@ -48,13 +48,13 @@ start_uwsgi() { nohup $V/bin/uwsgi --ini $RUN/$1/uwsgi.ini --home $V > $L/$1-uws
 wait_http() { for i in $(seq 1 120); do curl -sf -o /dev/null "$1" && return 0; sleep 0.5; done; echo "TIMEOUT $1"; return 1; }
 
 # ---------------- RabbitMQ (apt), loopback only, in background
-EPMD_BEFORE=$(pgrep -x epmd || true)
+EPMD_BEFORE=$(pgrep -x epmd | tr '\n' ' ' || true)
 ( export ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=rabbit@localhost \
          RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   nohup rabbitmq-server > $L/rabbit.out 2>&1 & echo $! > $P/rabbit.pid
   rabbitmqctl -n rabbit@localhost -q await_startup --timeout 120 >/dev/null 2>&1 || { sleep 5; rabbitmqctl -n rabbit@localhost -q await_startup; }
   # remember the epmd rabbitmq-server spawned (only if none ran before), so stop.sh ends it by PID
-  [ -n "$EPMD_BEFORE" ] || pgrep -x epmd > $P/epmd.pid || true
+  for e in $(pgrep -x epmd); do echo " $EPMD_BEFORE " | grep -q " $e " || echo $e; done > $P/epmd.pid
   rabbitmqctl -n rabbit@localhost -q add_user openstack $PW >/dev/null 2>&1 || true
   rabbitmqctl -n rabbit@localhost -q set_permissions openstack ".*" ".*" ".*" >/dev/null ) > $L/rabbit-setup.log 2>&1 &
 RABBIT_JOB=$!

@@ -19,7 +19,9 @@ if [ -f $P/mysql.pid ]; then
   M=$(cat $P/mysql.pid); kill $M 2>/dev/null; for i in $(seq 1 60); do kill -0 $M 2>/dev/null || break; sleep 0.5; done; rm -f $P/mysql.pid
 fi
 if [ -f $P/rabbit.pid ]; then
-  rabbitmqctl -n rabbit@localhost -q stop >/dev/null 2>&1 || kill $(cat $P/rabbit.pid) 2>/dev/null
+  R=$(cat $P/rabbit.pid)
+  rabbitmqctl -n rabbit@localhost -q stop >/dev/null 2>&1 || kill $R 2>/dev/null
+  for i in $(seq 1 60); do kill -0 $R 2>/dev/null || break; sleep 0.5; done   # until the broker has exited
   rm -f $P/rabbit.pid
   # epmd was spawned by our rabbitmq-server when start.sh recorded it; end it by that PID
   if [ -s $P/epmd.pid ]; then kill $(cat $P/epmd.pid) 2>/dev/null; fi
