@@ -175,7 +175,7 @@ def systems_fixture(db: Database, n: int = 30) -> dict[str, int]:
     with db.session() as s:
         rows = [
             {
-                "code": f"SYS{i:03d}",
+                "code": f"LST{i:03d}",
                 "name": f"系统{chr(0x4E00 + (i * 7) % 50)}{i:03d}",
                 "owner_unit_id": b["unit"] if i % 3 else b["county_unit"],
                 "hosting": "gov_cloud" if i % 2 else "room",
@@ -204,7 +204,7 @@ def test_list_filters_sort_and_pagination(admin: TestClient, db: Database) -> No
     assert {i["vcpus"] for i in get(vcpus__gte=25)["items"]} == {25, 26, 27, 28, 29}
     assert get(owner_unit_id=b["county_unit"])["total"] == 10
     assert get(cloud_id__isnull="true")["total"] == 16
-    assert get(q="SYS02")["total"] == 10
+    assert get(q="LST02")["total"] == 10
     by_name = [i["name"] for i in get(sort="-name", limit=1000)["items"]]
     assert by_name == sorted(by_name, reverse=True)
     page1, page2 = get(sort="vcpus", limit=10, offset=0), get(sort="vcpus", limit=10, offset=10)
