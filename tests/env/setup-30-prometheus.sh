@@ -5,9 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 if apt_install prometheus; then
   # the package enables its own service on :9090; we do not need it (tests run their own process)
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-    systemctl stop prometheus || true
-  fi
+  bash "$(dirname "$0")/teardown-30-prometheus.sh"
   export_env YUNWANG_TEST_PROMETHEUS /usr/bin/prometheus
   export_env YUNWANG_TEST_PROMTOOL /usr/bin/promtool
 else
