@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# An API token (yw_…) echoed back in an error body would leak it into browser consoles and proxies' logs.
+_TOKEN_LIKE = re.compile(r"yw_[A-Za-z0-9_\-]{8,}")
 
 
 @dataclass(frozen=True)
@@ -16,7 +20,11 @@ class Problem:
     value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: _mask(v) for k, v in asdict(self).items() if v is not None}
+
+
+def _mask(v: Any) -> Any:
+    return _TOKEN_LIKE.sub("yw_***", v) if isinstance(v, str) else v
 
 
 class InventoryError(Exception):

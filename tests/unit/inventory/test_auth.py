@@ -224,3 +224,14 @@ def test_the_token_never_appears_in_responses_or_logs(
         assert all(token[8:] not in v for v in r.headers.values())
     assert caplog.records, "the app should have logged the requests"
     assert token[8:] not in caplog.text
+
+
+def test_a_token_pasted_into_a_query_is_never_echoed_in_the_error(
+    client: TestClient, token_for: Callable[..., str]
+) -> None:
+    token = token_for(Role.ADMIN)
+    client.headers["Authorization"] = f"Bearer {token}"
+    r = client.get(f"/api/v1/inventory/systems?limit={token}&status={token}")
+    assert r.status_code == 422
+    assert token not in r.text
+    assert "yw_***" in r.text
