@@ -242,45 +242,44 @@ def _is_true(col: Any) -> ColumnElement[bool]:
 _ITEM_COLS = ("kind", "id", "code", "name", "unit_id", "classified", "status", "done", "retired", "subject_kind")
 
 
-def _systems(at: datetime | None) -> Select[Any]:
-    s = state(
-        "systems",
+def _owned_items(
+    kind: str, at: datetime | None, label: str, subject: SubjectKind, done: tuple[str, ...], retired: str
+) -> Select[Any]:
+    """Items of a unit-owned kind with a status (systems, networks): done and retired decided by status value."""
+    t = state(
+        kind,
         at,
         {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
-        "s",
+        kind[0],
     )
     return select(
-        literal("system").label("kind"),
-        s.c.id,
-        s.c.code,
-        s.c.name,
-        s.c.owner_unit_id.label("unit_id"),
-        _is_true(s.c.classified).label("classified"),
-        s.c.status,
-        (s.c.status == SystemStatus.MIGRATED.value).label("done"),
-        (s.c.status == SystemStatus.RETIRED.value).label("retired"),
-        literal(SubjectKind.SYSTEM.value).label("subject_kind"),
+        literal(label).label("kind"),
+        t.c.id,
+        t.c.code,
+        t.c.name,
+        t.c.owner_unit_id.label("unit_id"),
+        _is_true(t.c.classified).label("classified"),
+        t.c.status,
+        t.c.status.in_(done).label("done"),
+        (t.c.status == retired).label("retired"),
+        literal(subject.value).label("subject_kind"),
+    )
+
+
+def _systems(at: datetime | None) -> Select[Any]:
+    return _owned_items(
+        "systems", at, "system", SubjectKind.SYSTEM, (SystemStatus.MIGRATED.value,), SystemStatus.RETIRED.value
     )
 
 
 def _networks(at: datetime | None) -> Select[Any]:
-    n = state(
+    return _owned_items(
         "networks",
         at,
-        {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
-        "n",
-    )
-    return select(
-        literal("network").label("kind"),
-        n.c.id,
-        n.c.code,
-        n.c.name,
-        n.c.owner_unit_id.label("unit_id"),
-        _is_true(n.c.classified).label("classified"),
-        n.c.status,
-        n.c.status.in_([NetworkStatus.INTERCONNECTED.value, NetworkStatus.MIGRATED.value]).label("done"),
-        (n.c.status == NetworkStatus.RETIRED.value).label("retired"),
-        literal(SubjectKind.NETWORK.value).label("subject_kind"),
+        "network",
+        SubjectKind.NETWORK,
+        (NetworkStatus.INTERCONNECTED.value, NetworkStatus.MIGRATED.value),
+        NetworkStatus.RETIRED.value,
     )
 
 
