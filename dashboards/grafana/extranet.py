@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
     BarGauge,
     Dashboard,
@@ -25,7 +24,8 @@ from grafanalib.core import (
     TimeSeries,
 )
 
-DATASOURCE = "${datasource}"
+from dashboards.grafana.common import DATASOURCE, datasource_var, to_json
+
 OUT = Path(__file__).parent / "json" / "yunwang-extranet.json"
 LEVELS = (("region", "自治区"), ("city", "市"), ("county", "县"), ("township", "乡镇"))
 COVERAGE_THRESHOLDS = [Threshold("red", 0, 0.0), Threshold("orange", 1, 0.9), Threshold("green", 2, 1.0)]
@@ -33,9 +33,7 @@ COVERAGE_THRESHOLDS = [Threshold("red", 0, 0.0), Threshold("orange", 1, 0.9), Th
 
 def _vars() -> list[Template]:
     return [
-        Template(
-            name="datasource", label="数据源 / datasource", query="prometheus", type="datasource", default="Prometheus"
-        ),
+        datasource_var(),
         Template(
             name="city",
             label="市 / city",
@@ -151,8 +149,7 @@ def extranet_dashboard() -> Dashboard:
 
 
 def render() -> str:
-    data = json.loads(json.dumps(extranet_dashboard().to_json_data(), cls=DashboardEncoder))
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return to_json(extranet_dashboard())
 
 
 def queries() -> list[str]:

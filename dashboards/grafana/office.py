@@ -6,11 +6,9 @@ Every query reads the exporter's metrics or the recording rules in dashboards/ru
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
     BarGauge,
     Dashboard,
@@ -25,9 +23,9 @@ from grafanalib.core import (
     TimeSeries,
 )
 
+from dashboards.grafana.common import DATASOURCE, datasource_var, to_json
 from dashboards.rates import LABELS, RateKey
 
-DATASOURCE = "${datasource}"
 OUT_DIR = Path(__file__).parent / "json"
 RATE_THRESHOLDS = [
     Threshold("red", 0, 0.0),
@@ -35,12 +33,6 @@ RATE_THRESHOLDS = [
     Threshold("yellow", 2, 0.9),
     Threshold("green", 3, 1.0),
 ]
-
-
-def _datasource_var() -> Template:
-    return Template(
-        name="datasource", label="数据源 / datasource", query="prometheus", type="datasource", default="Prometheus"
-    )
 
 
 def _rate_var() -> Template:
@@ -144,7 +136,7 @@ def office_dashboard() -> Dashboard:
         timezone="browser",
         time=Time("now-90d", "now"),
         refresh="5m",
-        templating=Templating(list=[_datasource_var(), _rate_var()]),
+        templating=Templating(list=[datasource_var(), _rate_var()]),
         panels=panels,
     ).auto_panel_ids()
 
@@ -201,7 +193,7 @@ def service_dashboard() -> Dashboard:
         timezone="browser",
         time=Time("now-24h", "now"),
         refresh="1m",
-        templating=Templating(list=[_datasource_var()]),
+        templating=Templating(list=[datasource_var()]),
         panels=panels,
     ).auto_panel_ids()
 
@@ -210,8 +202,7 @@ def render() -> dict[str, str]:
     """File name → JSON text for every dashboard (stable key order, trailing newline)."""
     out = {}
     for name, dash in (("yunwang-rates.json", office_dashboard()), ("yunwang-service.json", service_dashboard())):
-        data = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
-        out[name] = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        out[name] = to_json(dash)
     return out
 
 
