@@ -2,6 +2,9 @@
 
 One socket for the whole sweep (as fping does) rather than one per host: replies are matched by
 source address and sequence number, so 10,000 targets cost one file descriptor and one reader.
+A reply's arrival time is the kernel's receive timestamp (`SO_TIMESTAMPNS`, read from the recvmsg
+ancillary data), not the moment the reader gets its turn: with thousands of replies queued, the RTT of
+the last one would otherwise include the time spent reading all the others.
 `engine="icmplib"` runs the same sweep through icmplib's per-host `async_multiping` (for comparison).
 """
 
@@ -23,6 +26,9 @@ from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
 
 _ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE = 8, 0, 3
 _PAYLOAD = b"yunwang!" * 3
+# Linux <asm-generic/socket.h>; Python's socket module does not name these. SCM_ == SO_ for ancillary data.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")  # struct timespec on 64-bit Linux: tv_sec, tv_nsec
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ def _open_socket(privileged: bool) -> socket.socket:
     kind = socket.SOCK_RAW if privileged else socket.SOCK_DGRAM
     sock = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
     sock.setblocking(False)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # receive times in CLOCK_REALTIME ns
     for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE / SO_SNDBUFFORCE
         try:
             sock.setsockopt(socket.SOL_SOCKET, force, 8 << 20)
@@ -97,7 +105,7 @@ class _Sweep:
             i, r = self.index.get(source), seq - self.seq0
             if i is None or not 0 <= r < self.count or self.rtt[i][r] is not None or not self.sent_ns[i][r]:
                 return
-            self.rtt[i][r] = (now_ns - self.sent_ns[i][r]) / 1e9
+            self.rtt[i][r] = max(0, now_ns - self.sent_ns[i][r]) / 1e9
             self.outstanding -= 1
         elif kind == _UNREACHABLE and self.privileged and len(packet) >= 8 + 20 + 8:
             inner = packet[8:]
@@ -111,20 +119,33 @@ class _Sweep:
             self.done.set()
 
 
-async def _send(sock: socket.socket, packet: bytes, address: str) -> bool:
-    """Send one echo request, waiting briefly when the socket buffer is full."""
+def kernel_receive_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel receive timestamp (CLOCK_REALTIME, ns) from recvmsg ancillary data, when present."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    return None
+
+
+async def _send(sock: socket.socket, packet: bytes, address: str) -> int:
+    """Send one echo request, waiting briefly when the socket buffer is full; its send time (ns), 0 if not sent.
+
+    The time is CLOCK_REALTIME, the clock of the kernel's receive timestamps, taken just before the send.
+    """
     for _ in range(200):
         try:
+            sent = time.time_ns()
             sock.sendto(packet, (address, 0))
-            return True
+            return sent
         except (BlockingIOError, InterruptedError):
             await asyncio.sleep(0.001)
         except OSError as exc:
             if exc.errno == errno.ENOBUFS:
                 await asyncio.sleep(0.001)
                 continue
-            return False  # unroutable from here: EHOSTUNREACH / ENETUNREACH / EINVAL
-    return False
+            return 0  # unroutable from here: EHOSTUNREACH / ENETUNREACH / EINVAL
+    return 0
 
 
 async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
@@ -135,12 +156,12 @@ async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
     def readable() -> None:
         while True:
             try:
-                packet, (source, _port) = sock.recvfrom(2048)
+                packet, ancillary, _flags, (source, _port) = sock.recvmsg(2048, 256)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
-            sweep.on_packet(packet, source, time.monotonic_ns())
+            sweep.on_packet(packet, source, kernel_receive_ns(ancillary) or time.time_ns())
 
     loop.add_reader(sock.fileno(), readable)
     try:
@@ -148,11 +169,10 @@ async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
             started = time.monotonic()
             packet = _packet(sweep.ident, sweep.seq0 + r)
             for i, address in enumerate(addresses):
-                sweep.sent_ns[i][r] = time.monotonic_ns()
-                if await _send(sock, packet, address):
+                sweep.sent_ns[i][r] = await _send(sock, packet, address)
+                if sweep.sent_ns[i][r]:
                     sweep.outstanding += 1
                 else:
-                    sweep.sent_ns[i][r] = 0
                     sweep.unreachable[i] = True
                 if i % 512 == 511:
                     await asyncio.sleep(0)  # let replies in while sending a big round

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import statistics
+import struct
 
 import pytest
 
-from collectors.icmp import IcmpOptions, IcmpTarget, can_ping_unprivileged, ping_many
+from collectors.icmp import SO_TIMESTAMPNS, IcmpOptions, IcmpTarget, can_ping_unprivileged, kernel_receive_ns, ping_many
 from collectors.tcp import TcpOptions, TcpTarget, probe_many
 
 
@@ -27,6 +29,26 @@ def test_icmp_sweep_measures_every_loopback_target_and_flags_bad_ones() -> None:
     assert all(r.ok and r.sent == 3 and r.received == 3 and r.loss_ratio == 0 for r in results[:300])
     assert [r.node_id for r in results[:300]] == list(range(300))
     assert (results[-1].ok, results[-1].error) == (False, "bad_target")
+
+
+def test_kernel_receive_timestamp_is_read_from_the_ancillary_data() -> None:
+    stamp = struct.pack("@qq", 1_700_000_000, 123_456_789)  # struct timespec
+    assert SO_TIMESTAMPNS == 35  # Linux asm-generic/socket.h
+    assert kernel_receive_ns([(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]) == 1_700_000_000_123_456_789
+    assert kernel_receive_ns([(socket.IPPROTO_IP, 8, b"\0" * 16)]) is None
+    assert kernel_receive_ns([]) is None
+
+
+def test_loopback_rtt_does_not_grow_with_the_place_in_a_2000_target_list() -> None:
+    """Replies read late (the reader's turn comes after 2,000 sends) still get their kernel arrival time."""
+    targets = [IcmpTarget(f"127.1.{i // 250}.{i % 250 + 1}") for i in range(2000)]
+    results = asyncio.run(ping_many(targets, _icmp_options()))
+    rtts = [r.rtt_avg_seconds for r in results]
+    assert all(r is not None for r in rtts)
+    head = statistics.median(r for r in rtts[:200] if r is not None)
+    tail = statistics.median(r for r in rtts[-200:] if r is not None)
+    # loopback answers in microseconds; the old reader-turn times were milliseconds and fell along the list
+    assert head < 0.001 and tail < 0.001, (head, tail)
 
 
 def test_tcp_probe_tells_open_from_refused() -> None:
