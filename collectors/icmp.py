@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
+from inventory.addresses import is_host
 
 _ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE = 8, 0, 3
 _PAYLOAD = b"yunwang!" * 3
@@ -211,11 +212,13 @@ def _result(
     )
 
 
-async def _sweep_icmplib(targets: list[IcmpTarget], opts: IcmpOptions, started: float) -> list[ProbeResult]:
+async def _sweep_icmplib(
+    targets: list[IcmpTarget], ips: list[str], opts: IcmpOptions, started: float
+) -> list[ProbeResult]:
     from icmplib import async_multiping
 
     hosts = await async_multiping(
-        [t.address for t in targets],
+        ips,
         count=opts.count,
         interval=opts.interval_seconds,
         timeout=opts.timeout_seconds,
@@ -228,35 +231,61 @@ async def _sweep_icmplib(targets: list[IcmpTarget], opts: IcmpOptions, started: 
     ]
 
 
+async def _resolve(name: str, timeout: float) -> str | None:
+    """A host name's first IPv4 address (None when it does not resolve in time)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(name, None, family=socket.AF_INET), timeout)
+    except (OSError, TimeoutError, UnicodeError):
+        return None
+    return str(infos[0][4][0]) if infos else None
+
+
+async def _ipv4_of(targets: Sequence[IcmpTarget], timeout: float) -> list[str | tuple[ProbeError, str]]:
+    """Per target: the IPv4 address to ping, or why it cannot be pinged (no IPv6 echo yet, name not found)."""
+
+    async def one(address: str) -> str | tuple[ProbeError, str]:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            if not is_host(address):
+                return (ProbeError.BAD_TARGET, "not an IP address or host name")
+            found = await _resolve(address, timeout)
+            return found if found else (ProbeError.BAD_TARGET, "host name does not resolve to an IPv4 address")
+        if ip.version == 6:
+            return (ProbeError.BAD_TARGET, "IPv6 echo is not supported by this prober")
+        return address
+
+    return list(await asyncio.gather(*(one(t.address) for t in targets)))
+
+
 async def ping_many(targets: Sequence[IcmpTarget], opts: IcmpOptions) -> list[ProbeResult]:
-    """Ping every target `opts.count` times; one result per target, in order, whatever fails."""
+    """Ping every target `opts.count` times; one result per target, in order, whatever fails.
+
+    IPv4 addresses are pinged as they are, host names through their first IPv4 address (the result keeps
+    the name); what cannot be pinged comes back as `bad_target` with the reason.
+    """
     started = time.monotonic()
     at = now_utc()
     valid: list[IcmpTarget] = []
+    ips: list[str] = []
     results: dict[int, ProbeResult] = {}
-    for n, t in enumerate(targets):
-        try:
-            ipaddress.IPv4Address(t.address)
+    for n, (t, ip) in enumerate(zip(targets, await _ipv4_of(targets, opts.timeout_seconds), strict=True)):
+        if isinstance(ip, str):
             valid.append(t)
-        except ValueError:
+            ips.append(ip)
+        else:
             results[n] = ProbeResult(
-                ProbeKind.ICMP,
-                t.address,
-                opts.vantage,
-                False,
-                ProbeError.BAD_TARGET,
-                "not an IPv4 address",
-                node_id=t.node_id,
-                at=at,
+                ProbeKind.ICMP, t.address, opts.vantage, False, ip[0], ip[1], node_id=t.node_id, at=at
             )
     if valid and opts.engine == "icmplib":
-        probed = iter(await _sweep_icmplib(valid, opts, started))
+        probed = iter(await _sweep_icmplib(valid, ips, opts, started))
     elif valid:
-        unique = list(dict.fromkeys(t.address for t in valid))
+        unique = list(dict.fromkeys(ips))
         sweep = await _sweep_socket(unique, opts)
         probed = iter(
-            _result(t, sweep.rtt[sweep.index[t.address]], sweep.unreachable[sweep.index[t.address]], opts, started)
-            for t in valid
+            _result(t, sweep.rtt[sweep.index[ip]], sweep.unreachable[sweep.index[ip]], opts, started)
+            for t, ip in zip(valid, ips, strict=True)
         )
     else:
         probed = iter(())

@@ -71,8 +71,13 @@ def node_state(
     """Up when it answers cleanly, degraded on heavy loss or a closed port, down when nothing answers.
 
     A degraded node comes back up only once its loss falls to half the threshold, so a link hovering
-    around the threshold does not flap (and fill the change log).
+    around the threshold does not flap (and fill the change log). A target that cannot be probed at all
+    (`bad_target`: a malformed address, a name that does not resolve) says nothing about the node: it is
+    left out, so a typo in the inventory never reads as "node down".
     """
+    if icmp is not None and icmp.error == ProbeError.BAD_TARGET:
+        icmp = None
+    tcp = [r for r in tcp if r.error != ProbeError.BAD_TARGET]
     if icmp is None and not tcp:
         return NodeState.UNKNOWN
     icmp_alive = icmp is not None and icmp.received > 0

@@ -23,12 +23,20 @@ def _icmp_options() -> IcmpOptions:
 
 
 def test_icmp_sweep_measures_every_loopback_target_and_flags_bad_ones() -> None:
-    targets = [IcmpTarget(f"127.0.{i // 250}.{i % 250 + 1}", i) for i in range(300)] + [IcmpTarget("not-an-ip", 999)]
+    targets = [IcmpTarget(f"127.0.{i // 250}.{i % 250 + 1}", i) for i in range(300)] + [IcmpTarget("not an ip", 999)]
     results = asyncio.run(ping_many(targets, _icmp_options()))
     assert len(results) == 301
     assert all(r.ok and r.sent == 3 and r.received == 3 and r.loss_ratio == 0 for r in results[:300])
     assert [r.node_id for r in results[:300]] == list(range(300))
     assert (results[-1].ok, results[-1].error) == (False, "bad_target")
+
+
+def test_host_names_are_pinged_through_their_ipv4_address_and_ipv6_is_not_called_down() -> None:
+    targets = [IcmpTarget("localhost", 1), IcmpTarget("::1", 2), IcmpTarget("bad_name!", 3)]  # /etc/hosts only
+    named, v6, bad = asyncio.run(ping_many(targets, _icmp_options()))
+    assert (named.target, named.ok, named.received) == ("localhost", True, 3)
+    assert (v6.ok, v6.error, v6.detail) == (False, "bad_target", "IPv6 echo is not supported by this prober")
+    assert (bad.ok, bad.error, bad.detail) == (False, "bad_target", "not an IP address or host name")
 
 
 def test_kernel_receive_timestamp_is_read_from_the_ancillary_data() -> None:
