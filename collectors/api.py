@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import credentials, store
-from collectors.results import ProbeKind, ProbeResult, now_utc
+from collectors.jobs import ProbeJobs
+from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
 from inventory.deps import CurrentPrincipal, SessionDep
 from inventory.enums import Role
@@ -42,24 +43,9 @@ def _service(request: Request) -> CollectorService:
     return svc
 
 
-def result_out(r: ProbeResult) -> dict[str, Any]:
-    return {
-        "kind": r.kind.value,
-        "target": r.target,
-        "port": r.port,
-        "node_id": r.node_id,
-        "device_id": r.device_id,
-        "vantage": r.vantage,
-        "ok": r.ok,
-        "error": r.error.value if r.error else None,
-        "detail": r.detail,
-        "at": r.at.isoformat(),
-        "loss_ratio": r.loss_ratio,
-        "rtt_avg_seconds": r.rtt_avg_seconds,
-        "rtt_min_seconds": r.rtt_min_seconds,
-        "rtt_max_seconds": r.rtt_max_seconds,
-        "facts": r.facts,
-    }
+def _jobs(request: Request) -> ProbeJobs:
+    jobs: ProbeJobs = request.app.state.probe_jobs
+    return jobs
 
 
 def build_router() -> APIRouter:
@@ -141,37 +127,31 @@ def build_router() -> APIRouter:
             for i in ids
         ]
 
-    @router.post("/probe", summary="Probe one node (or its subtree) now")
+    @router.post("/probe", status_code=202, summary="Probe one node (or its subtree) now: returns a job at once")
     async def probe_now(
-        body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request
+        body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request, response: Response
     ) -> dict[str, Any]:
         principal.require(*WRITERS)
         node_ids = store.subtree(session, body.node_id) if body.subtree else [body.node_id]
         if not body.subtree and not store.load_nodes(session, node_ids):
             raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=body.node_id)])
-        session.rollback()  # release the read transaction before the sweep writes (SQLite)
-        svc = _service(request)
-        out: dict[str, Any] = {"node_ids": node_ids, "sweeps": []}
-        for kind in dict.fromkeys(body.kinds):
-            started = now_utc()
-            summary = await svc.sweep(kind, node_ids)
-            with svc.db.session() as s:
-                store.record_run(
-                    s, f"probe-now:{kind.value}", "manual", started, True, None, summary.targets, summary.failures
-                )
-            out["sweeps"].append(
-                {
-                    "kind": kind.value,
-                    "targets": summary.targets,
-                    "failures": summary.failures,
-                    "seconds": round(summary.seconds, 3),
-                    "state_changes": [
-                        {"node_id": n, "from": a.value, "to": b.value} for n, a, b in summary.state_changes
-                    ],
-                    "results": [result_out(r) for r in summary.results],
-                }
+        session.rollback()  # release the read transaction before the sweeps write (SQLite)
+        job = _jobs(request).submit(node_ids, body.kinds, principal.name)
+        response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job.id}"
+        return job.as_dict()
+
+    @router.get("/probe-jobs", summary="Recent probe-now jobs and their progress (without per-target results)")
+    def probe_jobs(principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+        return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
+
+    @router.get("/probe-jobs/{job_id}", summary="One probe-now job: status, progress and results")
+    def probe_job(job_id: str, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+        job = _jobs(request).get(job_id)
+        if job is None:
+            raise NotFound(
+                "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
             )
-        return out
+        return job.as_dict()
 
     @router.get("/credentials", summary="Stored device credential names (never passwords)")
     def list_credentials(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ from orchestrator.app import create_app
 from orchestrator.clouds_cli import make_app as clouds_cli
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
+from orchestrator.probe_cli import register as register_probe
 from orchestrator.requests_cli import make_app as requests_cli
 from orchestrator.settings import Settings
 
@@ -34,6 +35,7 @@ app.add_typer(token_app, name="token")
 register_io(app)  # yunwang import / export / template
 console = Console()
 log = logging.getLogger("yunwang")
+register_probe(app, console)  # yunwang probe NODE_CODE (a probe-now job with a progress bar)
 
 
 def _settings() -> Settings:

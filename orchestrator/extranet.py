@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from collectors.api import build_router
 from collectors.icmp import IcmpOptions
+from collectors.jobs import ProbeJobs
 from collectors.metrics import ExtranetCollector
 from collectors.results import ProbeKind
 from collectors.runner import CollectorConfig, CollectorService
@@ -41,6 +42,8 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     svc = CollectorService(app.state.db, collector_config(settings))
     app.state.collectors = svc
     app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.probe_jobs = probe_jobs = ProbeJobs(svc)  # probe-now jobs, run on the app's event loop
+    app.state.components.stoppers.append(lambda a: probe_jobs.cancel_all())
     app.include_router(build_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -33,6 +35,16 @@ def net(testnet: str, db: Database) -> Extranet:
 def svc(app: FastAPI) -> CollectorService:
     service: CollectorService = app.state.collectors
     return service
+
+
+def wait_for_job(client: TestClient, job_id: str, seconds: float = 120) -> Any:
+    """Poll a probe-now job until it has finished; the last response."""
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.get(f"/api/v1/collectors/probe-jobs/{job_id}")
+        if r.json()["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
 
 
 def states(db: Database) -> dict[int, NodeState]:
@@ -170,8 +182,10 @@ def test_device_password_never_appears_in_logs_metrics_api_or_database(
     client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
     _store_credentials(client, testnet)
     seen = [client.get("/api/v1/collectors/credentials").text]
-    probe = client.post("/api/v1/collectors/probe", json={"node_id": net.nodes["GX"], "kinds": ["icmp", "ssh"]})
-    assert probe.status_code == 200
+    posted = client.post("/api/v1/collectors/probe", json={"node_id": net.nodes["GX"], "kinds": ["icmp", "ssh"]})
+    assert posted.status_code == 202
+    probe = wait_for_job(client, posted.json()["job_id"])
+    assert probe.json()["status"] == "succeeded"
     results = {r["device_id"]: r for s in probe.json()["sweeps"] for r in s["results"] if r["kind"] == "ssh"}
     assert results[net.devices["AUTHFAIL"]]["error"] == "auth_failed" and results[net.devices["HW"]]["ok"]
     seen += [probe.text, generate_latest(registry).decode(), caplog.text]
@@ -199,8 +213,10 @@ def test_probe_now_for_a_subtree_needs_network_admin(
     assert client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True}).status_code == 403
     assert client.get("/api/v1/collectors/nodes").status_code == 200
     client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
-    r = client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True, "kinds": ["icmp"]})
-    assert r.status_code == 200
+    posted = client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True, "kinds": ["icmp"]})
+    assert posted.status_code == 202
+    r = wait_for_job(client, posted.json()["job_id"])
+    assert r.json()["status"] == "succeeded" and r.json()["progress"]["done"] == 1
     expected = {nid for code, nid in net.nodes.items() if code == "C2" or code.startswith("C2K")}
     assert set(r.json()["node_ids"]) == expected
     assert {x["node_id"] for x in r.json()["sweeps"][0]["results"]} == expected
