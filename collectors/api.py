@@ -5,17 +5,18 @@ Everyone authenticated reads; probing and credentials need network_admin or admi
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from collectors import credentials, store
+from collectors import credentials, snmp_store, store
 from collectors.jobs import ProbeJobs
 from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
-from inventory.deps import CurrentPrincipal, SessionDep
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import Role
 from inventory.errors import NotFound, Problem
 
@@ -30,6 +31,15 @@ class ProbeRequest(BaseModel):
     node_id: int
     subtree: bool = False
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.ICMP, ProbeKind.TCP])
+
+
+class SnmpSettingsIn(BaseModel):
+    version: str = Field(description="2c or 3 (v3 polls authPriv)")
+    credential_ref: str = Field(min_length=1, max_length=100, description="vault:NAME, env:PREFIX or file:/path")
+    port: int = 161
+    uplinks: list[str] = Field(default_factory=list, description="interface names (ifName) of the node's uplink")
+    auth_protocol: str = "SHA"
+    priv_protocol: str = "AES"
 
 
 class CredentialIn(BaseModel):
@@ -152,6 +162,33 @@ def build_router() -> APIRouter:
                 "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
             )
         return job.as_dict()
+
+    @router.put("/snmp/devices/{device_id}", summary="Set how a device is polled over SNMP (change-logged)")
+    def put_snmp(
+        device_id: int, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+    ) -> dict[str, Any]:
+        principal.require(*WRITERS)
+        out = snmp_store.configure(session, device_id, body.model_dump(), change_context(request, principal))
+        session.commit()
+        return out
+
+    @router.get("/snmp/devices", summary="Devices polled over SNMP and their settings (credential names only)")
+    def snmp_devices(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, Any]]:
+        return snmp_store.all_settings(session)
+
+    @router.get("/snmp/interfaces", summary="Newest interface status, rates (bits/s), utilisation, errors, discards")
+    def snmp_interfaces(
+        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+    ) -> list[dict[str, Any]]:
+        return [
+            {**asdict(r), "sampled_at": r.sampled_at.isoformat()} for r in snmp_store.interface_rows(session, node_id)
+        ]
+
+    @router.get("/snmp/uplinks", summary="Uplink bandwidth (bits/s) and utilisation (0–1) per node")
+    def snmp_uplinks(
+        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+    ) -> list[dict[str, Any]]:
+        return [asdict(u) for u in snmp_store.uplinks(snmp_store.interface_rows(session, node_id))]
 
     @router.get("/credentials", summary="Stored device credential names (never passwords)")
     def list_credentials(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ class ProbeKind(StrEnum):
     ICMP = "icmp"
     TCP = "tcp"
     SSH = "ssh"
+    SNMP = "snmp"
 
 
 class ProbeError(StrEnum):

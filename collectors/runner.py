@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors import credentials, icmp, ssh, store, tcp
+from collectors import credentials, icmp, snmp, snmp_store, ssh, store, tcp
 from collectors.live import LiveView
 from collectors.results import ProbeKind, ProbeResult, node_state, now_utc
 from inventory.db import Database
@@ -32,6 +32,7 @@ class CollectorConfig:
     icmp: icmp.IcmpOptions = field(default_factory=icmp.IcmpOptions)
     tcp: tcp.TcpOptions = field(default_factory=tcp.TcpOptions)
     ssh: ssh.SshOptions = field(default_factory=ssh.SshOptions)
+    snmp: snmp.SnmpOptions = field(default_factory=snmp.SnmpOptions)
     degraded_loss_ratio: float = 0.2
     history_hours: int = 48
     secret_key: str | None = None
@@ -56,6 +57,7 @@ class CollectorService:
         self.config = config
         self.environ = environ
         self.live = LiveView()
+        self.snmp_view = snmp_store.SnmpView()
         self.icmp_latest: dict[int, ProbeResult] = {}
         self.tcp_latest: dict[tuple[int, int], ProbeResult] = {}
         self._apply_lock = threading.Lock()
@@ -68,6 +70,8 @@ class CollectorService:
 
     async def sweep(self, kind: ProbeKind, node_ids: Sequence[int] | None = None) -> SweepSummary:
         """Probe every node (or only `node_ids`) with one kind of probe and record everything."""
+        if kind == ProbeKind.SNMP:  # devices with SNMP settings: counters, rates, uplinks (collectors/snmp_store.py)
+            return await snmp_store.sweep(self, node_ids)
         started = time.monotonic()
         with self.db.session() as s:
             nodes = store.load_nodes(s, node_ids)
