@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from collectors import credentials, store
 from collectors.results import ProbeKind, ProbeResult, now_utc
 from collectors.runner import CollectorService
-from inventory.deps import CurrentPrincipal, SessionDep
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import NotFound, Problem
 
 
@@ -185,6 +185,7 @@ def build_router() -> APIRouter:
             body.username,
             body.password.get_secret_value(),
             body.secret.get_secret_value() if body.secret else None,
+            ctx=change_context(request, principal, message="设备凭据变更 / credential changed"),
         )
         session.commit()
         return {"name": name, "username": body.username, "stored_at": datetime.isoformat(now_utc())}

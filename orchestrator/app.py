@@ -109,7 +109,8 @@ def create_app(
     components.stoppers.append(exporter.stop)
     # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
     app.state.jobs = jobs = Jobs(db)
-    install_collectors(app, jobs)
+    collectors = install_collectors(app, jobs)
+    components.starters.insert(0, lambda a: collectors.check_credential_key())  # before anything else runs
     app.include_router(plan_router())
     app.state.plan_capacity = plan_capacity  # free capacity per target cloud, from the newest samples
     install_scheduler(app)  # resource requests, approval, placement, provisioning, events, quotas
