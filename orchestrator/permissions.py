@@ -165,7 +165,11 @@ def authorize(request: Request, session: SessionDep, authorization: Annotated[st
         return
     principal = get_principal(request, session, authorization)
     if not isinstance(allowed, frozenset) or principal.role not in allowed:
-        needs = ", ".join(sorted(r.value for r in allowed)) if isinstance(allowed, frozenset) else "undeclared route"
+        needs = (
+            ", ".join(sorted(r.value for r in allowed))
+            if isinstance(allowed, frozenset)
+            else "nobody: the route is not declared in orchestrator/permissions.py"
+        )
         raise Forbidden(
             f"角色 {principal.role.value} 无权执行此操作 / role {principal.role.value} may not {request.method} {path}",
             [Problem(f"needs one of: {needs}", field="role", value=principal.role.value)],
