@@ -284,7 +284,7 @@ async def sweep(svc: CollectorService, node_ids: Sequence[int] | None = None) ->
         if node_ids is not None:
             q = q.where(Device.node_id.in_(list(node_ids)))
         rows = s.execute(q).tuples().all()
-        resolver = credentials.CredentialResolver(s, svc.credential_key(), svc.environ)
+        resolver = svc.credential_resolver(s)
         targets: list[snmp.SnmpTarget] = []
         creds: list[credentials.Credential | None] = []
         for cfg, dev in rows:

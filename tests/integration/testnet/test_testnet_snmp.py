@@ -105,8 +105,8 @@ def test_v2c_and_v3_poll_uplink_rates_that_match_the_bytes_sent(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("YW_SNMP_V2_USERNAME", "snmp")
-    monkeypatch.setenv("YW_SNMP_V2_PASSWORD", snmpd.community)  # v2c: the password is the community
+    monkeypatch.setenv("YUNWANG_CRED_SNMP_V2_USERNAME", "snmp")
+    monkeypatch.setenv("YUNWANG_CRED_SNMP_V2_PASSWORD", snmpd.community)  # v2c: the password is the community
     with db.session() as s:
         inv = Inv(s)
         region = inv.region("region")
@@ -120,7 +120,7 @@ def test_v2c_and_v3_poll_uplink_rates_that_match_the_bytes_sent(
         f"{URL}/credentials/snmpv3", json={"username": snmpd.user, "password": snmpd.auth, "secret": snmpd.priv}
     )
     assert r.status_code == 200
-    v2 = {"version": "2c", "credential_ref": "env:YW_SNMP_V2", "uplinks": ["uplink0"]}
+    v2 = {"version": "2c", "credential_ref": "env:YUNWANG_CRED_SNMP_V2", "uplinks": ["uplink0"]}
     v3 = {
         "version": "3",
         "credential_ref": "vault:snmpv3",
