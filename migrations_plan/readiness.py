@@ -281,4 +281,73 @@ def assess_all(
     ordered = sorted(inv.systems.values(), key=lambda s: (s.code, s.id))
     ranked = rank_clouds(capacity) if capacity is not None else None
     sorted_flavors = _Sorted(_ordered(flavors))
-    return {s.id: assess(s, inv, ranked, sorted_flavors) for s in ordered}
+    got = {s.id: assess(s, inv, ranked, sorted_flavors) for s in ordered}
+    return _propagate_blockers(inv, got)
+
+
+# Blockers that point at a dependency rather than at the system itself (the dependency is the root cause).
+_VIA_DEPENDENCY = frozenset({"depends_on_classified"})
+
+
+def _root_why(s: SystemFacts, a: Assessment) -> tuple[str, str] | None:
+    """Why `s` is a root cause for what depends on it: classified, or blocked for a reason of its own."""
+    if s.classified:
+        return "涉密", "classified"
+    own = [r for r in a.reasons if r.severity == Severity.BLOCKER and r.code not in _VIA_DEPENDENCY]
+    if a.outcome == Outcome.BLOCKED and own:
+        return "；".join(r.zh for r in own), "; ".join(r.en for r in own)
+    return None
+
+
+def _propagate_blockers(inv: Inventory, got: dict[int, Assessment]) -> dict[int, Assessment]:
+    """A system depending, even transitively, on a blocked or classified system is blocked too.
+
+    Each root cause is found by a walk up the dependents (through systems still to move); the reason names
+    the root and the chain (A → B → C). Direct dependents of a classified system already say so.
+    """
+    dependents: dict[int, list[int]] = {}
+    for s in inv.systems.values():
+        for d in s.depends_on:
+            if d in inv.systems:
+                dependents.setdefault(d, []).append(s.id)
+    extra: dict[int, list[Reason]] = {}
+    for root_id in sorted(got, key=lambda i: (inv.systems[i].code, i)):
+        root = inv.systems[root_id]
+        why = _root_why(root, got[root_id])
+        if why is None or root_id not in dependents:
+            continue
+        parent: dict[int, int] = {root_id: root_id}
+        frontier = [root_id]
+        while frontier:
+            nxt: list[int] = []
+            for v in frontier:
+                for u in sorted(dependents.get(v, ())):
+                    if u in parent or got[u].outcome == Outcome.OUT_OF_SCOPE:
+                        continue
+                    parent[u] = v
+                    nxt.append(u)
+            frontier = nxt
+        for u, via in parent.items():
+            if u == root_id or (via == root_id and root.classified):
+                continue
+            chain = [inv.systems[u].code]
+            w = u
+            while w != root_id:
+                w = parent[w]
+                chain.append(inv.systems[w].code)
+            path = " → ".join(chain)
+            extra.setdefault(u, []).append(
+                Reason(
+                    "depends_on_blocked",
+                    Severity.BLOCKER,
+                    f"依赖链 {path}：根因 {root.code}（{why[0]}）",
+                    f"dependency chain {path}: root cause {root.code} ({why[1]})",
+                )
+            )
+    for sid, reasons in extra.items():
+        a = got[sid]
+        got[sid] = Assessment(
+            a.system_id, a.code, Outcome.BLOCKED, a.reasons + tuple(reasons), a.sizing, a.target_cloud_id,
+            a.candidate_clouds,
+        )  # fmt: skip
+    return got
