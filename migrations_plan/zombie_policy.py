@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory.enums import Decision, SystemStatus
+from inventory.models import InformationSystem
 from migrations_plan.load import system_facts
 from migrations_plan.models import RetirementCase
 from migrations_plan.retirement import OPEN
@@ -46,14 +47,19 @@ def verdict(session: Session, system_id: int, today: date, criteria: Criteria = 
         .order_by(RetirementCase.id.desc())
         .limit(1)
     )
-    z = score(s, today, criteria)
+    repl = session.scalar(select(InformationSystem.code).where(InformationSystem.id == s.replaced_by_id))
+    z = score(s, today, criteria, replacement_code=repl)
     if case is None and not z.candidate:
         return Verdict()
-    why = [f"下线流程 #{case.id} 进行中（{case.state.value}）/ retirement case #{case.id} open"] if case else []
+    zh: list[str] = []
+    en: list[str] = []
+    if case is not None:
+        zh.append(f"下线流程 #{case.id} 进行中（{case.state.value}）")
+        en.append(f"retirement case #{case.id} is open ({case.state.value})")
     if z.candidate:
-        evidence = "、".join(e.zh for e in z.evidence)
-        why.append(f"僵尸系统候选，得分 {z.score:g}（{evidence}）/ zombie candidate, score {z.score:g}")
+        zh.append(f"僵尸系统候选，得分 {z.score:g}（{'、'.join(e.zh for e in z.evidence)}）")
+        en.append(f"zombie candidate, score {z.score:g} ({'; '.join(e.en for e in z.evidence)})")
     return Verdict(
-        office_review=f"系统 {s.code}：{'；'.join(why)}。须云长制办公室审批，不自动审批（{POLICY}）/ "
-        f"system {s.code} may be a zombie: only the cloud-chief office may approve, no auto-approval"
+        office_review=f"系统 {s.code}：{'；'.join(zh)}。须云长制办公室审批，不自动审批（{POLICY}）/ "
+        f"system {s.code}: {'; '.join(en)}; only the cloud-chief office may approve, no auto-approval"
     )
