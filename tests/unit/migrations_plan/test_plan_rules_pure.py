@@ -122,6 +122,8 @@ def test_a_seasonal_system_with_a_large_user_base_is_not_rare_use() -> None:
     assert unknown_users.score == 10 and unknown_users.evidence[0].facts == {"monthly_visits": 3}
     small = score(sf(3, users_count=5, monthly_visits=3), TODAY)
     assert small.score == 10 and small.evidence[0].facts == {"users_count": 5, "monthly_visits": 3}
+    meeting = score(sf(6, business_active=False, monthly_visits=50), TODAY)  # detached 30 + rare use 10
+    assert (meeting.score, meeting.candidate) == (40, False)
     # detached (30) + replaceable (25) = 55 ≥ 50: a candidate by score, whatever its user base
     both = score(sf(4, business_active=False, replaced_by_id=9, users_count=50000, monthly_visits=3), TODAY)
     assert (both.score, both.basis) == (55, "score")
