@@ -231,7 +231,13 @@ def build_router() -> APIRouter:
         rows = session.query(RetirementCase, InformationSystem.owner_unit_id).join(
             InformationSystem, InformationSystem.id == RetirementCase.system_id
         )
-        return [_case_out(c, session) for c, unit in rows.order_by(RetirementCase.id) if _visible_unit(principal, unit)]
+        # everyone involved: the owner unit's subtree, and the units whose systems depend on the retiring one
+        return [
+            _case_out(c, session)
+            for c, unit in rows.order_by(RetirementCase.id)
+            if _visible_unit(principal, unit)
+            or any(_visible_unit(principal, d.get("unit_id")) for d in c.dependents or [])
+        ]
 
     @router.post("/retirements", status_code=201, summary="Propose retiring a zombie / 提出下线")
     def propose(body: ProposeIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:

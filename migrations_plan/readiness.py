@@ -302,52 +302,56 @@ def _root_why(s: SystemFacts, a: Assessment) -> tuple[str, str] | None:
 def _propagate_blockers(inv: Inventory, got: dict[int, Assessment]) -> dict[int, Assessment]:
     """A system depending, even transitively, on a blocked or classified system is blocked too.
 
-    Each root cause is found by a walk up the dependents (through systems still to move); the reason names
-    the root and the chain (A → B → C). Direct dependents of a classified system already say so.
+    One breadth-first walk up the dependents from every root cause at once (roots in code order), through
+    systems still to move, so each blocked system names its nearest root and the chain (A → B → C) in
+    O(systems + edges). Direct dependents of a classified system already say so themselves.
     """
     dependents: dict[int, list[int]] = {}
     for s in inv.systems.values():
         for d in s.depends_on:
             if d in inv.systems:
                 dependents.setdefault(d, []).append(s.id)
-    extra: dict[int, list[Reason]] = {}
-    for root_id in sorted(got, key=lambda i: (inv.systems[i].code, i)):
+    whys: dict[int, tuple[str, str]] = {}
+    for sid in sorted(got, key=lambda i: (inv.systems[i].code, i)):
+        why = _root_why(inv.systems[sid], got[sid])
+        if why is not None and sid in dependents:
+            whys[sid] = why
+    parent: dict[int, int] = {r: r for r in whys}
+    root_of: dict[int, int] = {r: r for r in whys}
+    frontier = list(whys)
+    while frontier:
+        nxt: list[int] = []
+        for v in frontier:
+            for u in sorted(dependents.get(v, ()), key=lambda i: (inv.systems[i].code, i)):
+                if u in parent or got[u].outcome == Outcome.OUT_OF_SCOPE:
+                    continue
+                parent[u] = v
+                root_of[u] = root_of[v]
+                nxt.append(u)
+        frontier = nxt
+    for u, via in parent.items():
+        root_id = root_of[u]
         root = inv.systems[root_id]
-        why = _root_why(root, got[root_id])
-        if why is None or root_id not in dependents:
+        if u == root_id or (via == root_id and root.classified):
             continue
-        parent: dict[int, int] = {root_id: root_id}
-        frontier = [root_id]
-        while frontier:
-            nxt: list[int] = []
-            for v in frontier:
-                for u in sorted(dependents.get(v, ())):
-                    if u in parent or got[u].outcome == Outcome.OUT_OF_SCOPE:
-                        continue
-                    parent[u] = v
-                    nxt.append(u)
-            frontier = nxt
-        for u, via in parent.items():
-            if u == root_id or (via == root_id and root.classified):
-                continue
-            chain = [inv.systems[u].code]
-            w = u
-            while w != root_id:
-                w = parent[w]
-                chain.append(inv.systems[w].code)
-            path = " → ".join(chain)
-            extra.setdefault(u, []).append(
-                Reason(
-                    "depends_on_blocked",
-                    Severity.BLOCKER,
-                    f"依赖链 {path}：根因 {root.code}（{why[0]}）",
-                    f"dependency chain {path}: root cause {root.code} ({why[1]})",
-                )
-            )
-    for sid, reasons in extra.items():
-        a = got[sid]
-        got[sid] = Assessment(
-            a.system_id, a.code, Outcome.BLOCKED, a.reasons + tuple(reasons), a.sizing, a.target_cloud_id,
+        chain = [inv.systems[u].code]
+        w = u
+        while w != root_id and len(chain) < 4:  # name at most three links, then the root
+            w = parent[w]
+            chain.append(inv.systems[w].code)
+        if w != root_id:
+            chain += ["…", root.code]
+        path = " → ".join(chain)
+        why = whys[root_id]
+        reason = Reason(
+            "depends_on_blocked",
+            Severity.BLOCKER,
+            f"依赖链 {path}：根因 {root.code}（{why[0]}）",
+            f"dependency chain {path}: root cause {root.code} ({why[1]})",
+        )
+        a = got[u]
+        got[u] = Assessment(
+            a.system_id, a.code, Outcome.BLOCKED, (*a.reasons, reason), a.sizing, a.target_cloud_id,
             a.candidate_clouds,
         )  # fmt: skip
     return got

@@ -100,6 +100,9 @@ def test_retirement_override_through_the_api_and_dependents_shown_to_the_owner(
     case = client.post(f"{P}/retirements", json={"system_id": shop["z"]}, headers=owner).json()
     assert case["dependents"] == [{"id": shop["o"], "code": "AG-O", "unit_id": shop["other"], "status": "not_migrated"}]
     assert case["override_needed"] == ["仍有在用系统依赖它：AG-O / live systems still depend on it: AG-O"]
+    dependent_unit = {"Authorization": f"Bearer {token_for(Role.DEPARTMENT_USER, shop['other'])}"}
+    seen = client.get(f"{P}/retirements", headers=dependent_unit).json()  # the unit of AG-O sees the case too
+    assert [(c["system_id"], [d["code"] for d in c["dependents"]]) for c in seen] == [(shop["z"], ["AG-O"])]
     low = client.post(f"{P}/retirements", json={"system_id": shop["l"]}, headers=owner).json()
     assert low["dependents"] == [] and low["override_needed"][0].startswith("得分 30 低于僵尸系统候选阈值 50")
     for c in (case, low):
