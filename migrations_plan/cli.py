@@ -77,7 +77,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
             table.add_row(
                 z.code,
                 z.name,
-                f"{z.score:g}",
+                f"{z.score:g}" + ("（12个月未使用 / unused 12 months）" if z.basis == "unused_12_months" else ""),
                 "\n".join(f"{e.zh} / {e.en} (+{e.points:g}) {e.facts}" for e in z.evidence),
             )
         console.print(table)
