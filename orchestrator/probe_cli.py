@@ -71,7 +71,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @app.command("probe")
     def probe(
         node_code: str = typer.Argument(..., help="extranet node code / 外网节点编码"),
-        kind: list[str] = typer.Option(["icmp", "tcp"], "--kind", help="icmp, tcp, ssh (repeat for several)"),
+        kind: list[str] = typer.Option(["icmp", "tcp"], "--kind", help="icmp, tcp, ssh, snmp (repeat for several)"),
         subtree: bool = typer.Option(False, "--subtree", help="the node and every node below it"),
         url: str = typer.Option("http://127.0.0.1:8080", "--url", envvar="YUNWANG_URL", help="the yunwang API"),
         token: str = typer.Option(..., "--token", envvar="YUNWANG_TOKEN", help="API token (network_admin)"),
