@@ -201,7 +201,8 @@ first and the last 100 targets in the list (position dependence).
 Before the fix (receive time taken when the reader got its turn) the same 1,000-target sweep measured a median
 of ~13 ms against fping's 0.015 ms (≈ 900×), 19 ms for the first 50 targets and 5.6 ms for the last 50.
 
-Sweep time, 1 echo per target, 1 s timeout, each prober alone, median of {RUNS} runs:
+Sweep time, 1 echo per target, 1 s timeout, each prober alone, median of {RUNS} runs (load average at the end
+{os.getloadavg()[0]:.1f} on this shared machine; speed ratios move with it, the RTT agreement does not):
 
 | targets | yunwang | `fping -C 1 -p 100 -i 0 -r 0 -t 1000` | yunwang / fping |
 |---|---|---|---|
