@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import credentials, store
+from collectors.devices_api import build_devices_router
 from collectors.results import ProbeKind, ProbeResult, now_utc
 from collectors.runner import CollectorService
 from inventory.deps import CurrentPrincipal, SessionDep
@@ -59,11 +60,13 @@ def result_out(r: ProbeResult) -> dict[str, Any]:
         "rtt_min_seconds": r.rtt_min_seconds,
         "rtt_max_seconds": r.rtt_max_seconds,
         "facts": r.facts,
+        "encoding": r.encoding,
     }
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/collectors", tags=["collectors"])
+    router.include_router(build_devices_router())  # /devices: SSH collection status per device
 
     @router.get("/nodes", summary="Extranet node states with the newest measurements")
     def nodes(

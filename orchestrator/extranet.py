@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collectors.api import build_router
+from collectors.device_metrics import DeviceCollector
 from collectors.icmp import IcmpOptions
 from collectors.metrics import ExtranetCollector
 from collectors.results import ProbeKind
@@ -41,6 +42,7 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     svc = CollectorService(app.state.db, collector_config(settings))
     app.state.collectors = svc
     app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.registry.register(DeviceCollector(svc.devices))
     app.include_router(build_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
