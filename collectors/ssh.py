@@ -203,7 +203,12 @@ def _session(target: SshTarget, cred: Credential, timeout: float) -> Session:
     policy = _FirstUse()
     conn = _connection(target, cred, timeout, policy)
     try:
-        conn._open()
+        try:
+            conn._open()
+        except NetmikoTimeoutException as exc:  # netmiko wraps paramiko's refusal of a changed host key
+            if isinstance(exc.__context__, BadHostKeyException):
+                raise exc.__context__ from None
+            raise
         prompt = str(conn.base_prompt)  # set while netmiko prepared the session; no extra round trip
         base = PLATFORMS[target.device_type]
         outputs = {"version": _send(conn, base.commands["version"], timeout)}
