@@ -351,7 +351,9 @@ def _memory(p: Platform, text: str) -> dict[str, Any]:
     r = rows[0]
     if p.ntc == "huawei_vrp":
         pct = _num(r.get("used_percent"))
-        total, used = _num(r.get("total_bytes")), _num(r.get("used_bytes"))
+        scale = 1024 if str(r.get("unit") or "").lower() in ("kbytes", "kb") else 1
+        total = (_num(r.get("total")) or 0) * scale or None
+        used = (_num(r.get("used")) or 0) * scale or None
     elif p.ntc == "hp_comware":
         if _num(r.get("used_rate")) is not None:
             pct = _num(r.get("used_rate"))
