@@ -49,7 +49,8 @@ def _ssh(dev: int, at: datetime, ok: bool, error: ProbeError | None = None, **kw
     )  # type: ignore[arg-type]
 
 
-def test_a_parse_error_keeps_the_good_facts_marks_them_stale_and_keeps_an_excerpt(db: Database) -> None:
+def test_a_parse_error_keeps_the_good_facts_marks_them_stale_and_keeps_an_excerpt(any_db: Database) -> None:
+    db = any_db
     _, dev = _device(db)
     good = {"version": "5.170", "interfaces_total": 5}
     with db.session() as s:
@@ -83,7 +84,8 @@ def test_a_parse_error_keeps_the_good_facts_marks_them_stale_and_keeps_an_excerp
     assert row["encoding"] == "gbk" and row["host_key_fingerprint"].startswith("SHA256:")
 
 
-def test_the_first_host_key_is_trusted_and_never_replaced_by_a_later_one(db: Database) -> None:
+def test_the_first_host_key_is_trusted_and_never_replaced_by_a_later_one(any_db: Database) -> None:
+    db = any_db
     _, dev = _device(db)
     with db.session() as s:
         device_status.record(s, [_ssh(dev, T0, True, facts={"v": 1}, host_key=KEY)])
