@@ -113,6 +113,11 @@ def test_comware_serials_are_the_chassis_and_slots_not_fans_or_power_supplies() 
     assert [r["serial"] for r in rows] == ["CN43GG2001"]
 
 
+def test_cisco_inventory_serial_is_the_chassis_not_its_modules() -> None:
+    rows = read("cisco_ios", "serials", "cisco_ios/show_inventory_3640.txt")
+    assert [(r["member"], r["serial"]) for r in rows] == [("3640 chassis", "FF1045C5")]
+
+
 def test_a_whole_device_from_corpus_outputs_is_ok_with_missing_optional_commands_listed() -> None:
     outputs = {
         "version": (CORPUS / "huawei_vrp/display_version_vrp8_ne40e.txt").read_text(),
