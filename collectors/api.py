@@ -60,7 +60,6 @@ def result_out(r: ProbeResult) -> dict[str, Any]:
         "rtt_min_seconds": r.rtt_min_seconds,
         "rtt_max_seconds": r.rtt_max_seconds,
         "facts": r.facts,
-        "encoding": r.encoding,
     }
 
 

@@ -103,6 +103,22 @@ def clear_host_key(session: Session, device_id: int, ctx: ChangeContext) -> dict
     return before
 
 
+ENCODINGS = ("utf-8", "gbk", "gb18030")
+
+
+def set_encoding(session: Session, device_id: int, encoding: str, ctx: ChangeContext) -> None:
+    """The encoding to try first for this device's CLI output (UTF-8 then GBK stay the fallbacks)."""
+    service.get_or_404(session, service.KINDS["devices"], device_id)
+    row = session.get(DeviceCollectStatus, device_id)
+    if row is None:
+        row = DeviceCollectStatus(device_id=device_id, consecutive_failures=0, facts_stale=False)
+        session.add(row)
+    before = {"encoding": row.encoding}
+    row.encoding = encoding
+    service.record_change(session, ctx, "devices", device_id, ChangeAction.DECIDE, before, {"encoding": encoding})
+    session.flush()
+
+
 def describe(
     session: Session, device_ids: Sequence[int] | None = None, at: datetime | None = None
 ) -> list[dict[str, Any]]:

@@ -6,9 +6,10 @@ network_admin or admin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from collectors import device_status
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
@@ -16,6 +17,10 @@ from inventory.enums import Role
 from inventory.errors import NotFound, Problem
 
 WRITERS = (Role.ADMIN, Role.NETWORK_ADMIN)
+
+
+class EncodingIn(BaseModel):
+    encoding: Literal["utf-8", "gbk", "gb18030"]
 
 
 def build_devices_router() -> APIRouter:
@@ -58,5 +63,15 @@ def build_devices_router() -> APIRouter:
         before = device_status.clear_host_key(session, device_id, ctx)
         session.commit()
         return {"device_id": device_id, "cleared": before["host_key_fingerprint"]}
+
+    @router.put("/{device_id}/encoding", summary="The encoding to try first for this device's CLI output")
+    def put_encoding(
+        device_id: int, body: EncodingIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+    ) -> dict[str, Any]:
+        principal.require(*WRITERS)
+        ctx = change_context(request, principal, message="set CLI encoding")
+        device_status.set_encoding(session, device_id, body.encoding, ctx)
+        session.commit()
+        return {"device_id": device_id, "encoding": body.encoding}
 
     return router

@@ -164,3 +164,15 @@ def test_cli_shows_reasons_and_exits_1_when_a_device_fails(db: Database) -> None
     assert "GX-CORE" in out.output and "auth_failed" in out.output and "2026-11-23T09:00:00+08:00" in out.output
     js = CliRunner().invoke(make_app(lambda: Database(db.url)), ["status", "--json"])
     assert '"last_error": "auth_failed"' in js.output
+
+
+def test_an_encoding_set_per_device_is_tried_first_and_audited(db: Database, admin: TestClient) -> None:
+    _, dev = _device(db)
+    r = admin.put(f"/api/v1/collectors/devices/{dev}/encoding", json={"encoding": "gbk"})
+    assert r.status_code == 200, r.text
+    bad = admin.put(f"/api/v1/collectors/devices/{dev}/encoding", json={"encoding": "latin-1"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
+    with db.session() as s:
+        assert device_status.known(s, [dev]) == {dev: (None, "gbk")}
+        log = s.scalars(select(ChangeLog).where(ChangeLog.kind == "devices", ChangeLog.object_id == dev)).all()
+    assert log[-1].after == {"encoding": "gbk"}
