@@ -281,3 +281,45 @@ def test_a_device_that_hangs_after_login_leaks_nothing_after_100_probes(sim: Dev
         gc.collect()
         time.sleep(0.2)
     assert (_fds(), threading.active_count()) == (fds, threads)
+
+
+def test_failures_against_the_real_frr_sshd_router(
+    app: FastAPI, db: Database, netadmin: TestClient, registry: CollectorRegistry
+) -> None:
+    r = netadmin.put("/api/v1/collectors/credentials/frr-wrong", json={"username": "yw-netops", "password": "nope-1"})
+    assert r.status_code == 200
+    with db.session() as s:
+        inv = Inv(s)
+        node = inv.node(inv.basic()["region"], code="R1", address=FRR)
+        cases = {  # code: (device_type, credential)
+            "R1": ("cisco_ios", "frr"),
+            "R1-BADPW": ("cisco_ios", "frr-wrong"),
+            "R1-AS-ZTE": ("zte_zxros", "frr"),  # answers `show version`, but not in ZTE's layout
+            "R1-AS-VRP": ("huawei", "frr"),  # never shows a VRP prompt
+        }
+        ids = {
+            code: inv.add(
+                "devices",
+                code=code,
+                name=code,
+                node_id=node,
+                vendor=t,
+                device_type=t,
+                mgmt_address=FRR,
+                ssh_port=22,
+                credential_ref=f"vault:{cred}",
+            )
+            for code, (t, cred) in cases.items()
+        }
+    summary = asyncio.run(svc(app).sweep(ProbeKind.SSH, [node]))
+    by = {r.device_id: r for r in summary.results}
+    got = {code: (by[i].error.value if by[i].error else None) for code, i in ids.items()}
+    assert got == {"R1": None, "R1-BADPW": "auth_failed", "R1-AS-ZTE": "parse_error", "R1-AS-VRP": "timeout"}
+    rows = {d["code"]: d for d in netadmin.get("/api/v1/collectors/devices", params={"node_id": node}).json()}
+    assert rows["R1-AS-ZTE"]["last_error_detail"] == "unparseable output of show version (no rows)"
+    excerpt = netadmin.get(f"/api/v1/collectors/devices/{ids['R1-AS-ZTE']}").json()["last_error_excerpt"]
+    assert excerpt.startswith("FRRouting ")
+    assert rows["R1"]["status"] == "ok" and rows["R1"]["facts_age_seconds"] < 60
+    text = generate_latest(registry).decode()
+    assert 'yunwang_device_collect_errors_total{reason="auth_failed"} 1.0' in text
+    assert 'yunwang_device_collect_failing{device="R1-BADPW",node="R1"} 1.0' in text
