@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import re
 import socket
@@ -103,8 +104,6 @@ def key_text(key: paramiko.PKey) -> str:
 
 def fingerprint(host_key: str) -> str:
     """OpenSSH-style SHA256 fingerprint of a stored key (what `ssh-keygen -lf` prints)."""
-    import hashlib
-
     blob = base64.b64decode(host_key.split()[1])
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
