@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from collectors.api import build_router
 from collectors.device_metrics import DeviceCollector
+from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
 from collectors.metrics import ExtranetCollector
 from collectors.results import ProbeKind
@@ -33,6 +34,8 @@ def collector_config(s: Settings) -> CollectorConfig:
         history_hours=s.collector_history_hours,
         secret_key=s.secret_key.get_secret_value() if s.secret_key else None,
         data_dir=s.data_dir,
+        credential_files_dir=s.credential_files_dir,
+        credential_env_prefix=s.credential_env_prefix,
     )
 
 
@@ -44,6 +47,7 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     app.state.registry.register(ExtranetCollector(svc.live))
     app.state.registry.register(DeviceCollector(svc.devices))
     app.include_router(build_router())
+    app.include_router(build_devices_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
         ProbeKind.TCP: settings.collector_tcp_interval_seconds,
