@@ -9,6 +9,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from collectors.devices_cli import make_app as devices_cli
 from dashboards.report_cli import make_app as report_cli
 from inventory.auth import create_token
 from inventory.db import Database
@@ -51,6 +52,7 @@ _request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_ur
 app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
 app.add_typer(clouds_cli(_settings), name="cloud")
+app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
 
 
 @db_app.command("upgrade")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collectors.api import build_router
+from collectors.device_metrics import DeviceCollector
+from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
 from collectors.jobs import ProbeJobs
 from collectors.metrics import ExtranetCollector
@@ -47,10 +49,12 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     svc = CollectorService(app.state.db, collector_config(settings))
     app.state.collectors = svc
     app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.registry.register(DeviceCollector(svc.devices))
     app.state.registry.register(SnmpCollector(svc.snmp_view))
     app.state.probe_jobs = probe_jobs = ProbeJobs(svc)  # probe-now jobs, run on the app's event loop
     app.state.components.stoppers.append(lambda a: probe_jobs.cancel_all())
     app.include_router(build_router())
+    app.include_router(build_devices_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
         ProbeKind.TCP: settings.collector_tcp_interval_seconds,

@@ -1,7 +1,7 @@
 """snmp devices and interfaces
 
 Revision ID: 10502c31d6b9
-Revises: 152a5cc60a81
+Revises: 3fd7f9f5f5fc
 Create Date: 2026-12-01 05:39:33.015622
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '10502c31d6b9'
-down_revision: str | Sequence[str] | None = '152a5cc60a81'
+down_revision: str | Sequence[str] | None = '3fd7f9f5f5fc'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
