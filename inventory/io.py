@@ -778,7 +778,40 @@ def _trial_rows(plan: _Plan) -> list[_Row]:
         if not blocked:
             return good
         bad |= {c for r in blocked if (c := r.result.code)}
-        good = [r for r in good if r not in blocked]
+        gone = {id(r) for r in blocked}
+        good = [r for r in good if id(r) not in gone]
+
+
+def _rules_of_error_rows(session: Session, plan: _Plan, erring: list[_Row]) -> list[Problem]:
+    """Domain rules of rows that have cell errors, over the cells that could be read (and references known)."""
+    by_field = _columns_by_field(plan.spec.name)
+    out: list[Problem] = []
+    for r in erring:
+        result = r.result
+        if result.code is None:
+            continue
+        failed = {p.field for p in result.problems}
+        if "code" in failed:
+            continue
+        fields = []
+        for fld, value in r.values.items():
+            col = by_field[fld]
+            target = col.ref or col.link or (r.subject_target if col.subject else None)
+            codes = value if isinstance(value, list) else [value] if value is not None else []
+            if fld in failed or fld == "code" or (target and any(c not in plan.ids.get(target, {}) for c in codes)):
+                continue
+            fields.append(fld)
+        if plan.spec.name == "determinations" and "subject_id" not in fields:
+            continue  # the subject rule needs a known subject
+        data = _data(plan, r, fields)
+        try:
+            found = service.rule_problems(session, plan.spec.name, data, r.obj_id, 0)
+        except InventoryError:
+            continue
+        found = [p for p in found if p.field in fields]
+        if found:
+            out += _remap(RuleViolation("rules", found), [r], plan.spec.name)
+    return out
 
 
 def _run(
@@ -796,7 +829,10 @@ def _run(
     if trial:
         if report.header_rows is None or any(p.field == "code" for p in report.problems):
             return report
-        plan = replace(plan, rows=_trial_rows(plan))
+        tried = _trial_rows(plan)
+        kept = {id(r) for r in tried}
+        erring = [r for r in plan.rows if id(r) not in kept]  # rows with errors and rows pointing at them
+        plan = replace(plan, rows=tried)
     savepoint = session.begin_nested()
     try:
         problems = _execute(session, plan, ctx)
@@ -805,6 +841,8 @@ def _run(
     except BaseException:
         savepoint.rollback()
         raise
+    if trial:
+        problems += _rules_of_error_rows(session, plan, erring)
     if problems or dry_run or trial:
         savepoint.rollback()
     else:

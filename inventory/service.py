@@ -231,6 +231,24 @@ def _check_tree(session: Session, spec: KindSpec, state: dict[str, Any], p: list
             )
 
 
+def rule_problems(
+    session: Session, kind: str, data: Mapping[str, Any], obj_id: int | None = None, row: int | None = None
+) -> list[Problem]:
+    """The domain rules the given (partial, possibly incomplete) data would break; nothing is written.
+
+    Used by the import dry run to report rule violations of rows that also have unreadable cells; fields
+    that do not validate are left out rather than reported here.
+    """
+    spec = KINDS[kind]
+    try:
+        clean = _validate(spec, data, partial=True, row=row)
+    except ValidationFailed as exc:
+        bad = {p.field for p in exc.problems}
+        clean = _validate(spec, {k: v for k, v in data.items() if k not in bad}, partial=True, row=row)
+    before = snapshot(spec, get_or_404(session, spec, obj_id)) if obj_id is not None else None
+    return check_rules(session, spec, _state(spec, before, clean, obj_id), row)
+
+
 def _stamp_status(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], at: datetime) -> None:
     for status_field, stamp in (("status", "status_changed_at"), ("state", "state_since")):
         if stamp not in spec.fields or status_field not in data or stamp in data:

@@ -146,6 +146,8 @@ def messy_workbook() -> bytes:
             45296,
             "×",
         ],
+        # 17: a cell error and, in the cells that could be read, a classified system marked migrated
+        ["SYS-117", "涉密档案", "GXDSJ", "是", "机房", "ROOM-1", None, "已迁移", None, "很多", 4, 50, None, "否"],
     ]
     for row in rows:
         ws.append(row)
@@ -213,6 +215,19 @@ EXPECTED_ERRORS: dict[int, list[tuple[str | None, str]]] = {
             "（无时区即北京时间） / expected a date-time like 2024-01-31T09:30:00+08:00 (no offset = Beijing time)",
         ),
     ],
+    17: [
+        ("vcpus", "row 17, vCPU数 (vcpus): '很多': 应为整数 / expected an integer"),
+        (
+            "status",
+            "row 17: 信息系统 SYS-117：涉密系统不得迁移上云 / systems SYS-117: "
+            "a classified system can never be migrated to the cloud",
+        ),
+        (
+            "hosting",
+            "row 17: 信息系统 SYS-117：已迁移的系统须部署在政务云或子云上 / systems SYS-117: "
+            "a migrated system must be hosted on the gov cloud or a sub-cloud",
+        ),
+    ],
 }
 
 
@@ -228,7 +243,7 @@ def test_messy_workbook_dry_run_reports_every_row_exactly(any_db: Database) -> N
     assert report.header_note == "第4–5行作为表头（合并表头） / rows 4–5 taken as the header (merged)"
     assert report.problems == []
     # rows 7 and 15 are blank; every other data row has exactly one result
-    assert [r.row for r in report.rows] == [6, 8, 9, 10, 11, 12, 13, 14, 16]
+    assert [r.row for r in report.rows] == [6, 8, 9, 10, 11, 12, 13, 14, 16, 17]
     actions = {r.row: r.action for r in report.rows}
     assert actions == {
         6: "create",
@@ -240,6 +255,7 @@ def test_messy_workbook_dry_run_reports_every_row_exactly(any_db: Database) -> N
         13: "error",
         14: "error",
         16: "create",
+        17: "error",
     }
     for row, expected in EXPECTED_ERRORS.items():
         assert _messages(report, row) == expected, row
@@ -273,7 +289,7 @@ def test_messy_workbook_dry_run_reports_every_row_exactly(any_db: Database) -> N
     assert r16.changes["status"][1] == "in_progress"
     assert r16.changes["status_changed_at"][1] == "2022-12-31T23:30:00+08:00"
     assert r16.changes["business_active"][1] == "否"
-    assert report.counts == {"create": 3, "update": 0, "unchanged": 0, "error": 6}
+    assert report.counts == {"create": 3, "update": 0, "unchanged": 0, "error": 7}
     # the same file applied: refused as a whole, nothing written (objects and change log)
     with any_db.session() as s:
         applied = io.apply_import(s, "systems", read_table(data, "部门清单.xlsx"), CTX)
