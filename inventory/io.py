@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from inventory import cells as cellread
-from inventory import labels, queries, service
+from inventory import history, labels, queries, service
 from inventory.cells import CN_TZ, FORMULA_START, CellError, read_cell
 from inventory.cells import to_utc as _to_utc
 from inventory.enums import SubjectKind
@@ -768,6 +768,15 @@ def _execute(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Problem]
     return problems
 
 
+def _with_history(ctx: ChangeContext, plan: _Plan) -> ChangeContext:
+    """By default the objects a file creates are on record since the earliest status date it gives."""
+    eff = history.EFFECTIVE.get(plan.spec.name)
+    if ctx.at is not None or ctx.history_since is not None or eff is None:
+        return ctx
+    dates = [m for r in plan.rows if r.result.action == "create" and (m := history.moment(r.values.get(eff.stamp)))]
+    return replace(ctx, history_since=min(dates)) if dates else ctx
+
+
 def _trial_rows(plan: _Plan) -> list[_Row]:
     """Rows without cell errors, minus those pointing at new codes of rows with errors (transitively)."""
     kind = plan.spec.name
@@ -820,6 +829,7 @@ def _run(
     if kind not in KINDS:
         raise ValidationFailed(f"unknown kind {kind!r}", [Problem("unknown kind", field="kind", value=kind)])
     plan = _prepare(session, kind, table, dry_run)
+    ctx = _with_history(ctx, plan)
     plan.progress = progress
     plan.total = sum(r.result.action in ("create", "update") for r in plan.rows)
     report = plan.report

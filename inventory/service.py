@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from inventory import history
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -45,9 +46,35 @@ class ChangeContext:
     request_id: str | None = None
     at: datetime | None = None
     guard: Guard | None = None
+    history_since: datetime | None = None  # new objects are on record since then (see inventory.history)
 
     def when(self) -> datetime:
         return self.at or now_utc()
+
+
+def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+    """The change-log rows for a new object: at `at`, or back-dated from its status date (inventory.history)."""
+    entries = (
+        history.creation_entries(kind, after, at, ctx.history_since)
+        if ctx.at is None
+        else [history.Entry(at, ChangeAction.CREATE, None, after)]
+    )
+    return [
+        {
+            "at": e.at,
+            "actor": ctx.actor,
+            "actor_role": ctx.role,
+            "kind": kind,
+            "object_id": after["id"],
+            "object_code": after.get("code"),
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+            "message": " · ".join(m for m in (ctx.message, e.note) if m) or None,
+            "request_id": ctx.request_id,
+        }
+        for e in entries
+    ]
 
 
 def json_value(v: Any) -> Any:
@@ -304,7 +331,7 @@ def create(session: Session, kind: str, data: Mapping[str, Any], ctx: ChangeCont
     session.add(obj)
     session.flush()
     after = snapshot(spec, obj)
-    record_change(session, ctx, kind, obj.id, ChangeAction.CREATE, None, after, after.get("code"))  # type: ignore[attr-defined]
+    session.add_all(ChangeLog(**entry) for entry in creation_log(ctx, kind, after, ctx.when()))
     return obj
 
 
@@ -472,25 +499,7 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
         if pairs:
             session.execute(insert(link.table), pairs)
     log: Any = ChangeLog.__table__
-    session.execute(
-        insert(log),
-        [
-            {
-                "at": at,
-                "actor": ctx.actor,
-                "actor_role": ctx.role,
-                "kind": kind,
-                "object_id": a["id"],
-                "object_code": a.get("code"),
-                "action": ChangeAction.CREATE,
-                "before": None,
-                "after": a,
-                "message": ctx.message,
-                "request_id": ctx.request_id,
-            }
-            for a in afters
-        ],
-    )
+    session.execute(insert(log), [entry for a in afters for entry in creation_log(ctx, kind, a, at)])
     return ids
 
 
