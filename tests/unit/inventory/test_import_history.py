@@ -94,7 +94,7 @@ def test_back_dated_statuses_give_the_as_of_rates(any_db: Database) -> None:
         assert rate(end_of(2023)) == (3, 6)
         assert rate(None) == (3, 6)
         # The as-of inventory view agrees: S5 was not yet in progress at end 2022.
-        past = {o["code"]: o["status"] for o in queries.as_of(s, "systems", end_of(2022))}
+        past = {o["code"]: o["status"] for o in queries.as_of(s, "systems", end_of(2022).astimezone(UTC))}
         assert past["S5"] == "not_migrated" and past["S8"] == "retired"
         since = history.records_since(s)
         assert since["systems"] == datetime(2019, 2, 28, 16, 0, tzinfo=UTC)
@@ -172,3 +172,30 @@ def test_explicit_change_time_is_kept(db: Database, at: datetime | None) -> None
         logged = s.scalars(select(ChangeLog.at).where(ChangeLog.kind == "networks", ChangeLog.object_id == nid)).all()
         got = [t.replace(tzinfo=t.tzinfo or UTC) for t in logged]
         assert got == ([BACK] if at else [datetime(2021, 4, 30, 16, tzinfo=UTC)])
+
+
+def test_rooms_and_exits_keep_their_status_history(any_db: Database) -> None:
+    with any_db.session() as s:
+        _skeleton(s)
+        s.commit()
+    rooms = "机房编码,机房名称,所属单位编码,所在区划代码,状态,状态变更时间\nR1,一,GXDSJ,450000,在用,2020-01-01\nR2,二,GXDSJ,450000,已关闭,2022-05-01\n"
+    exits = "出口编码,出口名称,所属单位编码,所在区划代码,状态,状态变更时间\nE1,一,GXDSJ,450000,已整合,2021/7/1\n"
+    with any_db.session() as s:
+        assert io.apply_import(s, "rooms", read_table(rooms.encode(), "r.csv"), LOAD).applied
+        report = io.apply_import(s, "internet_exits", read_table(exits.encode(), "e.csv"), LOAD)
+        assert report.applied, report.all_problems()
+        s.commit()
+    with any_db.session() as s:
+
+        def status(kind: str, at: datetime) -> dict[str, str]:
+            # UTC: queries.as_of compares the time as given (on SQLite a +08:00 time would be compared as text)
+            return {o["code"]: o["status"] for o in queries.as_of(s, kind, at.astimezone(UTC))}
+
+        # By hand: both rooms on record from 2020-01-01 (the file's earliest date); R2 closed on 2022-05-01.
+        # ROOM-1 is the skeleton's, on record since 2018.
+        assert status("rooms", end_of(2019)) == {"ROOM-1": "active"}
+        assert status("rooms", end_of(2021)) == {"ROOM-1": "active", "R1": "active", "R2": "active"}
+        assert status("rooms", end_of(2022)) == {"ROOM-1": "active", "R1": "active", "R2": "closed"}
+        # E1 alone in its file: on record from its own status date, consolidated then.
+        assert status("internet_exits", datetime(2021, 6, 30, tzinfo=CST)) == {}
+        assert status("internet_exits", end_of(2021)) == {"E1": "consolidated"}
