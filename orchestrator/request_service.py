@@ -70,8 +70,16 @@ def state_of(row: ResourceRequest) -> dict[str, Any]:
     }
 
 
-def facts(row: ResourceRequest) -> approval.RequestFacts:
-    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done)
+def facts(row: ResourceRequest, requested_by: frozenset[str] = frozenset()) -> approval.RequestFacts:
+    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done, requested_by)
+
+
+def requesters(session: Session, row: ResourceRequest) -> frozenset[str]:
+    """Who created or submitted the request: none of them may approve it (segregation of duties)."""
+    submitters = session.scalars(
+        select(RequestEvent.actor).where(RequestEvent.request_id == row.id, RequestEvent.kind == EventKind.SUBMITTED)
+    )
+    return frozenset({row.created_by, *submitters})
 
 
 def get(session: Session, p: Principal, request_id: int) -> ResourceRequest:
@@ -110,7 +118,8 @@ def apply(
     check: Callable[[], None] | None = None,
 ) -> bool:
     """Authorise and perform one transition; False when it had already happened (nothing written)."""
-    approval.authorize(p, action, facts(row))
+    who = requesters(session, row) if action in approval.APPROVALS else frozenset[str]()
+    approval.authorize(p, action, facts(row, who))
     try:
         t = decide(RequestState(row.status, row.first_level_done), action)
     except IllegalTransition as exc:
