@@ -8,6 +8,7 @@ without a value, dates in several forms and Chinese labels instead of codes.
 from __future__ import annotations
 
 import io as stdio
+import zipfile
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -435,3 +436,40 @@ def test_template_notes_show_the_labels() -> None:
     rows = io.notes("systems")
     status = next(r for r in rows if r and r[2] == "status")
     assert "migrated（已迁移）" in status[6]
+
+
+def _with_cached_value(data: bytes, cell: str, value: str) -> bytes:
+    """The workbook as Excel saves it: the formula in `cell` followed by its cached result."""
+    src = zipfile.ZipFile(stdio.BytesIO(data))
+    out = stdio.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = body.decode()
+                at = text.index(f'<c r="{cell}">')
+                end = text.index("</c>", at)
+                text = text[:at] + text[at:end].replace("<v />", f"<v>{value}</v>") + text[end:]
+                body = text.encode()
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def test_formula_with_a_cached_value_is_read_as_that_value(db: Database) -> None:
+    with db.session() as s:
+        _skeleton(s)
+        s.commit()
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["系统编码", "系统名称", "所属单位编码", "部署方式", "所在机房编码", "vCPU数", "内存(GB)"])
+    ws.append(["F1", "公式", "GXDSJ", "机房", "ROOM-1", "=2*8", "=A1"])
+    raw = stdio.BytesIO()
+    wb.save(raw)
+    data = _with_cached_value(raw.getvalue(), "F2", "16")  # G2 keeps no cached value
+    with db.session() as s:
+        report = io.plan_import(s, "systems", read_table(data, "f.xlsx"), CTX)
+    row = report.rows[0]
+    assert row.changes["vcpus"] == ("", "16")
+    assert [p.field for p in row.problems] == ["memory_gb"]
+    assert "=A1" in row.problems[0].message and "没有保存计算结果" in row.problems[0].message
