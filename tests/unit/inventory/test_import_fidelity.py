@@ -473,3 +473,24 @@ def test_formula_with_a_cached_value_is_read_as_that_value(db: Database) -> None
     assert row.changes["vcpus"] == ("", "16")
     assert [p.field for p in row.problems] == ["memory_gb"]
     assert "=A1" in row.problems[0].message and "没有保存计算结果" in row.problems[0].message
+
+
+def test_marked_headers_and_references_differing_by_case(db: Database) -> None:
+    with db.session() as s:
+        _skeleton(s)
+        s.commit()
+        before = _counts(s)
+    data = '*系统编码（必填）,"系统\n名称",所属单位编码,部署方式,所在机房编码\nZ1,一,gxdsj,机房,ROOM-1\n'.encode()
+    with db.session() as s:
+        report = io.apply_import(s, "systems", read_table(data, "z.csv"), CTX)
+        s.commit()
+    assert report.problems == [] and report.header_rows == (1, 1)
+    assert _messages(report, 2) == [
+        (
+            "owner_unit_id",
+            "row 2, 所属单位编码 (owner_unit): unknown units code 'gxdsj' / 引用的编码不存在; "
+            "仅全半角或大小写不同的已有编码 'GXDSJ' / did you mean 'GXDSJ'?",
+        )
+    ]
+    with db.session() as s:
+        assert _counts(s) == before
