@@ -70,3 +70,25 @@ class DeviceCredential(Base):
     username: Mapped[str] = mapped_column(String(100))
     encrypted: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeviceCollectStatus(Base):
+    """Per device, the outcome of SSH collection: last success, last error and why, stale facts, host key.
+
+    `host_key` is trusted on first use; a device presenting another key is refused (host_key_changed)
+    until an operator clears it. `encoding` is the one its CLI output decoded with (utf-8 or gbk).
+    """
+
+    __tablename__ = "collector_device_status"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    last_error_detail: Mapped[str | None] = mapped_column(String(200))
+    last_error_excerpt: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    facts_stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    host_key: Mapped[str | None] = mapped_column(Text)
+    host_key_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

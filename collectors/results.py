@@ -26,7 +26,10 @@ class ProbeError(StrEnum):
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth_failed"
     NO_CREDENTIAL = "no_credential"
-    GARBLED = "garbled_output"
+    PARSE_ERROR = "parse_error"  # the device answered; a required command's output did not parse
+    PROMPT_NOT_FOUND = "prompt_not_found"  # logged in, but no CLI prompt could be recognised
+    PAGING_NOT_DISABLED = "paging_not_disabled"  # output stopped at `---- More ----`
+    HOST_KEY_CHANGED = "host_key_changed"  # the SSH host key differs from the one trusted on first use
     BAD_TARGET = "bad_target"
     ERROR = "error"
 
@@ -56,6 +59,9 @@ class ProbeResult:
     rtt_avg_seconds: float | None = None
     rtt_max_seconds: float | None = None
     facts: dict[str, Any] | None = None
+    host_key: str | None = None  # SSH: the key the device presented ("ssh-ed25519 AAAA…")
+    encoding: str | None = None  # SSH: how its CLI output was decoded (utf-8 or gbk)
+    excerpt: str | None = None  # SSH parse_error / paging: the raw output that failed, cut short
 
     @property
     def loss_ratio(self) -> float | None:

@@ -9,6 +9,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from collectors.devices_cli import make_app as devices_cli
 from dashboards.report_cli import make_app as report_cli
 from inventory.auth import create_token
 from inventory.db import Database
@@ -21,6 +22,7 @@ from orchestrator.app import create_app
 from orchestrator.clouds_cli import make_app as clouds_cli
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
+from orchestrator.plan_capacity import plan_capacity
 from orchestrator.requests_cli import make_app as requests_cli
 from orchestrator.settings import Settings
 
@@ -42,12 +44,13 @@ def _settings() -> Settings:
     return s
 
 
-app.add_typer(plan_cli(lambda: Database(_settings().database_url)), name="plan")
+app.add_typer(plan_cli(lambda: Database(_settings().database_url), plan_capacity), name="plan")  # as the API
 app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="report")
 _request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_url))
 app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
 app.add_typer(clouds_cli(_settings), name="cloud")
+app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
 
 
 @db_app.command("upgrade")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collectors.api import build_router
+from collectors.device_metrics import DeviceCollector
+from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
 from collectors.metrics import ExtranetCollector
 from collectors.results import ProbeKind
@@ -43,7 +45,9 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     svc = CollectorService(app.state.db, collector_config(settings))
     app.state.collectors = svc
     app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.registry.register(DeviceCollector(svc.devices))
     app.include_router(build_router())
+    app.include_router(build_devices_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
         ProbeKind.TCP: settings.collector_tcp_interval_seconds,

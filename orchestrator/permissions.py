@@ -100,6 +100,10 @@ def _collectors() -> dict[tuple[str, str], Permission]:
         ("POST", c + "/probe"): NETWORK,
         ("GET", c + "/credentials"): NETWORK,
         ("PUT", c + "/credentials/{name}"): NETWORK,
+        ("GET", c + "/devices"): EVERYONE,
+        ("GET", c + "/devices/{device_id}"): EVERYONE,  # the raw excerpt of a failed output: NETWORK only
+        ("DELETE", c + "/devices/{device_id}/host-key"): NETWORK,
+        ("PUT", c + "/devices/{device_id}/encoding"): NETWORK,
     }
 
 

@@ -57,6 +57,7 @@ class RequestOut(BaseModel):
     replica_az: str | None
     resources: list[dict[str, Any]] | None
     failure_reason: str | None
+    office_review: str | None  # why only the office may approve (zombie candidate); never auto-approved
     created_by: str
 
     @classmethod
