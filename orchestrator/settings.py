@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     # Key for device credentials at rest (Fernet); generated into data_dir when unset.
     secret_key: SecretStr | None = None
     clouds_yaml: Path | None = None
+    # The clouds' own project quotas (docs/CLOUD_QUOTAS.md): "observe" never changes them (a request they cannot
+    # hold fails fast, naming the quota); "managed" raises them by each request's needs and lowers them again.
+    cloud_quota_mode: Literal["observe", "managed"] = "observe"
     scheduler_enabled: bool = True
     metrics_recompute_seconds: int = 60
     # Extranet collectors (collectors/): where they run, how often, how hard.
