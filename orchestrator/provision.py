@@ -505,7 +505,10 @@ class _Run:
                     obj = call(_bind(self.driver.find, kind, pid, mark, spec), counter=self.counter)
                 if obj is not None:
                     call(_bind(self.driver.delete, kind, pid, obj), counter=self.counter)
-                self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None)
+                    # the id stays on the step: it tells what was deleted (a step never created has none)
+                    self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None, cloud_id=obj.cloud_id)
+                else:
+                    self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None)
             except CloudError as exc:
                 self._log(step.key, kind, step.name, error=exc.message)
                 first_error = first_error or exc.message
@@ -536,7 +539,9 @@ def _outcome(db: Database, run_id: int, ok: bool, error: str | None, rolled_back
             for st in steps
             if st.owned and st.cloud_id and st.status in (StepStatus.CREATED, StepStatus.READY) and st.key != QUOTA_STEP
         )
-        deleted = sum(1 for st in steps if st.owned and st.status == StepStatus.DELETED and st.key != QUOTA_STEP)
+        deleted = sum(
+            1 for st in steps if st.owned and st.status == StepStatus.DELETED and st.cloud_id and st.key != QUOTA_STEP
+        )
         return ProvisionOutcome(run.request_id, run.cloud, ok, resources, error, rolled_back, deleted)
 
 
