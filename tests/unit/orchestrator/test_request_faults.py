@@ -4,7 +4,6 @@ refusals kept on the request, and server sizes from the flavor."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -120,28 +119,33 @@ def test_a_refusal_with_no_capacity_sample_says_so_and_names_the_clouds() -> Non
 
 
 @pytest.mark.parametrize("managed", [False, True])
-def test_two_requests_of_one_unit_provisioned_at_once_both_become_active(one_cloud: World, managed: bool) -> None:
+def test_two_requests_of_one_unit_provisioning_at_the_same_time_both_become_active(
+    one_cloud: World, managed: bool
+) -> None:
+    """B is provisioned from start to end while A's run is in flight (between A's network and its servers):
+    the two runs overlap exactly as two concurrent callers' would, deterministically, on SQLite."""
     w = one_cloud
     a, _ = scheduled(w, servers=2, vcpus=4, ram_mb=4096)
     b, _ = scheduled(w, servers=2, vcpus=4, ram_mb=4096)
-    cloud = status_of(w, a)["primary_cloud"]
+    cloud = str(status_of(w, a)["primary_cloud"])
     assert status_of(w, b)["primary_cloud"] == cloud  # same unit, same cloud, same project
-    d = w.drivers[str(cloud)]
-    results: dict[int, RequestStatus] = {}
+    d = w.drivers[cloud]
+    d.default_instances = 4  # the cloud admin's limit: room for both (2 + 2), not for a third
+    inner: dict[str, RequestStatus] = {}
 
-    def run(rid: int) -> None:
-        results[rid] = rp.provision(w.db, OP, CTX, rid, w.drivers.__getitem__, manage_quota=managed).status
+    def b_meanwhile(op: str, kind: ResourceKind | None) -> CloudError | None:
+        if op == "create" and kind == ResourceKind.SERVER and not inner:
+            inner["b"] = RequestStatus.PROVISIONING
+            inner["b"] = rp.provision(w.db, OP, CTX, b, w.drivers.__getitem__, manage_quota=managed).status
+        return None
 
-    threads = [threading.Thread(target=run, args=(rid,)) for rid in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == {a: RequestStatus.ACTIVE, b: RequestStatus.ACTIVE}
-    assert owned(w, str(cloud), ResourceKind.SERVER) == 4
+    d.fault = b_meanwhile
+    first = rp.provision(w.db, OP, CTX, a, w.drivers.__getitem__, manage_quota=managed).status
+    assert (first, inner["b"]) == (RequestStatus.ACTIVE, RequestStatus.ACTIVE)
+    assert owned(w, cloud, ResourceKind.SERVER) == 4
     pid = next(iter(d.projects.values()))
-    if managed:  # each run added its own 2 servers to the default 100 (cores/ram unlimited here: untouched)
-        assert d.quotas[pid] == {"instances": 104}
+    if managed:  # each run added its own 2 servers to the admin's 4 (cores/ram unlimited here: untouched)
+        assert d.quotas[pid] == {"instances": 8}
     else:
         assert d.calls.get("set_quota", 0) == 0 and pid not in d.quotas
 
