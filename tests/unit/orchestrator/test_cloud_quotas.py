@@ -260,3 +260,30 @@ def test_resume_and_retire_of_a_cloud_without_a_run_say_so(db: Database) -> None
         resume(db, "R404", d)
     with pytest.raises(NoRun):
         retire(db, "R404", d)
+
+
+def test_flavor_tables_merge_and_a_name_with_two_sizes_is_ambiguous() -> None:
+    from orchestrator.flavors import merge, resolve_bundle
+    from orchestrator.resource_requests import Bundle
+
+    table, ambiguous = merge(
+        [
+            ("gov-a", {"m1.tiny": TINY, "m1.small": SMALL}),
+            ("gov-b", {"m1.tiny": TINY, "m1.small": FlavorSize(4, 8192, 40)}),
+        ]
+    )
+    assert table == {"m1.tiny": TINY}
+    assert ambiguous == {"m1.small": "flavor 'm1.small' differs between clouds gov-a and gov-b"}
+    bundle = Bundle.model_validate(
+        {
+            "servers": [
+                {"name": "a", "flavor": "m1.tiny", "image": "i"},
+                {"name": "b", "flavor": "m1.small", "image": "i"},
+            ]
+        }
+    )
+    resolved, problems = resolve_bundle(bundle, table, ambiguous)
+    assert [(p.field, p.message) for p in problems] == [
+        ("bundle.servers[1].flavor", "flavor 'm1.small' differs between clouds gov-a and gov-b")
+    ]
+    assert (resolved.servers[0].vcpus, resolved.servers[0].ram_mb, resolved.servers[0].disk_gb) == (1, 512, 1)
