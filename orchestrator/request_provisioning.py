@@ -367,7 +367,11 @@ def resume(
         for part, cloud in clouds:
             if not cloud or run_status(db, code, cloud) not in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING):
                 continue
-            o = run_resume(db, code, driver_for(cloud), ctx)
+            try:
+                o = run_resume(db, code, driver_for(cloud), ctx)
+            except KeyError:
+                notes.append(f"{PART_TEXT[part]} {cloud}: clouds.yaml 中没有该云 / no such cloud in clouds.yaml")
+                continue
             outcomes.append(o)
             notes.append(f"{PART_TEXT[part]} {cloud}: " + ("已回滚 / rolled back" if o.rolled_back else "回滚未完成"))
         if notes:
