@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.enums import ChangeAction, Decision, ExitStatus, NetworkStatus, RoomStatus, SubjectKind, SystemStatus
+from inventory.enums import Decision, ExitStatus, NetworkStatus, RoomStatus, SubjectKind, SystemStatus
 from inventory.models import (
     ChangeLog,
     DedicatedNetwork,
@@ -136,29 +136,17 @@ def determination_findings(session: Session, today: date, skip_system_reviews: b
 def _migrated_since_first_plan(session: Session) -> set[int]:
     """Systems whose status became "migrated" (change log) after the first wave plan was stored.
 
-    Before the office plans anything, migrations recorded earlier are history, not "outside a plan". Entries
-    older than the last deletion of an id are about an earlier system that had it (SQLite gives the id of a
-    deleted last row to the next new one), not about the system that has it now.
+    Before the office plans anything, migrations recorded earlier are history, not "outside a plan".
     """
     first = session.scalar(select(func.min(WavePlan.created_at)))
     if first is None:
         return set()
-    deleted: dict[int, int] = {
-        oid: last
-        for oid, last in session.execute(
-            select(ChangeLog.object_id, func.max(ChangeLog.id))
-            .where(ChangeLog.kind == "systems", ChangeLog.action == ChangeAction.DELETE)
-            .group_by(ChangeLog.object_id)
-        )
-    }
     out: set[int] = set()
-    for entry, oid, before, after in session.execute(
-        select(ChangeLog.id, ChangeLog.object_id, ChangeLog.before, ChangeLog.after).where(
+    for oid, before, after in session.execute(
+        select(ChangeLog.object_id, ChangeLog.before, ChangeLog.after).where(
             ChangeLog.kind == "systems", ChangeLog.at >= first
         )
     ):
-        if entry < deleted.get(oid, 0):
-            continue
         if (after or {}).get("status") == SystemStatus.MIGRATED.value and (before or {}).get(
             "status"
         ) != SystemStatus.MIGRATED.value:

@@ -45,9 +45,13 @@ class Options:
 
 
 def assess(
-    session: Session, capacity: Mapping[int, Capacity] | None = None, flavors: Sequence[Flavor] = DEFAULT_FLAVORS
+    session: Session,
+    capacity: Mapping[int, Capacity] | None = None,
+    flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
+    today: date | None = None,
 ) -> tuple[Inventory, dict[int, Assessment]]:
-    inv = load_inventory(session)
+    """Readiness of every system, with the decisions in force on `today` (the Beijing date by default)."""
+    inv = load_inventory(session, today)
     return inv, assess_all(inv, capacity, flavors)
 
 
@@ -60,8 +64,10 @@ def plan_from(
     return Plan(plan.items + left_out, plan.waves, plan.cycles)
 
 
-def compute_plan(session: Session, options: Options, capacity: Mapping[int, Capacity] | None = None) -> Plan:
-    inv, assessments = assess(session, capacity, options.flavors)
+def compute_plan(
+    session: Session, options: Options, capacity: Mapping[int, Capacity] | None = None, today: date | None = None
+) -> Plan:
+    inv, assessments = assess(session, capacity, options.flavors, today)
     return plan_from(inv, assessments, options, capacity)
 
 

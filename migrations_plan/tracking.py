@@ -144,19 +144,17 @@ def advance(
     units: frozenset[int] | None = None,
     cloud_id: int | None = None,
     request_factory: RequestFactory | None = None,
+    today: date | None = None,
 ) -> WaveItem:
-    """Move one wave item to a new status, updating the inventory through the service; audited."""
+    """Move one wave item to a new status, updating the inventory through the service; audited.
+
+    Refused (409) when the item contradicts a decision in force on `today` (the Beijing date by default).
+    """
     item = get_item(session, item_id)
     if units is not None and item.unit_id not in units:
         raise Forbidden(f"wave item {item.code} belongs to another unit", [Problem("outside your unit subtree")])
-    if item.wave is None:
-        raise Conflict(f"{item.code} is not planned in any wave", [Problem("unplanned item", field="wave")])
-    if not can_move(item.status, to):
-        raise Conflict(
-            f"{item.code}: cannot go from {item.status.value} to {to.value}",
-            [Problem(f"allowed: {', '.join(sorted(t.value for t in TRANSITIONS[item.status]))}", field="status")],
-        )
-    contradictions = guards.stale_notes(session, [item]).get(item.id, [])
+    # first: whatever step is asked, an item whose subject is gone or decided otherwise may not move it
+    contradictions = guards.stale_notes(session, [item], today).get(item.id, [])
     if contradictions:
         gone = any(n.code == "deleted" for n in contradictions)
         raise Conflict(
@@ -165,8 +163,17 @@ def advance(
             else f"{item.code}：计划与现行认定冲突，不得据此变更 / the stored plan contradicts a decision in force",
             [Problem(n.text(), field="status", value=n.code) for n in contradictions],
         )
+    if item.wave is None:
+        raise Conflict(f"{item.code} is not planned in any wave", [Problem("unplanned item", field="wave")])
+    if not can_move(item.status, to):
+        raise Conflict(
+            f"{item.code}: cannot go from {item.status.value} to {to.value}",
+            [Problem(f"allowed: {', '.join(sorted(t.value for t in TRANSITIONS[item.status]))}", field="status")],
+        )
     before = row_dict(item)
-    warnings = guards.out_of_order(session, item.object_id) if item.kind == ItemKind.SYSTEM and to == S.MIGRATED else []
+    warnings = (
+        guards.out_of_order(session, item.object_id, today) if item.kind == ItemKind.SYSTEM and to == S.MIGRATED else []
+    )
     if item.kind == ItemKind.SYSTEM:
         _system_step(session, item, to, ctx, cloud_id)
         if to == S.IN_PROGRESS and request_factory is not None and item.request_ref is None:
