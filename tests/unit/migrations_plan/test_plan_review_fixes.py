@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ from inventory.models import ChangeLog, Determination, InformationSystem
 from inventory.service import ChangeContext
 from migrations_plan import guards, lookback_checks, planning, retirement, tracking
 from migrations_plan.cli import make_app
+from migrations_plan.clock import today_local
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, WaveItem
 from migrations_plan.planning import Options
@@ -173,7 +174,7 @@ def test_approval_scores_the_system_again_and_refuses_one_that_is_no_longer_a_ca
         z = Inv(s).system(
             shop["unit"], room_id=shop["room"], code="G-Z", business_active=False, last_access_at=date(2023, 5, 1)
         )
-        proposed = score(load_inventory(s, TODAY).systems[z], TODAY)
+        proposed = score(load_inventory(s).systems[z], TODAY)
         assert (proposed.score, proposed.candidate) == (50, True)
         case_id = retirement.propose(s, proposed, OWNER).id
         retirement.confirm(s, case_id, OWNER, None)
@@ -211,7 +212,7 @@ def test_the_retire_determination_names_the_dependents_at_approval(any_db: Datab
         inv.system(other, room_id=shop["room"], code="G-Y", depends_on_ids=[zd])
         inv.system(other, room_id=shop["room"], code="G-X", depends_on_ids=[zd])
         inv.system(other, room_id=shop["room"], code="G-R", status="retired", depends_on_ids=[zd])
-        zombie = score(load_inventory(s, TODAY).systems[zd], TODAY, replacement_code="G-A")
+        zombie = score(load_inventory(s).systems[zd], TODAY, replacement_code="G-A")
         case_id = retirement.propose(s, zombie, OWNER).id
         retirement.confirm(s, case_id, OWNER, None)
         retirement.approve(s, case_id, OFFICE, TODAY, override_reason="已改接 G-A")
@@ -290,6 +291,25 @@ def test_a_decision_is_in_force_from_its_decision_date_not_before(any_db: Databa
     with any_db.session() as s:
         tracking.advance(s, ids["G-E"], ItemStatus.IN_PROGRESS, OFFICE, today=eve)
         assert s.get(InformationSystem, e).status == SystemStatus.IN_PROGRESS  # type: ignore[union-attr]
+
+
+def test_the_api_reads_decisions_in_force_on_the_beijing_date(
+    any_db: Database, shop: dict[str, int], api: tuple[TestClient, Callable[..., dict[str, str]]]
+) -> None:
+    """Exempt G-T decided today (Beijing): out of scope now. Exempt G-M decided tomorrow: still ready."""
+    client, auth = api
+    today = today_local()
+    with any_db.session() as s:
+        inv = Inv(s)
+        t = inv.system(shop["unit"], room_id=shop["room"], code="G-T", vcpus=2, memory_gb=4)
+        m = inv.system(shop["unit"], room_id=shop["room"], code="G-M", vcpus=2, memory_gb=4)
+        decide(s, t, "exempt", today, "D-T")
+        decide(s, m, "exempt", today + timedelta(days=1), "D-M")
+    got = client.get(f"{P}/readiness", headers=auth(Role.ADMIN)).json()["items"]
+    assert {i["code"]: i["outcome"] for i in got if i["code"] in ("G-T", "G-M")} == {
+        "G-T": "out_of_scope",
+        "G-M": "ready",
+    }
 
 
 # --- 7-8. CLI errors, unknown cloud -----------------------------------------------------------------
