@@ -25,7 +25,7 @@ from inventory.enums import (
 )
 from inventory.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
-from inventory.models import ChangeLog, Cloud
+from inventory.models import ChangeLog, Cloud, Determination
 from inventory.schemas import create_schema, update_schema
 
 # Called with (spec, before, after) snapshots before anything is written; raises Forbidden.
@@ -195,6 +195,9 @@ def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: in
         p.append(Problem(msg, field=fld, row=row, value=_short(json_value(state.get(fld)))))
 
     if spec.name == "systems":
+        for count in ("users_count", "monthly_visits"):  # a negative count would read as "rare use" (zombie score)
+            if (state.get(count) or 0) < 0:
+                bad(f"{count} 不能为负数 / {count} cannot be negative", count)
         on_cloud = state.get("hosting") in (Hosting.GOV_CLOUD, Hosting.SUB_CLOUD)
         if state.get("classified"):
             if state.get("status") in (SystemStatus.MIGRATED, SystemStatus.IN_PROGRESS):
@@ -514,16 +517,36 @@ def delete(session: Session, kind: str, obj_id: int, ctx: ChangeContext) -> None
     if ctx.guard:
         ctx.guard(session, spec, before, None)
     refs = referencing_counts(session, spec, obj_id)
-    if refs:
+    decided = determination_codes(session, spec, obj_id)
+    if refs or decided:
+        codes = ", ".join(decided)
         raise Conflict(
-            f"{kind} {before.get('code')} is still referenced",
-            [Problem(f"referenced by {n} {where}", field="id", value=obj_id) for where, n in refs.items()],
+            f"{spec.zh} {before.get('code')} 被技术认定 {codes} 引用，不能删除 / {kind} {before.get('code')} "
+            f"is still referenced by determination {codes}"
+            if decided
+            else f"{spec.zh} {before.get('code')} 仍被引用，不能删除 / {kind} {before.get('code')} is still referenced",
+            [Problem(f"技术认定 {c} 针对它 / determination {c} is about it", field="id", value=c) for c in decided]
+            + [Problem(f"referenced by {n} {where}", field="id", value=obj_id) for where, n in refs.items()],
         )
     for link in spec.links:
         setattr(obj, link.relationship, [])
     session.delete(obj)
     session.flush()
     record_change(session, ctx, kind, obj_id, ChangeAction.DELETE, before, None, before.get("code"))
+
+
+def determination_codes(session: Session, spec: KindSpec, obj_id: int) -> list[str]:
+    """Codes of the determinations (in force or not) about this object: their subject is stored by id only,
+    so deleting it would hand them to the next object given the same id."""
+    if spec.subject is None:
+        return []
+    return list(
+        session.scalars(
+            select(Determination.code)
+            .where(Determination.subject_kind == spec.subject, Determination.subject_id == obj_id)
+            .order_by(Determination.code)
+        )
+    )
 
 
 def referencing_counts(session: Session, spec: KindSpec, obj_id: int) -> dict[str, int]:

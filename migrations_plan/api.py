@@ -134,13 +134,17 @@ def _xlsx(data: bytes, filename: str) -> Response:
     )
 
 
-def _case_out(case: RetirementCase, session: Any) -> dict[str, Any]:
-    """The case with its live dependents (any unit) and why approval would need an override, for everyone."""
+def _case_out(case: RetirementCase, session: Any, live: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The case with its live dependents (any unit) and why approval would need an override, for everyone.
+
+    An open case shows what approval would meet today: the dependents now and the system's score now.
+    """
     out = retirement.case_dict(case)
     if case.state in retirement.OPEN:
-        live = retirement.live_dependents(session, case.system_id)
+        live = retirement.live_dependents(session, case.system_id) if live is None else live
+        now = retirement.current_score(session, case.system_id, today_local())
         out["dependents"] = live
-        out["override_needed"] = [p.message for p in retirement.override_needed(case, live)]
+        out["override_needed"] = [p.message for p in retirement.override_needed(case, now, live)]
     else:
         out["override_needed"] = []
     return out
@@ -223,15 +227,20 @@ def build_router() -> APIRouter:
 
     @router.get("/retirements", summary="Retirement cases / 僵尸系统下线流程")
     def retirements(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-        rows = session.query(RetirementCase, InformationSystem.owner_unit_id).join(
-            InformationSystem, InformationSystem.id == RetirementCase.system_id
+        rows = (
+            session.query(RetirementCase, InformationSystem.owner_unit_id)
+            .join(InformationSystem, InformationSystem.id == RetirementCase.system_id)
+            .order_by(RetirementCase.id)
+            .all()
         )
-        # everyone involved: the owner unit's subtree, and the units whose systems depend on the retiring one
+        live = retirement.dependents_of(session, (c.system_id for c, _ in rows))
+        # everyone involved: the owner unit's subtree, and the units whose systems depend on the retiring one,
+        # now (dependents added after the proposal included) or when the case was last decided on
         return [
-            _case_out(c, session)
-            for c, unit in rows.order_by(RetirementCase.id)
+            _case_out(c, session, live[c.system_id])
+            for c, unit in rows
             if _visible_unit(principal, unit)
-            or any(_visible_unit(principal, d.get("unit_id")) for d in c.dependents or [])
+            or any(_visible_unit(principal, d.get("unit_id")) for d in [*live[c.system_id], *(c.dependents or [])])
         ]
 
     @router.post("/retirements", status_code=201, summary="Propose retiring a zombie / 提出下线")
@@ -260,7 +269,18 @@ def build_router() -> APIRouter:
         case_id: int, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         ctx = change_context(request, principal)
-        case = retirement.approve(session, case_id, ctx, today_local(), body.note, body.override_reason)
+        util, probes = _evidence(request)
+        system_id = retirement.get_case(session, case_id).system_id
+        case = retirement.approve(
+            session,
+            case_id,
+            ctx,
+            today_local(),
+            body.note,
+            body.override_reason,
+            (util or {}).get(system_id),
+            (probes or {}).get(system_id),
+        )
         session.commit()
         return _case_out(case, session)
 

@@ -6,7 +6,8 @@ itself; `capacity` is the same provider the API uses (app.state.plan_capacity), 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from inventory.db import Database
+from inventory.errors import InventoryError, Problem, ValidationFailed
 from inventory.service import ChangeContext
 from migrations_plan import export, guards, planning, store
 from migrations_plan.facts import Capacity
@@ -28,6 +30,36 @@ console = Console()
 
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """A refused command prints one line (the error and its problems, Chinese first) and exits 1, no traceback."""
+    try:
+        yield
+    except InventoryError as exc:
+        details = "; ".join(p.message for p in exc.problems if p.message not in exc.message)
+        console.print(
+            f"[red]错误 / error: {exc.message}" + (f" — {details}" if details else "") + "[/red]", soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+
+
+def _day(value: str | None, option: str) -> date:
+    """A YYYY-MM-DD option (a Beijing date), or today; a date that does not exist is refused."""
+    if value is None:
+        return today_local()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{option} 不是有效日期：{value} / {option} is not a valid date: {value}",
+            [
+                Problem(
+                    "日期须为实际存在的 YYYY-MM-DD / give a date that exists, as YYYY-MM-DD", field=option, value=value
+                )
+            ],
+        ) from None
 
 
 def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None = None) -> typer.Typer:
@@ -45,7 +77,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
     ) -> None:
         """Readiness of every system with its reasons / 迁移就绪度."""
         db = open_db()
-        with _progress() as p, db.session() as s:
+        with domain_errors(), _progress() as p, db.session() as s:
             p.add_task("评估就绪度 / assessing readiness…")
             inv, got = planning.assess(s, cap(s))
         counts: dict[Outcome, int] = {}
@@ -70,8 +102,8 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
     def zombies(on: str | None = typer.Option(None, help="judge as of YYYY-MM-DD (default today)")) -> None:
         """Zombie candidates with the evidence behind each score / 僵尸系统候选."""
         db = open_db()
-        with db.session() as s:
-            found = planning.zombies(s, date.fromisoformat(on) if on else today_local())
+        with domain_errors(), db.session() as s:
+            found = planning.zombies(s, _day(on, "--on"))
         table = Table("编码 code", "名称 name", "得分 score", "证据 evidence", title="僵尸系统候选 / zombie candidates")
         for z in found:
             table.add_row(
@@ -95,7 +127,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
         """Compute a wave plan and show it wave by wave / 分批迁移计划."""
         db = open_db()
         options = planning.Options(max_wave_size, max_per_unit, max_per_city)
-        with _progress() as p, db.session() as s:
+        with domain_errors(), _progress() as p, db.session() as s:
             p.add_task("计算批次 / planning waves…")
             plan = planning.compute_plan(s, options, cap(s))
             if save:
@@ -120,7 +152,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
     ) -> None:
         """Export a wave plan as XLSX (Chinese headers, English beside) / 导出计划."""
         db = open_db()
-        with db.session() as s:
+        with domain_errors(), db.session() as s:
             names = planning.Names.load(s)
             if plan_id is not None:
                 row = store.get_plan(s, plan_id)
@@ -137,7 +169,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
     def show(plan_id: int | None = typer.Argument(None, help="a stored plan (default: the newest)")) -> None:
         """A stored plan's items with their progress; items contradicting a decision in force are flagged stale."""
         db = open_db()
-        with db.session() as s:
+        with domain_errors(), db.session() as s:
             row = store.get_plan(s, plan_id)
             items = store.plan_items(s, row.id)
             stale = guards.stale_notes(s, items)
@@ -154,11 +186,9 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
     def lookback(on: str | None = typer.Option(None, help="as of YYYY-MM-DD (default today)")) -> None:
         """Re-check migrated items and due determinations (回头看); findings are stored and logged."""
         db = open_db()
-        with db.session() as s:
+        with domain_errors(), db.session() as s:
             found = planning.run_lookback(
-                s,
-                ChangeContext(actor="cli", role="admin", message="回头看 / look-back"),
-                date.fromisoformat(on) if on else today_local(),
+                s, ChangeContext(actor="cli", role="admin", message="回头看 / look-back"), _day(on, "--on")
             )
         table = Table("编码 code", "类型 kind", "问题 problem", "说明 finding", title="回头看 / look-back")
         for f in found:

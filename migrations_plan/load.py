@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from inventory.enums import Decision, ExitStatus, RegionLevel, SubjectKind
@@ -20,6 +20,7 @@ from inventory.models import (
     system_networks,
     system_rooms,
 )
+from migrations_plan.clock import today_local
 from migrations_plan.facts import ExitFacts, Inventory, NetworkFacts, SystemFacts
 
 
@@ -45,11 +46,21 @@ def unit_cities(session: Session) -> dict[int, int | None]:
     return city_of
 
 
-def determinations(session: Session, kind: SubjectKind) -> dict[int, tuple[Decision, date | None]]:
-    """The newest active determination per subject of one kind."""
+def in_force(today: date | None = None) -> ColumnElement[bool]:
+    """A determination is in force when active and decided on or before `today` (the Beijing date by default).
+
+    A decision dated in the future takes effect on its date; until then the previous one stays in force.
+    """
+    return and_(Determination.active.is_(True), Determination.decided_on <= (today or today_local()))
+
+
+def determinations(
+    session: Session, kind: SubjectKind, today: date | None = None
+) -> dict[int, tuple[Decision, date | None]]:
+    """The determination in force per subject of one kind (the newest by decision date, then record)."""
     rows = session.execute(
         select(Determination.subject_id, Determination.decision, Determination.review_on)
-        .where(Determination.subject_kind == kind, Determination.active.is_(True))
+        .where(Determination.subject_kind == kind, in_force(today))
         .order_by(Determination.decided_on, Determination.id)
     )
     return {sid: (decision, review) for sid, decision, review in rows}
@@ -62,11 +73,11 @@ def _links(session: Session, table: object) -> dict[int, tuple[int, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def load_inventory(session: Session) -> Inventory:
-    """Every system, dedicated network and internet exit as planning facts."""
+def load_inventory(session: Session, today: date | None = None) -> Inventory:
+    """Every system, dedicated network and internet exit as planning facts (decisions in force on `today`)."""
     cities = unit_cities(session)
-    sys_det = determinations(session, SubjectKind.SYSTEM)
-    net_det = determinations(session, SubjectKind.NETWORK)
+    sys_det = determinations(session, SubjectKind.SYSTEM, today)
+    net_det = determinations(session, SubjectKind.NETWORK, today)
     deps, nets, rooms, exits = (
         _links(session, t) for t in (system_depends_on, system_networks, system_rooms, system_exits)
     )
@@ -123,12 +134,12 @@ def load_inventory(session: Session) -> Inventory:
     return Inventory(systems, networks, exit_facts)
 
 
-def system_facts(session: Session, system_id: int) -> SystemFacts | None:
+def system_facts(session: Session, system_id: int, today: date | None = None) -> SystemFacts | None:
     """One system's own facts (no links), enough to score it as a zombie; None when it does not exist."""
     s = session.get(InformationSystem, system_id)
     if s is None:
         return None
-    det = determinations_of(session, SubjectKind.SYSTEM, system_id)
+    det = determinations_of(session, SubjectKind.SYSTEM, system_id, today)
     return SystemFacts(
         id=s.id, code=s.code, name=s.name, unit_id=s.owner_unit_id, classified=bool(s.classified), hosting=s.hosting,
         status=s.status, room_id=s.room_id, cloud_id=s.cloud_id, vcpus=s.vcpus, memory_gb=s.memory_gb,
@@ -139,15 +150,13 @@ def system_facts(session: Session, system_id: int) -> SystemFacts | None:
     )  # fmt: skip
 
 
-def determinations_of(session: Session, kind: SubjectKind, subject_id: int) -> tuple[Decision, date | None] | None:
+def determinations_of(
+    session: Session, kind: SubjectKind, subject_id: int, today: date | None = None
+) -> tuple[Decision, date | None] | None:
     """The determination in force for one subject (newest active by decision date, then record)."""
     row = session.execute(
         select(Determination.decision, Determination.review_on)
-        .where(
-            Determination.subject_kind == kind,
-            Determination.subject_id == subject_id,
-            Determination.active.is_(True),
-        )
+        .where(Determination.subject_kind == kind, Determination.subject_id == subject_id, in_force(today))
         .order_by(Determination.decided_on.desc(), Determination.id.desc())
         .limit(1)
     ).first()

@@ -27,6 +27,7 @@ from inventory.models import (
     system_depends_on,
 )
 from migrations_plan.guards import STAYS
+from migrations_plan.load import in_force
 from migrations_plan.models import ItemKind, ItemStatus, WaveItem, WavePlan
 from migrations_plan.tracking import Finding
 
@@ -53,11 +54,13 @@ _RETIRED: dict[SubjectKind, tuple[Any, ...]] = {
 }
 
 
-def _in_force(session: Session) -> dict[tuple[SubjectKind, int], Determination]:
-    """The newest active determination per subject (by decision date, then record)."""
+def _in_force(session: Session, today: date) -> dict[tuple[SubjectKind, int], Determination]:
+    """The determination in force per subject: newest active one decided by `today` (by date, then record)."""
     out: dict[tuple[SubjectKind, int], Determination] = {}
     for d in session.scalars(
-        select(Determination).where(Determination.active.is_(True)).order_by(Determination.decided_on, Determination.id)
+        select(Determination)
+        .where(in_force(today), Determination.subject_id.is_not(None))
+        .order_by(Determination.decided_on, Determination.id)
     ):
         out[(d.subject_kind, d.subject_id)] = d
     return out
@@ -65,13 +68,13 @@ def _in_force(session: Session) -> dict[tuple[SubjectKind, int], Determination]:
 
 def determination_findings(session: Session, today: date, skip_system_reviews: bool = True) -> list[Finding]:
     """Due reviews, vanished subjects and unfollowed retirements, for every subject kind."""
-    in_force = _in_force(session)
+    decided = _in_force(session, today)
     subjects: dict[SubjectKind, dict[int, Any]] = {}
     for kind, model in _MODELS.items():
-        ids = sorted(sid for k, sid in in_force if k == kind)
+        ids = sorted(sid for k, sid in decided if k == kind)
         subjects[kind] = {o.id: o for o in session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
     out: list[Finding] = []
-    for (kind, sid), d in sorted(in_force.items(), key=lambda kv: (kv[0][0].value, kv[1].code)):
+    for (kind, sid), d in sorted(decided.items(), key=lambda kv: (kv[0][0].value, kv[1].code)):
         obj = subjects[kind].get(sid)
         what = _KIND_ZH[kind]
         if obj is None:
@@ -151,25 +154,25 @@ def _migrated_since_first_plan(session: Session) -> set[int]:
     return out
 
 
-def progress_findings(session: Session) -> list[Finding]:
+def progress_findings(session: Session, today: date) -> list[Finding]:
     """Systems migrated outside any wave plan, and migrated systems whose dependencies are still to move."""
-    tracked = set(
-        session.scalars(
-            select(WaveItem.object_id).where(
+    tracked = set(  # (id, code): an item is about the system under its id only while the code still matches
+        session.execute(
+            select(WaveItem.object_id, WaveItem.code).where(
                 WaveItem.kind == ItemKind.SYSTEM, WaveItem.status.in_((ItemStatus.MIGRATED, ItemStatus.VERIFIED))
             )
-        )
+        ).tuples()
     )
     S = InformationSystem
     rows = {r.id: r for r in session.execute(select(S.id, S.code, S.status, S.classified))}
-    decided = {sid: d.decision for (k, sid), d in _in_force(session).items() if k == SubjectKind.SYSTEM}
+    decided = {sid: d.decision for (k, sid), d in _in_force(session, today).items() if k == SubjectKind.SYSTEM}
     deps: dict[int, list[int]] = {}
     for sid, tid in session.execute(select(system_depends_on.c.system_id, system_depends_on.c.target_id)):
         deps.setdefault(sid, []).append(tid)
     since_plans = _migrated_since_first_plan(session)
     out: list[Finding] = []
     for s in sorted((r for r in rows.values() if r.status == SystemStatus.MIGRATED), key=lambda r: r.code):
-        if s.id not in tracked and s.id in since_plans:
+        if (s.id, s.code) not in tracked and s.id in since_plans:
             out.append(
                 Finding(
                     "system",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from inventory.db import Database
 from inventory.models import Cloud, Region, Unit
 from inventory.service import ChangeContext
 from migrations_plan import guards, lookback_checks, tracking
+from migrations_plan.clock import today_local
 from migrations_plan.export import Row
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, Inventory
 from migrations_plan.load import load_inventory
@@ -21,14 +22,6 @@ from migrations_plan.models import WaveItem
 from migrations_plan.readiness import Assessment, assess_all
 from migrations_plan.waves import Constraints, Plan, build_items, plan_waves
 from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, candidates
-
-# Dates of decisions and look-backs are Guangxi dates (UTC+8), whatever the server's clock zone.
-CHINA = timezone(timedelta(hours=8))
-
-
-def today_local() -> date:
-    return datetime.now(CHINA).date()
-
 
 # Provided by the orchestrator (app.state.plan_capacity): free capacity per target cloud, or None when unknown.
 CapacityProvider = Callable[[Session], Mapping[int, Capacity] | None]
@@ -52,9 +45,13 @@ class Options:
 
 
 def assess(
-    session: Session, capacity: Mapping[int, Capacity] | None = None, flavors: Sequence[Flavor] = DEFAULT_FLAVORS
+    session: Session,
+    capacity: Mapping[int, Capacity] | None = None,
+    flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
+    today: date | None = None,
 ) -> tuple[Inventory, dict[int, Assessment]]:
-    inv = load_inventory(session)
+    """Readiness of every system, with the decisions in force on `today` (the Beijing date by default)."""
+    inv = load_inventory(session, today)
     return inv, assess_all(inv, capacity, flavors)
 
 
@@ -67,8 +64,10 @@ def plan_from(
     return Plan(plan.items + left_out, plan.waves, plan.cycles)
 
 
-def compute_plan(session: Session, options: Options, capacity: Mapping[int, Capacity] | None = None) -> Plan:
-    inv, assessments = assess(session, capacity, options.flavors)
+def compute_plan(
+    session: Session, options: Options, capacity: Mapping[int, Capacity] | None = None, today: date | None = None
+) -> Plan:
+    inv, assessments = assess(session, capacity, options.flavors, today)
     return plan_from(inv, assessments, options, capacity)
 
 
@@ -79,7 +78,7 @@ def zombies(
     utilisation: Mapping[int, Utilisation] | None = None,
     probes: Mapping[int, ProbeHistory] | None = None,
 ) -> list[ZombieScore]:
-    return candidates(load_inventory(session).systems, today, criteria, utilisation, probes)
+    return candidates(load_inventory(session, today).systems, today, criteria, utilisation, probes)
 
 
 @dataclass(frozen=True)
@@ -145,9 +144,9 @@ def rows_from_items(
 
 def run_lookback(session: Session, ctx: ChangeContext, today: date) -> list[tracking.Finding]:
     """Re-check migrated items, determinations of every kind and progress outside plans; store item findings."""
-    findings = tracking.lookback(tracking.tracked_items(session), load_inventory(session), today)
+    findings = tracking.lookback(tracking.tracked_items(session), load_inventory(session, today), today)
     findings += lookback_checks.determination_findings(session, today)
-    findings += lookback_checks.progress_findings(session)
+    findings += lookback_checks.progress_findings(session, today)
     tracking.record_lookback(session, findings, ctx)
     return findings
 

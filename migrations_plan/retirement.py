@@ -4,13 +4,15 @@ Approval retires the system through `inventory.service` (status "retired", which
 rate denominators) and records a technical determination "retire" with the reason, who and when.
 Every step is appended to the shared change log (kind `plan_retirement_cases`).
 
-Retirement cannot raise a unit's rate behind the office's back: when the system is below the zombie
-candidate threshold, or live systems (of any unit) still depend on it, approval needs the office's explicit
-override with a reason. The dependents are listed on the case at every step, for everyone involved.
+Retirement cannot raise a unit's rate behind the office's back: when the system is not a zombie candidate
+*at approval* (it is scored again then: the proposal's score may be stale), or live systems (of any unit)
+still depend on it, approval needs the office's explicit override with a reason. The dependents are listed
+on the case at every step, for everyone involved, and named in the retire determination.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -22,8 +24,9 @@ from inventory.enums import ChangeAction, Decision, SubjectKind, SystemStatus
 from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from inventory.models import Determination, InformationSystem, system_depends_on
 from inventory.service import ChangeContext, json_value, record_change
+from migrations_plan.load import system_facts
 from migrations_plan.models import RetirementCase, RetirementState
-from migrations_plan.zombies import Criteria, ZombieScore
+from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, score
 
 KIND = "plan_retirement_cases"
 OPEN = (RetirementState.PROPOSED, RetirementState.OWNER_CONFIRMED)
@@ -54,33 +57,67 @@ def _check_scope(system: InformationSystem, units: frozenset[int] | None) -> Non
         )
 
 
-def live_dependents(session: Session, system_id: int) -> list[dict[str, Any]]:
-    """Systems of any unit that depend on this one and are not retired, by code."""
+def dependents_of(session: Session, system_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per system: the systems of any unit that depend on it now and are not retired, by code."""
+    wanted = sorted(set(system_ids))
+    out: dict[int, list[dict[str, Any]]] = {sid: [] for sid in wanted}
+    if not wanted:
+        return out
     rows = session.execute(
-        select(InformationSystem.id, InformationSystem.code, InformationSystem.owner_unit_id, InformationSystem.status)
+        select(
+            system_depends_on.c.target_id,
+            InformationSystem.id,
+            InformationSystem.code,
+            InformationSystem.owner_unit_id,
+            InformationSystem.status,
+        )
         .join(system_depends_on, system_depends_on.c.system_id == InformationSystem.id)
-        .where(system_depends_on.c.target_id == system_id, InformationSystem.status != SystemStatus.RETIRED)
+        .where(system_depends_on.c.target_id.in_(wanted), InformationSystem.status != SystemStatus.RETIRED)
         .order_by(InformationSystem.code)
     )
-    return [{"id": i, "code": c, "unit_id": u, "status": s.value} for i, c, u, s in rows]
+    for target, i, c, u, s in rows:
+        out[target].append({"id": i, "code": c, "unit_id": u, "status": s.value})
+    return out
 
 
-def is_candidate(case: RetirementCase, criteria: Criteria = Criteria()) -> bool:
-    """The case's evidence reached the candidate threshold, or showed 12 months without use."""
-    unused = any((e.get("facts") or {}).get("unused_12_months") for e in case.evidence or [])
-    return case.score >= criteria.candidate_score or unused
+def live_dependents(session: Session, system_id: int) -> list[dict[str, Any]]:
+    """Systems of any unit that depend on this one and are not retired, by code."""
+    return dependents_of(session, [system_id])[system_id]
 
 
-def override_needed(case: RetirementCase, dependents: list[dict[str, Any]]) -> list[Problem]:
-    """Why approving this case needs the office's explicit override (empty when it does not)."""
+def current_score(
+    session: Session,
+    system_id: int,
+    today: date,
+    utilisation: Utilisation | None = None,
+    probes: ProbeHistory | None = None,
+) -> ZombieScore | None:
+    """The system's zombie score on `today`, from the inventory as it is now (None when the system is gone)."""
+    facts = system_facts(session, system_id, today)
+    if facts is None:
+        return None
+    repl = session.scalar(select(InformationSystem.code).where(InformationSystem.id == facts.replaced_by_id))
+    return score(facts, today, utilisation=utilisation, probes=probes, replacement_code=repl)
+
+
+def override_needed(case: RetirementCase, now: ZombieScore | None, dependents: list[dict[str, Any]]) -> list[Problem]:
+    """Why approving this case needs the office's explicit override (empty when it does not).
+
+    `now` is the system's score today: a case proposed as a candidate is no longer one when, say, the system
+    has been used since (the proposal's score is history, not a reason to retire).
+    """
     out = []
-    if not is_candidate(case):
+    if now is not None and not now.candidate:
+        changed = now.score != case.score
+        then = f"（提出时为 {case.score:g}）" if changed else ""
+        then_en = f" (it was {case.score:g} at proposal)" if changed else ""
         out.append(
             Problem(
-                f"得分 {case.score:g} 低于僵尸系统候选阈值 {Criteria().candidate_score:g}，且无 12 个月未使用证据 / "
-                f"score {case.score:g} is below the candidate threshold and there is no 12-month non-use evidence",
+                f"得分 {now.score:g} 低于僵尸系统候选阈值 {Criteria().candidate_score:g}，且无 12 个月未使用证据{then} / "
+                f"score {now.score:g} is below the candidate threshold and there is no 12-month non-use evidence"
+                f"{then_en}",
                 field="score",
-                value=case.score,
+                value=now.score,
             )
         )
     if dependents:
@@ -156,11 +193,14 @@ def approve(
     today: date,
     note: str | None = None,
     override_reason: str | None = None,
+    utilisation: Utilisation | None = None,
+    probes: ProbeHistory | None = None,
 ) -> RetirementCase:
     """The office approves: the system is retired and a "retire" determination is recorded (all audited).
 
-    Below the candidate threshold or with live dependents, only with `override_reason` (409 otherwise,
-    nothing written); the override and the dependents at that moment are kept on the case.
+    The system is scored again on `today` (with the evidence given, if any). When it is no longer a candidate,
+    or has live dependents, only with `override_reason` (409 otherwise, nothing written); the override and the
+    dependents at that moment are kept on the case and named in the determination's reason.
     """
     case = get_case(session, case_id)
     system = _system(session, case.system_id)
@@ -174,7 +214,8 @@ def approve(
             "an override needs a reason / 例外批准须说明理由", [Problem("empty", field="override_reason")]
         )
     dependents = live_dependents(session, system.id)
-    needs = override_needed(case, dependents)
+    now = current_score(session, system.id, today, utilisation, probes)
+    needs = override_needed(case, now, dependents)
     if needs and override_reason is None:
         raise Conflict(
             f"retiring {system.code} needs the office's explicit override with a reason / 下线 {system.code} 须云长办"
@@ -201,7 +242,8 @@ def approve(
             "subject_kind": SubjectKind.SYSTEM,
             "subject_id": system.id,
             "decision": Decision.RETIRE,
-            "reason": f"僵尸系统清理 / zombie retirement (score {case.score:g}): {case.reason}"
+            "reason": f"僵尸系统清理 / zombie retirement (score {now.score if now else case.score:g}): {case.reason}"
+            + f"；批准时依赖它的在用系统 / live dependents at approval: {_dependents_text(dependents)}"
             + (f"；例外批准 / override: {override_reason}" if needs else ""),
             "decided_by": ctx.actor,
             "decided_on": today,
@@ -218,6 +260,13 @@ def approve(
         case.decision_note = note
     _log(session, ctx, case, before, system.code)
     return case
+
+
+def _dependents_text(dependents: list[dict[str, Any]]) -> str:
+    """`AG-O（单位 7，not_migrated）, …`, or 无 / none."""
+    if not dependents:
+        return "无 / none"
+    return ", ".join(f"{d['code']}（单位 unit {d['unit_id']}，{d['status']}）" for d in dependents)
 
 
 def reject(

@@ -72,7 +72,12 @@ def get_plan(session: Session, plan_id: int | None = None) -> WavePlan:
     else:
         row = session.get(WavePlan, plan_id)
     if row is None:
-        raise NotFound("no such wave plan", [Problem("no stored plan", field="plan_id", value=plan_id)])
+        raise NotFound(
+            "尚无已存的迁移批次计划 / no stored wave plan yet"
+            if plan_id is None
+            else f"迁移批次计划 {plan_id} 不存在 / wave plan {plan_id} not found",
+            [Problem("没有这个计划 / no such stored plan", field="plan_id", value=plan_id)],
+        )
     return row
 
 

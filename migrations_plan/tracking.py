@@ -61,7 +61,10 @@ def can_move(current: ItemStatus, to: ItemStatus) -> bool:
 def get_item(session: Session, item_id: int) -> WaveItem:
     item = session.get(WaveItem, item_id)
     if item is None:
-        raise NotFound(f"wave item {item_id} not found", [Problem("no such id", field="id", value=item_id)])
+        raise NotFound(
+            f"迁移批次项 {item_id} 不存在 / wave item {item_id} not found",
+            [Problem("no such id", field="id", value=item_id)],
+        )
     return item
 
 
@@ -70,17 +73,27 @@ def _hosting_for(cloud: Cloud) -> Hosting:
 
 
 def _system_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeContext, cloud_id: int | None) -> None:
-    s = session.get(InformationSystem, item.object_id)
+    s = session.get(InformationSystem, item.object_id)  # advance() made sure it is still the item's subject
     if s is None:
-        raise NotFound(f"system {item.object_id} no longer exists")
+        raise NotFound(f"{item.code} 已不在清单中 / {item.code} is no longer in the inventory")
     if to == S.IN_PROGRESS and s.status == SystemStatus.NOT_MIGRATED:
         service.update(session, "systems", s.id, {"status": SystemStatus.IN_PROGRESS}, ctx)
     elif to == S.MIGRATED:
-        target = cloud_id or item.target_cloud_id
-        cloud = session.get(Cloud, target) if target is not None else None
+        target = cloud_id if cloud_id is not None else item.target_cloud_id
+        if target is None:
+            raise ValidationFailed(
+                "迁移须指定目标云 / migrating needs a target cloud",
+                [
+                    Problem(
+                        "计划中没有目标云，请给出 cloud_id / give cloud_id (no target in the plan)", field="cloud_id"
+                    )
+                ],
+            )
+        cloud = session.get(Cloud, target)
         if cloud is None:
             raise ValidationFailed(
-                "migrating needs a target cloud", [Problem("give cloud_id (no target in the plan)", field="cloud_id")]
+                f"目标云 {target} 不存在 / cloud {target} does not exist",
+                [Problem("没有这个云 / no such cloud", field="cloud_id", value=target)],
             )
         item.previous = {
             "hosting": s.hosting.value,
@@ -110,9 +123,9 @@ def _system_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeCo
 
 
 def _network_step(session: Session, item: WaveItem, to: ItemStatus, ctx: ChangeContext) -> None:
-    n = session.get(DedicatedNetwork, item.object_id)
+    n = session.get(DedicatedNetwork, item.object_id)  # advance() made sure it is still the item's subject
     if n is None:
-        raise NotFound(f"network {item.object_id} no longer exists")
+        raise NotFound(f"{item.code} 已不在清单中 / {item.code} is no longer in the inventory")
     if to == S.IN_PROGRESS and n.status == NetworkStatus.NOT_STARTED:
         service.update(session, "networks", n.id, {"status": NetworkStatus.IN_PROGRESS}, ctx)
     elif to == S.MIGRATED:
@@ -131,11 +144,25 @@ def advance(
     units: frozenset[int] | None = None,
     cloud_id: int | None = None,
     request_factory: RequestFactory | None = None,
+    today: date | None = None,
 ) -> WaveItem:
-    """Move one wave item to a new status, updating the inventory through the service; audited."""
+    """Move one wave item to a new status, updating the inventory through the service; audited.
+
+    Refused (409) when the item contradicts a decision in force on `today` (the Beijing date by default).
+    """
     item = get_item(session, item_id)
     if units is not None and item.unit_id not in units:
         raise Forbidden(f"wave item {item.code} belongs to another unit", [Problem("outside your unit subtree")])
+    # first: whatever step is asked, an item whose subject is gone or decided otherwise may not move it
+    contradictions = guards.stale_notes(session, [item], today).get(item.id, [])
+    if contradictions:
+        gone = any(n.code == "deleted" for n in contradictions)
+        raise Conflict(
+            f"{item.code} 已不在清单中，不得据此变更 / {item.code} is no longer in the inventory"
+            if gone
+            else f"{item.code}：计划与现行认定冲突，不得据此变更 / the stored plan contradicts a decision in force",
+            [Problem(n.text(), field="status", value=n.code) for n in contradictions],
+        )
     if item.wave is None:
         raise Conflict(f"{item.code} is not planned in any wave", [Problem("unplanned item", field="wave")])
     if not can_move(item.status, to):
@@ -143,14 +170,10 @@ def advance(
             f"{item.code}: cannot go from {item.status.value} to {to.value}",
             [Problem(f"allowed: {', '.join(sorted(t.value for t in TRANSITIONS[item.status]))}", field="status")],
         )
-    contradictions = guards.stale_notes(session, [item]).get(item.id, [])
-    if contradictions:
-        raise Conflict(
-            f"{item.code}: the stored plan contradicts a decision in force / 计划与现行认定冲突，不得据此变更",
-            [Problem(n.text(), field="status", value=n.code) for n in contradictions],
-        )
     before = row_dict(item)
-    warnings = guards.out_of_order(session, item.object_id) if item.kind == ItemKind.SYSTEM and to == S.MIGRATED else []
+    warnings = (
+        guards.out_of_order(session, item.object_id, today) if item.kind == ItemKind.SYSTEM and to == S.MIGRATED else []
+    )
     if item.kind == ItemKind.SYSTEM:
         _system_step(session, item, to, ctx, cloud_id)
         if to == S.IN_PROGRESS and request_factory is not None and item.request_ref is None:
@@ -203,10 +226,22 @@ def lookback(tracked: Iterable[Tracked], inv: Inventory, today: date) -> list[Fi
     """Re-check moved items against today's inventory, and find determinations whose review date has passed."""
     out: list[Finding] = []
     for t in tracked:
+        subject = (inv.systems if t.kind == ItemKind.SYSTEM else inv.networks).get(t.object_id)
+        if subject is None or subject.code != t.code:  # deleted, or its id now belongs to another object
+            out.append(
+                Finding(
+                    t.kind,
+                    t.object_id,
+                    t.code,
+                    "subject_missing",
+                    f"已迁移的 {t.code} 已不在清单中",
+                    f"migrated {t.code} is no longer in the inventory",
+                    t.item_id,
+                )
+            )
+            continue
         if t.kind == ItemKind.SYSTEM:
-            s = inv.systems.get(t.object_id)
-            if s is None:
-                continue
+            s = inv.systems[t.object_id]
             if s.status != SystemStatus.MIGRATED:
                 out.append(
                     Finding(
@@ -245,8 +280,8 @@ def lookback(tracked: Iterable[Tracked], inv: Inventory, today: date) -> list[Fi
                     )
                 )
         else:
-            n = inv.networks.get(t.object_id)
-            if n is not None and n.status not in (NetworkStatus.MIGRATED, NetworkStatus.INTERCONNECTED):
+            n = inv.networks[t.object_id]
+            if n.status not in (NetworkStatus.MIGRATED, NetworkStatus.INTERCONNECTED):
                 out.append(
                     Finding(
                         t.kind,

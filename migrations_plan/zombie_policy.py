@@ -33,7 +33,7 @@ class Verdict:
 
 
 def verdict(session: Session, system_id: int, today: date, criteria: Criteria = Criteria()) -> Verdict:
-    s = system_facts(session, system_id)
+    s = system_facts(session, system_id, today)
     if s is None:
         return Verdict()
     if s.status == SystemStatus.RETIRED or s.determination == Decision.RETIRE:
