@@ -20,6 +20,12 @@ NAMING = {
 }
 
 
+# How long a SQLite writer waits for the single write lock before "database is locked" (a big import
+# holds it for its whole all-or-nothing transaction, so this is generous).
+BUSY_TIMEOUT_MS = 60_000
+READ_ONLY = "yunwang_read_only"  # execution option: a session that only reads (SQLite: deferred BEGIN)
+
+
 class Base(DeclarativeBase):
     """Declarative base for every yunwang table."""
 
@@ -34,12 +40,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes cannot wait for the write lock: SQLite answers
+    # "database is locked" at once (its snapshot may be stale), busy timeout or not. So every transaction
+    # takes the write lock up front (BEGIN IMMEDIATE, waiting up to the busy timeout) unless it comes from
+    # a read-only engine (Database.read_sessions), which never writes and keeps WAL's concurrent readers.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -62,7 +73,10 @@ class Database:
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
+        # Writers: on SQLite each transaction holds the write lock from its start (BEGIN IMMEDIATE).
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Readers (GET requests): plain deferred transactions, concurrent with the writer under WAL.
+        self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -18,8 +18,14 @@ def get_database(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; routes commit explicitly, anything uncommitted is rolled back."""
-    with get_database(request).sessions() as session:
+    """A session per request; routes commit explicitly, anything uncommitted is rolled back.
+
+    GET/HEAD requests only read and get a read session (on SQLite: concurrent with the one writer);
+    every other method gets a write session (on SQLite: the write lock from its first statement).
+    """
+    db = get_database(request)
+    factory = db.read_sessions if request.method in ("GET", "HEAD") else db.sessions
+    with factory() as session:
         try:
             yield session
         finally:
