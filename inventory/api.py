@@ -71,12 +71,12 @@ HTTP_CODES = {
 
 
 def allowed_methods(app: Any, scope: Any) -> set[str]:
-    """The methods of every route matching this path."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "__NONE__"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    """The methods some route answers on this path (routes may be nested in included routers)."""
+    methods = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
     return methods or {"GET"}
 
 

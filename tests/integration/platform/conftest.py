@@ -20,3 +20,18 @@ def live(any_db: Database, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_sqlite(db: Database, tmp_path: Path) -> Iterator[LiveServer]:
+    """The same on SQLite only, with a 2 KiB upload limit (to reach 413 cheaply)."""
+    server = LiveServer.start(
+        db.url,
+        tmp_path / "live",
+        factory="tests.live_server:app_with_faults",
+        env={"YUNWANG_MAX_UPLOAD_BYTES": "2048"},
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
