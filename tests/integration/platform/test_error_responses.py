@@ -36,7 +36,13 @@ def test_every_error_keeps_the_connection_and_has_the_shape(db: Database, live_s
     big = {"file": ("r.csv", b"x" * 100_000, "text/csv")}
     cases: list[tuple[str, str, dict[str, object], int, str]] = [
         ("GET", f"{API}/regions", {"headers": {"Authorization": f"Bearer {secret}"}}, 401, "unauthorized"),
-        ("POST", f"{API}/regions", {"json": region, "headers": {"Authorization": f"Bearer {auditor}"}}, 403, "forbidden"),
+        (
+            "POST",
+            f"{API}/regions",
+            {"json": region, "headers": {"Authorization": f"Bearer {auditor}"}},
+            403,
+            "forbidden",
+        ),
         ("GET", f"{API}/regions/999999", {}, 404, "not_found"),
         ("GET", "/api/v1/no-such-thing", {}, 404, "not_found"),
         ("PUT", f"{API}/regions", {}, 405, "method_not_allowed"),
