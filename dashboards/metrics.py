@@ -162,7 +162,7 @@ class RatesExporter:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
         started = time.perf_counter()
         try:
-            with self.db.session() as session:
+            with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
                 now = datetime.now(UTC)
                 reports = rates.compute_all(session)
             built = families(reports, now)

@@ -89,5 +89,14 @@ class Database:
                 s.rollback()
                 raise
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads (never commits); on SQLite it does not take the write lock."""
+        with self.read_sessions() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
+
     def dispose(self) -> None:
         self.engine.dispose()
