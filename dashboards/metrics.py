@@ -238,7 +238,12 @@ def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_se
 
     router = APIRouter(tags=["health"])
 
-    @router.get("/metrics", summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    )
     def metrics(request: Request, principal: CurrentPrincipal) -> Response:
         """Every unit's figures: open to any role that is not limited to a unit subtree."""
         if principal.scoped:

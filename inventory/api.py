@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -43,6 +43,14 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
         # A uniqueness/foreign-key race the service's own checks could not see (concurrent writers).
         err = Conflict("conflicts with a concurrent change; nothing was written / 与并发修改冲突，未写入")
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # Last line of defence: a number the database cannot hold (2^63 on SQLite, out of range on PostgreSQL)
+        # is bad input, not a server fault; nothing was written (the request's session is rolled back).
+        err = ValidationFailed("a value is outside the range the database can store / 数值超出可存储范围")
         return JSONResponse(err.body(), status_code=err.status)
 
     @app.exception_handler(RequestValidationError)
