@@ -31,7 +31,9 @@ def free_port() -> int:
 def app_with_faults() -> FastAPI:
     """The real app plus a route that fails with an unhandled exception (test servers only)."""
     from orchestrator.app import create_app
+    from orchestrator.permissions import PERMISSIONS, PUBLIC
 
+    PERMISSIONS[("GET", BOOM_PATH)] = PUBLIC  # this server process only
     app = create_app()
 
     @app.get(BOOM_PATH, include_in_schema=False)

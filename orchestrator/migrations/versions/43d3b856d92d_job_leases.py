@@ -1,7 +1,7 @@
 """job leases
 
 Revision ID: 43d3b856d92d
-Revises: 7b7010e92c86
+Revises: 004532f27871
 Create Date: 2026-12-01 05:33:11.740060
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '43d3b856d92d'
-down_revision: str | Sequence[str] | None = '7b7010e92c86'
+down_revision: str | Sequence[str] | None = '004532f27871'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
