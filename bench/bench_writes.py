@@ -32,6 +32,7 @@ from tests.write_load import run_writers
 
 SECONDS = float(os.environ.get("BENCH_WRITES_SECONDS", "10"))
 WRITERS = (1, 10, 30)
+STORES = os.environ.get("BENCH_WRITES_STORES", "sqlite,postgresql").split(",")
 
 
 def measure(label: str, url: str, work: Path) -> list[str]:
@@ -76,8 +77,9 @@ def main() -> None:
     notes = []
     with tempfile.TemporaryDirectory(prefix="yw-bench-writes-") as tmp:
         work = Path(tmp)
-        rows += measure("SQLite (WAL, BEGIN IMMEDIATE)", f"sqlite:///{work / 'bench.db'}", work)
-        base = pg_url()
+        if "sqlite" in STORES:
+            rows += measure("SQLite (WAL, BEGIN IMMEDIATE)", f"sqlite:///{work / 'bench.db'}", work)
+        base = pg_url() if "postgresql" in STORES else None
         if base:
             name = f"yw_bench_writes_{uuid.uuid4().hex[:8]}"
             admin = create_engine(base, isolation_level="AUTOCOMMIT")

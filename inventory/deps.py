@@ -45,6 +45,11 @@ def get_principal(
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
     principal = authenticate(session, token)
+    # End the authentication's transaction: on SQLite a write request's transaction holds the write lock
+    # from its first statement, and a route that writes through its own sessions (a sweep, a job run)
+    # must not wait behind its own request. The route's first statement starts a new transaction.
+    if session.in_transaction():
+        session.commit()
     request.state.principal = principal
     return principal
 
