@@ -228,18 +228,25 @@ def install_openapi(app: FastAPI) -> None:
             "description": "API token (yunwang token create) / API 令牌",
         }
         comps.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-        for name in ("HTTPValidationError", "ValidationError"):
-            comps["schemas"].pop(name, None)
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for path, ops in schema.get("paths", {}).items():
             for op in ops.values():
                 if not isinstance(op, dict) or "responses" not in op:
                     continue
                 op["security"] = [] if path in _PUBLIC else [{"bearerAuth": []}]
-                codes = ("500",) if path in _PUBLIC else tuple(_ERROR_TEXT)
+                codes = (
+                    tuple(_ERROR_TEXT)
+                    if path not in _PUBLIC
+                    else ("500", *(c for c in op["responses"] if c in _ERROR_TEXT))
+                )
                 for code in codes:
                     given = op["responses"].get(code, {})
                     op["responses"][code] = {"description": given.get("description") or _ERROR_TEXT[code], **ref}
+        text = json.dumps(schema["paths"])
+        if "#/components/schemas/HTTPValidationError" not in text:  # FastAPI's {"detail": …} body, unused now
+            comps["schemas"].pop("HTTPValidationError", None)
+            if "#/components/schemas/ValidationError" not in json.dumps(comps["schemas"]):
+                comps["schemas"].pop("ValidationError", None)
         app.openapi_schema = schema
         return schema
 

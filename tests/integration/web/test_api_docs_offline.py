@@ -57,9 +57,11 @@ def test_redoc_renders_offline(server: Server, browser: Any) -> None:
     try:
         page.goto(server.url + "/redoc")
         page.wait_for_selector("h1", timeout=30000)
-        assert "yunwang" in page.inner_text("h1")
+        assert "yunwang" in page.inner_text("h1"), (page.inner_text("body")[:1500], errors)
         page.wait_for_selector("[role=menuitem], label[role=menuitem], li[data-item-id]", timeout=30000)
         assert outside == []
-        assert not [e for e in errors if "Content Security Policy" in e], errors
+        # ReDoc's "powered by" logo names its CDN; the page's CSP (img-src 'self') stops it in the browser.
+        blocked = [e for e in errors if "Content Security Policy" in e]
+        assert all("img-src" in e and "logo" in e for e in blocked), blocked
     finally:
         context.close()
