@@ -162,7 +162,7 @@ class RatesExporter:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
         started = time.perf_counter()
         try:
-            with self.db.session() as session:
+            with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
                 now = datetime.now(UTC)
                 reports = rates.compute_all(session)
             built = families(reports, now)
@@ -238,7 +238,12 @@ def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_se
 
     router = APIRouter(tags=["health"])
 
-    @router.get("/metrics", summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    )
     def metrics(request: Request, principal: CurrentPrincipal) -> Response:
         """Every unit's figures: open to any role that is not limited to a unit subtree."""
         if principal.scoped:

@@ -99,11 +99,21 @@ def build_router() -> APIRouter:
             "cities": [_rank_out(r) for r in report.ranking(current, "city")],
         }
 
-    @router.get("/{month}.xlsx", summary="Download a month's report as XLSX / 下载通报(XLSX)")
+    @router.get(
+        "/{month}.xlsx",
+        summary="Download a month's report as XLSX / 下载通报(XLSX)",
+        response_class=Response,
+        responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
+    )
     def download_xlsx(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "xlsx")
 
-    @router.get("/{month}.html", summary="A month's report as printable HTML / 打印版通报(HTML)")
+    @router.get(
+        "/{month}.html",
+        summary="A month's report as printable HTML / 打印版通报(HTML)",
+        response_class=Response,
+        responses={200: {"description": "HTML", "content": {"text/html": {}}}},
+    )
     def download_html(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "html")
 

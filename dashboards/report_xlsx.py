@@ -18,6 +18,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from dashboards.rates import Rate, RateKey
 from dashboards.report import CST, RankRow, ReportData
+from inventory.sheet_text import cell as text_cell
 
 HEADER_ROW = 3
 FIRST_DATA_ROW = 4
@@ -58,8 +59,8 @@ def _as_of_line(data: ReportData) -> str:
 
 def _sheet(wb: Workbook, title: str, heading: str, data: ReportData, headers: Sequence[str]) -> Worksheet:
     ws = wb.create_sheet(title)
-    ws.cell(1, 1, heading).font = _TITLE
-    ws.cell(2, 1, _as_of_line(data))
+    text_cell(ws, 1, 1, heading).font = _TITLE
+    text_cell(ws, 2, 1, _as_of_line(data))
     for col, text in enumerate(headers, 1):
         c = ws.cell(HEADER_ROW, col, text)
         c.font, c.fill = _BOLD, _HEAD_FILL
@@ -71,7 +72,7 @@ def _sheet(wb: Workbook, title: str, heading: str, data: ReportData, headers: Se
 
 def _row(ws: Worksheet, row: int, values: Iterable[object], formats: dict[int, str] | None = None) -> None:
     for col, value in enumerate(values, 1):
-        cell = ws.cell(row, col, value)
+        cell = text_cell(ws, row, col, value)  # unit names etc. starting with = + - @ stay text
         if formats and col in formats and value is not None:
             cell.number_format = formats[col]
 

@@ -7,11 +7,14 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from inventory import queries, service
 from inventory.auth import GLOBAL_READERS, Principal, write_guard
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import Forbidden, InventoryError, NotFound, Problem, ValidationFailed
+from inventory.errors import Conflict, Forbidden, InventoryError, NotFound, Problem, ValidationFailed
 from inventory.io_api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, update_schema
@@ -25,6 +28,30 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InventoryError)
     async def _inventory_error(_: Request, exc: InventoryError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path answers, not just the first matching route's
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        body = InventoryError(message).body()
+        body["error"]["code"] = HTTP_CODES.get(exc.status_code, body["error"]["code"])
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A uniqueness/foreign-key race the service's own checks could not see (concurrent writers).
+        err = Conflict("conflicts with a concurrent change; nothing was written / 与并发修改冲突，未写入")
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # Last line of defence: a number the database cannot hold (2^63 on SQLite, out of range on PostgreSQL)
+        # is bad input, not a server fault; nothing was written (the request's session is rolled back).
+        err = ValidationFailed("a value is outside the range the database can store / 数值超出可存储范围")
+        return JSONResponse(err.body(), status_code=err.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -40,6 +67,25 @@ def add_error_handlers(app: FastAPI) -> None:
                 )
             )
         return JSONResponse(ValidationFailed("request validation failed", problems).body(), status_code=422)
+
+
+HTTP_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def allowed_methods(app: Any, scope: Any) -> set[str]:
+    """The methods some route answers on this path (routes may be nested in included routers)."""
+    methods = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
+    return methods or {"GET"}
 
 
 class BulkBody(BaseModel):

@@ -18,8 +18,14 @@ def get_database(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; routes commit explicitly, anything uncommitted is rolled back."""
-    with get_database(request).sessions() as session:
+    """A session per request; routes commit explicitly, anything uncommitted is rolled back.
+
+    GET/HEAD requests only read and get a read session (on SQLite: concurrent with the one writer);
+    every other method gets a write session (on SQLite: the write lock from its first statement).
+    """
+    db = get_database(request)
+    factory = db.read_sessions if request.method in ("GET", "HEAD") else db.sessions
+    with factory() as session:
         try:
             yield session
         finally:
@@ -39,6 +45,11 @@ def get_principal(
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
     principal = authenticate(session, token)
+    # End the authentication's transaction: on SQLite a write request's transaction holds the write lock
+    # from its first statement, and a route that writes through its own sessions (a sweep, a job run)
+    # must not wait behind its own request. The route's first statement starts a new transaction.
+    if session.in_transaction():
+        session.commit()
     request.state.principal = principal
     return principal
 

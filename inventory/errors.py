@@ -27,6 +27,19 @@ def _mask(v: Any) -> Any:
     return _TOKEN_LIKE.sub("yw_***", v) if isinstance(v, str) else v
 
 
+def mask_secrets(value: Any, token: str | None = None) -> Any:
+    """Token-like strings (and the caller's own token, whatever its form) masked anywhere in a JSON value."""
+    if isinstance(value, str):
+        if token and len(token) >= 4:
+            value = value.replace(token, "***")
+        return _mask(value)
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, token) for v in value]
+    return value
+
+
 class InventoryError(Exception):
     """Base error: an HTTP status, a stable code and the problems behind it."""
 

@@ -25,6 +25,9 @@ MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the file", "content": {m.split(";")[0]: {} for m in MEDIA.values()}}
+}
 _FORM_SLACK = 64 * 1024  # multipart boundaries and headers around the file itself
 _UPLOAD_BODY = {
     "requestBody": {
@@ -134,7 +137,12 @@ def add_io_routes(router: APIRouter) -> None:
             return JSONResponse({**report.error().body(), **body}, status_code=422)
         return JSONResponse(body["report"])
 
-    @router.get("/{kind}/export", summary="Export a kind as CSV/XLSX (codes for references) / 导出")
+    @router.get(
+        "/{kind}/export",
+        summary="Export a kind as CSV/XLSX (codes for references) / 导出",
+        response_class=Response,
+        responses=FILE_RESPONSE,
+    )
     def export_kind(
         kind: KindName,
         session: SessionDep,
@@ -147,7 +155,12 @@ def add_io_routes(router: APIRouter) -> None:
             io.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
         )
 
-    @router.get("/{kind}/template", summary="A blank import template / 导入模板")
+    @router.get(
+        "/{kind}/template",
+        summary="A blank import template / 导入模板",
+        response_class=Response,
+        responses=FILE_RESPONSE,
+    )
     def template_kind(
         kind: KindName,
         principal: CurrentPrincipal,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from sqlalchemy import String, inspect
 from sqlalchemy.sql.schema import Column as SAColumn
 
@@ -114,6 +114,12 @@ class ChangeOut(BaseModel):
     after: dict[str, Any] | None
     message: str | None
     request_id: str | None
+
+    @field_validator("at")
+    @classmethod
+    def _stored_utc(cls, v: datetime) -> datetime:
+        """SQLite hands back naive datetimes; they are stored UTC, so every returned time carries its offset."""
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 __all__ = ["ChangeOut", "Page", "create_schema", "date", "datetime", "out_schema", "update_schema"]

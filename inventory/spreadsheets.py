@@ -19,6 +19,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from inventory.cells import FormulaWithoutValue
 from inventory.errors import Problem, TooLarge, ValidationFailed
+from inventory.sheet_text import is_formula_like, write_only_cell
 
 Format = Literal["csv", "xlsx"]
 MAX_ROWS = 200_000  # data rows per file
@@ -216,7 +217,7 @@ def write_xlsx(
     ws.freeze_panes = "A2"
     for i, h in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(12, min(40, 2 * len(h) + 4))
-    ws.append([_bold(ws, h) for h in headers])
+    ws.append([_bold(ws, h) for h in headers])  # our own headers: never formula-like
     for row in rows:
         ws.append([_xlsx_value(ws, v) for v in row])
     if notes:
@@ -224,7 +225,7 @@ def write_xlsx(
         for i, width in enumerate((18, 20, 22, 28, 10, 28, 60), start=1):
             ns.column_dimensions[get_column_letter(i)].width = width
         for n, note in enumerate(notes):
-            ns.append([_bold(ns, v) if n == 0 else v for v in note])
+            ns.append([_bold(ns, v) if n == 0 else write_only_cell(ns, v) for v in note])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -237,10 +238,8 @@ def _bold(ws: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
 
 
 def _xlsx_value(ws: WriteOnlyWorksheet, value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("="):  # text, never a formula
-        text = WriteOnlyCell(ws, value=value)
-        text.data_type = "s"
-        return text
+    if is_formula_like(value):  # text, never a formula (inventory.sheet_text)
+        return write_only_cell(ws, value)
     if isinstance(value, date) and not isinstance(value, datetime):
         cell = WriteOnlyCell(ws, value=value)
         cell.number_format = "yyyy-mm-dd"

@@ -30,6 +30,10 @@ from migrations_plan.zombies import ProbeHistory, Utilisation, ZombieScore, scor
 
 PREFIX = "/api/v1/plan"
 
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "XLSX", "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+}
+
 
 def _capacity(request: Request, session: Any) -> dict[int, Capacity] | None:
     provider = getattr(request.app.state, "plan_capacity", None)
@@ -305,7 +309,12 @@ def build_router() -> APIRouter:
             out["plan_id"] = row.id
         return out
 
-    @router.post("/waves/export.xlsx", summary="Compute a plan and export it as XLSX (not stored) / 计算并导出")
+    @router.post(
+        "/waves/export.xlsx",
+        summary="Compute a plan and export it as XLSX (not stored) / 计算并导出",
+        response_class=Response,
+        responses=XLSX_RESPONSE,
+    )
     def compute_xlsx(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
         options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
         plan = planning.compute_plan(session, options, _capacity(request, session))
@@ -331,7 +340,12 @@ def build_router() -> APIRouter:
             "items": [_item_out(i, stale.get(i.id)) for i in visible],
         }
 
-    @router.get("/waves/{plan_id}/export.xlsx", summary="Export a stored plan as XLSX / 导出计划")
+    @router.get(
+        "/waves/{plan_id}/export.xlsx",
+        summary="Export a stored plan as XLSX / 导出计划",
+        response_class=Response,
+        responses=XLSX_RESPONSE,
+    )
     def plan_xlsx(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
         row = store.get_plan(session, plan_id)
         items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]

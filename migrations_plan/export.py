@@ -11,6 +11,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from inventory.sheet_text import append_row
+
 
 @dataclass(frozen=True)
 class Row:
@@ -55,7 +57,7 @@ def _sheet(wb: Workbook, title: str, headers: Sequence[str], rows: list[list[Any
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in rows:
-        ws.append(r)
+        append_row(ws, r)  # codes/names/reasons starting with = + - @ stay text
     ws.freeze_panes = "A2"
     for i, h in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(12, min(60, len(h) * 2))

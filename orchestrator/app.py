@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -27,6 +25,7 @@ from migrations_plan.api import build_router as plan_router
 from migrations_plan.planning import scheduled_lookback
 from orchestrator.clouds_api import install as install_clouds
 from orchestrator.extranet import install_collectors
+from orchestrator.http import RequestContext, install_docs, install_openapi
 from orchestrator.jobs import JobOutcome, Jobs
 from orchestrator.permissions import authorize
 from orchestrator.plan_capacity import plan_capacity
@@ -76,6 +75,8 @@ def create_app(
         description="云网统筹：清单、三个100%、外网探测、多云共治与迁移规划 / "
         "cloud-and-network orchestration for the Guangxi e-government",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(authorize)],  # the one permission table gates every route
     )
     app.state.settings = settings
@@ -84,20 +85,10 @@ def create_app(
     app.state.components = components
     add_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        started = time.perf_counter()
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        log.info(
-            "%s %s %s %.1fms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    # Request ids, the one error body (500s included, connection kept), security headers, no-store on /api.
+    app.add_middleware(RequestContext)
+    install_openapi(app)
+    install_docs(app)  # /docs and /redoc from installed assets, no CDN
 
     app.include_router(inventory_router())
     app.include_router(rates_router())

@@ -116,3 +116,18 @@ class UnitUsage(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class JobLease(Base):
+    """Who runs a scheduled job now (orchestrator/jobs.py): one row per job, taken in a write transaction.
+
+    Several service processes on one database share the APScheduler job store, so each may fire the same
+    job; only the one that takes the lease runs it. The lease expires unless its holder renews it.
+    """
+
+    __tablename__ = "job_leases"
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))  # host:pid:instance of the running process
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the collector_job_runs row of the current run
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -153,7 +153,17 @@ def _dashboards() -> dict[tuple[str, str], Permission]:
     }
 
 
+def _platform() -> dict[tuple[str, str], Permission]:
+    """API docs (orchestrator/http.py): public pages; the schema itself is /openapi.json."""
+    return {
+        ("GET", "/docs"): PUBLIC,
+        ("GET", "/docs-init.js"): PUBLIC,
+        ("GET", "/redoc"): PUBLIC,
+    }
+
+
 PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
+    **_platform(),
     **_inventory(),
     **_requests(),
     **_collectors(),
