@@ -50,7 +50,7 @@ TYPE_OPS: dict[FieldType, frozenset[str]] = {
     "float": _ORDERED,
     "date": _ORDERED,
     "datetime": _ORDERED,
-    "json": frozenset({"isnull"}),
+    "json": frozenset(),  # JSON null vs SQL NULL differ by store: not filterable
 }
 TIMESTAMPS = ("created_at", "updated_at")  # live rows only: the change-log snapshots do not carry them
 _TRUE = frozenset({"true", "1", "yes", "是"})
@@ -150,7 +150,7 @@ def parse_list_params(spec: KindSpec, params: Mapping[str, str], as_of: datetime
                     Problem(f"unknown filter (fields: {', '.join(infos)}; ops: {', '.join(OPS)})", field=key, value=raw)
                 )
             elif op not in TYPE_OPS[info.kind]:
-                allowed = ", ".join(o for o in OPS if o in TYPE_OPS[info.kind])
+                allowed = ", ".join(o for o in OPS if o in TYPE_OPS[info.kind]) or "none"
                 problems.append(Problem(f"{info.kind} field {name}: operators {allowed}", field=key, value=raw))
             elif as_of is not None and name in TIMESTAMPS:
                 problems.append(Problem("not available with as_of / 历史口径下不可用", field=key, value=raw))
