@@ -7,7 +7,7 @@ Fields a row leaves out take the column's default (or None), so a new column is 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -466,7 +466,7 @@ def _typed(kind: str, row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, Enum):
             v = v.value
         if isinstance(v, datetime):
-            v = v.astimezone(timezone.utc)
+            v = v.astimezone(UTC)
         out[col.name] = v
     return out
 

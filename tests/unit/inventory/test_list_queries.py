@@ -160,7 +160,9 @@ def test_every_field_and_operator_live_and_as_of(kind: str, lists: tuple[TestCli
                 if op == "isnull":
                     cases = [(True, "true"), (False, "false")]
                 elif op == "in":  # `in` values are comma-separated: values with a comma are left out
-                    others = {r[name] for r in rows if r[name] is not None and r[name] != p and "," not in text(r[name])}
+                    others = {
+                        r[name] for r in rows if r[name] is not None and r[name] != p and "," not in text(r[name])
+                    }
                     chosen = {*([p] if "," not in text(p) else []), *sorted(others, key=text)[:1]}
                     cases = [(chosen, ",".join(text(v) for v in sorted(chosen, key=text)))]
                 elif op == "contains":
@@ -202,7 +204,9 @@ def test_sort_and_paging_live_and_as_of(kind: str, lists: tuple[TestClient, Rows
                     failures.append(f"{mode} sort={sort}: got {got}, want {want}")
                 page, total = fetch(client, kind, {"sort": sort, "limit": "2", "offset": "1", **extra})
                 if page != want[1:3] or total != len(want):
-                    failures.append(f"{mode} sort={sort} limit=2 offset=1: got {page} (total {total}), want {want[1:3]}")
+                    failures.append(
+                        f"{mode} sort={sort} limit=2 offset=1: got {page} (total {total}), want {want[1:3]}"
+                    )
     assert not failures, "\n".join(failures)
 
 
@@ -304,7 +308,9 @@ BAD: list[tuple[str, dict[str, str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "params", "field"), BAD, ids=[next(iter(p)) + "=" + p[next(iter(p))] for _, p, _ in BAD])
+@pytest.mark.parametrize(
+    ("kind", "params", "field"), BAD, ids=[next(iter(p)) + "=" + p[next(iter(p))] for _, p, _ in BAD]
+)
 def test_invalid_operator_or_value_is_422(kind: str, params: dict[str, str], field: str, admin: TestClient) -> None:
     assert_422(admin.get(f"{API}/{kind}", params=params), field)
 
