@@ -5,10 +5,9 @@ Everyone authenticated reads; probing and credentials need network_admin or admi
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import credentials, store
@@ -17,6 +16,8 @@ from collectors.runner import CollectorService
 from inventory.deps import CurrentPrincipal, SessionDep
 from inventory.enums import Role
 from inventory.errors import NotFound, Problem
+from inventory.times import iso
+from inventory.validation import Id
 
 WRITERS = (Role.ADMIN, Role.NETWORK_ADMIN)
 
@@ -26,15 +27,15 @@ class JobBoard(Protocol):
 
 
 class ProbeRequest(BaseModel):
-    node_id: int
+    node_id: Id
     subtree: bool = False
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.ICMP, ProbeKind.TCP])
 
 
 class CredentialIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
-    password: SecretStr
-    secret: SecretStr | None = None
+    password: SecretStr = Field(max_length=1000)
+    secret: SecretStr | None = Field(default=None, max_length=1000)
 
 
 def _service(request: Request) -> CollectorService:
@@ -53,7 +54,7 @@ def result_out(r: ProbeResult) -> dict[str, Any]:
         "ok": r.ok,
         "error": r.error.value if r.error else None,
         "detail": r.detail,
-        "at": r.at.isoformat(),
+        "at": iso(r.at),
         "loss_ratio": r.loss_ratio,
         "rtt_avg_seconds": r.rtt_avg_seconds,
         "rtt_min_seconds": r.rtt_min_seconds,
@@ -69,9 +70,9 @@ def build_router() -> APIRouter:
     def nodes(
         principal: CurrentPrincipal,
         session: SessionDep,
-        level: str | None = None,
-        city: str | None = None,
-        state: str | None = None,
+        level: Annotated[str | None, Query(max_length=40)] = None,
+        city: Annotated[str | None, Query(max_length=40)] = None,
+        state: Annotated[str | None, Query(max_length=40)] = None,
     ) -> list[dict[str, Any]]:
         infos = [
             n
@@ -94,10 +95,10 @@ def build_router() -> APIRouter:
                     "county": n.county,
                     "address": n.address,
                     "state": n.state.value,
-                    "state_since": n.state_since.isoformat() if n.state_since else None,
+                    "state_since": iso(n.state_since) if n.state_since else None,
                     "loss_ratio": icmp.loss_ratio if icmp else None,
                     "rtt_avg_seconds": icmp.rtt_avg_seconds if icmp else None,
-                    "probed_at": icmp.at.isoformat() if icmp else None,
+                    "probed_at": iso(icmp.at) if icmp else None,
                     "vantage": icmp.vantage if icmp else None,
                 }
             )
@@ -105,7 +106,9 @@ def build_router() -> APIRouter:
 
     @router.get("/availability", summary="Share of time up or degraded over 1, 7 and 30 days")
     def availability(
-        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
         infos = store.load_nodes(session, node_id)
         av = store.availability(session, [n.id for n in infos])
@@ -118,7 +121,7 @@ def build_router() -> APIRouter:
         svc = _service(request)
         snap = svc.live.snapshot if svc.live.snapshot.at else svc.live.refresh(session, svc.icmp_latest)
         return {
-            "at": snap.at.isoformat() if snap.at else None,
+            "at": iso(snap.at) if snap.at else None,
             "coverage": [
                 {"level": c.level, "city": c.city, "expected": c.expected, "reachable": c.reachable, "ratio": c.ratio}
                 for c in snap.coverage
@@ -180,7 +183,11 @@ def build_router() -> APIRouter:
 
     @router.put("/credentials/{name}", summary="Store a device credential encrypted")
     def put_credential(
-        name: str, body: CredentialIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+        name: Annotated[str, Path(min_length=1, max_length=100)],
+        body: CredentialIn,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        request: Request,
     ) -> dict[str, Any]:
         principal.require(*WRITERS)
         svc = _service(request)
@@ -193,6 +200,6 @@ def build_router() -> APIRouter:
             body.secret.get_secret_value() if body.secret else None,
         )
         session.commit()
-        return {"name": name, "username": body.username, "stored_at": datetime.isoformat(now_utc())}
+        return {"name": name, "username": body.username, "stored_at": iso(now_utc())}
 
     return router

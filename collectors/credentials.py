@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from collectors.models import DeviceCredential
 from collectors.results import now_utc
+from inventory.times import iso
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def store(session: Session, key: bytes, name: str, username: str, password: str,
 def names(session: Session) -> list[dict[str, str]]:
     """Stored credential names and usernames (never passwords)."""
     rows = session.scalars(select(DeviceCredential).order_by(DeviceCredential.name))
-    return [{"name": r.name, "username": r.username, "updated_at": r.updated_at.isoformat()} for r in rows]
+    return [{"name": r.name, "username": r.username, "updated_at": iso(r.updated_at)} for r in rows]
 
 
 class CredentialResolver:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from sqlalchemy import Table, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from inventory import queries, service
+from inventory import queries, service, times
 from inventory.enums import SubjectKind
 from inventory.errors import Forbidden, InventoryError, Problem, ValidationFailed
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
@@ -28,7 +28,7 @@ from inventory.spreadsheets import SourceTable, read_table, write_csv, write_xls
 
 Action = Literal["create", "update", "unchanged", "error"]
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
-CN_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # naive times in files are Beijing time
+CN_TZ = times.BEIJING  # naive times in files are Beijing time
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是"})
 LIST_SEPARATORS = (";", "；")
@@ -129,7 +129,7 @@ def _text(raw: Any) -> str | None:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return (value if value.tzinfo else value.replace(tzinfo=CN_TZ)).astimezone(UTC)
+    return times.to_utc(value)
 
 
 @cache

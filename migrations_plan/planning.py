@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory import times
 from inventory.db import Database
 from inventory.models import Cloud, Region, Unit
 from inventory.service import ChangeContext
@@ -23,7 +24,7 @@ from migrations_plan.waves import Constraints, Plan, build_items, plan_waves
 from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, candidates
 
 # Dates of decisions and look-backs are Guangxi dates (UTC+8), whatever the server's clock zone.
-CHINA = timezone(timedelta(hours=8))
+CHINA = times.BEIJING
 
 
 def today_local() -> date:
