@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import times, validation
+from inventory import addresses, times, validation
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -126,7 +126,10 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
             for err in exc.errors()
         ]
         raise ValidationFailed(f"invalid {spec.name} data", problems) from None
-    return model.model_dump(exclude_unset=True)
+    clean = model.model_dump(exclude_unset=True)
+    if bad := addresses.problems(spec.name, clean, row):  # probe addresses and ports of nodes and devices
+        raise ValidationFailed(f"invalid {spec.name} data", bad)
+    return clean
 
 
 def _short(v: Any) -> Any:

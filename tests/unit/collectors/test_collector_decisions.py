@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collectors.live import coverage, horizontal_access
-from collectors.results import ProbeKind, ProbeResult, node_state, parse_ports
+from collectors.results import ProbeError, ProbeKind, ProbeResult, node_state, parse_ports
 from collectors.store import NodeInfo
 from inventory.enums import NodeState
 
@@ -79,3 +79,11 @@ def test_horizontal_access_counts_units_whose_access_node_is_up() -> None:
     assert rows["city"] == (3, 1, 1 / 3)
     assert rows["county"] == (1, 1, 1.0)
     assert rows["all"] == (4, 2, 0.5)
+
+
+def test_a_target_that_cannot_be_probed_never_makes_a_node_down() -> None:
+    bad = ProbeResult(ProbeKind.ICMP, "10.0.0.999", "v", False, ProbeError.BAD_TARGET, sent=0, received=0)
+    bad_port = ProbeResult(ProbeKind.TCP, "10.0.0.999", "v", False, ProbeError.BAD_TARGET, port=22)
+    assert node_state(bad, [], 0.2) == NodeState.UNKNOWN
+    assert node_state(bad, [bad_port], 0.2) == NodeState.UNKNOWN
+    assert node_state(icmp(5, 0), [], 0.2) == NodeState.DOWN  # a real silence still is down
