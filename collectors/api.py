@@ -156,7 +156,9 @@ def build_router() -> APIRouter:
         return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
 
     @router.get("/probe-jobs/{job_id}", summary="One probe-now job: status, progress and results")
-    def probe_job(job_id: str, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+    def probe_job(
+        job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, request: Request
+    ) -> dict[str, Any]:
         job = _jobs(request).get(job_id)
         if job is None:
             raise NotFound(
