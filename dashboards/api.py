@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from dashboards import rates
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport
+from inventory import history
 from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep
 from inventory.errors import NotFound, Problem
@@ -56,6 +57,14 @@ class ReportOut(BaseModel):
     excluded_counts: dict[str, int]
     targets: list[TargetOut]
     breakdowns: list[BreakdownOut]
+
+
+class HistoryOut(BaseModel):
+    earliest: datetime | None
+    every_kind_since: datetime | None
+    kinds: dict[str, datetime]
+    note_zh: str
+    note_en: str
 
 
 class ItemsPage(BaseModel):
@@ -127,6 +136,21 @@ def build_router() -> APIRouter:
         """The five rates overall and by unit, city and level, with excluded counts and the dated targets."""
         own = _own_unit_codes(session, principal)
         return [report_out(r, own) for r in rates.compute_all(session, as_of).values()]
+
+    @router.get(
+        "/history", summary="How far back history is backed by records / 历史记录起点", response_model=HistoryOut
+    )
+    def records(session: SessionDep, principal: CurrentPrincipal) -> HistoryOut:
+        """The earliest change-log time overall and per kind; as-of figures before it are not backed by records."""
+        since = history.records_since(session)
+        zh, en = history.records_note(session)
+        return HistoryOut(
+            earliest=min(since.values(), default=None),
+            every_kind_since=max(since.values(), default=None),
+            kinds=since,
+            note_zh=zh,
+            note_en=en,
+        )
 
     @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
     def one_rate(key: RateKeyPath, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:

@@ -138,6 +138,7 @@ def _plan() -> dict[tuple[str, str], Permission]:
 def _dashboards() -> dict[tuple[str, str], Permission]:
     return {
         ("GET", "/api/v1/rates"): EVERYONE,
+        ("GET", "/api/v1/rates/history"): EVERYONE,
         ("GET", "/api/v1/rates/{key}"): EVERYONE,
         ("GET", "/api/v1/rates/{key}/items"): EVERYONE,
         ("GET", "/api/v1/reports"): EVERYONE,
