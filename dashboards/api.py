@@ -60,9 +60,9 @@ class ReportOut(BaseModel):
 
 
 class HistoryOut(BaseModel):
-    earliest: datetime | None
-    every_kind_since: datetime | None
-    kinds: dict[str, datetime]
+    earliest: OutputTime | None
+    every_kind_since: OutputTime | None
+    kinds: dict[str, OutputTime]
     note_zh: str
     note_en: str
 
