@@ -49,7 +49,7 @@ class ChangeContext:
     history_since: datetime | None = None  # new objects are on record since then (see inventory.history)
 
     def when(self) -> datetime:
-        return self.at or now_utc()
+        return times.to_utc(self.at) if self.at else now_utc()  # aware UTC (naive = Beijing time)
 
 
 def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
