@@ -84,6 +84,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "is_data_centre": True,
                 "racks": 40,
                 "status": "active",
+                "status_changed_at": _t("2022-01-01T09:00:00+08:00"),
             },
             {
                 "code": "RM-B",
@@ -94,6 +95,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "is_data_centre": False,
                 "racks": None,
                 "status": "consolidating",
+                "status_changed_at": None,
             },
             {
                 "code": "RM-c",
@@ -104,6 +106,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "is_data_centre": False,
                 "racks": 3,
                 "status": "closed",
+                "status_changed_at": _t("2023-05-05T23:00:00+08:00"),
             },
         ],
         "clouds": [
@@ -150,6 +153,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "isp": "China Telecom",
                 "bandwidth_mbps": 1000,
                 "status": "active",
+                "status_changed_at": None,
             },
             {
                 "code": "EX-2",
@@ -159,6 +163,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "isp": None,
                 "bandwidth_mbps": 100,
                 "status": "consolidated",
+                "status_changed_at": _t("2023-12-31T16:00:00+00:00"),
             },
             {
                 "code": "EX-3",
@@ -168,6 +173,7 @@ def _rows(ref: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
                 "isp": "China Mobile",
                 "bandwidth_mbps": None,
                 "status": "closed",
+                "status_changed_at": _t("2021-07-01T00:00:00+08:00"),
             },
         ],
         "networks": [
