@@ -6,10 +6,9 @@ Everyone authenticated reads; probing and credentials need network_admin or admi
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import credentials, snmp_store, store
@@ -18,6 +17,8 @@ from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import NotFound, Problem
+from inventory.times import iso
+from inventory.validation import Id
 
 
 class JobBoard(Protocol):
@@ -25,24 +26,26 @@ class JobBoard(Protocol):
 
 
 class ProbeRequest(BaseModel):
-    node_id: int
+    node_id: Id
     subtree: bool = False
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.ICMP, ProbeKind.TCP])
 
 
 class SnmpSettingsIn(BaseModel):
-    version: str = Field(description="2c or 3 (v3 polls authPriv)")
+    version: str = Field(max_length=4, description="2c or 3 (v3 polls authPriv)")
     credential_ref: str = Field(min_length=1, max_length=100, description="vault:NAME, env:PREFIX or file:/path")
-    port: int = 161
-    uplinks: list[str] = Field(default_factory=list, description="interface names (ifName) of the node's uplink")
-    auth_protocol: str = "SHA"
-    priv_protocol: str = "AES"
+    port: int = Field(default=161, ge=1, le=65535)
+    uplinks: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=1000, description="interface names (ifName) of the node's uplink"
+    )
+    auth_protocol: str = Field(default="SHA", max_length=20)
+    priv_protocol: str = Field(default="AES", max_length=20)
 
 
 class CredentialIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
-    password: SecretStr
-    secret: SecretStr | None = None
+    password: SecretStr = Field(max_length=1000)
+    secret: SecretStr | None = Field(default=None, max_length=1000)
 
 
 def _service(request: Request) -> CollectorService:
@@ -62,9 +65,9 @@ def build_router() -> APIRouter:
     def nodes(
         principal: CurrentPrincipal,
         session: SessionDep,
-        level: str | None = None,
-        city: str | None = None,
-        state: str | None = None,
+        level: Annotated[str | None, Query(max_length=40)] = None,
+        city: Annotated[str | None, Query(max_length=40)] = None,
+        state: Annotated[str | None, Query(max_length=40)] = None,
     ) -> list[dict[str, Any]]:
         infos = [
             n
@@ -87,10 +90,10 @@ def build_router() -> APIRouter:
                     "county": n.county,
                     "address": n.address,
                     "state": n.state.value,
-                    "state_since": n.state_since.isoformat() if n.state_since else None,
+                    "state_since": iso(n.state_since) if n.state_since else None,
                     "loss_ratio": icmp.loss_ratio if icmp else None,
                     "rtt_avg_seconds": icmp.rtt_avg_seconds if icmp else None,
-                    "probed_at": icmp.at.isoformat() if icmp else None,
+                    "probed_at": iso(icmp.at) if icmp else None,
                     "vantage": icmp.vantage if icmp else None,
                 }
             )
@@ -98,7 +101,9 @@ def build_router() -> APIRouter:
 
     @router.get("/availability", summary="Share of time up or degraded over 1, 7 and 30 days")
     def availability(
-        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
         infos = store.load_nodes(session, node_id)
         av = store.availability(session, [n.id for n in infos])
@@ -111,7 +116,7 @@ def build_router() -> APIRouter:
         svc = _service(request)
         snap = svc.live.snapshot if svc.live.snapshot.at else svc.live.refresh(session, svc.icmp_latest)
         return {
-            "at": snap.at.isoformat() if snap.at else None,
+            "at": iso(snap.at) if snap.at else None,
             "coverage": [
                 {"level": c.level, "city": c.city, "expected": c.expected, "reachable": c.reachable, "ratio": c.ratio}
                 for c in snap.coverage
@@ -151,7 +156,9 @@ def build_router() -> APIRouter:
         return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
 
     @router.get("/probe-jobs/{job_id}", summary="One probe-now job: status, progress and results")
-    def probe_job(job_id: str, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+    def probe_job(
+        job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, request: Request
+    ) -> dict[str, Any]:
         job = _jobs(request).get(job_id)
         if job is None:
             raise NotFound(
@@ -161,7 +168,7 @@ def build_router() -> APIRouter:
 
     @router.put("/snmp/devices/{device_id}", summary="Set how a device is polled over SNMP (change-logged)")
     def put_snmp(
-        device_id: int, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+        device_id: Id, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
         out = snmp_store.configure(session, device_id, body.model_dump(), change_context(request, principal))
         session.commit()
@@ -173,15 +180,17 @@ def build_router() -> APIRouter:
 
     @router.get("/snmp/interfaces", summary="Newest interface status, rates (bits/s), utilisation, errors, discards")
     def snmp_interfaces(
-        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
-        return [
-            {**asdict(r), "sampled_at": r.sampled_at.isoformat()} for r in snmp_store.interface_rows(session, node_id)
-        ]
+        return [{**asdict(r), "sampled_at": iso(r.sampled_at)} for r in snmp_store.interface_rows(session, node_id)]
 
     @router.get("/snmp/uplinks", summary="Uplink bandwidth (bits/s) and utilisation (0–1) per node")
     def snmp_uplinks(
-        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
         return [asdict(u) for u in snmp_store.uplinks(snmp_store.interface_rows(session, node_id))]
 
@@ -191,7 +200,11 @@ def build_router() -> APIRouter:
 
     @router.put("/credentials/{name}", summary="Store a device credential encrypted")
     def put_credential(
-        name: str, body: CredentialIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+        name: Annotated[str, Path(min_length=1, max_length=100)],
+        body: CredentialIn,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        request: Request,
     ) -> dict[str, Any]:
         svc = _service(request)
         credentials.store(
@@ -204,6 +217,6 @@ def build_router() -> APIRouter:
             ctx=change_context(request, principal, message="设备凭据变更 / credential changed"),
         )
         session.commit()
-        return {"name": name, "username": body.username, "stored_at": datetime.isoformat(now_utc())}
+        return {"name": name, "username": body.username, "stored_at": iso(now_utc())}
 
     return router

@@ -31,6 +31,7 @@ from collectors.models import DeviceCredential
 from collectors.results import now_utc
 from inventory.enums import ChangeAction
 from inventory.service import ChangeContext, record_change
+from inventory.times import iso
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def store(
 def names(session: Session) -> list[dict[str, str]]:
     """Stored credential names and usernames (never passwords)."""
     rows = session.scalars(select(DeviceCredential).order_by(DeviceCredential.name))
-    return [{"name": r.name, "username": r.username, "updated_at": r.updated_at.isoformat()} for r in rows]
+    return [{"name": r.name, "username": r.username, "updated_at": iso(r.updated_at)} for r in rows]
 
 
 class CredentialResolver:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from collectors.models import DeviceCollectStatus
 from collectors.results import ProbeError, ProbeResult, now_utc
 from collectors.ssh import fingerprint
-from inventory import service
+from inventory import service, times
 from inventory.enums import ChangeAction
 from inventory.models import Device, ExtranetNode
 from inventory.service import ChangeContext
@@ -39,12 +39,11 @@ EXCERPT_ERRORS = {ProbeError.PARSE_ERROR.value, ProbeError.PAGING_NOT_DISABLED.v
 
 
 def aware(t: datetime | None) -> datetime | None:
-    return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))
+    return None if t is None else times.from_db(t)
 
 
 def iso(t: datetime | None) -> str | None:
-    a = aware(t)
-    return a.isoformat() if a else None
+    return None if t is None else times.iso(t)
 
 
 def known(session: Session, device_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:

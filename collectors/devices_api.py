@@ -15,6 +15,7 @@ from collectors import device_status
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import Role
 from inventory.errors import NotFound, Problem
+from inventory.validation import Id
 
 WRITERS = (Role.ADMIN, Role.NETWORK_ADMIN)
 
@@ -30,9 +31,9 @@ def build_devices_router() -> APIRouter:
     def devices(
         principal: CurrentPrincipal,
         session: SessionDep,
-        status: str | None = Query(default=None, description="ok | failing | never"),
-        error: str | None = Query(default=None, description="a failure reason, e.g. parse_error"),
-        node_id: int | None = None,
+        status: str | None = Query(default=None, max_length=20, description="ok | failing | never"),
+        error: str | None = Query(default=None, max_length=40, description="a failure reason, e.g. parse_error"),
+        node_id: Id | None = None,
     ) -> list[dict[str, Any]]:
         rows = device_status.describe(session)
         return [
@@ -44,7 +45,7 @@ def build_devices_router() -> APIRouter:
         ]
 
     @router.get("/{device_id}", summary="One device: status, current facts and the excerpt of a failed output")
-    def device(device_id: int, principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
+    def device(device_id: Id, principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
         rows = device_status.describe(session, [device_id])
         if not rows:
             raise NotFound("no such device", [Problem("not found", field="device_id", value=device_id)])
@@ -56,7 +57,7 @@ def build_devices_router() -> APIRouter:
 
     @router.delete("/{device_id}/host-key", summary="Forget the trusted SSH host key (after a legitimate change)")
     def clear_host_key(
-        device_id: int, principal: CurrentPrincipal, session: SessionDep, request: Request
+        device_id: Id, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
         ctx = change_context(request, principal, message="clear trusted SSH host key")
         before = device_status.clear_host_key(session, device_id, ctx)
@@ -65,7 +66,7 @@ def build_devices_router() -> APIRouter:
 
     @router.put("/{device_id}/encoding", summary="The encoding to try first for this device's CLI output")
     def put_encoding(
-        device_id: int, body: EncodingIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+        device_id: Id, body: EncodingIn, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
         ctx = change_context(request, principal, message="set CLI encoding")
         device_status.set_encoding(session, device_id, body.encoding, ctx)

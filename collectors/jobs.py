@@ -21,6 +21,7 @@ from typing import Any
 from collectors import store
 from collectors.results import ProbeKind, ProbeResult, now_utc
 from collectors.runner import CollectorService, SweepSummary
+from inventory.times import iso
 
 log = logging.getLogger("yunwang.collectors")
 
@@ -43,7 +44,7 @@ def result_out(r: ProbeResult) -> dict[str, Any]:
         "ok": r.ok,
         "error": r.error.value if r.error else None,
         "detail": r.detail,
-        "at": r.at.isoformat(),
+        "at": iso(r.at),
         "loss_ratio": r.loss_ratio,
         "rtt_avg_seconds": r.rtt_avg_seconds,
         "rtt_min_seconds": r.rtt_min_seconds,
@@ -78,7 +79,7 @@ class ProbeJob:
     sweeps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self, with_results: bool = True) -> dict[str, Any]:
-        stamp = lambda t: t.isoformat() if t else None  # noqa: E731
+        stamp = lambda t: iso(t) if t else None  # noqa: E731
         return {
             "job_id": self.id,
             "status": self.status.value,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from collectors.models import JobRun, NodeStatePeriod, ProbeRecord
 from collectors.results import ProbeResult, now_utc, parse_ports
-from inventory import service
+from inventory import service, times
 from inventory.enums import NodeState, RegionLevel
 from inventory.models import Device, ExtranetNode, Region
 from inventory.service import ChangeContext
@@ -182,7 +182,7 @@ def prune(session: Session, history_hours: int, at: datetime, keep_runs: int = 2
 
 
 def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return times.from_db(t)
 
 
 def availability(

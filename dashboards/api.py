@@ -7,10 +7,9 @@ units in the unit breakdown and in the item lists.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -21,6 +20,8 @@ from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep
 from inventory.errors import NotFound, Problem
 from inventory.models import Unit
+from inventory.times import InputTime, OutputTime
+from inventory.validation import Offset
 
 PREFIX = "/api/v1/rates"
 
@@ -42,7 +43,7 @@ class BreakdownOut(BaseModel):
 
 class TargetOut(BaseModel):
     deadline: str
-    effective_from: datetime
+    effective_from: OutputTime
     value: float
     source: str
 
@@ -51,7 +52,7 @@ class ReportOut(BaseModel):
     key: str
     label_zh: str
     label_en: str
-    at: datetime
+    at: OutputTime
     overall: RateOut
     excluded_counts: dict[str, int]
     targets: list[TargetOut]
@@ -59,9 +60,9 @@ class ReportOut(BaseModel):
 
 
 class HistoryOut(BaseModel):
-    earliest: datetime | None
-    every_kind_since: datetime | None
-    kinds: dict[str, datetime]
+    earliest: OutputTime | None
+    every_kind_since: OutputTime | None
+    kinds: dict[str, OutputTime]
     note_zh: str
     note_en: str
 
@@ -69,7 +70,7 @@ class HistoryOut(BaseModel):
 class ItemsPage(BaseModel):
     key: str
     part: str
-    at: datetime | None
+    at: OutputTime | None
     total: int
     limit: int
     offset: int
@@ -119,7 +120,11 @@ def _own_unit_codes(session: Any, principal: Principal) -> frozenset[str] | None
     return frozenset(session.scalars(select(Unit.code).where(Unit.id.in_(principal.units))))
 
 
-AsOf = Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now / 截至该时间")]
+RateKeyPath = Annotated[str, Path(max_length=40)]
+AsOf = Annotated[
+    InputTime | None,
+    Query(description="as of this time (ISO 8601; no offset: Beijing time); omitted: now / 截至该时间"),
+]
 
 
 def build_router() -> APIRouter:
@@ -148,22 +153,22 @@ def build_router() -> APIRouter:
         )
 
     @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
-    def one_rate(key: str, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:
+    def one_rate(key: RateKeyPath, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:
         """One rate overall and broken down."""
         return report_out(rates.compute(session, _key(key), as_of), _own_unit_codes(session, principal))
 
     @router.get("/{key}/items", summary="Items behind a number / 指标明细", response_model=ItemsPage)
     def rate_items(
-        key: str,
+        key: RateKeyPath,
         session: SessionDep,
         principal: CurrentPrincipal,
         part: Annotated[Literal["numerator", "denominator", "excluded"], Query()] = "denominator",
-        unit: Annotated[str | None, Query(description="unit code / 单位编码")] = None,
-        city: Annotated[str | None, Query(description="city region code / 市级区划代码")] = None,
-        level: Annotated[str | None, Query(description="region|city|county|township")] = None,
+        unit: Annotated[str | None, Query(description="unit code / 单位编码", max_length=40)] = None,
+        city: Annotated[str | None, Query(description="city region code / 市级区划代码", max_length=12)] = None,
+        level: Annotated[str | None, Query(description="region|city|county|township", max_length=20)] = None,
         as_of: AsOf = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> ItemsPage:
         """The items counted in the numerator, the denominator, or excluded (with reason, who and when)."""
         rk = _key(key)

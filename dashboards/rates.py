@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
+from inventory import times
 from inventory.enums import (
     AccessStatus,
     ChangeAction,
@@ -87,7 +88,7 @@ LEVEL_LABELS: dict[str, str] = {
     RegionLevel.TOWNSHIP: "乡镇级",
 }
 REGION_OWN_GROUP = "自治区本级"  # label of the "city" group of region-level units
-CST = timezone(timedelta(hours=8))  # deadlines are end of day in China Standard Time
+CST = times.BEIJING  # deadlines are end of day in China Standard Time
 
 
 # --- targets --------------------------------------------------------------------------------
@@ -180,10 +181,8 @@ class RateReport:
 
 
 def utc(at: datetime | None) -> datetime | None:
-    """`at` in UTC (naive means UTC): the change log is compared in UTC on every backend."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    """`at` in UTC (naive means Beijing time, inventory.times): the change log is compared in UTC on every backend."""
+    return None if at is None else times.to_utc(at)
 
 
 def make_rate(key: RateKey, numerator: int, denominator: int, target: float | None) -> Rate:

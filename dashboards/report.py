@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from dashboards.models import PublishedReport
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport, compute_all
-from inventory import history
+from inventory import history, times
 from inventory.enums import ChangeAction
 from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory.service import ChangeContext, now_utc, record_change
 
 # China Standard Time has had no daylight saving since 1991, so a fixed offset is exact and needs no tzdata.
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+CST = times.BEIJING
 AUDIT_KIND = "reports"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -340,7 +340,7 @@ def summary(row: PublishedReport) -> dict[str, object]:
 
 def aware(dt: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were written as UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return times.from_db(dt)
 
 
 def current_month() -> Month:

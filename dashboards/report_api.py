@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
 from dashboards import report
@@ -16,12 +15,16 @@ from dashboards.report_xlsx import render_xlsx
 from inventory.auth import GLOBAL_READERS
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.models import Unit
+from inventory.times import InputTime, iso
 
 PREFIX = "/api/v1/reports"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML_TYPE = "text/html; charset=utf-8"
 Draft = Annotated[bool, Query(description="1: render a live, unpublished preview")]
-AsOf = Annotated[datetime | None, Query(description="as of this time (ISO 8601); omitted: now")]
+MonthPath = Annotated[str, Path(max_length=7, description="YYYY-MM")]
+AsOf = Annotated[
+    InputTime | None, Query(description="as of this time (ISO 8601; no offset: Beijing time); omitted: now")
+]
 
 
 def _download(content: bytes, media_type: str, filename: str, digest: str, draft: bool) -> Response:
@@ -61,14 +64,16 @@ def build_router() -> APIRouter:
         return {"items": rows, "total": len(rows), "as_of_rule": "month end, Asia/Shanghai (UTC+8)"}
 
     @router.post("/{month}/publish", status_code=201, summary="Publish and freeze a month's report / 发布并冻结")
-    def publish(month: str, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    def publish(month: MonthPath, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         m = Month.parse(month)
         row = report.publish(session, m, change_context(request, principal), render_xlsx, render_html)
         out = report.summary(row)
         session.commit()
         return out
 
-    def _content(session: SessionDep, principal: CurrentPrincipal, month: str, draft: bool, kind: str) -> Response:
+    def _content(
+        session: SessionDep, principal: CurrentPrincipal, month: MonthPath, draft: bool, kind: str
+    ) -> Response:
         m = Month.parse(month)
         media_type, render = (XLSX_TYPE, render_xlsx) if kind == "xlsx" else (HTML_TYPE, render_html)
         name = f"yunwang-report-{m}{'-draft' if draft else ''}.{kind}"
@@ -93,7 +98,7 @@ def build_router() -> APIRouter:
             own = set(session.scalars(select(Unit.code).where(Unit.id.in_(principal.units))))
             units = [u for u in units if u.key in own]
         return {
-            "at": next(iter(current.values())).at.isoformat() if current else None,
+            "at": iso(next(iter(current.values())).at) if current else None,
             "keys": [k.value for k in current],
             "units": [_rank_out(r) for r in units],
             "cities": [_rank_out(r) for r in report.ranking(current, "city")],
@@ -105,7 +110,7 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
     )
-    def download_xlsx(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+    def download_xlsx(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "xlsx")
 
     @router.get(
@@ -114,7 +119,7 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "HTML", "content": {"text/html": {}}}},
     )
-    def download_html(month: str, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+    def download_html(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "html")
 
     return router

@@ -1,6 +1,5 @@
 """FastAPI router for every inventory kind: thin, calling service (writes) and queries (reads)."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
@@ -18,12 +17,19 @@ from inventory.errors import Conflict, Forbidden, InventoryError, NotFound, Prob
 from inventory.io_api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, update_schema
+from inventory.times import InputTime, iso
+from inventory.validation import Id, InputGuard, Limit, Offset
 
 PREFIX = "/api/v1/inventory"
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """One error body for every failure: {"error": {"code", "message", "details": [...]}}."""
+    """One error body for every failure: {"error": {"code", "message", "details": [...]}}.
+
+    Also installs the input guard: unstorable input (NUL, lone surrogates, NaN, out-of-range JSON
+    integers, over-long query values) is refused on every route before any handler runs.
+    """
+    app.add_middleware(InputGuard)
 
     @app.exception_handler(InventoryError)
     async def _inventory_error(_: Request, exc: InventoryError) -> JSONResponse:
@@ -93,7 +99,7 @@ class BulkBody(BaseModel):
 
     create: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)
     update: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)
-    delete: list[int] = Field(default_factory=list, max_length=10000)
+    delete: list[Id] = Field(default_factory=list, max_length=10000)
 
 
 class ChangePage(BaseModel):
@@ -122,32 +128,23 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
-        as_of: Annotated[datetime | None, Query(description="read the state as it was at this time")] = None,
+        as_of: Annotated[
+            InputTime | None,
+            Query(description="read the state as it was at this time (no offset: Beijing time) / 历史口径时点"),
+        ] = None,
     ) -> dict[str, Any]:
-        """Filters: `field=value`, `field__in=a,b`, `__gte/__lte/__gt/__lt/__ne/__isnull/__contains`; `sort=-field`; `q`; `limit`, `offset`."""
-        lq = queries.parse_list_params(spec, dict(request.query_params))
-        if as_of is not None:
-            rows = queries.as_of(session, name, as_of)
-            if principal.units is not None:
-                from inventory.auth import owner_unit
+        """Filters: `field=value`, `field__in=a,b`, `__gte/__lte/__gt/__lt/__ne/__isnull/__contains`; `sort=-field`; `q`; `limit`, `offset`.
 
-                rows = [
-                    r
-                    for r in rows
-                    if owner_unit(session, spec, r) in principal.units or owner_unit(session, spec, r) is False
-                ]
-            return {
-                "items": rows[lq.offset : lq.offset + lq.limit],
-                "total": len(rows),
-                "limit": lq.limit,
-                "offset": lq.offset,
-                "as_of": as_of.isoformat(),
-            }
+        Filters, sort, `q` and paging work the same with `as_of` (see docs/LISTS.md)."""
+        lq = queries.parse_list_params(spec, dict(request.query_params), as_of)
         items, total = queries.list_objects(session, spec, lq, principal.units)
-        return {"items": items, "total": total, "limit": lq.limit, "offset": lq.offset}
+        page: dict[str, Any] = {"items": items, "total": total, "limit": lq.limit, "offset": lq.offset}
+        if as_of is not None:
+            page["as_of"] = iso(as_of)
+        return page
 
     @router.get(path + "/{obj_id}", summary=f"Get one of {spec.en}", name=f"get_{name}")
-    def get_object(obj_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    def get_object(obj_id: Id, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         out = queries.to_out(spec, service.get_or_404(session, spec, obj_id))
         _visible(principal, spec, out, session)
         return out
@@ -167,7 +164,7 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
 
     @router.patch(path + "/{obj_id}", summary=f"Update one of {spec.en}", name=f"update_{name}")
     def update_object(
-        obj_id: int,
+        obj_id: Id,
         body: update_model,  # type: ignore[valid-type]
         request: Request,
         session: SessionDep,
@@ -181,7 +178,7 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
 
     @router.delete(path + "/{obj_id}", status_code=204, summary=f"Delete one of {spec.en}", name=f"delete_{name}")
     def delete_object(
-        obj_id: int,
+        obj_id: Id,
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
@@ -231,7 +228,7 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
         return {"created": created, "updated": len(body.update), "deleted": len(body.delete)}
 
     @router.get(path + "/{obj_id}/changes", summary=f"Change history of one of {spec.en}", name=f"changes_{name}")
-    def object_changes(obj_id: int, session: SessionDep, principal: CurrentPrincipal) -> ChangePage:
+    def object_changes(obj_id: Id, session: SessionDep, principal: CurrentPrincipal) -> ChangePage:
         rows, total = queries.changes(session, kind=name, object_id=obj_id, limit=1000)
         if not rows:
             raise NotFound(f"no changes recorded for {name} {obj_id}")
@@ -267,13 +264,13 @@ def build_router() -> APIRouter:
     def global_changes(
         session: SessionDep,
         principal: CurrentPrincipal,
-        kind: str | None = None,
-        object_id: int | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        kind: Annotated[str | None, Query(max_length=40)] = None,
+        object_id: Id | None = None,
+        actor: Annotated[str | None, Query(max_length=100)] = None,
+        since: Annotated[InputTime | None, Query(description="no offset: Beijing time")] = None,
+        until: Annotated[InputTime | None, Query(description="no offset: Beijing time")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> ChangePage:
         if principal.role not in GLOBAL_READERS:
             raise Forbidden("the global change log is for admin, the cloud-chief office and auditors")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from functools import cache
 from typing import Any
 
-from inventory import labels
+from inventory import labels, times
 from inventory.labels import ENUM_LABELS
 
-CN_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # naive times in files are Beijing time
+CN_TZ = times.BEIJING  # naive times in files are Beijing time
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对", "✓", "√", "✔", "☑"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是", "×", "✗", "✘", "☐"})
 FORMULA_START = ("=", "+", "-", "@")  # CSV text starting so is written with a leading ' (spreadsheet injection)
@@ -104,7 +104,7 @@ def fold(value: str) -> str:
 
 
 def to_utc(value: datetime) -> datetime:
-    return (value if value.tzinfo else value.replace(tzinfo=CN_TZ)).astimezone(UTC)
+    return times.to_utc(value)
 
 
 def _serial(raw: float) -> date:

@@ -2,54 +2,141 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from enum import Enum
+from functools import cache
+from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Select, String, and_, func, inspect, or_, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    func,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session, selectinload
 
+from inventory import times, validation
 from inventory.enums import ChangeAction
 from inventory.errors import Problem, ValidationFailed
 from inventory.kinds import KINDS, KindSpec
 from inventory.models import ChangeLog
 from inventory.service import json_value, snapshot
 
-OPS = ("eq", "in", "gte", "lte", "gt", "lt", "isnull", "contains", "ne")
-MAX_LIMIT = 1000
+OPS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "contains", "isnull")
+MAX_LIMIT = validation.MAX_LIMIT
+MAX_IN = 500  # most values in one `field__in=` list
+
+FieldType = Literal["str", "enum", "bool", "int", "float", "date", "datetime", "json"]
+_ORDERED = frozenset({"eq", "ne", "in", "gt", "gte", "lt", "lte", "isnull"})
+# Which operators each field type answers; any other pair is a 422 naming the allowed ones.
+TYPE_OPS: dict[FieldType, frozenset[str]] = {
+    "str": _ORDERED | {"contains"},
+    "enum": frozenset({"eq", "ne", "in", "contains", "isnull"}),
+    "bool": frozenset({"eq", "ne", "in", "isnull"}),
+    "int": _ORDERED,
+    "float": _ORDERED,
+    "date": _ORDERED,
+    "datetime": _ORDERED,
+    "json": frozenset(),  # JSON null vs SQL NULL differ by store: not filterable
+}
+TIMESTAMPS = ("created_at", "updated_at")  # live rows only: the change-log snapshots do not carry them
+_TRUE = frozenset({"true", "1", "yes", "是"})
+_FALSE = frozenset({"false", "0", "no", "否"})
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only: what SQLite's lower() and PostgreSQL's lower(… COLLATE "C") do."""
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One filterable/sortable column: its name, type family and (for enums) the enum class."""
+
+    name: str
+    kind: FieldType
+    enum: type[Enum] | None = None
+
+
+@cache
+def field_infos(kind: str) -> dict[str, FieldInfo]:
+    """Every column of a kind with its filter type, from the model (a new column is filterable at once)."""
+    out: dict[str, FieldInfo] = {}
+    for col in inspect(KINDS[kind].model).columns:
+        typ = col.type
+        if isinstance(typ, SAEnum) and typ.enum_class is not None:
+            out[col.name] = FieldInfo(col.name, "enum", typ.enum_class)
+        elif isinstance(typ, Boolean):
+            out[col.name] = FieldInfo(col.name, "bool")
+        elif isinstance(typ, DateTime):
+            out[col.name] = FieldInfo(col.name, "datetime")
+        elif isinstance(typ, Date):
+            out[col.name] = FieldInfo(col.name, "date")
+        elif isinstance(typ, Integer):
+            out[col.name] = FieldInfo(col.name, "int")
+        elif isinstance(typ, Float):
+            out[col.name] = FieldInfo(col.name, "float")
+        elif isinstance(typ, String):
+            out[col.name] = FieldInfo(col.name, "str")
+        else:
+            out[col.name] = FieldInfo(col.name, "json")
+    return out
 
 
 @dataclass
 class ListQuery:
-    """A parsed list request: filters as (field, op, raw text), sort keys, paging and free text."""
+    """A parsed list request: filters as (field, op, typed value), sort keys, paging and free text."""
 
-    filters: list[tuple[str, str, str]] = field(default_factory=list)
+    filters: list[tuple[str, str, Any]] = field(default_factory=list)
     sort: list[str] = field(default_factory=list)
     limit: int = 50
     offset: int = 0
     q: str | None = None
+    as_of: datetime | None = None
 
 
-def parse_list_params(spec: KindSpec, params: dict[str, str]) -> ListQuery:
-    """Turn query-string pairs (`status=migrated`, `vcpus__gte=8`, `sort=-name`) into a ListQuery."""
-    lq = ListQuery()
+def parse_list_params(spec: KindSpec, params: Mapping[str, str], as_of: datetime | None = None) -> ListQuery:
+    """Turn query-string pairs (`status=migrated`, `vcpus__gte=8`, `sort=-name`) into a typed ListQuery.
+
+    Every value is parsed for its field's type here, so a bad operator or value is a 422 naming the
+    parameter, never a database error. With `as_of`, the creation/update timestamps are not available.
+    """
+    lq = ListQuery(as_of=as_of)
     problems: list[Problem] = []
-    cols = inspect(spec.model).columns
+    infos = field_infos(spec.name)
     for key, raw in params.items():
         if key in ("limit", "offset"):
-            try:
-                val = int(raw)
-                if val < 0 or (key == "limit" and not 1 <= val <= MAX_LIMIT):
-                    raise ValueError
+            low, high = (1, MAX_LIMIT) if key == "limit" else (0, validation.INT32_MAX)
+            val = _int(raw)
+            if val is None or not low <= val <= high:
+                problems.append(Problem(f"{key}: expected an integer {low}..{high} / 应为整数", field=key, value=raw))
+            else:
                 setattr(lq, key, val)
-            except ValueError:
-                problems.append(Problem(f"{key} must be an integer (limit 1..{MAX_LIMIT})", field=key, value=raw))
         elif key == "sort":
             for part in filter(None, raw.split(",")):
-                if part.lstrip("-") not in cols:
-                    problems.append(Problem("unknown sort field", field="sort", value=part))
-                lq.sort.append(part)
+                name = part.lstrip("-")
+                if name not in infos or infos[name].kind == "json":
+                    problems.append(
+                        Problem(f"unknown sort field (fields: {', '.join(infos)})", field="sort", value=part)
+                    )
+                elif as_of is not None and name in TIMESTAMPS:
+                    problems.append(Problem("not available with as_of / 历史口径下不可用", field="sort", value=part))
+                else:
+                    lq.sort.append(part)
         elif key == "q":
             lq.q = raw
         elif key in ("as_of", "format"):
@@ -57,53 +144,135 @@ def parse_list_params(spec: KindSpec, params: dict[str, str]) -> ListQuery:
         else:
             name, _, op = key.partition("__")
             op = op or "eq"
-            if name not in cols or op not in OPS:
+            info = infos.get(name)
+            if info is None or op not in OPS:
                 problems.append(
-                    Problem(
-                        f"unknown filter (fields: {', '.join(cols.keys())}; ops: {', '.join(OPS)})",
-                        field=key,
-                        value=raw,
-                    )
+                    Problem(f"unknown filter (fields: {', '.join(infos)}; ops: {', '.join(OPS)})", field=key, value=raw)
                 )
+            elif op not in TYPE_OPS[info.kind]:
+                allowed = ", ".join(o for o in OPS if o in TYPE_OPS[info.kind]) or "none"
+                problems.append(Problem(f"{info.kind} field {name}: operators {allowed}", field=key, value=raw))
+            elif as_of is not None and name in TIMESTAMPS:
+                problems.append(Problem("not available with as_of / 历史口径下不可用", field=key, value=raw))
             else:
-                lq.filters.append((name, op, raw))
+                try:
+                    lq.filters.append((name, op, _filter_value(info, op, raw)))
+                except ValueError as exc:
+                    problems.append(Problem(str(exc), field=key, value=raw))
     if problems:
-        raise ValidationFailed("invalid list parameters", problems)
+        raise ValidationFailed("invalid list parameters / 列表参数无效", problems)
     return lq
 
 
-def _typed(spec: KindSpec, name: str, raw: str) -> Any:
-    col = inspect(spec.model).columns[name]
-    try:
-        typ = col.type.python_type
-    except NotImplementedError:
-        typ = str
-    try:
-        return TypeAdapter(typ).validate_strings(raw) if typ is not str else raw
-    except ValidationError:
-        raise ValidationFailed(
-            f"filter {name}: {raw!r} is not a valid {getattr(typ, '__name__', typ)}",
-            [Problem("wrong type", field=name, value=raw)],
-        ) from None
+def _int(raw: str) -> int | None:
+    text = raw.strip()
+    return int(text) if text.lstrip("+-").isdigit() and text.isascii() and len(text) <= 20 else None
 
 
-def _clause(spec: KindSpec, name: str, op: str, raw: str) -> ColumnElement[bool]:
+def _filter_value(info: FieldInfo, op: str, raw: str) -> Any:
+    """The typed value of one filter; ValueError with a message for the user when it does not fit."""
+    if op == "isnull":
+        return _bool(raw)
+    if op == "in":
+        parts = raw.split(",")
+        if len(parts) > MAX_IN:
+            raise ValueError(f"at most {MAX_IN} values / 最多{MAX_IN}个值")
+        return tuple(_scalar(info, part) for part in parts)
+    if op == "contains":
+        return raw
+    return _scalar(info, raw)
+
+
+def _bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError("expected true/false (是/否, 1/0, yes/no) / 应为是或否")
+
+
+def _scalar(info: FieldInfo, raw: str) -> Any:
+    text = raw.strip()
+    match info.kind:
+        case "bool":
+            return _bool(text)
+        case "int":
+            val = _int(text)
+            if val is None:
+                raise ValueError("expected an integer / 应为整数")
+            if not validation.INT32_MIN <= val <= validation.INT32_MAX:
+                raise ValueError("integer outside the database range / 整数超出范围")
+            return val
+        case "float":
+            try:
+                num = float(text)
+            except ValueError:
+                raise ValueError("expected a number / 应为数字") from None
+            if not math.isfinite(num):
+                raise ValueError("expected a finite number (not NaN/Infinity) / 应为有限数值")
+            return num
+        case "date":
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise ValueError("expected a date like 2024-01-31 / 应为日期") from None
+        case "datetime":
+            try:
+                return times.parse(text)
+            except ValueError:
+                raise ValueError("expected a time like 2024-01-31T09:30:00+08:00 (no offset: Beijing time)") from None
+        case "enum":
+            assert info.enum is not None
+            values = [str(m.value) for m in info.enum]
+            if text not in values:
+                raise ValueError(f"expected one of: {', '.join(values)} / 应为以下值之一")
+            return text
+        case _:
+            return raw
+
+
+# --- SQL (live tables) ----------------------------------------------------------------------
+
+
+def _collated(col: Any, info: FieldInfo, dialect: str) -> Any:
+    """Strings compare and sort by code point on both stores (PostgreSQL's own collation may differ)."""
+    return col.collate("C") if dialect == "postgresql" and info.kind in ("str", "enum") else col
+
+
+def _substring(col: Any, needle: str, dialect: str) -> ColumnElement[bool]:
+    """ASCII-case-insensitive substring test, with no LIKE wildcards, identical on SQLite and PostgreSQL."""
+    if dialect == "postgresql":
+        return func.strpos(func.lower(col.collate("C")), ascii_lower(needle)) > 0
+    return func.instr(func.lower(col), ascii_lower(needle)) > 0
+
+
+def _clause(spec: KindSpec, name: str, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
+    info = field_infos(spec.name)[name]
     col: Any = getattr(spec.model, name)
     if op == "isnull":
-        return col.is_(None) if raw.lower() in ("1", "true", "yes") else col.is_not(None)
-    if op == "in":
-        return col.in_([_typed(spec, name, part) for part in raw.split(",")])
+        return col.is_(None) if value else col.is_not(None)
     if op == "contains":
-        return col.contains(raw) if isinstance(col.type, String) else col == _typed(spec, name, raw)
-    value = _typed(spec, name, raw)
-    return {
-        "eq": col == value,
-        "ne": col != value,
-        "gte": col >= value,
-        "lte": col <= value,
-        "gt": col > value,
-        "lt": col < value,
-    }[op]
+        return _substring(col, value, dialect)
+    if info.kind == "bool":
+        # Booleans answer eq/ne/in only; `col = false` (not `IS`) so NULL never matches, as in Python.
+        values = value if op == "in" else (value,)
+        matched = or_(*[col == v for v in values])
+        return col.is_not(None) & (~matched if op == "ne" else matched)
+    ccol = _collated(col, info, dialect)
+    if op == "in":
+        return ccol.in_(list(value))
+    if op == "eq":
+        return ccol == value
+    if op == "ne":
+        return ccol != value
+    if op == "gt":
+        return ccol > value
+    if op == "gte":
+        return ccol >= value
+    if op == "lt":
+        return ccol < value
+    return ccol <= value
 
 
 def scope_clause(spec: KindSpec, units: frozenset[int] | None) -> ColumnElement[bool] | None:
@@ -121,33 +290,115 @@ def scope_clause(spec: KindSpec, units: frozenset[int] | None) -> ColumnElement[
     return None
 
 
-def build_select(spec: KindSpec, lq: ListQuery, units: frozenset[int] | None = None) -> Select[Any]:
+def build_select(
+    spec: KindSpec, lq: ListQuery, units: frozenset[int] | None = None, dialect: str = "sqlite"
+) -> Select[Any]:
     model: Any = spec.model
     stmt = select(model)
-    where = [_clause(spec, n, op, raw) for n, op, raw in lq.filters]
+    where = [_clause(spec, n, op, value, dialect) for n, op, value in lq.filters]
     scoped = scope_clause(spec, units)
     if scoped is not None:
         where.append(scoped)
     if lq.q:
-        where.append(or_(*[getattr(model, f).contains(lq.q) for f in spec.search_fields]))
+        where.append(or_(*[_substring(getattr(model, f), lq.q, dialect) for f in spec.search_fields]))
     if where:
         stmt = stmt.where(and_(*where))
     return stmt
 
 
+def _order(spec: KindSpec, lq: ListQuery, dialect: str) -> list[Any]:
+    """Sort keys: NULLs last in either direction, then the id (a stable order for paging)."""
+    model: Any = spec.model
+    infos = field_infos(spec.name)
+    order: list[Any] = []
+    for key in lq.sort:
+        name = key.lstrip("-")
+        col = _collated(getattr(model, name), infos[name], dialect)
+        order.append(col.desc().nulls_last() if key.startswith("-") else col.asc().nulls_last())
+    order.append(model.id)
+    return order
+
+
 def list_objects(
     session: Session, spec: KindSpec, lq: ListQuery, units: frozenset[int] | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of objects as dicts, and the total count, in a fixed number of queries."""
+    """One page of objects as dicts, and the total count, in a fixed number of queries (or as of `lq.as_of`)."""
+    if lq.as_of is not None:
+        return _list_as_of(session, spec, lq, units)
     model: Any = spec.model
-    stmt = build_select(spec, lq, units)
+    dialect = session.get_bind().dialect.name
+    stmt = build_select(spec, lq, units, dialect)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    order = [getattr(model, s.lstrip("-")).desc() if s.startswith("-") else getattr(model, s) for s in lq.sort]
-    order.append(model.id)
     # Explicit: lazy="selectin" is not applied to the self-referential depends_on (one query per row).
     links = [selectinload(getattr(model, lk.relationship)) for lk in spec.links]
-    rows = session.scalars(stmt.options(*links).order_by(*order).limit(lq.limit).offset(lq.offset)).all()
-    return [to_out(spec, r) for r in rows], total
+    rows = session.scalars(stmt.options(*links).order_by(*_order(spec, lq, dialect)).limit(lq.limit).offset(lq.offset))
+    return [to_out(spec, r) for r in rows.all()], total
+
+
+# --- Python (as of a date, from change-log snapshots) ---------------------------------------
+
+
+def _snapshot_value(info: FieldInfo, v: Any) -> Any:
+    """A snapshot's JSON value as the typed value the filters compare with."""
+    if v is None:
+        return None
+    if info.kind == "datetime":
+        return times.from_db(datetime.fromisoformat(v))
+    if info.kind == "date":
+        return date.fromisoformat(v)
+    return v
+
+
+def matches(info: FieldInfo, op: str, value: Any, v: Any) -> bool:
+    """One filter on one typed value, with the SQL semantics (a comparison never matches NULL)."""
+    if op == "isnull":
+        return (v is None) == value
+    if v is None:
+        return False
+    if op == "contains":
+        return ascii_lower(value) in ascii_lower(str(v))
+    if op == "in":
+        return v in value
+    if op == "eq":
+        return bool(v == value)
+    if op == "ne":
+        return bool(v != value)
+    if op == "gt":
+        return bool(v > value)
+    if op == "gte":
+        return bool(v >= value)
+    if op == "lt":
+        return bool(v < value)
+    return bool(v <= value)
+
+
+def _list_as_of(
+    session: Session, spec: KindSpec, lq: ListQuery, units: frozenset[int] | None
+) -> tuple[list[dict[str, Any]], int]:
+    assert lq.as_of is not None
+    infos = field_infos(spec.name)
+    rows = as_of(session, spec.name, lq.as_of)
+    if units is not None:
+        from inventory.auth import owner_unit
+
+        rows = [r for r in rows if (owner := owner_unit(session, spec, r)) is False or owner in units]
+    typed = [(r, {n: _snapshot_value(i, r.get(n)) for n, i in infos.items()}) for r in rows]
+    for name, op, value in lq.filters:
+        typed = [(r, t) for r, t in typed if matches(infos[name], op, value, t[name])]
+    if lq.q:
+        needle = ascii_lower(lq.q)
+        typed = [
+            (r, t) for r, t in typed if any(needle in ascii_lower(str(t.get(f) or "")) for f in spec.search_fields)
+        ]
+    typed.sort(key=lambda rt: rt[1]["id"])
+    for key in reversed(lq.sort):  # stable sorts, last key first
+        name = key.lstrip("-")
+        present = [rt for rt in typed if rt[1][name] is not None]
+        missing = [rt for rt in typed if rt[1][name] is None]
+        present.sort(key=lambda rt: rt[1][name], reverse=key.startswith("-"))
+        typed = present + missing
+    page = typed[lq.offset : lq.offset + lq.limit]
+    return [r for r, _ in page], len(typed)
 
 
 def to_out(spec: KindSpec, obj: Any) -> dict[str, Any]:
@@ -160,6 +411,7 @@ def to_out(spec: KindSpec, obj: Any) -> dict[str, Any]:
 
 def as_of(session: Session, kind: str, at: datetime, ids: list[int] | None = None) -> list[dict[str, Any]]:
     """The state of every object of a kind as it was at `at`, rebuilt from the change log."""
+    at = times.to_utc(at)  # SQLite compares the stored UTC text: bind UTC on every store
     ranked = select(
         ChangeLog.id,
         func.row_number()
@@ -197,9 +449,9 @@ def changes(
     if actor:
         stmt = stmt.where(ChangeLog.actor == actor)
     if since:
-        stmt = stmt.where(ChangeLog.at >= since)
+        stmt = stmt.where(ChangeLog.at >= times.to_utc(since))
     if until:
-        stmt = stmt.where(ChangeLog.at <= until)
+        stmt = stmt.where(ChangeLog.at <= times.to_utc(until))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(ChangeLog.at.desc(), ChangeLog.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total

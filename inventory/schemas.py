@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
-from sqlalchemy import String, inspect
+from sqlalchemy import Enum, String, inspect
 from sqlalchemy.sql.schema import Column as SAColumn
 
 from inventory.kinds import KINDS, KindSpec
+from inventory.times import InputTime, OutputTime
+from inventory.validation import INT32_MAX, MAX_TEXT, SafeStr
 
 _SKIP = {"id", "created_at", "updated_at"}
 
@@ -25,13 +27,17 @@ def _python_type(col: SAColumn[Any]) -> Any:
 def _field_for(col: SAColumn[Any], optional: bool) -> tuple[Any, Any]:
     typ = _python_type(col)
     kwargs: dict[str, Any] = {}
-    if isinstance(col.type, String) and col.type.length:
-        kwargs["max_length"] = col.type.length
+    if typ is str and not isinstance(col.type, Enum):
+        typ = SafeStr  # no NUL, no lone surrogate
+        kwargs["max_length"] = col.type.length if isinstance(col.type, String) and col.type.length else MAX_TEXT
         if col.name == "code":
             kwargs["min_length"] = 1
-    if typ is int:
-        kwargs["ge"] = -(2**31)
-        kwargs["le"] = 2**31 - 1
+    if typ is datetime:
+        typ = InputTime  # naive = Beijing time, stored UTC
+    if typ in (int, float):
+        # Counts, sizes, ports, bandwidths and ids: never negative, inside the 32-bit columns.
+        kwargs["ge"] = 0
+        kwargs["le"] = INT32_MAX
     required = not col.nullable and col.default is None and col.server_default is None
     if optional or not required:
         return (typ | None, Field(default=None, **kwargs))
@@ -39,7 +45,7 @@ def _field_for(col: SAColumn[Any], optional: bool) -> tuple[Any, Any]:
 
 
 class InModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class OutModel(BaseModel):
@@ -81,7 +87,7 @@ def _build(spec: KindSpec, optional: bool, suffix: str) -> type[BaseModel]:
             continue
         fields[col.name] = _field_for(col, optional)
     for link in spec.links:
-        fields[link.field] = (list[int] | None, None)
+        fields[link.field] = (list[Annotated[int, Field(ge=1, le=INT32_MAX)]] | None, Field(None, max_length=10_000))
     return create_model(f"{_camel(spec.name)}{suffix}", __base__=InModel, **fields)
 
 
@@ -103,7 +109,7 @@ class ChangeOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
-    at: datetime
+    at: OutputTime
     actor: str
     actor_role: str | None
     kind: str

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import addresses, history
+from inventory import addresses, history, times, validation
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -49,7 +49,7 @@ class ChangeContext:
     history_since: datetime | None = None  # new objects are on record since then (see inventory.history)
 
     def when(self) -> datetime:
-        return self.at or now_utc()
+        return times.to_utc(self.at) if self.at else now_utc()  # aware UTC (naive = Beijing time)
 
 
 def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
@@ -82,7 +82,7 @@ def json_value(v: Any) -> Any:
     if isinstance(v, Enum):
         return v.value
     if isinstance(v, datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+        return times.iso(v)
     if isinstance(v, date):
         return v.isoformat()
     return v
@@ -112,9 +112,16 @@ def record_change(
     object_code: str | None = None,
     message: str | None = None,
 ) -> ChangeLog:
-    """Append one audit entry; every package records its changes and decisions through this."""
+    """Append one audit entry; every package records its changes and decisions through this.
+
+    A snapshot that could not be read back (NaN, a lone surrogate, …) is refused here, so no package can
+    store a change that breaks as-of queries later.
+    """
+    problems = validation.check_json(before, "before") + validation.check_json(after, "after")
+    if problems:
+        raise ValidationFailed(f"{kind} {object_id}: the change cannot be recorded / 变更无法记录", problems)
     entry = ChangeLog(
-        at=ctx.when(),
+        at=times.to_utc(ctx.when()),
         actor=ctx.actor,
         actor_role=ctx.role,
         kind=kind,

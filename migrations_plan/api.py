@@ -20,6 +20,7 @@ from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import NotFound, Problem
 from inventory.models import InformationSystem
+from inventory.validation import INT32_MAX, Id
 from migrations_plan import export, guards, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
@@ -86,24 +87,24 @@ def _zombie_out(z: ZombieScore) -> dict[str, Any]:
 
 class UtilisationIn(BaseModel):
     cpu_ratio: float = Field(ge=0, le=1)
-    days: int = Field(ge=0)
+    days: int = Field(ge=0, le=100_000)
 
 
 class ProbesIn(BaseModel):
     reachable_ratio: float = Field(ge=0, le=1)
-    requests_seen: int = Field(ge=0)
-    days: int = Field(ge=0)
+    requests_seen: int = Field(ge=0, le=INT32_MAX)
+    days: int = Field(ge=0, le=100_000)
 
 
 class EvidenceIn(BaseModel):
     """Optional evidence per system id: cloud utilisation and probe history."""
 
-    utilisation: dict[int, UtilisationIn] = Field(default_factory=dict)
-    probes: dict[int, ProbesIn] = Field(default_factory=dict)
+    utilisation: dict[Id, UtilisationIn] = Field(default_factory=dict)
+    probes: dict[Id, ProbesIn] = Field(default_factory=dict)
 
 
 class ProposeIn(BaseModel):
-    system_id: int
+    system_id: Id
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -120,14 +121,14 @@ class ApproveIn(NoteIn):
 class PlanIn(BaseModel):
     name: str = Field(default="迁移批次计划 / wave plan", max_length=200)
     max_wave_size: int = Field(default=50, ge=1, le=10000)
-    max_per_unit: int | None = Field(default=None, ge=1)
-    max_per_city: int | None = Field(default=None, ge=1)
+    max_per_unit: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_per_city: int | None = Field(default=None, ge=1, le=INT32_MAX)
     store: bool = True
 
 
 class StatusIn(BaseModel):
     status: ItemStatus
-    cloud_id: int | None = None
+    cloud_id: Id | None = None
 
 
 def _xlsx(data: bytes, filename: str) -> Response:
@@ -173,7 +174,7 @@ def build_router() -> APIRouter:
         session: SessionDep,
         principal: CurrentPrincipal,
         outcome: Outcome | None = None,
-        unit_id: int | None = None,
+        unit_id: Id | None = None,
     ) -> dict[str, Any]:
         inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
         out = []
@@ -191,7 +192,7 @@ def build_router() -> APIRouter:
 
     @router.get("/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度")
     def readiness_one(
-        system_id: int, request: Request, session: SessionDep, principal: CurrentPrincipal
+        system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
         if system_id not in got or not _visible_unit(principal, inv.systems[system_id].unit_id):
@@ -262,7 +263,7 @@ def build_router() -> APIRouter:
 
     @router.post("/retirements/{case_id}/confirm", summary="Owner unit confirms / 责任单位确认")
     def confirm(
-        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         case = retirement.confirm(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()
@@ -270,7 +271,7 @@ def build_router() -> APIRouter:
 
     @router.post("/retirements/{case_id}/approve", summary="Office approves: system retired / 云长办审批下线")
     def approve(
-        case_id: int, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         ctx = change_context(request, principal)
         util, probes = _evidence(request)
@@ -290,7 +291,7 @@ def build_router() -> APIRouter:
 
     @router.post("/retirements/{case_id}/reject", summary="Reject a retirement / 驳回")
     def reject(
-        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         case = retirement.reject(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()
@@ -328,7 +329,7 @@ def build_router() -> APIRouter:
         return [store.row_dict(p) for p in session.scalars(select(WavePlan).order_by(WavePlan.id.desc()))]
 
     @router.get("/waves/{plan_id}", summary="One stored plan with its items / 计划详情")
-    def plan_detail(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    def plan_detail(plan_id: Id, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         row = store.get_plan(session, plan_id)
         visible = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
         stale = guards.stale_notes(session, visible)
@@ -346,7 +347,7 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses=XLSX_RESPONSE,
     )
-    def plan_xlsx(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    def plan_xlsx(plan_id: Id, session: SessionDep, principal: CurrentPrincipal) -> Response:
         row = store.get_plan(session, plan_id)
         items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
         rows = planning.rows_from_items(items, planning.Names.load(session), guards.stale_notes(session, items))
@@ -357,7 +358,7 @@ def build_router() -> APIRouter:
 
     @router.post("/items/{item_id}/status", summary="Move a wave item / 更新迁移进度")
     def item_status(
-        item_id: int, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         factory = getattr(request.app.state, "plan_request_factory", None)
         item = tracking.advance(

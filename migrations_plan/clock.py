@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
-CHINA = timezone(timedelta(hours=8))
+from inventory.times import BEIJING
+
+CHINA = BEIJING
 
 
 def today_local() -> date:

@@ -3,13 +3,14 @@ cloud chief office; everyone else gets 403). Also wires the periodic capacity/dr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from sqlalchemy import func, select
 
 from inventory.deps import CurrentPrincipal, SessionDep
 from inventory.errors import Conflict, NotFound, Problem
+from inventory.times import iso
 from orchestrator import capacity
 from orchestrator.cloud_driver import CloudDriver
 from orchestrator.cloud_models import CapacitySample, DriftReport
@@ -52,7 +53,7 @@ def build_router() -> APIRouter:
         ).all()
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
-            c = out.setdefault(r.cloud, {"cloud": r.cloud, "at": r.at.isoformat(), "totals": {}, "hosts": {}})
+            c = out.setdefault(r.cloud, {"cloud": r.cloud, "at": iso(r.at), "totals": {}, "hosts": {}})
             c["hosts"].setdefault(r.host, {})[r.resource_class] = {"total": r.total, "used": r.used}
             t = c["totals"].setdefault(r.resource_class, {"total": 0.0, "used": 0})
             t["total"] += r.total
@@ -66,7 +67,7 @@ def build_router() -> APIRouter:
         return [
             {
                 "cloud": r.cloud,
-                "at": r.at.isoformat(),
+                "at": iso(r.at),
                 "ok": r.ok,
                 "error": r.error,
                 "missing": r.missing,
@@ -83,7 +84,9 @@ def build_router() -> APIRouter:
         return {"clouds": clouds, "failures": failures}
 
     @router.get("/provisioning/{request_id}/steps", summary="Provisioning step log of a request / 开通步骤")
-    def get_steps(request_id: str, request: Request, p: CurrentPrincipal) -> list[dict[str, Any]]:
+    def get_steps(
+        request_id: Annotated[str, Path(max_length=64)], request: Request, p: CurrentPrincipal
+    ) -> list[dict[str, Any]]:
         steps = steps_of(request.app.state.db, request_id)
         if not steps:
             raise NotFound(f"no provisioning of request {request_id}", [Problem("unknown request", field="request_id")])

@@ -33,6 +33,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from inventory.db import Database
 from inventory.enums import ChangeAction
 from inventory.service import ChangeContext, record_change
+from inventory.times import iso
 from orchestrator.cloud_driver import QUOTA_KEYS, CloudDriver, CloudError, CloudObject, FlavorSize, marker
 from orchestrator.cloud_models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
 from orchestrator.provision_plan import (
@@ -805,7 +806,7 @@ def steps_of(db: Database, request_id: str) -> list[dict[str, Any]]:
                 "status": st.status.value,
                 "owned": st.owned,
                 "error": st.error,
-                "updated_at": st.updated_at.isoformat() if st.updated_at else None,
+                "updated_at": iso(st.updated_at) if st.updated_at else None,
             }
             for run, st in rows
         ]

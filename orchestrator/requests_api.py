@@ -7,7 +7,6 @@ or, for provisioning and retirement, `orchestrator.request_provisioning`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,6 +20,8 @@ from inventory.db import Database
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import Role
 from inventory.errors import Conflict, Problem
+from inventory.times import OutputTime
+from inventory.validation import INT32_MAX, Count, Id, Limit, Offset
 from orchestrator import approval, quotas
 from orchestrator import request_provisioning as provisioning
 from orchestrator import request_service as svc
@@ -74,7 +75,7 @@ class EventOut(BaseModel):
     id: int
     request_id: int
     unit_id: int
-    at: datetime
+    at: OutputTime
     kind: str
     status: str
     actor: str
@@ -101,11 +102,11 @@ class QuotaIn(BaseModel):
     """New limits; a null clears that limit, an absent field keeps it."""
 
     model_config = ConfigDict(extra="forbid")
-    vcpus: int | None = Field(default=None, ge=0)
-    ram_mb: int | None = Field(default=None, ge=0)
-    disk_gb: int | None = Field(default=None, ge=0)
-    instances: int | None = Field(default=None, ge=0)
-    floating_ips: int | None = Field(default=None, ge=0)
+    vcpus: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    ram_mb: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    disk_gb: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    instances: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    floating_ips: int | None = Field(default=None, ge=0, le=INT32_MAX)
 
 
 def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
@@ -201,19 +202,19 @@ def build_router() -> APIRouter:
         session: SessionDep,
         p: CurrentPrincipal,
         status: RequestStatus | None = None,
-        unit_id: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        unit_id: Id | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[RequestOut]:
         rows = svc.list_requests(session, p, status, unit_id, min(max(limit, 1), 1000), max(offset, 0))
         return [RequestOut.of(r) for r in rows]
 
     @router.get("/requests/{request_id}", summary="One request / 申请详情")
-    def get_request(request_id: int, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def get_request(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         return RequestOut.of(svc.get(session, p, request_id))
 
     @router.post("/requests/{request_id}/submit", summary="Submit (quota check, auto-approval) / 提交")
-    def submit(request_id: int, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def submit(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
         svc.submit(session, p, change_context(request, p), row, svc.auto_rules_from(request.app.state.settings))
         session.commit()
@@ -221,7 +222,7 @@ def build_router() -> APIRouter:
 
     @router.post("/requests/{request_id}/approve", summary="Approve: first level (sub-cloud chief) or final (office)")
     def approve(
-        request_id: int, request: Request, session: SessionDep, p: CurrentPrincipal, body: CommentIn | None = None
+        request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal, body: CommentIn | None = None
     ) -> RequestOut:
         row = svc.get(session, p, request_id)
         ctx = change_context(request, p)
@@ -235,7 +236,7 @@ def build_router() -> APIRouter:
 
     @router.post("/requests/{request_id}/reject", summary="Reject with a comment / 驳回")
     def reject(
-        request_id: int, body: RejectIn, request: Request, session: SessionDep, p: CurrentPrincipal
+        request_id: Id, body: RejectIn, request: Request, session: SessionDep, p: CurrentPrincipal
     ) -> RequestOut:
         row = svc.get(session, p, request_id)
         svc.reject(session, p, change_context(request, p), row, body.comment)
@@ -244,7 +245,7 @@ def build_router() -> APIRouter:
 
     @router.post("/requests/{request_id}/comments", status_code=201, summary="Comment / 评论")
     def add_comment(
-        request_id: int, body: NoteIn, request: Request, session: SessionDep, p: CurrentPrincipal
+        request_id: Id, body: NoteIn, request: Request, session: SessionDep, p: CurrentPrincipal
     ) -> EventOut:
         row = svc.get(session, p, request_id)
         ev = svc.comment(session, p, change_context(request, p), row, body.text)
@@ -252,7 +253,7 @@ def build_router() -> APIRouter:
         return EventOut.model_validate(ev)
 
     @router.post("/requests/{request_id}/schedule", summary="Place it (explained) / 调度")
-    def schedule(request_id: int, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def schedule(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, svc.Action.SCHEDULE, svc.facts(row))
         source: CapacitySource = request.app.state.scheduler_capacity
@@ -268,7 +269,7 @@ def build_router() -> APIRouter:
         return RequestOut.of(row)
 
     @router.post("/requests/{request_id}/provision", summary="Provision on the chosen clouds / 开通")
-    def provision(request_id: int, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def provision(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, svc.Action.PROVISION, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
@@ -279,7 +280,7 @@ def build_router() -> APIRouter:
         return RequestOut.of(svc.get(session, p, request_id))
 
     @router.post("/requests/{request_id}/retire", summary="Retire: delete what it created / 退役")
-    def retire(request_id: int, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def retire(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, svc.Action.RETIRE, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
@@ -289,19 +290,19 @@ def build_router() -> APIRouter:
         return RequestOut.of(svc.get(session, p, request_id))
 
     @router.get("/requests/{request_id}/events", summary="A request's events / 申请动态")
-    def request_events(request_id: int, session: SessionDep, p: CurrentPrincipal) -> list[EventOut]:
+    def request_events(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> list[EventOut]:
         svc.get(session, p, request_id)
         return [EventOut.model_validate(e) for e in svc.events(session, p, request_id=request_id, limit=1000)]
 
     @router.get("/events", summary="Notifications / 通知 (poll with since_id)")
-    def all_events(session: SessionDep, p: CurrentPrincipal, since_id: int = 0, limit: int = 200) -> list[EventOut]:
+    def all_events(session: SessionDep, p: CurrentPrincipal, since_id: Count = 0, limit: Limit = 200) -> list[EventOut]:
         return [
             EventOut.model_validate(e)
             for e in svc.events(session, p, since_id=since_id, limit=min(max(limit, 1), 1000))
         ]
 
     @router.get("/quotas/{unit_id}", summary="A unit's quota, usage and headroom / 配额")
-    def get_quota(unit_id: int, session: SessionDep, p: CurrentPrincipal) -> dict[str, Any]:
+    def get_quota(unit_id: Id, session: SessionDep, p: CurrentPrincipal) -> dict[str, Any]:
         approval.require_read(p, unit_id, "quota")
         chain = quotas.chain_for(session, unit_id)
         own = quotas.limits_of(session.get(quotas.UnitQuota, unit_id))
@@ -319,7 +320,7 @@ def build_router() -> APIRouter:
 
     @router.put("/quotas/{unit_id}", summary="Set a unit's quota (office) / 分配配额")
     def put_quota(
-        unit_id: int, body: QuotaIn, request: Request, session: SessionDep, p: CurrentPrincipal
+        unit_id: Id, body: QuotaIn, request: Request, session: SessionDep, p: CurrentPrincipal
     ) -> dict[str, Any]:
         row = quotas.set_limits(session, change_context(request, p), unit_id, body.model_dump(exclude_unset=True))
         session.commit()

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inventory.validation import Id
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
 
 
@@ -84,7 +86,7 @@ class VolumeItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN)
     size_gb: int = Field(ge=1, le=65536)
-    attach_to: str | None = None
+    attach_to: str | None = Field(default=None, max_length=64)
 
 
 class NetworkItem(BaseModel):
@@ -92,7 +94,7 @@ class NetworkItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN)
-    cidr: str
+    cidr: str = Field(max_length=64)
 
     @field_validator("cidr")
     @classmethod
@@ -110,7 +112,7 @@ class RuleItem(BaseModel):
     protocol: Literal["tcp", "udp", "icmp"]
     port_min: int = Field(default=0, ge=0, le=65535)
     port_max: int = Field(default=0, ge=0, le=65535)
-    remote_cidr: str = "0.0.0.0/0"
+    remote_cidr: str = Field(default="0.0.0.0/0", max_length=64)
 
     @model_validator(mode="after")
     def _ports(self) -> RuleItem:
@@ -172,8 +174,8 @@ class RequestCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
-    unit_id: int
-    system_id: int | None = None
+    unit_id: Id
+    system_id: Id | None = None
     target_hosting: TargetHosting = TargetHosting.GOV_CLOUD
     dr_level: DRLevel = DRLevel.NONE
     bundle: Bundle
