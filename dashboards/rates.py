@@ -42,6 +42,7 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from inventory.enums import (
     AccessStatus,
     ChangeAction,
+    CloudKind,
     Decision,
     DockingStatus,
     NetworkStatus,
@@ -239,19 +240,56 @@ def _is_true(col: Any) -> ColumnElement[bool]:
 
 # --- the items behind each rate ---------------------------------------------------------------
 
-_ITEM_COLS = ("kind", "id", "code", "name", "unit_id", "classified", "status", "done", "retired", "subject_kind")
+_ITEM_COLS = (
+    "kind",
+    "id",
+    "code",
+    "name",
+    "unit_id",
+    "classified",
+    "status",
+    "done",
+    "retired",
+    "subject_kind",
+    "note",
+)
+UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
 
 
 def _owned_items(
     kind: str, at: datetime | None, label: str, subject: SubjectKind, done: tuple[str, ...], retired: str
 ) -> Select[Any]:
-    """Items of a unit-owned kind with a status (systems, networks): done and retired decided by status value."""
-    t = state(
-        kind,
-        at,
-        {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
-        kind[0],
-    )
+    """Items of a unit-owned kind with a status (systems, networks): done and retired decided by status value.
+
+    Systems also need their cloud: 上云 counts only on the gov cloud (or a cloud built on it) or on a cloud
+    brought under unified management (纳入统筹管理, `clouds.managed`); a "migrated" system elsewhere stays open
+    with that reason as its note.
+    """
+    fields: dict[str, FieldType] = {
+        "code": "str",
+        "name": "str",
+        "owner_unit_id": "int",
+        "classified": "bool",
+        "status": "str",
+    }
+    if kind == "systems":
+        fields["cloud_id"] = "int"
+    t = state(kind, at, fields, kind[0])
+    is_done: ColumnElement[bool] = t.c.status.in_(done)
+    note: Any = literal(None, String())
+    stmt_from: Any = t
+    if kind == "systems":
+        c = state("clouds", at, {"code": "str", "kind": "str", "managed": "bool", "on_gov_cloud": "bool"}, "cl")
+        counted_cloud = or_(c.c.kind == CloudKind.GOV_CLOUD.value, _is_true(c.c.on_gov_cloud), _is_true(c.c.managed))
+        note = case(
+            (
+                and_(is_done, ~func.coalesce(counted_cloud, false())),
+                literal(UNMANAGED_CLOUD) + func.coalesce(c.c.code, "—"),
+            ),
+            else_=literal(None, String()),
+        )
+        is_done = and_(is_done, func.coalesce(counted_cloud, false()))
+        stmt_from = t.outerjoin(c, c.c.id == t.c.cloud_id)
     return select(
         literal(label).label("kind"),
         t.c.id,
@@ -260,10 +298,11 @@ def _owned_items(
         t.c.owner_unit_id.label("unit_id"),
         _is_true(t.c.classified).label("classified"),
         t.c.status,
-        t.c.status.in_(done).label("done"),
+        is_done.label("done"),
         (t.c.status == retired).label("retired"),
         literal(subject.value).label("subject_kind"),
-    )
+        note.label("note"),
+    ).select_from(stmt_from)
 
 
 def _systems(at: datetime | None) -> Select[Any]:
@@ -300,23 +339,56 @@ def _service_items(at: datetime | None) -> Select[Any]:
             (i.c.docking_status == DockingStatus.DOCKED.value).label("done"),
             false().label("retired"),
             literal(SubjectKind.SERVICE_ITEM.value).label("subject_kind"),
+            literal(None, String()).label("note"),
         )
         .join(v, v.c.id == i.c.vertical_system_id)
         .where(v.c.scope.in_([VerticalScope.REGION.value, VerticalScope.CITY.value]))
     )
 
 
+def region_areas() -> FromClause:
+    """(region_id, level, area_id): every region with itself and each ancestor as its area of that level.
+
+    Read from the live region tree (the current organisation); the tree is at most four levels deep.
+    """
+    r = aliased(Region)
+    ups = [aliased(Region) for _ in range(3)]
+    parts: list[Any] = [
+        select(r.id.label("region_id"), type_coerce(r.level, String()).label("level"), r.id.label("area_id"))
+    ]
+    for depth in range(1, 4):
+        q: Any = select(
+            r.id.label("region_id"), type_coerce(ups[depth - 1].level, String()).label("level"), ups[depth - 1].id
+        ).select_from(r)
+        prev: Any = r
+        for up in ups[:depth]:
+            q = q.join(up, up.id == prev.parent_id)
+            prev = up
+        parts.append(q)
+    return union_all(*parts).cte("areas").prefix_with("MATERIALIZED")
+
+
 def _units(at: datetime | None) -> Select[Any]:
+    """Units, done when connected to a node of their own level in their own area (a county bureau to its
+    county's node): unit and node are mapped to the area of their level in the region tree."""
     u = state("units", at, {"code": "str", "name": "str", "level": "str"}, "u")
     a = state("node_access", at, {"unit_id": "int", "node_id": "int", "status": "str"}, "a")
-    nd = state("extranet_nodes", at, {"level": "str"}, "nd")
-    u2 = state("units", at, {"level": "str"}, "u2")
+    nd = state("extranet_nodes", at, {"level": "str", "region_id": "int"}, "nd")
+    u2 = state("units", at, {"level": "str", "region_id": "int"}, "u2")
+    areas = region_areas()
+    ra_u, ra_n = areas.alias("ra_u"), areas.alias("ra_n")
     # Not correlated, so the database builds the set once (a correlated EXISTS re-runs the windows per unit).
     connected_ids = (
         select(a.c.unit_id)
         .join(nd, nd.c.id == a.c.node_id)
         .join(u2, u2.c.id == a.c.unit_id)
-        .where(a.c.status == AccessStatus.CONNECTED.value, nd.c.level == u2.c.level)
+        .join(ra_u, and_(ra_u.c.region_id == u2.c.region_id, ra_u.c.level == u2.c.level))
+        .join(ra_n, and_(ra_n.c.region_id == nd.c.region_id, ra_n.c.level == nd.c.level))
+        .where(
+            a.c.status == AccessStatus.CONNECTED.value,
+            nd.c.level == u2.c.level,
+            ra_n.c.area_id == ra_u.c.area_id,
+        )
     )
     connected = u.c.id.in_(connected_ids)
     return select(
@@ -330,6 +402,7 @@ def _units(at: datetime | None) -> Select[Any]:
         connected.label("done"),
         false().label("retired"),
         literal("unit").label("subject_kind"),  # no determinations are made about units
+        literal(None, String()).label("note"),
     )
 
 
@@ -348,34 +421,90 @@ def item_source(key: RateKey, at: datetime | None) -> Subquery:
     return stmt.subquery("items")
 
 
-def exclusions(at: datetime | None) -> FromClause:
-    """The decisive active exemption or retirement determination per subject (latest decided_on wins)."""
-    d = state(
-        "determinations",
-        at,
-        {
-            "code": "str",
-            "subject_kind": "str",
-            "subject_id": "int",
-            "decision": "str",
-            "active": "bool",
-            "decided_by": "str",
-            "decided_on": "str",
-            "reason": "str",
-        },
-        "d",
-    )
-    ranked = (
+DETERMINATION_FIELDS: dict[str, FieldType] = {
+    "code": "str",
+    "subject_kind": "str",
+    "subject_id": "int",
+    "decision": "str",
+    "active": "bool",
+    "decided_by": "str",
+    "decided_on": "str",
+    "reason": "str",
+}
+
+
+def _ranked_determinations(at: datetime | None) -> Subquery:
+    """Determinations in force (active), ranked per subject: rn = 1 is the latest decision (decided_on, then id)."""
+    d = state("determinations", at, DETERMINATION_FIELDS, "d")
+    return (
         select(
             d,
             func.row_number()
             .over(partition_by=(d.c.subject_kind, d.c.subject_id), order_by=(d.c.decided_on.desc(), d.c.id.desc()))
             .label("rn"),
         )
-        .where(_is_true(d.c.active), d.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
+        .where(_is_true(d.c.active))
         .subquery("d_ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).cte("det").prefix_with("MATERIALIZED")
+
+
+def exclusions(at: datetime | None) -> FromClause:
+    """The decisive determination per subject when it excludes (exempt or retire).
+
+    Determinations supersede each other: per subject the latest one in force wins, whatever its decision, so
+    an exemption followed by a later "must migrate" no longer excludes.
+    """
+    ranked = _ranked_determinations(at)
+    return (
+        select(ranked)
+        .where(ranked.c.rn == 1, ranked.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
+        .cte("det")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def determination_history(
+    session: Session,
+    at: datetime | None = None,
+    subject_kind: str | None = None,
+    subject_id: int | None = None,
+    only_superseded: bool = False,
+) -> list[dict[str, Any]]:
+    """Every determination (as of `at`) with its standing: `in_force` (the latest in force for its subject),
+    `superseded` (in force but overtaken by a later one; `superseded_by` names it) or `withdrawn` (inactive)."""
+    d = state("determinations", utc(at), DETERMINATION_FIELDS, "d")
+    q = select(d)
+    if subject_kind is not None:
+        q = q.where(d.c.subject_kind == subject_kind)
+    if subject_id is not None:
+        q = q.where(d.c.subject_id == subject_id)
+    rows = [dict(r) for r in session.execute(q).mappings()]
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (str(r["decided_on"]), r["id"])):
+        if r["active"]:
+            latest[(r["subject_kind"], r["subject_id"])] = r
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r["subject_kind"], r["subject_id"], str(r["decided_on"]), r["id"])):
+        top = latest.get((r["subject_kind"], r["subject_id"]))
+        standing = "withdrawn" if not r["active"] else "in_force" if top is r else "superseded"
+        if only_superseded and standing != "superseded":
+            continue
+        out.append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "subject_kind": r["subject_kind"],
+                "subject_id": r["subject_id"],
+                "decision": r["decision"],
+                "decided_by": r["decided_by"],
+                "decided_on": str(r["decided_on"]) if r["decided_on"] is not None else None,
+                "reason": r["reason"],
+                "active": bool(r["active"]),
+                "standing": standing,
+                "superseded_by": top["code"] if standing == "superseded" and top else None,
+            }
+        )
+    return out
 
 
 def unit_dimensions() -> FromClause:
@@ -591,6 +720,8 @@ def items(
             "status": r["status"],
             "category": r["category"],
         }
+        if r["category"] == OPEN and r["note"]:
+            item["open_reason"] = r["note"]
         if r["category"] in EXCLUSION_REASONS:
             decided = r["decision"] is not None and r["category"] != "classified"
             item.update(

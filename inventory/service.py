@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from inventory import areas
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -204,6 +205,10 @@ def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: in
         kind = SUBJECT_KINDS.get(state.get("subject_kind"))  # type: ignore[arg-type]
         if kind is not None and session.get(KINDS[kind].model, state.get("subject_id")) is None:
             bad(f"unknown {kind} id", "subject_id")
+    elif spec.name == "node_access":
+        mismatch = areas.node_access_problem(session, state)
+        if mismatch:
+            bad(mismatch, "node_id")
     elif spec.name in ("regions", "units", "extranet_nodes"):
         _check_tree(session, spec, state, p, row)
     return p
