@@ -123,6 +123,19 @@ def build_router() -> APIRouter:
         own = _own_unit_codes(session, principal)
         return [report_out(r, own) for r in rates.compute_all(session, as_of).values()]
 
+    @router.get("/determinations/history", summary="Determinations and which supersede which / 技术认定历史")
+    def determination_history(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        subject_kind: Annotated[str | None, Query(description="system|network|room|exit|service_item")] = None,
+        subject_id: Annotated[int | None, Query()] = None,
+        superseded_only: bool = False,
+        as_of: AsOf = None,
+    ) -> list[dict[str, Any]]:
+        """Every determination with its standing: in_force (the latest in force for its subject, by decision date
+        then record), superseded (with superseded_by) or withdrawn. 同一对象以最新有效认定为准，其余留作历史。"""
+        return rates.determination_history(session, as_of, subject_kind, subject_id, superseded_only)
+
     @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
     def one_rate(key: str, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:
         """One rate overall and broken down."""
