@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from dashboards import rates
+from dashboards import confirmations, rates
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport
 from inventory.auth import Principal
-from inventory.deps import CurrentPrincipal, SessionDep
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
+from inventory.enums import Role
 from inventory.errors import NotFound, Problem
 from inventory.models import Unit
 
@@ -135,6 +136,24 @@ def build_router() -> APIRouter:
         """Every determination with its standing: in_force (the latest in force for its subject, by decision date
         then record), superseded (with superseded_by) or withdrawn. 同一对象以最新有效认定为准，其余留作历史。"""
         return rates.determination_history(session, as_of, subject_kind, subject_id, superseded_only)
+
+    @router.get("/confirmations/pending", summary="Self-declared completions awaiting the office / 待确认自报完成")
+    def pending_confirmations(
+        session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None
+    ) -> list[dict[str, Any]]:
+        """Systems and networks a department user set to migrated/interconnected itself; they count once confirmed."""
+        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.AUDITOR)
+        return confirmations.pending(session, as_of)
+
+    @router.post("/confirmations/{kind}/{obj_id}", summary="Confirm a self-declared completion / 确认自报完成")
+    def confirm_completion(
+        kind: str, obj_id: int, session: SessionDep, principal: CurrentPrincipal, request: Request
+    ) -> dict[str, Any]:
+        """The office confirms; from then on the item counts in its rate (recorded in the change log)."""
+        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
+        out = confirmations.confirm(session, change_context(request, principal), kind, obj_id)
+        session.commit()
+        return out
 
     @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
     def one_rate(key: str, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:

@@ -26,11 +26,13 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    column,
     false,
     func,
     literal,
     or_,
     select,
+    table,
     true,
     tuple_,
     type_coerce,
@@ -45,8 +47,10 @@ from inventory.enums import (
     CloudKind,
     Decision,
     DockingStatus,
+    Hosting,
     NetworkStatus,
     RegionLevel,
+    Role,
     SubjectKind,
     SystemStatus,
     VerticalScope,
@@ -254,6 +258,81 @@ _ITEM_COLS = (
     "note",
 )
 UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
+SELF_DECLARED = "单位自报完成，待云长制办公室确认 / self-declared by the unit, pending the office's confirmation"
+SELF_DECLARING_ROLES = (Role.DEPARTMENT_USER.value,)
+# Evidence the service holds: a resource request for the system, on the gov cloud, that reached `active`
+# (provisioned). Read by table name: the orchestrator owns the table and dashboards never import it.
+_requests = table(
+    "resource_requests", column("id", Integer()), column("system_id", Integer()), column("target_hosting", String())
+)
+
+
+def pending_declarations(kind: str, at: datetime | None) -> Subquery:
+    """(id, declared_by, declared_at, status) of systems or networks whose latest status change was made by a
+    department user (a self-declared completion) with no confirmation by the office since, and (systems) no
+    provisioned gov-cloud request as evidence. Read from the change log, so it holds as of any date."""
+    log = aliased(ChangeLog)
+    after: Any = log.after
+    before: Any = log.before
+    conds: list[ColumnElement[bool]] = [
+        log.kind == kind,
+        or_(
+            log.action == ChangeAction.CREATE,
+            and_(log.action == ChangeAction.UPDATE, after["status"].as_string() != before["status"].as_string()),
+        ),
+    ]
+    if at is not None:
+        conds.append(log.at <= at)
+    ranked = (
+        select(
+            log.object_id.label("id"),
+            log.actor.label("declared_by"),
+            log.actor_role.label("role"),
+            log.at.label("declared_at"),
+            after["status"].as_string().label("status"),
+            func.row_number().over(partition_by=log.object_id, order_by=(log.at.desc(), log.id.desc())).label("rn"),
+        )
+        .where(*conds)
+        .subquery(f"pd_{kind}_ranked")
+    )
+    conf = aliased(ChangeLog)
+    conf_after: Any = conf.after
+    c_conds: list[ColumnElement[bool]] = [
+        conf.kind == kind,
+        conf.action == ChangeAction.DECIDE,
+        _is_true(conf_after["confirmed"].as_boolean()),
+    ]
+    if at is not None:
+        c_conds.append(conf.at <= at)
+    confirmed = (
+        select(conf.object_id.label("id"), func.max(conf.at).label("at"))
+        .where(*c_conds)
+        .group_by(conf.object_id)
+        .subquery(f"pd_{kind}_confirmed")
+    )
+    q = (
+        select(ranked.c.id, ranked.c.declared_by, ranked.c.declared_at, ranked.c.status)
+        .outerjoin(confirmed, confirmed.c.id == ranked.c.id)
+        .where(
+            ranked.c.rn == 1,
+            ranked.c.role.in_(SELF_DECLARING_ROLES),
+            or_(confirmed.c.at.is_(None), confirmed.c.at < ranked.c.declared_at),
+        )
+    )
+    if kind == "systems":
+        ev = aliased(ChangeLog)
+        ev_after: Any = ev.after
+        ev_conds: list[ColumnElement[bool]] = [
+            ev.kind == "resource_requests",
+            ev_after["status"].as_string() == "active",
+            _requests.c.target_hosting == Hosting.GOV_CLOUD.value,
+            _requests.c.system_id.is_not(None),
+        ]
+        if at is not None:
+            ev_conds.append(ev.at <= at)
+        evidence = select(_requests.c.system_id).join(ev, ev.object_id == _requests.c.id).where(*ev_conds)
+        q = q.where(ranked.c.id.not_in(evidence))
+    return q.subquery(f"pd_{kind}")
 
 
 def _owned_items(
@@ -263,7 +342,8 @@ def _owned_items(
 
     Systems also need their cloud: 上云 counts only on the gov cloud (or a cloud built on it) or on a cloud
     brought under unified management (纳入统筹管理, `clouds.managed`); a "migrated" system elsewhere stays open
-    with that reason as its note.
+    with that reason as its note. A completion a department user declared itself counts only once confirmed
+    (`pending_declarations`); until then the item is open with that note.
     """
     fields: dict[str, FieldType] = {
         "code": "str",
@@ -275,15 +355,18 @@ def _owned_items(
     if kind == "systems":
         fields["cloud_id"] = "int"
     t = state(kind, at, fields, kind[0])
-    is_done: ColumnElement[bool] = t.c.status.in_(done)
-    note: Any = literal(None, String())
+    status_done: ColumnElement[bool] = t.c.status.in_(done)
+    pending = t.c.id.in_(select(pending_declarations(kind, at).c.id))
+    is_done: ColumnElement[bool] = and_(status_done, ~pending)
+    note: Any = case((and_(status_done, pending), literal(SELF_DECLARED)), else_=literal(None, String()))
     stmt_from: Any = t
     if kind == "systems":
         c = state("clouds", at, {"code": "str", "kind": "str", "managed": "bool", "on_gov_cloud": "bool"}, "cl")
         counted_cloud = or_(c.c.kind == CloudKind.GOV_CLOUD.value, _is_true(c.c.on_gov_cloud), _is_true(c.c.managed))
         note = case(
+            (and_(status_done, pending), literal(SELF_DECLARED)),
             (
-                and_(is_done, ~func.coalesce(counted_cloud, false())),
+                and_(status_done, ~func.coalesce(counted_cloud, false())),
                 literal(UNMANAGED_CLOUD) + func.coalesce(c.c.code, "—"),
             ),
             else_=literal(None, String()),
