@@ -124,6 +124,17 @@ def build_router() -> APIRouter:
         own = _own_unit_codes(session, principal)
         return [report_out(r, own) for r in rates.compute_all(session, as_of).values()]
 
+    @router.get(
+        "/consolidation",
+        summary="Rooms, exits and clouds consolidated / 机房、出口、云平台整合",
+        response_model=list[ReportOut],
+    )
+    def consolidation(session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> list[ReportOut]:
+        """Rooms and internet exits consolidated / in scope, clouds under unified management / all clouds; each also
+        at /api/v1/rates/{key} with its items at /api/v1/rates/{key}/items."""
+        own = _own_unit_codes(session, principal)
+        return [report_out(r, own) for r in rates.compute_all(session, as_of, rates.CONSOLIDATION_KEYS).values()]
+
     @router.get("/determinations/history", summary="Determinations and which supersede which / 技术认定历史")
     def determination_history(
         session: SessionDep,

@@ -47,10 +47,12 @@ from inventory.enums import (
     CloudKind,
     Decision,
     DockingStatus,
+    ExitStatus,
     Hosting,
     NetworkStatus,
     RegionLevel,
     Role,
+    RoomStatus,
     SubjectKind,
     SystemStatus,
     VerticalScope,
@@ -60,13 +62,20 @@ from inventory.models import ChangeLog, Region, Unit
 
 
 class RateKey(StrEnum):
-    """The five rates the cloud-chief office tracks."""
+    """The five rates the cloud-chief office tracks, then the three consolidation figures."""
 
     SYSTEMS_MIGRATED = "systems_migrated"
     NETWORKS_INTERCONNECTED = "networks_interconnected"
     ITEMS_DOCKED = "items_docked"
     HORIZONTAL_ACCESS = "horizontal_access"
     CLOUD_NETWORK_UTILISATION = "cloud_network_utilisation"
+    ROOMS_CONSOLIDATED = "rooms_consolidated"
+    EXITS_CONSOLIDATED = "exits_consolidated"
+    CLOUDS_MANAGED = "clouds_managed"
+
+
+HEADLINE_KEYS = tuple(RateKey)[:5]  # the five rates with dated targets (reports, rankings, dashboards)
+CONSOLIDATION_KEYS = tuple(RateKey)[5:]  # rooms, exits, clouds: same engine, no dated target
 
 
 LABELS: dict[RateKey, tuple[str, str]] = {
@@ -78,6 +87,12 @@ LABELS: dict[RateKey, tuple[str, str]] = {
     RateKey.ITEMS_DOCKED: ("区垂及市垂系统事项对接完成率", "region- and city-vertical service items docked"),
     RateKey.HORIZONTAL_ACCESS: ("电子政务外网横向接入率", "extranet horizontal access rate"),
     RateKey.CLOUD_NETWORK_UTILISATION: ("云网统筹利用完成率", "cloud-network unified utilisation"),
+    RateKey.ROOMS_CONSOLIDATED: (
+        "非涉密机房/数据中心整合率",
+        "non-classified machine rooms and data centres consolidated",
+    ),
+    RateKey.EXITS_CONSOLIDATED: ("互联网出口整合率", "internet exits consolidated"),
+    RateKey.CLOUDS_MANAGED: ("云平台纳入统筹管理率", "clouds under unified management"),
 }
 
 Part = Literal["numerator", "denominator", "excluded"]
@@ -131,6 +146,9 @@ TARGETS: dict[RateKey, tuple[Target, ...]] = {
         Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
         Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
     ),
+    RateKey.ROOMS_CONSOLIDATED: (),
+    RateKey.EXITS_CONSOLIDATED: (),
+    RateKey.CLOUDS_MANAGED: (),
 }
 
 
@@ -489,8 +507,62 @@ def _units(at: datetime | None) -> Select[Any]:
     )
 
 
+def _rooms(at: datetime | None) -> Select[Any]:
+    """Rooms: consolidated when closed (its systems moved out); classified rooms are never counted."""
+    t = state(
+        "rooms", at, {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"}, "rm"
+    )
+    return _simple_items(
+        t, "room", SubjectKind.ROOM.value, _is_true(t.c.classified), t.c.status == RoomStatus.CLOSED.value
+    )
+
+
+def _exits(at: datetime | None) -> Select[Any]:
+    """Internet exits: consolidated when merged into the unified exit (consolidated) or closed."""
+    t = state("internet_exits", at, {"code": "str", "name": "str", "owner_unit_id": "int", "status": "str"}, "ex")
+    done = t.c.status.in_([ExitStatus.CONSOLIDATED.value, ExitStatus.CLOSED.value])
+    return _simple_items(t, "exit", SubjectKind.EXIT.value, false(), done)
+
+
+def _clouds(at: datetime | None) -> Select[Any]:
+    """Clouds: under unified management (纳入统筹管理) when `managed`; the gov cloud's sites always are."""
+    t = state(
+        "clouds",
+        at,
+        {"code": "str", "name": "str", "owner_unit_id": "int", "kind": "str", "managed": "bool"},
+        "cd",
+    )
+    done = or_(t.c.kind == CloudKind.GOV_CLOUD.value, _is_true(t.c.managed))
+    status = case((done, literal("managed")), else_=literal("unmanaged"))
+    return _simple_items(t, "cloud", "cloud", false(), done, status)
+
+
+def _simple_items(
+    t: FromClause, label: str, subject: str, classified: Any, done: Any, status: Any = None
+) -> Select[Any]:
+    return select(
+        literal(label).label("kind"),
+        t.c.id,
+        t.c.code,
+        t.c.name,
+        t.c.owner_unit_id.label("unit_id"),
+        classified.label("classified"),
+        (t.c.status if status is None else status).label("status"),
+        done.label("done"),
+        false().label("retired"),
+        literal(subject).label("subject_kind"),
+        literal(None, String()).label("note"),
+    )
+
+
 def item_source(key: RateKey, at: datetime | None) -> Subquery:
     """The items counted by one rate, with the facts that decide their category."""
+    if key is RateKey.ROOMS_CONSOLIDATED:
+        return _rooms(at).subquery("items")
+    if key is RateKey.EXITS_CONSOLIDATED:
+        return _exits(at).subquery("items")
+    if key is RateKey.CLOUDS_MANAGED:
+        return _clouds(at).subquery("items")
     if key is RateKey.SYSTEMS_MIGRATED:
         stmt: Any = _systems(at)
     elif key is RateKey.NETWORKS_INTERCONNECTED:
@@ -504,6 +576,7 @@ def item_source(key: RateKey, at: datetime | None) -> Subquery:
     return stmt.subquery("items")
 
 
+KEEP_EXEMPTS = (SubjectKind.ROOM.value, SubjectKind.EXIT.value)  # "keep" leaves these out like an exemption
 DETERMINATION_FIELDS: dict[str, FieldType] = {
     "code": "str",
     "subject_kind": "str",
@@ -538,9 +611,10 @@ def exclusions(at: datetime | None) -> FromClause:
     an exemption followed by a later "must migrate" no longer excludes.
     """
     ranked = _ranked_determinations(at)
+    kept = and_(ranked.c.decision == Decision.KEEP.value, ranked.c.subject_kind.in_(KEEP_EXEMPTS))
     return (
         select(ranked)
-        .where(ranked.c.rn == 1, ranked.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
+        .where(ranked.c.rn == 1, or_(ranked.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]), kept))
         .cte("det")
         .prefix_with("MATERIALIZED")
     )
@@ -630,7 +704,11 @@ def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, FromClaus
     subject = tuple_(items.c.subject_kind, items.c.id)
 
     def decided(decision: Decision) -> ColumnElement[bool]:
-        return subject.in_(select(det.c.subject_kind, det.c.subject_id).where(det.c.decision == decision.value))
+        which: ColumnElement[bool] = det.c.decision == decision.value
+        if decision is Decision.EXEMPT:  # a room or exit the office decided to keep is out of consolidation
+            kept = and_(det.c.decision == Decision.KEEP.value, det.c.subject_kind.in_(KEEP_EXEMPTS))
+            which = or_(which, kept)
+        return subject.in_(select(det.c.subject_kind, det.c.subject_id).where(which))
 
     category = case(
         (items.c.classified, literal("classified")),
@@ -679,7 +757,9 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     for unit_id, cat, n in session.execute(grouped):
         d = dims.get(unit_id)
         unit_code, unit_name, level, city_code, city_name = (
-            (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name) if d else (str(unit_id), "", "", "", "")
+            (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name)
+            if d
+            else (str(unit_id) if unit_id is not None else "", "", "", "", "")
         )
         overall[cat] = overall.get(cat, 0) + n
         unit = groups.setdefault(("unit", unit_code or ""), _Counts(unit_name or "", {}, city_code, level))
@@ -714,10 +794,12 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     )
 
 
-def compute_all(session: Session, at: datetime | None = None) -> dict[RateKey, RateReport]:
-    """Every rate as of `at` (None: now, from the live tables)."""
+def compute_all(
+    session: Session, at: datetime | None = None, keys: Iterable[RateKey] = HEADLINE_KEYS
+) -> dict[RateKey, RateReport]:
+    """The five rates (or the `keys` given) as of `at` (None: now, from the live tables)."""
     when = utc(at)
-    return {key: compute(session, key, when) for key in RateKey}
+    return {key: compute(session, key, when) for key in keys}
 
 
 # --- drill-down -------------------------------------------------------------------------------
