@@ -581,6 +581,7 @@ DETERMINATION_FIELDS: dict[str, FieldType] = {
     "code": "str",
     "subject_kind": "str",
     "subject_id": "int",
+    "new_object_code": "str",
     "decision": "str",
     "active": "bool",
     "decided_by": "str",
@@ -636,13 +637,17 @@ def determination_history(
     if subject_id is not None:
         q = q.where(d.c.subject_id == subject_id)
     rows = [dict(r) for r in session.execute(q).mappings()]
-    latest: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def subject(r: dict[str, Any]) -> tuple[str, str]:  # a new object (allow_new) is named by its code
+        return r["subject_kind"], str(r["subject_id"]) if r["subject_id"] is not None else f"new:{r['new_object_code']}"
+
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     for r in sorted(rows, key=lambda r: (str(r["decided_on"]), r["id"])):
         if r["active"]:
-            latest[(r["subject_kind"], r["subject_id"])] = r
+            latest[subject(r)] = r
     out: list[dict[str, Any]] = []
-    for r in sorted(rows, key=lambda r: (r["subject_kind"], r["subject_id"], str(r["decided_on"]), r["id"])):
-        top = latest.get((r["subject_kind"], r["subject_id"]))
+    for r in sorted(rows, key=lambda r: (r["subject_kind"], r["subject_id"] or 0, str(r["decided_on"]), r["id"])):
+        top = latest.get(subject(r))
         standing = "withdrawn" if not r["active"] else "in_force" if top is r else "superseded"
         if only_superseded and standing != "superseded":
             continue
@@ -652,6 +657,7 @@ def determination_history(
                 "code": r["code"],
                 "subject_kind": r["subject_kind"],
                 "subject_id": r["subject_id"],
+                "new_object_code": r["new_object_code"],
                 "decision": r["decision"],
                 "decided_by": r["decided_by"],
                 "decided_on": str(r["decided_on"]) if r["decided_on"] is not None else None,

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory import service
+from inventory import build_rules, service
 from inventory.demo_names import (
     DEPARTMENTS,
     EXEMPT_REASONS,
@@ -344,6 +344,7 @@ class _Loader:
                     }
                 )
                 owners.append((u, classified))
+        self.allow_new("rooms", rows, date(2021, 2, 1))
         ids = self.create("rooms", rows, self.at(date(2021, 2, 1)))
         for (u, classified), rid in zip(owners, ids, strict=True):
             (u.classified_rooms if classified else u.rooms).append(rid)
@@ -411,6 +412,7 @@ class _Loader:
                     "managed": managed,
                 }
             )
+        self.allow_new("clouds", rows, date(2021, 1, 4))
         ids = self.create("clouds", rows, self.at(date(2021, 1, 4)))
         self.gov_clouds = ids[: len(gov)]
         self.sub_clouds = ids[len(gov) :]
@@ -435,6 +437,7 @@ class _Loader:
                     }
                 )
                 owners.append(u)
+        self.allow_new("internet_exits", rows, date(2021, 2, 1))
         ids = self.create("internet_exits", rows, self.at(date(2021, 2, 1)))
         for u, eid in zip(owners, ids, strict=True):
             u.exits.append(eid)
@@ -478,9 +481,30 @@ class _Loader:
                     }
                 )
                 owners.append(u)
+        self.allow_new("networks", rows, date(2021, 3, 1))
         ids = self._dated("networks", rows, date(2021, 3, 1))
         for u, nid in zip(owners, ids, strict=True):
             u.networks.append(nid)
+
+    def allow_new(self, kind: str, rows: list[dict[str, Any]], day: date) -> None:
+        """The office's 准予新建 determinations the demo's non-classified rooms, networks, exits and clouds need."""
+        subject = build_rules.GUARDED[kind][0].value
+        dets = [
+            {
+                "code": f"DEMO-NEW-{r['code'][5:]}",
+                "subject_kind": subject,
+                "subject_id": None,
+                "new_object_code": r["code"],
+                "decision": "allow_new",
+                "reason": "演示：经技术认定准予建设（存量登记）",
+                "decided_by": "自治区大数据发展局（云长制办公室）",
+                "decided_on": day.isoformat(),
+                "active": True,
+            }
+            for r in rows
+            if not r.get("classified")
+        ]
+        self.create("determinations", dets, self.at(day))
 
     def _dated(self, kind: str, rows: list[dict[str, Any]], start: date) -> list[int]:
         """Create rows grouped by a random month between start and today; the change log is back-dated to it."""

@@ -52,7 +52,7 @@ def determinations(session: Session, kind: SubjectKind) -> dict[int, tuple[Decis
         .where(Determination.subject_kind == kind, Determination.active.is_(True))
         .order_by(Determination.decided_on, Determination.id)
     )
-    return {sid: (decision, review) for sid, decision, review in rows}
+    return {sid: (decision, review) for sid, decision, review in rows if sid is not None}
 
 
 def _links(session: Session, table: object) -> dict[int, tuple[int, ...]]:

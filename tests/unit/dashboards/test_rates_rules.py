@@ -215,9 +215,10 @@ def test_migrated_on_an_unmanaged_cloud_stays_open_with_the_reason(world: Databa
 
 def test_determination_history_marks_superseded_and_withdrawn(world: Database) -> None:
     with world.session() as s:
-        history = rates.determination_history(s)
+        history = rates.determination_history(s, subject_kind="system")
         superseded = rates.determination_history(s, only_superseded=True)
-        past = rates.determination_history(s, MID_2022)
+        past = rates.determination_history(s, MID_2022, subject_kind="system")
+        allowed = rates.determination_history(s, subject_kind="cloud")
     standing = {d["code"]: (d["standing"], d["superseded_by"]) for d in history}
     assert standing == {
         "D1": ("superseded", "D2"),
@@ -230,6 +231,13 @@ def test_determination_history_marks_superseded_and_withdrawn(world: Database) -
         "D8": ("withdrawn", None),
     }
     assert {d["code"] for d in superseded} == {"D1", "D3", "D5"}
+    # the builder's 准予新建 determinations of the four clouds: each stands for its own new code
+    assert {(d["new_object_code"], d["standing"]) for d in allowed} == {
+        ("GOV", "in_force"),
+        ("SUBM", "in_force"),
+        ("INDU", "in_force"),
+        ("SUBX", "in_force"),
+    }
     assert {d["code"]: d["standing"] for d in past} == {
         "D1": "in_force",
         "D3": "in_force",
