@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from collectors import credentials, icmp, ssh, store, tcp
 from collectors.live import LiveView
 from collectors.results import ProbeKind, ProbeResult, node_state, now_utc
@@ -36,6 +38,8 @@ class CollectorConfig:
     history_hours: int = 48
     secret_key: str | None = None
     data_dir: Path = Path("var")
+    credential_files_dir: Path | None = None  # where `file:` credential references may point
+    credential_env_prefix: str = credentials.DEFAULT_ENV_PREFIX  # what `env:` references must start with
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,23 @@ class CollectorService:
         self._apply_lock = threading.Lock()
         self._key: bytes | None = None
 
+    def check_credential_key(self) -> None:
+        """Start-up: stored credentials without their key stop the service (credentials.MissingKey)."""
+        with self.db.session() as s:
+            credentials.check_key(s, self.config.secret_key, self.config.data_dir)
+
     def credential_key(self) -> bytes:
         if self._key is None:
-            self._key = credentials.load_key(self.config.secret_key, self.config.data_dir)
+            with self.db.session() as s:
+                create = not credentials.stored_count(s)
+            self._key = credentials.load_key(self.config.secret_key, self.config.data_dir, create=create)
         return self._key
+
+    def credential_resolver(self, session: Session) -> credentials.CredentialResolver:
+        files = self.config.credential_files_dir or self.config.data_dir / "secrets"
+        return credentials.CredentialResolver(
+            session, self.credential_key(), self.environ, files, self.config.credential_env_prefix
+        )
 
     async def sweep(self, kind: ProbeKind, node_ids: Sequence[int] | None = None) -> SweepSummary:
         """Probe every node (or only `node_ids`) with one kind of probe and record everything."""
@@ -72,7 +89,7 @@ class CollectorService:
         with self.db.session() as s:
             nodes = store.load_nodes(s, node_ids)
             devices = store.load_devices(s, [n.id for n in nodes]) if kind == ProbeKind.SSH else []
-            resolver = credentials.CredentialResolver(s, self.credential_key(), self.environ)
+            resolver = self.credential_resolver(s)
             creds: dict[int, credentials.Credential | None] = {}
             for d in devices:
                 try:

@@ -139,13 +139,32 @@ def write_guard(p: Principal) -> Guard:
                     f"{spec.name} is outside unit scope of {p.name}",
                     [Problem("outside your unit subtree", field=spec.unit_field or "unit")],
                 )
-            if (
-                spec.name == "units"
-                and state.get("id") == p.unit_id
-                and before is not None
-                and after is not None
-                and after.get("parent_id") != before.get("parent_id")
-            ):
-                raise Forbidden("a scoped role cannot move its own unit", [Problem("read-only", field="parent_id")])
+        if spec.name == "units" and before is not None and after is not None:
+            _guard_scoped_unit_change(p, before, after)
 
     return guard
+
+
+def _guard_scoped_unit_change(p: Principal, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """A scoped role may not move a unit into or out of its subtree, move its own unit, or change who approves.
+
+    The sub-cloud-chief flag decides who gives first-level approval, so only the office changes it
+    (《广西政务数据“聚通用”攻坚行动计划》§三(二) 云长制); a unit may move only between parents that stay inside
+    the caller's subtree.
+    """
+    assert p.units is not None
+    if after.get("parent_id") != before.get("parent_id"):
+        if before.get("id") == p.unit_id:
+            raise Forbidden(
+                "不能移动本单位 / a scoped role cannot move its own unit", [Problem("read-only", field="parent_id")]
+            )
+        if after.get("parent_id") not in p.units:
+            raise Forbidden(
+                "不能把单位移出本单位子树 / a unit cannot be moved out of your unit subtree",
+                [Problem("outside your unit subtree", field="parent_id", value=after.get("parent_id"))],
+            )
+    if bool(after.get("is_sub_cloud_chief")) != bool(before.get("is_sub_cloud_chief")):
+        raise Forbidden(
+            "子云长单位由云长制办公室认定 / only the cloud-chief office sets is_sub_cloud_chief",
+            [Problem("read-only for scoped roles", field="is_sub_cloud_chief")],
+        )

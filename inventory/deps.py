@@ -32,6 +32,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def get_principal(
     request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):  # the permission gate authenticated this request already
+        return cached
     token = None
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()

@@ -14,26 +14,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.enums import Role
-from inventory.errors import Forbidden, NotFound, Problem
+from inventory.errors import NotFound, Problem
 from inventory.models import InformationSystem
-from migrations_plan import export, planning, retirement, store, tracking
+from migrations_plan import export, guards, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
-from migrations_plan.models import ItemStatus, RetirementCase, WaveItem, WavePlan
+from migrations_plan.models import ItemKind, ItemStatus, RetirementCase, WaveItem, WavePlan
 from migrations_plan.planning import today_local
 from migrations_plan.readiness import Assessment, Outcome
 from migrations_plan.zombies import ProbeHistory, Utilisation, ZombieScore, score
 
 PREFIX = "/api/v1/plan"
-OFFICE = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
-OWNERS = (Role.ADMIN, Role.DEPARTMENT_USER, Role.SUB_CLOUD_CHIEF)
-PLANNERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.CLOUD_OPERATOR)
-TRACKERS = (Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.CLOUD_OPERATOR, Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER)
 
 
 def _capacity(request: Request, session: Any) -> dict[int, Capacity] | None:
@@ -80,6 +75,7 @@ def _zombie_out(z: ZombieScore) -> dict[str, Any]:
         "unit_id": z.unit_id,
         "score": z.score,
         "candidate": z.candidate,
+        "basis": z.basis,
         "evidence": z.as_json(),
     }
 
@@ -111,6 +107,12 @@ class NoteIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ApproveIn(NoteIn):
+    """`override_reason`: the office's explicit override, needed below the candidate threshold or with dependents."""
+
+    override_reason: str | None = Field(default=None, max_length=2000)
+
+
 class PlanIn(BaseModel):
     name: str = Field(default="迁移批次计划 / wave plan", max_length=200)
     max_wave_size: int = Field(default=50, ge=1, le=10000)
@@ -132,12 +134,23 @@ def _xlsx(data: bytes, filename: str) -> Response:
     )
 
 
-def _case_out(case: RetirementCase) -> dict[str, Any]:
-    return retirement.case_dict(case)
+def _case_out(case: RetirementCase, session: Any) -> dict[str, Any]:
+    """The case with its live dependents (any unit) and why approval would need an override, for everyone."""
+    out = retirement.case_dict(case)
+    if case.state in retirement.OPEN:
+        live = retirement.live_dependents(session, case.system_id)
+        out["dependents"] = live
+        out["override_needed"] = [p.message for p in retirement.override_needed(case, live)]
+    else:
+        out["override_needed"] = []
+    return out
 
 
-def _item_out(item: WaveItem) -> dict[str, Any]:
-    return store.row_dict(item)
+def _item_out(item: WaveItem, stale: list[guards.Note] | None = None) -> dict[str, Any]:
+    return {
+        **store.row_dict(item),
+        "stale": [{"code": n.code, "zh": n.zh, "en": n.en} for n in stale or []],
+    }
 
 
 def build_router() -> APIRouter:
@@ -213,11 +226,16 @@ def build_router() -> APIRouter:
         rows = session.query(RetirementCase, InformationSystem.owner_unit_id).join(
             InformationSystem, InformationSystem.id == RetirementCase.system_id
         )
-        return [_case_out(c) for c, unit in rows.order_by(RetirementCase.id) if _visible_unit(principal, unit)]
+        # everyone involved: the owner unit's subtree, and the units whose systems depend on the retiring one
+        return [
+            _case_out(c, session)
+            for c, unit in rows.order_by(RetirementCase.id)
+            if _visible_unit(principal, unit)
+            or any(_visible_unit(principal, d.get("unit_id")) for d in c.dependents or [])
+        ]
 
     @router.post("/retirements", status_code=201, summary="Propose retiring a zombie / 提出下线")
     def propose(body: ProposeIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-        principal.require(*OFFICE, *OWNERS)
         system = session.get(InformationSystem, body.system_id)
         if system is None or not _visible_unit(principal, system.owner_unit_id):
             raise NotFound(f"system {body.system_id} not found", [Problem("no such id", field="system_id")])
@@ -227,40 +245,37 @@ def build_router() -> APIRouter:
         z = score(facts, today_local(), replacement_code=repl.code if repl else None)
         case = retirement.propose(session, z, change_context(request, principal), body.reason)
         session.commit()
-        return _case_out(case)
+        return _case_out(case, session)
 
     @router.post("/retirements/{case_id}/confirm", summary="Owner unit confirms / 责任单位确认")
     def confirm(
         case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        principal.require(*OWNERS)
         case = retirement.confirm(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()
-        return _case_out(case)
+        return _case_out(case, session)
 
     @router.post("/retirements/{case_id}/approve", summary="Office approves: system retired / 云长办审批下线")
     def approve(
-        case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: int, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        principal.require(*OFFICE)
-        case = retirement.approve(session, case_id, change_context(request, principal), today_local(), body.note)
+        ctx = change_context(request, principal)
+        case = retirement.approve(session, case_id, ctx, today_local(), body.note, body.override_reason)
         session.commit()
-        return _case_out(case)
+        return _case_out(case, session)
 
     @router.post("/retirements/{case_id}/reject", summary="Reject a retirement / 驳回")
     def reject(
         case_id: int, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        principal.require(*OFFICE, *OWNERS)
         case = retirement.reject(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()
-        return _case_out(case)
+        return _case_out(case, session)
 
     # --- wave plans -------------------------------------------------------------------------
 
     @router.post("/waves", summary="Compute (and store) a wave plan / 计算分批迁移计划")
     def compute(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-        principal.require(*PLANNERS)
         options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
         plan = planning.compute_plan(session, options, _capacity(request, session))
         out: dict[str, Any] = {"summary": store.summary(plan), "items": [asdict(p) for p in plan.items]}
@@ -272,7 +287,6 @@ def build_router() -> APIRouter:
 
     @router.post("/waves/export.xlsx", summary="Compute a plan and export it as XLSX (not stored) / 计算并导出")
     def compute_xlsx(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
-        principal.require(*PLANNERS)
         options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
         plan = planning.compute_plan(session, options, _capacity(request, session))
         data = export.workbook(
@@ -287,16 +301,22 @@ def build_router() -> APIRouter:
     @router.get("/waves/{plan_id}", summary="One stored plan with its items / 计划详情")
     def plan_detail(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         row = store.get_plan(session, plan_id)
-        items = [_item_out(i) for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
-        return {**store.row_dict(row), "items": items}
+        visible = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
+        stale = guards.stale_notes(session, visible)
+        newest = session.scalar(select(func.max(WavePlan.id)))
+        return {
+            **store.row_dict(row),
+            "superseded_by": newest if newest != row.id else None,
+            "stale_items": len(stale),
+            "items": [_item_out(i, stale.get(i.id)) for i in visible],
+        }
 
     @router.get("/waves/{plan_id}/export.xlsx", summary="Export a stored plan as XLSX / 导出计划")
     def plan_xlsx(plan_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
         row = store.get_plan(session, plan_id)
         items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
-        data = export.workbook(
-            planning.rows_from_items(items, planning.Names.load(session)), row.summary, row.summary.get("cycles", [])
-        )
+        rows = planning.rows_from_items(items, planning.Names.load(session), guards.stale_notes(session, items))
+        data = export.workbook(rows, row.summary, row.summary.get("cycles", []))
         return _xlsx(data, f"wave-plan-{row.id}.xlsx")
 
     # --- tracking and look-back -------------------------------------------------------------
@@ -305,7 +325,6 @@ def build_router() -> APIRouter:
     def item_status(
         item_id: int, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        principal.require(*TRACKERS)
         factory = getattr(request.app.state, "plan_request_factory", None)
         item = tracking.advance(
             session,
@@ -316,15 +335,18 @@ def build_router() -> APIRouter:
             body.cloud_id,
             factory,
         )
+        warnings = (
+            guards.out_of_order(session, item.object_id)
+            if item.kind == ItemKind.SYSTEM and body.status == ItemStatus.MIGRATED
+            else []
+        )
         session.commit()
-        return _item_out(item)
+        return {**_item_out(item), "warnings": [{"code": w.code, "zh": w.zh, "en": w.en} for w in warnings]}
 
     @router.post("/lookback", summary="Run the look-back review / 回头看")
     def lookback(
         request: Request, session: SessionDep, principal: CurrentPrincipal, on: date | None = None
     ) -> dict[str, Any]:
-        if principal.role not in OFFICE:
-            raise Forbidden("the look-back is run by the cloud-chief office", [Problem("needs admin or office")])
         found = planning.run_lookback(
             session, change_context(request, principal, message="回头看"), on or today_local()
         )

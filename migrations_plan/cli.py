@@ -1,6 +1,7 @@
 """`yunwang plan …`: readiness, zombie candidates, wave plans, XLSX export and the look-back (typer + rich).
 
-The orchestrator's CLI builds this app with `make_app(open_db)`, so this package never reads settings itself.
+The orchestrator's CLI builds this app with `make_app(open_db, capacity)`, so this package never reads settings
+itself; `capacity` is the same provider the API uses (app.state.plan_capacity), so CLI and API plan alike.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from inventory.db import Database
 from inventory.service import ChangeContext
-from migrations_plan import export, planning, store
-from migrations_plan.planning import today_local
+from migrations_plan import export, guards, planning, store
+from migrations_plan.facts import Capacity
+from migrations_plan.planning import CapacityProvider, today_local
 from migrations_plan.readiness import OUTCOME_ZH, Outcome
 
 console = Console()
@@ -27,9 +30,13 @@ def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
 
 
-def make_app(open_db: Callable[[], Database]) -> typer.Typer:
-    """The `plan` command group over the database that `open_db` returns."""
+def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None = None) -> typer.Typer:
+    """The `plan` command group over the database that `open_db` returns (free capacity from `capacity`)."""
     app = typer.Typer(help="Migration planning / 迁移规划", no_args_is_help=True)
+
+    def cap(session: Session) -> dict[int, Capacity] | None:
+        got = capacity(session) if capacity is not None else None
+        return dict(got) if got is not None else None
 
     @app.command("assess")
     def assess(
@@ -40,7 +47,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
         db = open_db()
         with _progress() as p, db.session() as s:
             p.add_task("评估就绪度 / assessing readiness…")
-            inv, got = planning.assess(s)
+            inv, got = planning.assess(s, cap(s))
         counts: dict[Outcome, int] = {}
         table = Table(
             "编码 code", "名称 name", "结论 outcome", "规格 flavor", "原因 reasons", title="迁移就绪度 / readiness"
@@ -70,7 +77,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             table.add_row(
                 z.code,
                 z.name,
-                f"{z.score:g}",
+                f"{z.score:g}" + ("（12个月未使用 / unused 12 months）" if z.basis == "unused_12_months" else ""),
                 "\n".join(f"{e.zh} / {e.en} (+{e.points:g}) {e.facts}" for e in z.evidence),
             )
         console.print(table)
@@ -90,7 +97,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
         options = planning.Options(max_wave_size, max_per_unit, max_per_city)
         with _progress() as p, db.session() as s:
             p.add_task("计算批次 / planning waves…")
-            plan = planning.compute_plan(s, options)
+            plan = planning.compute_plan(s, options, cap(s))
             if save:
                 row = store.save_plan(s, plan, name, options.params(), ChangeContext(actor=actor, role="admin"))
                 s.flush()
@@ -117,14 +124,31 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             names = planning.Names.load(s)
             if plan_id is not None:
                 row = store.get_plan(s, plan_id)
-                data = export.workbook(
-                    planning.rows_from_items(store.plan_items(s, row.id), names), row.summary, row.summary["cycles"]
-                )
+                items = store.plan_items(s, row.id)
+                rows = planning.rows_from_items(items, names, guards.stale_notes(s, items))
+                data = export.workbook(rows, row.summary, row.summary["cycles"])
             else:
-                plan = planning.compute_plan(s, planning.Options(max_wave_size))
+                plan = planning.compute_plan(s, planning.Options(max_wave_size), cap(s))
                 data = export.workbook(planning.rows_from_plan(plan, names), store.summary(plan), plan.cycles)
         out.write_bytes(data)
         console.print(f"[green]wrote {out} ({len(data)} bytes)[/green]")
+
+    @app.command("show")
+    def show(plan_id: int | None = typer.Argument(None, help="a stored plan (default: the newest)")) -> None:
+        """A stored plan's items with their progress; items contradicting a decision in force are flagged stale."""
+        db = open_db()
+        with db.session() as s:
+            row = store.get_plan(s, plan_id)
+            items = store.plan_items(s, row.id)
+            stale = guards.stale_notes(s, items)
+            table = Table(
+                "批次 wave", "编码 code", "状态 status", "过期 stale", title=f"计划 #{row.id} {row.name} / stored plan"
+            )
+            for i in items:
+                notes = "\n".join(n.text() for n in stale.get(i.id, []))
+                table.add_row(str(i.wave or "—"), i.code, i.status.value, notes)
+        console.print(table)
+        console.print(f"{len(stale)} 项过期 / stale items")
 
     @app.command("lookback")
     def lookback(on: str | None = typer.Option(None, help="as of YYYY-MM-DD (default today)")) -> None:

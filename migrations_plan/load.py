@@ -121,3 +121,34 @@ def load_inventory(session: Session) -> Inventory:
         for eid, code, status in session.execute(select(InternetExit.id, InternetExit.code, InternetExit.status))
     }
     return Inventory(systems, networks, exit_facts)
+
+
+def system_facts(session: Session, system_id: int) -> SystemFacts | None:
+    """One system's own facts (no links), enough to score it as a zombie; None when it does not exist."""
+    s = session.get(InformationSystem, system_id)
+    if s is None:
+        return None
+    det = determinations_of(session, SubjectKind.SYSTEM, system_id)
+    return SystemFacts(
+        id=s.id, code=s.code, name=s.name, unit_id=s.owner_unit_id, classified=bool(s.classified), hosting=s.hosting,
+        status=s.status, room_id=s.room_id, cloud_id=s.cloud_id, vcpus=s.vcpus, memory_gb=s.memory_gb,
+        storage_gb=s.storage_gb, users_count=s.users_count, monthly_visits=s.monthly_visits,
+        last_access_at=s.last_access_at, last_maintenance_at=s.last_maintenance_at, replaced_by_id=s.replaced_by_id,
+        business_active=bool(s.business_active), determination=det[0] if det else None,
+        review_on=det[1] if det else None,
+    )  # fmt: skip
+
+
+def determinations_of(session: Session, kind: SubjectKind, subject_id: int) -> tuple[Decision, date | None] | None:
+    """The determination in force for one subject (newest active by decision date, then record)."""
+    row = session.execute(
+        select(Determination.decision, Determination.review_on)
+        .where(
+            Determination.subject_kind == kind,
+            Determination.subject_id == subject_id,
+            Determination.active.is_(True),
+        )
+        .order_by(Determination.decided_on.desc(), Determination.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None

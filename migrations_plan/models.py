@@ -59,6 +59,10 @@ class RetirementCase(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_note: Mapped[str | None] = mapped_column(Text)
     determination_id: Mapped[int | None] = mapped_column(ForeignKey("determinations.id"))
+    # live systems (any unit) depending on this one when last looked at: [{"id", "code", "unit_id", "status"}]
+    dependents: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # the office's explicit override when below the candidate threshold or with live dependents
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WavePlan(Base):

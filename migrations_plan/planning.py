@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from inventory.db import Database
 from inventory.models import Cloud, Region, Unit
 from inventory.service import ChangeContext
-from migrations_plan import tracking
+from migrations_plan import guards, lookback_checks, tracking
 from migrations_plan.export import Row
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, Inventory
 from migrations_plan.load import load_inventory
@@ -117,7 +117,11 @@ def rows_from_plan(plan: Plan, names: Names) -> list[Row]:
     ]
 
 
-def rows_from_items(items: Sequence[WaveItem], names: Names) -> list[Row]:
+def rows_from_items(
+    items: Sequence[WaveItem], names: Names, stale: Mapping[int, Sequence[guards.Note]] | None = None
+) -> list[Row]:
+    """Rows of a stored plan; items contradicting a decision in force are marked stale (过期)."""
+    stale = stale or {}
     return [
         Row(
             i.wave,
@@ -130,7 +134,9 @@ def rows_from_items(items: Sequence[WaveItem], names: Names) -> list[Row]:
             i.flavor or "",
             i.group,
             i.depends_on,
-            i.status.value + (f"（回头看：{i.regression}）" if i.regression else ""),
+            i.status.value
+            + (f"（回头看：{i.regression}）" if i.regression else "")
+            + (f"（过期 stale：{'; '.join(n.text() for n in stale[i.id])}）" if i.id in stale else ""),
             i.reasons,
         )
         for i in items
@@ -138,8 +144,10 @@ def rows_from_items(items: Sequence[WaveItem], names: Names) -> list[Row]:
 
 
 def run_lookback(session: Session, ctx: ChangeContext, today: date) -> list[tracking.Finding]:
-    """Re-check migrated items and due determinations; store each item's finding (audited)."""
+    """Re-check migrated items, determinations of every kind and progress outside plans; store item findings."""
     findings = tracking.lookback(tracking.tracked_items(session), load_inventory(session), today)
+    findings += lookback_checks.determination_findings(session, today)
+    findings += lookback_checks.progress_findings(session)
     tracking.record_lookback(session, findings, ctx)
     return findings
 

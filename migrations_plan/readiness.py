@@ -281,4 +281,77 @@ def assess_all(
     ordered = sorted(inv.systems.values(), key=lambda s: (s.code, s.id))
     ranked = rank_clouds(capacity) if capacity is not None else None
     sorted_flavors = _Sorted(_ordered(flavors))
-    return {s.id: assess(s, inv, ranked, sorted_flavors) for s in ordered}
+    got = {s.id: assess(s, inv, ranked, sorted_flavors) for s in ordered}
+    return _propagate_blockers(inv, got)
+
+
+# Blockers that point at a dependency rather than at the system itself (the dependency is the root cause).
+_VIA_DEPENDENCY = frozenset({"depends_on_classified"})
+
+
+def _root_why(s: SystemFacts, a: Assessment) -> tuple[str, str] | None:
+    """Why `s` is a root cause for what depends on it: classified, or blocked for a reason of its own."""
+    if s.classified:
+        return "涉密", "classified"
+    own = [r for r in a.reasons if r.severity == Severity.BLOCKER and r.code not in _VIA_DEPENDENCY]
+    if a.outcome == Outcome.BLOCKED and own:
+        return "；".join(r.zh for r in own), "; ".join(r.en for r in own)
+    return None
+
+
+def _propagate_blockers(inv: Inventory, got: dict[int, Assessment]) -> dict[int, Assessment]:
+    """A system depending, even transitively, on a blocked or classified system is blocked too.
+
+    One breadth-first walk up the dependents from every root cause at once (roots in code order), through
+    systems still to move, so each blocked system names its nearest root and the chain (A → B → C) in
+    O(systems + edges). Direct dependents of a classified system already say so themselves.
+    """
+    dependents: dict[int, list[int]] = {}
+    for s in inv.systems.values():
+        for d in s.depends_on:
+            if d in inv.systems:
+                dependents.setdefault(d, []).append(s.id)
+    whys: dict[int, tuple[str, str]] = {}
+    for sid in sorted(got, key=lambda i: (inv.systems[i].code, i)):
+        why = _root_why(inv.systems[sid], got[sid])
+        if why is not None and sid in dependents:
+            whys[sid] = why
+    parent: dict[int, int] = {r: r for r in whys}
+    root_of: dict[int, int] = {r: r for r in whys}
+    frontier = list(whys)
+    while frontier:
+        nxt: list[int] = []
+        for v in frontier:
+            for u in sorted(dependents.get(v, ()), key=lambda i: (inv.systems[i].code, i)):
+                if u in parent or got[u].outcome == Outcome.OUT_OF_SCOPE:
+                    continue
+                parent[u] = v
+                root_of[u] = root_of[v]
+                nxt.append(u)
+        frontier = nxt
+    for u, via in parent.items():
+        root_id = root_of[u]
+        root = inv.systems[root_id]
+        if u == root_id or (via == root_id and root.classified):
+            continue
+        chain = [inv.systems[u].code]
+        w = u
+        while w != root_id and len(chain) < 4:  # name at most three links, then the root
+            w = parent[w]
+            chain.append(inv.systems[w].code)
+        if w != root_id:
+            chain += ["…", root.code]
+        path = " → ".join(chain)
+        why = whys[root_id]
+        reason = Reason(
+            "depends_on_blocked",
+            Severity.BLOCKER,
+            f"依赖链 {path}：根因 {root.code}（{why[0]}）",
+            f"dependency chain {path}: root cause {root.code} ({why[1]})",
+        )
+        a = got[u]
+        got[u] = Assessment(
+            a.system_id, a.code, Outcome.BLOCKED, (*a.reasons, reason), a.sizing, a.target_cloud_id,
+            a.candidate_clouds,
+        )  # fmt: skip
+    return got

@@ -3,6 +3,10 @@
 Approval retires the system through `inventory.service` (status "retired", which takes it out of the
 rate denominators) and records a technical determination "retire" with the reason, who and when.
 Every step is appended to the shared change log (kind `plan_retirement_cases`).
+
+Retirement cannot raise a unit's rate behind the office's back: when the system is below the zombie
+candidate threshold, or live systems (of any unit) still depend on it, approval needs the office's explicit
+override with a reason. The dependents are listed on the case at every step, for everyone involved.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from inventory import service
 from inventory.enums import ChangeAction, Decision, SubjectKind, SystemStatus
-from inventory.errors import Conflict, Forbidden, NotFound, Problem
-from inventory.models import Determination, InformationSystem
+from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from inventory.models import Determination, InformationSystem, system_depends_on
 from inventory.service import ChangeContext, json_value, record_change
 from migrations_plan.models import RetirementCase, RetirementState
-from migrations_plan.zombies import ZombieScore
+from migrations_plan.zombies import Criteria, ZombieScore
 
 KIND = "plan_retirement_cases"
 OPEN = (RetirementState.PROPOSED, RetirementState.OWNER_CONFIRMED)
@@ -50,6 +54,47 @@ def _check_scope(system: InformationSystem, units: frozenset[int] | None) -> Non
         )
 
 
+def live_dependents(session: Session, system_id: int) -> list[dict[str, Any]]:
+    """Systems of any unit that depend on this one and are not retired, by code."""
+    rows = session.execute(
+        select(InformationSystem.id, InformationSystem.code, InformationSystem.owner_unit_id, InformationSystem.status)
+        .join(system_depends_on, system_depends_on.c.system_id == InformationSystem.id)
+        .where(system_depends_on.c.target_id == system_id, InformationSystem.status != SystemStatus.RETIRED)
+        .order_by(InformationSystem.code)
+    )
+    return [{"id": i, "code": c, "unit_id": u, "status": s.value} for i, c, u, s in rows]
+
+
+def is_candidate(case: RetirementCase, criteria: Criteria = Criteria()) -> bool:
+    """The case's evidence reached the candidate threshold, or showed 12 months without use."""
+    unused = any((e.get("facts") or {}).get("unused_12_months") for e in case.evidence or [])
+    return case.score >= criteria.candidate_score or unused
+
+
+def override_needed(case: RetirementCase, dependents: list[dict[str, Any]]) -> list[Problem]:
+    """Why approving this case needs the office's explicit override (empty when it does not)."""
+    out = []
+    if not is_candidate(case):
+        out.append(
+            Problem(
+                f"得分 {case.score:g} 低于僵尸系统候选阈值 {Criteria().candidate_score:g}，且无 12 个月未使用证据 / "
+                f"score {case.score:g} is below the candidate threshold and there is no 12-month non-use evidence",
+                field="score",
+                value=case.score,
+            )
+        )
+    if dependents:
+        codes = ", ".join(d["code"] for d in dependents)
+        out.append(
+            Problem(
+                f"仍有在用系统依赖它：{codes} / live systems still depend on it: {codes}",
+                field="dependents",
+                value=[d["code"] for d in dependents],
+            )
+        )
+    return out
+
+
 def _log(session: Session, ctx: ChangeContext, case: RetirementCase, before: dict[str, Any] | None, code: str) -> None:
     session.flush()
     record_change(session, ctx, KIND, case.id, ChangeAction.DECIDE, before, case_dict(case), code)
@@ -78,6 +123,7 @@ def propose(session: Session, zombie: ZombieScore, ctx: ChangeContext, reason: s
         proposed_by=ctx.actor,
         proposed_at=ctx.when(),
     )
+    case.dependents = live_dependents(session, system.id)
     session.add(case)
     _log(session, ctx, case, None, system.code)
     return case
@@ -94,6 +140,7 @@ def confirm(
         raise Conflict(f"case {case_id} is {case.state.value}, not proposed")
     before = case_dict(case)
     case.state = RetirementState.OWNER_CONFIRMED
+    case.dependents = live_dependents(session, system.id)
     case.owner_confirmed_by = ctx.actor
     case.owner_confirmed_at = ctx.when()
     if note:
@@ -102,8 +149,19 @@ def confirm(
     return case
 
 
-def approve(session: Session, case_id: int, ctx: ChangeContext, today: date, note: str | None = None) -> RetirementCase:
-    """The office approves: the system is retired and a "retire" determination is recorded (all audited)."""
+def approve(
+    session: Session,
+    case_id: int,
+    ctx: ChangeContext,
+    today: date,
+    note: str | None = None,
+    override_reason: str | None = None,
+) -> RetirementCase:
+    """The office approves: the system is retired and a "retire" determination is recorded (all audited).
+
+    Below the candidate threshold or with live dependents, only with `override_reason` (409 otherwise,
+    nothing written); the override and the dependents at that moment are kept on the case.
+    """
     case = get_case(session, case_id)
     system = _system(session, case.system_id)
     if case.state != RetirementState.OWNER_CONFIRMED:
@@ -111,7 +169,22 @@ def approve(session: Session, case_id: int, ctx: ChangeContext, today: date, not
             f"case {case_id} is {case.state.value}; the owner unit must confirm first",
             [Problem("needs owner confirmation", field="state", value=case.state.value)],
         )
+    if override_reason is not None and not override_reason.strip():
+        raise ValidationFailed(
+            "an override needs a reason / 例外批准须说明理由", [Problem("empty", field="override_reason")]
+        )
+    dependents = live_dependents(session, system.id)
+    needs = override_needed(case, dependents)
+    if needs and override_reason is None:
+        raise Conflict(
+            f"retiring {system.code} needs the office's explicit override with a reason / 下线 {system.code} 须云长办"
+            "明确例外批准并说明理由",
+            [*needs, Problem("give override_reason", field="override_reason")],
+        )
     before = case_dict(case)
+    case.dependents = dependents
+    if needs:
+        case.override_reason = override_reason
     for old in session.scalars(
         select(Determination).where(
             Determination.subject_kind == SubjectKind.SYSTEM,
@@ -128,7 +201,8 @@ def approve(session: Session, case_id: int, ctx: ChangeContext, today: date, not
             "subject_kind": SubjectKind.SYSTEM,
             "subject_id": system.id,
             "decision": Decision.RETIRE,
-            "reason": f"僵尸系统清理 / zombie retirement (score {case.score:g}): {case.reason}",
+            "reason": f"僵尸系统清理 / zombie retirement (score {case.score:g}): {case.reason}"
+            + (f"；例外批准 / override: {override_reason}" if needs else ""),
             "decided_by": ctx.actor,
             "decided_on": today,
             "active": True,

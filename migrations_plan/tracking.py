@@ -3,6 +3,8 @@
 planned → in_progress → migrated → verified, or rolled_back (from in_progress, migrated or verified;
 a rolled-back item may be planned again). Moving an item writes the system's or network's inventory
 status through `inventory.service`, so progress feeds the rates; each step is in the change log.
+A step that would contradict a decision in force (retired, exempt/keep, classified) is refused with 409 and
+writes nothing (see `guards`); migrating a system before what it depends on is allowed with a warning.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from inventory.enums import ChangeAction, CloudKind, Hosting, NetworkStatus, Sys
 from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from inventory.models import Cloud, DedicatedNetwork, InformationSystem
 from inventory.service import ChangeContext, record_change
+from migrations_plan import guards
 from migrations_plan.facts import Inventory
 from migrations_plan.models import ItemKind, ItemStatus, WaveItem
 from migrations_plan.store import row_dict
@@ -140,7 +143,14 @@ def advance(
             f"{item.code}: cannot go from {item.status.value} to {to.value}",
             [Problem(f"allowed: {', '.join(sorted(t.value for t in TRANSITIONS[item.status]))}", field="status")],
         )
+    contradictions = guards.stale_notes(session, [item]).get(item.id, [])
+    if contradictions:
+        raise Conflict(
+            f"{item.code}: the stored plan contradicts a decision in force / 计划与现行认定冲突，不得据此变更",
+            [Problem(n.text(), field="status", value=n.code) for n in contradictions],
+        )
     before = row_dict(item)
+    warnings = guards.out_of_order(session, item.object_id) if item.kind == ItemKind.SYSTEM and to == S.MIGRATED else []
     if item.kind == ItemKind.SYSTEM:
         _system_step(session, item, to, ctx, cloud_id)
         if to == S.IN_PROGRESS and request_factory is not None and item.request_ref is None:
@@ -155,7 +165,8 @@ def advance(
     if to == S.ROLLED_BACK:
         item.previous = None
     session.flush()
-    record_change(session, ctx, KIND, item.id, ChangeAction.UPDATE, before, row_dict(item), item.code)
+    message = "; ".join(w.text() for w in warnings) or None
+    record_change(session, ctx, KIND, item.id, ChangeAction.UPDATE, before, row_dict(item), item.code, message=message)
     return item
 
 

@@ -5,7 +5,8 @@ carries the reasons for its wave. Rules:
 - an item moves in a strictly later wave than everything it depends on;
 - a dependency cycle (strongly connected component) moves together in one wave and is reported;
 - a wave holds at most `max_wave_size` items, and at most `max_per_unit` / `max_per_city` of one
-  unit / city (a cycle group larger than a limit gets a wave of its own, flagged);
+  unit / city; a cycle group larger than any of these limits gets a wave of its own (nothing else joins
+  it), with a note naming the limit it exceeds, instead of silently breaking the limit;
 - a system needs room on a target cloud (capacity is consumed as the plan goes); one that fits
   nowhere — and everything that depends on it — stays unplanned, with the reason.
 """
@@ -227,13 +228,16 @@ def strongly_connected(n: int, edges: Sequence[Sequence[int]]) -> list[list[int]
 @dataclass
 class _Wave:
     size: int = 0
+    exclusive: bool = False  # holds one oversized cycle group: nothing else joins
     units: dict[int, int] = field(default_factory=dict)
     cities: dict[int, int] = field(default_factory=dict)
 
 
 def _fits(
-    wave: _Wave, k: int, units: dict[int, int], cities: dict[int, int], c: Constraints
+    wave: _Wave, k: int, units: dict[int, int], cities: dict[int, int], c: Constraints, oversized: bool = False
 ) -> tuple[bool, str | None]:
+    if wave.exclusive or (oversized and wave.size):
+        return False, "own"
     if wave.size and wave.size + k > c.max_wave_size:
         return False, "size"
     if c.max_per_unit is not None:
@@ -253,7 +257,30 @@ _FULL = {
     "size": "已满（每批上限 {n}）/ full (max {n} per wave)",
     "unit": "本单位已达每批上限 / unit limit reached",
     "city": "本市已达每批上限 / city limit reached",
+    "own": "非空，超限循环组需单独成批 / not empty: an oversized cycle needs a wave of its own",
 }
+
+
+def _oversized(k: int, units: dict[int, int], cities: dict[int, int], c: Constraints) -> list[str]:
+    """The limits a group breaks on its own (then it gets a wave of its own), as notes."""
+    out = []
+    if k > c.max_wave_size:
+        out.append(
+            f"循环组 {k} 项超过每批上限 {c.max_wave_size} / cycle of {k} exceeds max wave size {c.max_wave_size}"
+        )
+    if c.max_per_unit is not None and any(n > c.max_per_unit for n in units.values()):
+        n = max(units.values())
+        out.append(
+            f"循环组含同一单位 {n} 项，超过每单位每批上限 {c.max_per_unit} / "
+            f"cycle holds {n} items of one unit, over the per-unit limit {c.max_per_unit}"
+        )
+    if c.max_per_city is not None and any(n > c.max_per_city for n in cities.values()):
+        n = max(cities.values())
+        out.append(
+            f"循环组含同一城市 {n} 项，超过每市每批上限 {c.max_per_city} / "
+            f"cycle holds {n} items of one city, over the per-city limit {c.max_per_city}"
+        )
+    return out
 
 
 def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) -> Plan:
@@ -353,6 +380,7 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
                 why.append(f"排在所依赖的 {named}{more} 之后 / after what it depends on: earliest wave {w}")
             else:
                 why.append("无待迁依赖，可最早批次 / no pending dependencies: earliest wave 1")
+            too_big = _oversized(len(members), unit_need, city_need, c)
             skipped: dict[str, list[int]] = {}
             # Jump over waves known to be full for this group (size, or its unit's / city's limit).
             for kind, start in (
@@ -366,7 +394,7 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
             while True:
                 while len(waves) <= w:
                     waves.append(_Wave())
-                ok, full = _fits(waves[w], len(members), unit_need, city_need, c)
+                ok, full = _fits(waves[w], len(members), unit_need, city_need, c, bool(too_big))
                 if ok:
                     break
                 skipped.setdefault(full or "size", []).append(w)
@@ -375,12 +403,15 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
                 span = f"{ws[0]}" if len(ws) == 1 else f"{ws[0]}–{ws[-1]}"
                 why.append(f"第{span}批{_FULL[kind].format(n=c.max_wave_size)} → wave {w}")
             wave = waves[w]
+            wave.exclusive = bool(too_big)
             wave.size += len(members)
             for u, k in unit_need.items():
                 wave.units[u] = wave.units.get(u, 0) + k
             for city, k in city_need.items():
                 wave.cities[city] = wave.cities.get(city, 0) + k
-            while first_open < len(waves) and waves[first_open].size >= c.max_wave_size:
+            while first_open < len(waves) and (
+                waves[first_open].size >= c.max_wave_size or waves[first_open].exclusive
+            ):
                 first_open += 1
             if c.max_per_unit is not None:
                 for u in unit_need:
@@ -398,10 +429,8 @@ def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) 
             if len(members) > 1:
                 codes = [ordered[v].code for v in members]
                 why.append(f"循环依赖组 {group_no[ci]}：{'、'.join(codes)} 同批迁移 / dependency cycle: moves together")
-                if len(members) > c.max_wave_size:
-                    why.append(
-                        f"循环组超过每批上限 {c.max_wave_size}，单独成批 / cycle larger than max wave size: own wave"
-                    )
+                for note in too_big:
+                    why.append(f"{note}，单独成批 / own wave {w}")
             for v in members:
                 reasons[v] = list(why)
                 tgt = targets.get(v)

@@ -1,7 +1,10 @@
-"""Zombie detection (僵尸信息系统识别) by the five criteria of seed 002 §三(一).
+"""Zombie detection (僵尸信息系统识别) by the five criteria of 《全区政务信息系统整合共享工作要点》§三(一).
 
 使用与实际业务流程长期脱节、功能可被其他系统替代、所占用资源长期处于空闲状态、运行维护停止更新服务、
 使用范围小、频度低. Each criterion adds points with the facts behind it; the score is their sum (0–100).
+A system is a candidate when the score reaches `candidate_score`, or on usage evidence alone when nobody
+has used it for `unused_days` (12 months). A large user base is never "small scope and rare use", however
+seldom a seasonal system is visited. Worked examples: docs/zombie-scoring.md.
 Pure: optional evidence (cloud utilisation, probe history) is passed in as data.
 """
 
@@ -35,7 +38,7 @@ class ProbeHistory:
 
 @dataclass(frozen=True)
 class Criteria:
-    """Weights and thresholds; the defaults follow seed 002's five criteria and sum to 100."""
+    """Weights and thresholds; the defaults follow the five criteria and sum to 100."""
 
     detached_points: float = 30
     replaceable_points: float = 25
@@ -49,6 +52,7 @@ class Criteria:
     few_users: int = 20
     few_monthly_visits: int = 100
     candidate_score: float = 50
+    unused_days: int = 365  # no access / no request seen for this long: a candidate on usage evidence alone
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class ZombieScore:
     score: float
     evidence: tuple[Evidence, ...]
     candidate: bool
+    basis: str | None = None  # why a candidate: "score" (threshold reached) or "unused_12_months"
 
     def as_json(self) -> list[dict[str, Any]]:
         return [
@@ -122,6 +127,11 @@ def score(
     if probes is not None and probes.days >= c.min_evidence_days and probes.requests_seen == 0:
         idle_facts["requests_seen"] = 0
         idle_facts["probe_days"] = probes.days
+    unused = (idle_days is not None and idle_days >= c.unused_days) or (
+        probes is not None and probes.requests_seen == 0 and probes.days >= c.unused_days
+    )
+    if unused:
+        idle_facts["unused_12_months"] = True
     if idle_facts:
         ev.append(
             Evidence("idle", "所占用资源长期处于空闲状态", "resources idle for a long time", c.idle_points, idle_facts)
@@ -138,14 +148,16 @@ def score(
             )
         )
     rare: dict[str, Any] = {}
+    large_base = s.users_count is not None and s.users_count > c.few_users  # e.g. a seasonal system: not rare use
     if s.users_count is not None and s.users_count <= c.few_users:
         rare["users_count"] = s.users_count
-    if s.monthly_visits is not None and s.monthly_visits <= c.few_monthly_visits:
+    if s.monthly_visits is not None and s.monthly_visits <= c.few_monthly_visits and not large_base:
         rare["monthly_visits"] = s.monthly_visits
     if rare:
         ev.append(Evidence("rare_use", "使用范围小、频度低", "small scope and rare use", c.rare_use_points, rare))
     total = round(sum(e.points for e in ev), 2)
-    return ZombieScore(s.id, s.code, s.name, s.unit_id, total, tuple(ev), total >= c.candidate_score)
+    basis = "score" if total >= c.candidate_score else "unused_12_months" if unused else None
+    return ZombieScore(s.id, s.code, s.name, s.unit_id, total, tuple(ev), basis is not None, basis)
 
 
 def candidates(

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -28,6 +28,7 @@ from migrations_plan.planning import scheduled_lookback
 from orchestrator.clouds_api import install as install_clouds
 from orchestrator.extranet import install_collectors
 from orchestrator.jobs import JobOutcome, Jobs
+from orchestrator.permissions import authorize
 from orchestrator.plan_capacity import plan_capacity
 from orchestrator.requests_api import install as install_scheduler
 from orchestrator.settings import Settings
@@ -75,6 +76,7 @@ def create_app(
         description="云网统筹：清单、三个100%、外网探测、多云共治与迁移规划 / "
         "cloud-and-network orchestration for the Guangxi e-government",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # the one permission table gates every route
     )
     app.state.settings = settings
     app.state.db = db
@@ -107,7 +109,8 @@ def create_app(
     components.stoppers.append(exporter.stop)
     # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
     app.state.jobs = jobs = Jobs(db)
-    install_collectors(app, jobs)
+    collectors = install_collectors(app, jobs)
+    components.starters.insert(0, lambda a: collectors.check_credential_key())  # before anything else runs
     app.include_router(plan_router())
     app.state.plan_capacity = plan_capacity  # free capacity per target cloud, from the newest samples
     install_scheduler(app)  # resource requests, approval, placement, provisioning, events, quotas

@@ -30,6 +30,7 @@ MAY: dict[Action, frozenset[Role]] = {
     Action.FINISH_RETIRE: frozenset({R.ADMIN, R.CLOUD_OPERATOR}),
 }
 CREATORS = MAY[Action.SUBMIT]
+APPROVALS = frozenset({Action.FIRST_APPROVE, Action.APPROVE})
 READERS = frozenset({R.ADMIN, R.CLOUD_CHIEF_OFFICE, R.AUDITOR, R.CLOUD_OPERATOR, R.SUB_CLOUD_CHIEF, R.DEPARTMENT_USER})
 COMMENTERS = READERS - {R.AUDITOR}
 QUOTA_SETTERS = frozenset({R.ADMIN, R.CLOUD_CHIEF_OFFICE})
@@ -42,6 +43,7 @@ class RequestFacts:
     unit_id: int
     approver_unit_id: int | None
     first_level_done: bool
+    requested_by: frozenset[str] = frozenset()  # who created or submitted it (token names)
 
 
 def can_read(p: Principal, unit_id: int) -> bool:
@@ -78,6 +80,12 @@ def authorize(p: Principal, action: Action, req: RequestFacts) -> None:
         raise forbid(f"role {p.role.value} may not {action.value} requests; needs one of: {', '.join(sorted(roles))}")
     if p.units is not None and req.unit_id not in p.units:
         raise forbid("the request is outside your unit subtree", "unit_id")
+    if action in APPROVALS and p.name in req.requested_by:
+        raise forbid(
+            "职责分离：不能审批自己创建或提交的申请 / segregation of duties: nobody approves a request they "
+            "created or submitted",
+            "actor",
+        )
     if p.role == R.SUB_CLOUD_CHIEF and action in (Action.FIRST_APPROVE, Action.REJECT):
         if req.approver_unit_id is None or p.unit_id != req.approver_unit_id:
             raise forbid("only the requesting unit's own sub-cloud-chief unit gives first-level approval", "unit")

@@ -21,6 +21,7 @@ from orchestrator.app import create_app
 from orchestrator.clouds_cli import make_app as clouds_cli
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
+from orchestrator.plan_capacity import plan_capacity
 from orchestrator.requests_cli import make_app as requests_cli
 from orchestrator.settings import Settings
 
@@ -42,7 +43,7 @@ def _settings() -> Settings:
     return s
 
 
-app.add_typer(plan_cli(lambda: Database(_settings().database_url)), name="plan")
+app.add_typer(plan_cli(lambda: Database(_settings().database_url), plan_capacity), name="plan")  # as the API
 app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="report")
 _request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_url))
 app.add_typer(_request_cli, name="request")

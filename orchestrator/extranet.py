@@ -32,6 +32,8 @@ def collector_config(s: Settings) -> CollectorConfig:
         history_hours=s.collector_history_hours,
         secret_key=s.secret_key.get_secret_value() if s.secret_key else None,
         data_dir=s.data_dir,
+        credential_files_dir=s.credential_files_dir,
+        credential_env_prefix=s.credential_env_prefix,
     )
 
 

@@ -62,6 +62,8 @@ class ResourceRequest(Base):
     replica_az: Mapped[str | None] = mapped_column(String(100))
     resources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # what provisioning created
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # why the office itself must approve (e.g. the system is a zombie candidate): no auto-approval then
+    office_review: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

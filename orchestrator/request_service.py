@@ -3,6 +3,10 @@
 Every transition goes through `apply`: authorise (approval.authorize), decide (resource_requests.decide),
 and when something changed, write the new state, one audit entry (ChangeAction.DECIDE, kind
 "resource_requests") and one event. A repeated transition changes nothing and writes nothing.
+
+Zombies cost nothing new (migrations_plan.zombie_policy): a request for a retired system is refused (at
+creation, submission, approval and scheduling); one for a zombie candidate carries `office_review` and is
+never auto-approved, so only the cloud-chief office's own approval lets it through.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from inventory.enums import ChangeAction, Role
 from inventory.errors import Conflict, NotFound, Problem, RuleViolation
 from inventory.models import Cloud, InformationSystem
 from inventory.service import ChangeContext, record_change
+from migrations_plan import zombie_policy
+from migrations_plan.planning import today_local
 from orchestrator import approval, quotas
 from orchestrator.cloud_driver import CloudCapacity
 from orchestrator.models import EventKind, RequestEvent, ResourceRequest
@@ -70,8 +76,16 @@ def state_of(row: ResourceRequest) -> dict[str, Any]:
     }
 
 
-def facts(row: ResourceRequest) -> approval.RequestFacts:
-    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done)
+def facts(row: ResourceRequest, requested_by: frozenset[str] = frozenset()) -> approval.RequestFacts:
+    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done, requested_by)
+
+
+def requesters(session: Session, row: ResourceRequest) -> frozenset[str]:
+    """Who created or submitted the request: none of them may approve it (segregation of duties)."""
+    submitters = session.scalars(
+        select(RequestEvent.actor).where(RequestEvent.request_id == row.id, RequestEvent.kind == EventKind.SUBMITTED)
+    )
+    return frozenset({row.created_by, *submitters})
 
 
 def get(session: Session, p: Principal, request_id: int) -> ResourceRequest:
@@ -81,6 +95,16 @@ def get(session: Session, p: Principal, request_id: int) -> ResourceRequest:
         raise NotFound(f"request {request_id} not found", [Problem("no such id", field="id", value=request_id)])
     approval.require_read(p, row.unit_id)
     return row
+
+
+def _zombie_verdict(session: Session, system_id: int | None) -> zombie_policy.Verdict:
+    """What the zombie policy says of the request's system; refused ones raise (nothing written)."""
+    if system_id is None:
+        return zombie_policy.Verdict()
+    v = zombie_policy.verdict(session, system_id, today_local())
+    if v.refused:
+        raise RuleViolation(v.refused, [Problem(v.refused, field="system_id", value=system_id)])
+    return v
 
 
 def _event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
@@ -110,7 +134,8 @@ def apply(
     check: Callable[[], None] | None = None,
 ) -> bool:
     """Authorise and perform one transition; False when it had already happened (nothing written)."""
-    approval.authorize(p, action, facts(row))
+    who = requesters(session, row) if action in approval.APPROVALS else frozenset[str]()
+    approval.authorize(p, action, facts(row, who))
     try:
         t = decide(RequestState(row.status, row.first_level_done), action)
     except IllegalTransition as exc:
@@ -151,6 +176,7 @@ def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCrea
         if system.owner_unit_id not in allowed:
             problem = Problem("not a system of the requesting unit's line", field="system_id", value=body.system_id)
             raise RuleViolation("the system belongs to another unit", [problem])
+    zombie = _zombie_verdict(session, body.system_id)
     demand = total_demand(body.bundle, body.dr_level)
     row = ResourceRequest(
         code=f"tmp-{uuid.uuid4().hex[:32]}",  # replaced by RR<id> once the id is known
@@ -170,6 +196,7 @@ def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCrea
         d_instances=demand.instances,
         d_floating_ips=demand.floating_ips,
         created_by=p.name,
+        office_review=zombie.office_review,
     )
     session.add(row)
     session.flush()
@@ -186,14 +213,25 @@ def submit(
     """Submit a draft: quota is checked; a unit without a sub-cloud chief skips the first level; small
     requests within quota are approved by the system, with the rule recorded."""
     demand = demand_of(row)
-    if not apply(
-        session, p, ctx, row, Action.SUBMIT, check=lambda: quotas.require_within(session, row.unit_id, demand)
-    ):
+    zombie: list[zombie_policy.Verdict] = []
+
+    def check() -> None:
+        zombie.append(_zombie_verdict(session, row.system_id))
+        quotas.require_within(session, row.unit_id, demand)
+
+    def hold(r: ResourceRequest) -> None:
+        r.office_review = zombie[0].office_review
+
+    if not apply(session, p, ctx, row, Action.SUBMIT, check=check, changes=hold, message=None):
         return row
     system_ctx = ChangeContext(actor=SYSTEM.name, role="system", request_id=ctx.request_id, at=ctx.at)
     if row.approver_unit_id is None:
         why = "no sub-cloud-chief unit at or above the requesting unit: the first level passes to the office"
         apply(session, SYSTEM, system_ctx, row, Action.FIRST_APPROVE, message=why)
+    if row.office_review:  # a zombie candidate: the office decides itself, with the reason on the request
+        _event(session, row, EventKind.COMMENT, system_ctx, row.office_review)
+        session.flush()
+        return row
     verdict = approval.auto_approval(rules, demand, row.dr_level, within_quota=True)
     if verdict.approve:
         apply(
@@ -222,8 +260,12 @@ def approve(
     """Final approval by the office; the admin may give both levels in one call."""
     if p.role == Role.ADMIN and not row.first_level_done:
         apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+
     # approval starts the reservation: two requests that each fit alone must not both be approved past a limit
-    within = lambda: quotas.require_within(session, row.unit_id, demand_of(row))  # noqa: E731
+    def within() -> None:
+        _zombie_verdict(session, row.system_id)  # retired since submission: refused
+        quotas.require_within(session, row.unit_id, demand_of(row))
+
     apply(session, p, ctx, row, Action.APPROVE, message=comment, check=within)
     return row
 
@@ -337,6 +379,7 @@ def schedule(
     result: list[Decision] = []
 
     def check() -> None:
+        _zombie_verdict(session, row.system_id)  # retired since approval: refused
         system = session.get(InformationSystem, row.system_id) if row.system_id else None
         quotas.require_within(session, row.unit_id, demand_of(row), exclude_request=row.id)
         one = site_demand(Bundle.model_validate(row.bundle))

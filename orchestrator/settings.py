@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -23,6 +24,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Key for device credentials at rest (Fernet); generated into data_dir when unset.
     secret_key: SecretStr | None = None
+    # `file:` credential references only inside this directory (default <data_dir>/secrets);
+    # `env:` references only to variables starting with this prefix.
+    credential_files_dir: Path | None = None
+    credential_env_prefix: str = "YUNWANG_CRED_"
     clouds_yaml: Path | None = None
     scheduler_enabled: bool = True
     metrics_recompute_seconds: int = 60
@@ -58,5 +63,8 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.database_url.startswith("sqlite:///") and not self.database_url.startswith("sqlite:////"):
-            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            path = Path(self.database_url.removeprefix("sqlite:///").split("?", 1)[0])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # the database holds token hashes and encrypted credentials: owner only
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -41,13 +41,57 @@ def test_wrong_key_fails_without_revealing_anything(db: Database, tmp_path: Path
 
 
 def test_environment_and_file_references(db: Database, tmp_path: Path) -> None:
-    f = tmp_path / "cred.json"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    f = secrets / "cred.json"
     f.write_text(json.dumps({"username": "fileuser", "password": PASSWORD}))
-    env = {"CORE_USERNAME": "envuser", "CORE_PASSWORD": PASSWORD}
+    env = {"YUNWANG_CRED_CORE_USERNAME": "envuser", "YUNWANG_CRED_CORE_PASSWORD": PASSWORD}
     with db.session() as s:
-        r = credentials.CredentialResolver(s, credentials.load_key(None, tmp_path), env)
-        assert r.resolve("env:CORE").username == "envuser"
+        r = credentials.CredentialResolver(s, credentials.load_key(None, tmp_path), env, secrets)
+        assert r.resolve("env:YUNWANG_CRED_CORE").username == "envuser"
         assert r.resolve(f"file:{f}").password.get_secret_value() == PASSWORD
-        for bad in ("env:MISSING", "file:/nonexistent/cred", "vault:nope", None):
+        assert r.resolve("file:cred.json").username == "fileuser"  # relative to the secrets directory
+        for bad in ("env:YUNWANG_CRED_MISSING", "file:/nonexistent/cred", "vault:nope", None):
             with pytest.raises(credentials.CredentialError):
                 r.resolve(bad)
+
+
+def test_references_cannot_reach_outside_the_secrets_directory_or_the_env_prefix(db: Database, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"username": "root", "password": PASSWORD}))
+    (secrets / "link.json").symlink_to(outside)
+    env = {"CORE_USERNAME": "u", "CORE_PASSWORD": PASSWORD, "YUNWANG_DATABASE_URL": "postgresql://x:pw@h/db"}
+    with db.session() as s:
+        r = credentials.CredentialResolver(s, credentials.load_key(None, tmp_path), env, secrets)
+        refused = {
+            f"file:{outside}": "outside the secrets directory",
+            "file:../outside.json": "may not contain '..'",
+            f"file:{secrets}/../outside.json": "may not contain '..'",
+            "file:link.json": "outside the secrets directory",  # a symlink pointing out
+            "env:CORE": "must start with YUNWANG_CRED_",
+            "env:YUNWANG_DATABASE": "must start with YUNWANG_CRED_",
+        }
+        for ref, why in refused.items():
+            with pytest.raises(credentials.CredentialError) as err:
+                r.resolve(ref)
+            assert why in str(err.value) and PASSWORD not in str(err.value), ref
+        no_dir = credentials.CredentialResolver(s, credentials.load_key(None, tmp_path), env, None)
+        with pytest.raises(credentials.CredentialError, match="secrets directory"):
+            no_dir.resolve("file:cred.json")
+
+
+def test_a_missing_key_with_stored_credentials_stops_instead_of_making_a_new_one(db: Database, tmp_path: Path) -> None:
+    key = credentials.load_key(None, tmp_path)
+    with db.session() as s:
+        credentials.check_key(s, None, tmp_path)  # nothing stored yet: fine
+        credentials.store(s, key, "core", "netops", PASSWORD)
+        s.commit()
+    (tmp_path / "credentials.key").unlink()
+    with db.session() as s:
+        with pytest.raises(credentials.MissingKey, match="YUNWANG_SECRET_KEY"):
+            credentials.check_key(s, None, tmp_path)
+        with pytest.raises(credentials.MissingKey):
+            credentials.load_key(None, tmp_path, create=False)
+    assert not (tmp_path / "credentials.key").exists()  # no silent new key

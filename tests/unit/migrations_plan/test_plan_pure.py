@@ -121,7 +121,7 @@ def test_zombie_score_is_the_sum_of_the_criteria_met_with_their_evidence() -> No
     assert got.score == 100
     assert [e.criterion for e in got.evidence] == ["detached", "replaceable", "idle", "unmaintained", "rare_use"]
     idle = got.evidence[2]
-    assert idle.facts == {"days_since_last_access": (TODAY - date(2023, 1, 1)).days}
+    assert idle.facts == {"days_since_last_access": 546, "unused_12_months": True}  # 2023-01-01 → 2024-06-30
     assert got.evidence[3].facts == {"days_since_last_maintenance": 731}
     assert got.evidence[4].facts == {"users_count": 3}
     assert "S002" in got.evidence[1].zh

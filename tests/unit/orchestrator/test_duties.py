@@ -1,0 +1,103 @@
+"""Segregation of duties and the limits of a sub-cloud-chief's own rights."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from inventory.enums import Role
+from inventory.models import ChangeLog, Unit
+from tests.unit.orchestrator.conftest import World
+
+BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits
+
+
+def change_rows(w: World) -> int:
+    with w.db.session() as s:
+        return s.scalar(select(func.count()).select_from(ChangeLog)) or 0
+
+
+def test_the_city_chief_cannot_approve_a_request_it_created_and_submitted(world: World) -> None:
+    w = world
+    rid = w.create(who="city_chief", bundle=w.bundle(**BIG))["id"]
+    assert w.post("city_chief", f"{rid}/submit").status_code == 200
+    before = change_rows(w)
+    r = w.post("city_chief", f"{rid}/approve", {"comment": "自己批"})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["details"][0]["field"] == "actor"
+    assert "职责分离" in r.json()["error"]["message"]
+    assert change_rows(w) == before
+    # another person of the approving unit may; the office then approves as usual
+    w.tokens["city_chief_2"] = w.token_for(Role.SUB_CLOUD_CHIEF, w.ids["city_unit"])
+    assert w.post("city_chief_2", f"{rid}/approve").json()["first_level_done"] is True
+    assert w.post("office", f"{rid}/approve").json()["status"] == "approved"
+
+
+def test_the_admin_cannot_approve_what_it_submitted_at_either_level(world: World) -> None:
+    w = world
+    rid = w.create(who="dept", bundle=w.bundle(**BIG))["id"]
+    assert w.post("admin", f"{rid}/submit").status_code == 200  # the admin submitted it for the department
+    before = change_rows(w)
+    r = w.post("admin", f"{rid}/approve")
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "actor"
+    assert change_rows(w) == before
+    # the creator (department) is not an approver anyway; a different admin may approve both levels
+    w.tokens["admin_2"] = w.token_for(Role.ADMIN)
+    assert w.post("admin_2", f"{rid}/approve").json()["status"] == "approved"
+
+
+def _unit(w: World, unit_id: int) -> dict[str, object]:
+    r = w.client.get(f"/api/v1/inventory/units/{unit_id}", headers=w.as_("admin"))
+    assert r.status_code == 200
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_sub_cloud_chief_cannot_move_units_across_its_subtree_or_change_approvers(
+    world: World, client: TestClient
+) -> None:
+    w = world
+    ids = w.ids
+    # city_chief's subtree: city_unit → county_unit. other_unit hangs elsewhere (under no parent).
+    new_child = client.post(
+        "/api/v1/inventory/units",
+        headers=w.as_("city_chief"),
+        json={
+            "code": "U-NEW",
+            "name": "新设单位",
+            "level": "county",
+            "region_id": ids["county"],
+            "parent_id": ids["county_unit"],
+        },
+    )
+    assert new_child.status_code == 201, new_child.text
+    child = new_child.json()["id"]
+    before = change_rows(w)
+    refused = [
+        ("move a unit out of the subtree", child, {"parent_id": ids["other_unit"]}),
+        ("move a unit out to the root", child, {"parent_id": None}),
+        ("pull an outside unit in", ids["other_unit"], {"parent_id": ids["county_unit"]}),
+        ("move its own unit", ids["city_unit"], {"parent_id": ids["other_unit"]}),
+        ("clear its own sub-cloud-chief flag", ids["city_unit"], {"is_sub_cloud_chief": False}),
+        ("make a child an approver", child, {"is_sub_cloud_chief": True}),
+    ]
+    for why, unit_id, patch in refused:
+        r = client.patch(f"/api/v1/inventory/units/{unit_id}", headers=w.as_("city_chief"), json=patch)
+        assert r.status_code in (403, 404), (why, r.status_code, r.text)
+    assert change_rows(w) == before
+    with w.db.session() as s:
+        assert s.get(Unit, child).parent_id == ids["county_unit"]  # type: ignore[union-attr]
+        assert s.get(Unit, ids["city_unit"]).is_sub_cloud_chief is True  # type: ignore[union-attr]
+        assert s.get(Unit, ids["other_unit"]).parent_id is None  # type: ignore[union-attr]
+    # moving inside its own subtree and renaming stay allowed
+    r = client.patch(
+        f"/api/v1/inventory/units/{child}", headers=w.as_("city_chief"), json={"parent_id": ids["city_unit"]}
+    )
+    assert r.status_code == 200, r.text
+    r = client.patch(
+        f"/api/v1/inventory/units/{ids['city_unit']}", headers=w.as_("city_chief"), json={"name": "南宁市大数据局"}
+    )
+    assert r.status_code == 200, r.text
+    assert _unit(w, child)["parent_id"] == ids["city_unit"]
+    # the office may change approvers
+    r = client.patch(f"/api/v1/inventory/units/{child}", headers=w.as_("office"), json={"is_sub_cloud_chief": True})
+    assert r.status_code == 200, r.text
