@@ -127,14 +127,18 @@ class Target:
         return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), CST)
 
 
-_SEED_004_UTIL = "seed 004 §二(一)2: 2021年底70%，2022年底90%，2023年底100%"
-_SEED_004_THREE = "seed 004 §二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
+_SEED_004_UTIL = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+_SEED_004_THREE = "《全面推进广西数字政府建设三年行动实施方案》§二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
 TARGETS: dict[RateKey, tuple[Target, ...]] = {
     RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
     RateKey.NETWORKS_INTERCONNECTED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
     RateKey.ITEMS_DOCKED: (
         Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),
-        Target(date(2021, 12, 31), 1.0, "seed 004 §二(二)6: 2021年底前区垂与市垂系统100%对接"),
+        Target(
+            date(2021, 12, 31),
+            1.0,
+            "《全面推进广西数字政府建设三年行动实施方案》§二(二)6: 2021年底前区垂与市垂系统100%对接",
+        ),
     ),
     RateKey.HORIZONTAL_ACCESS: (
         Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),

@@ -131,7 +131,7 @@ def office_dashboard() -> Dashboard:
     return Dashboard(
         title="云网统筹 三个100% / yunwang rates",
         uid="yunwang-rates",
-        description="云长制办公室：三个100%、横向接入率、云网统筹利用完成率及目标 (seed 004)",
+        description="云长制办公室：三个100%、横向接入率、云网统筹利用完成率及目标 (《全面推进广西数字政府建设三年行动实施方案》)",
         tags=["yunwang", "rates"],
         timezone="browser",
         time=Time("now-90d", "now"),
