@@ -5,14 +5,16 @@ Everyone authenticated reads; probing and credentials need network_admin or admi
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from collectors import credentials, store
-from collectors.results import ProbeKind, ProbeResult, now_utc
+from collectors import credentials, snmp_store, store
+from collectors.jobs import ProbeJobs
+from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
 from inventory.areas import Gap
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
@@ -29,6 +31,15 @@ class ProbeRequest(BaseModel):
     kinds: list[ProbeKind] = Field(default_factory=lambda: [ProbeKind.ICMP, ProbeKind.TCP])
 
 
+class SnmpSettingsIn(BaseModel):
+    version: str = Field(description="2c or 3 (v3 polls authPriv)")
+    credential_ref: str = Field(min_length=1, max_length=100, description="vault:NAME, env:PREFIX or file:/path")
+    port: int = 161
+    uplinks: list[str] = Field(default_factory=list, description="interface names (ifName) of the node's uplink")
+    auth_protocol: str = "SHA"
+    priv_protocol: str = "AES"
+
+
 class CredentialIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: SecretStr
@@ -40,24 +51,9 @@ def _service(request: Request) -> CollectorService:
     return svc
 
 
-def result_out(r: ProbeResult) -> dict[str, Any]:
-    return {
-        "kind": r.kind.value,
-        "target": r.target,
-        "port": r.port,
-        "node_id": r.node_id,
-        "device_id": r.device_id,
-        "vantage": r.vantage,
-        "ok": r.ok,
-        "error": r.error.value if r.error else None,
-        "detail": r.detail,
-        "at": r.at.isoformat(),
-        "loss_ratio": r.loss_ratio,
-        "rtt_avg_seconds": r.rtt_avg_seconds,
-        "rtt_min_seconds": r.rtt_min_seconds,
-        "rtt_max_seconds": r.rtt_max_seconds,
-        "facts": r.facts,
-    }
+def _jobs(request: Request) -> ProbeJobs:
+    jobs: ProbeJobs = request.app.state.probe_jobs
+    return jobs
 
 
 def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
@@ -164,36 +160,56 @@ def build_router() -> APIRouter:
             for i in ids
         ]
 
-    @router.post("/probe", summary="Probe one node (or its subtree) now")
+    @router.post("/probe", status_code=202, summary="Probe one node (or its subtree) now: returns a job at once")
     async def probe_now(
-        body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request
+        body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request, response: Response
     ) -> dict[str, Any]:
         node_ids = store.subtree(session, body.node_id) if body.subtree else [body.node_id]
         if not body.subtree and not store.load_nodes(session, node_ids):
             raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=body.node_id)])
-        session.rollback()  # release the read transaction before the sweep writes (SQLite)
-        svc = _service(request)
-        out: dict[str, Any] = {"node_ids": node_ids, "sweeps": []}
-        for kind in dict.fromkeys(body.kinds):
-            started = now_utc()
-            summary = await svc.sweep(kind, node_ids)
-            with svc.db.session() as s:
-                store.record_run(
-                    s, f"probe-now:{kind.value}", "manual", started, True, None, summary.targets, summary.failures
-                )
-            out["sweeps"].append(
-                {
-                    "kind": kind.value,
-                    "targets": summary.targets,
-                    "failures": summary.failures,
-                    "seconds": round(summary.seconds, 3),
-                    "state_changes": [
-                        {"node_id": n, "from": a.value, "to": b.value} for n, a, b in summary.state_changes
-                    ],
-                    "results": [result_out(r) for r in summary.results],
-                }
+        session.rollback()  # release the read transaction before the sweeps write (SQLite)
+        job = _jobs(request).submit(node_ids, body.kinds, principal.name)
+        response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job.id}"
+        return job.as_dict()
+
+    @router.get("/probe-jobs", summary="Recent probe-now jobs and their progress (without per-target results)")
+    def probe_jobs(principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+        return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
+
+    @router.get("/probe-jobs/{job_id}", summary="One probe-now job: status, progress and results")
+    def probe_job(job_id: str, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+        job = _jobs(request).get(job_id)
+        if job is None:
+            raise NotFound(
+                "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
             )
+        return job.as_dict()
+
+    @router.put("/snmp/devices/{device_id}", summary="Set how a device is polled over SNMP (change-logged)")
+    def put_snmp(
+        device_id: int, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+    ) -> dict[str, Any]:
+        out = snmp_store.configure(session, device_id, body.model_dump(), change_context(request, principal))
+        session.commit()
         return out
+
+    @router.get("/snmp/devices", summary="Devices polled over SNMP and their settings (credential names only)")
+    def snmp_devices(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, Any]]:
+        return snmp_store.all_settings(session)
+
+    @router.get("/snmp/interfaces", summary="Newest interface status, rates (bits/s), utilisation, errors, discards")
+    def snmp_interfaces(
+        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+    ) -> list[dict[str, Any]]:
+        return [
+            {**asdict(r), "sampled_at": r.sampled_at.isoformat()} for r in snmp_store.interface_rows(session, node_id)
+        ]
+
+    @router.get("/snmp/uplinks", summary="Uplink bandwidth (bits/s) and utilisation (0–1) per node")
+    def snmp_uplinks(
+        principal: CurrentPrincipal, session: SessionDep, node_id: list[int] | None = Query(default=None)
+    ) -> list[dict[str, Any]]:
+        return [asdict(u) for u in snmp_store.uplinks(snmp_store.interface_rows(session, node_id))]
 
     @router.get("/credentials", summary="Stored device credential names (never passwords)")
     def list_credentials(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, str]]:

@@ -2,6 +2,9 @@
 
 One socket for the whole sweep (as fping does) rather than one per host: replies are matched by
 source address and sequence number, so 10,000 targets cost one file descriptor and one reader.
+A reply's arrival time is the kernel's receive timestamp (`SO_TIMESTAMPNS`, read from the recvmsg
+ancillary data), not the moment the reader gets its turn: with thousands of replies queued, the RTT of
+the last one would otherwise include the time spent reading all the others.
 `engine="icmplib"` runs the same sweep through icmplib's per-host `async_multiping` (for comparison).
 """
 
@@ -20,9 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
+from inventory.addresses import is_host
 
 _ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE = 8, 0, 3
 _PAYLOAD = b"yunwang!" * 3
+# Linux <asm-generic/socket.h>; Python's socket module does not name these. SCM_ == SO_ for ancillary data.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")  # struct timespec on 64-bit Linux: tv_sec, tv_nsec
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ def _open_socket(privileged: bool) -> socket.socket:
     kind = socket.SOCK_RAW if privileged else socket.SOCK_DGRAM
     sock = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
     sock.setblocking(False)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # receive times in CLOCK_REALTIME ns
     for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # SO_RCVBUFFORCE / SO_SNDBUFFORCE
         try:
             sock.setsockopt(socket.SOL_SOCKET, force, 8 << 20)
@@ -97,7 +106,7 @@ class _Sweep:
             i, r = self.index.get(source), seq - self.seq0
             if i is None or not 0 <= r < self.count or self.rtt[i][r] is not None or not self.sent_ns[i][r]:
                 return
-            self.rtt[i][r] = (now_ns - self.sent_ns[i][r]) / 1e9
+            self.rtt[i][r] = max(0, now_ns - self.sent_ns[i][r]) / 1e9
             self.outstanding -= 1
         elif kind == _UNREACHABLE and self.privileged and len(packet) >= 8 + 20 + 8:
             inner = packet[8:]
@@ -111,20 +120,33 @@ class _Sweep:
             self.done.set()
 
 
-async def _send(sock: socket.socket, packet: bytes, address: str) -> bool:
-    """Send one echo request, waiting briefly when the socket buffer is full."""
+def kernel_receive_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel receive timestamp (CLOCK_REALTIME, ns) from recvmsg ancillary data, when present."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    return None
+
+
+async def _send(sock: socket.socket, packet: bytes, address: str) -> int:
+    """Send one echo request, waiting briefly when the socket buffer is full; its send time (ns), 0 if not sent.
+
+    The time is CLOCK_REALTIME, the clock of the kernel's receive timestamps, taken just before the send.
+    """
     for _ in range(200):
         try:
+            sent = time.time_ns()
             sock.sendto(packet, (address, 0))
-            return True
+            return sent
         except (BlockingIOError, InterruptedError):
             await asyncio.sleep(0.001)
         except OSError as exc:
             if exc.errno == errno.ENOBUFS:
                 await asyncio.sleep(0.001)
                 continue
-            return False  # unroutable from here: EHOSTUNREACH / ENETUNREACH / EINVAL
-    return False
+            return 0  # unroutable from here: EHOSTUNREACH / ENETUNREACH / EINVAL
+    return 0
 
 
 async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
@@ -135,12 +157,12 @@ async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
     def readable() -> None:
         while True:
             try:
-                packet, (source, _port) = sock.recvfrom(2048)
+                packet, ancillary, _flags, (source, _port) = sock.recvmsg(2048, 256)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
-            sweep.on_packet(packet, source, time.monotonic_ns())
+            sweep.on_packet(packet, source, kernel_receive_ns(ancillary) or time.time_ns())
 
     loop.add_reader(sock.fileno(), readable)
     try:
@@ -148,11 +170,10 @@ async def _sweep_socket(addresses: list[str], opts: IcmpOptions) -> _Sweep:
             started = time.monotonic()
             packet = _packet(sweep.ident, sweep.seq0 + r)
             for i, address in enumerate(addresses):
-                sweep.sent_ns[i][r] = time.monotonic_ns()
-                if await _send(sock, packet, address):
+                sweep.sent_ns[i][r] = await _send(sock, packet, address)
+                if sweep.sent_ns[i][r]:
                     sweep.outstanding += 1
                 else:
-                    sweep.sent_ns[i][r] = 0
                     sweep.unreachable[i] = True
                 if i % 512 == 511:
                     await asyncio.sleep(0)  # let replies in while sending a big round
@@ -191,11 +212,13 @@ def _result(
     )
 
 
-async def _sweep_icmplib(targets: list[IcmpTarget], opts: IcmpOptions, started: float) -> list[ProbeResult]:
+async def _sweep_icmplib(
+    targets: list[IcmpTarget], ips: list[str], opts: IcmpOptions, started: float
+) -> list[ProbeResult]:
     from icmplib import async_multiping
 
     hosts = await async_multiping(
-        [t.address for t in targets],
+        ips,
         count=opts.count,
         interval=opts.interval_seconds,
         timeout=opts.timeout_seconds,
@@ -208,35 +231,61 @@ async def _sweep_icmplib(targets: list[IcmpTarget], opts: IcmpOptions, started: 
     ]
 
 
+async def _resolve(name: str, timeout: float) -> str | None:
+    """A host name's first IPv4 address (None when it does not resolve in time)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(name, None, family=socket.AF_INET), timeout)
+    except (OSError, TimeoutError, UnicodeError):
+        return None
+    return str(infos[0][4][0]) if infos else None
+
+
+async def _ipv4_of(targets: Sequence[IcmpTarget], timeout: float) -> list[str | tuple[ProbeError, str]]:
+    """Per target: the IPv4 address to ping, or why it cannot be pinged (no IPv6 echo yet, name not found)."""
+
+    async def one(address: str) -> str | tuple[ProbeError, str]:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            if not is_host(address):
+                return (ProbeError.BAD_TARGET, "not an IP address or host name")
+            found = await _resolve(address, timeout)
+            return found if found else (ProbeError.BAD_TARGET, "host name does not resolve to an IPv4 address")
+        if ip.version == 6:
+            return (ProbeError.BAD_TARGET, "IPv6 echo is not supported by this prober")
+        return address
+
+    return list(await asyncio.gather(*(one(t.address) for t in targets)))
+
+
 async def ping_many(targets: Sequence[IcmpTarget], opts: IcmpOptions) -> list[ProbeResult]:
-    """Ping every target `opts.count` times; one result per target, in order, whatever fails."""
+    """Ping every target `opts.count` times; one result per target, in order, whatever fails.
+
+    IPv4 addresses are pinged as they are, host names through their first IPv4 address (the result keeps
+    the name); what cannot be pinged comes back as `bad_target` with the reason.
+    """
     started = time.monotonic()
     at = now_utc()
     valid: list[IcmpTarget] = []
+    ips: list[str] = []
     results: dict[int, ProbeResult] = {}
-    for n, t in enumerate(targets):
-        try:
-            ipaddress.IPv4Address(t.address)
+    for n, (t, ip) in enumerate(zip(targets, await _ipv4_of(targets, opts.timeout_seconds), strict=True)):
+        if isinstance(ip, str):
             valid.append(t)
-        except ValueError:
+            ips.append(ip)
+        else:
             results[n] = ProbeResult(
-                ProbeKind.ICMP,
-                t.address,
-                opts.vantage,
-                False,
-                ProbeError.BAD_TARGET,
-                "not an IPv4 address",
-                node_id=t.node_id,
-                at=at,
+                ProbeKind.ICMP, t.address, opts.vantage, False, ip[0], ip[1], node_id=t.node_id, at=at
             )
     if valid and opts.engine == "icmplib":
-        probed = iter(await _sweep_icmplib(valid, opts, started))
+        probed = iter(await _sweep_icmplib(valid, ips, opts, started))
     elif valid:
-        unique = list(dict.fromkeys(t.address for t in valid))
+        unique = list(dict.fromkeys(ips))
         sweep = await _sweep_socket(unique, opts)
         probed = iter(
-            _result(t, sweep.rtt[sweep.index[t.address]], sweep.unreachable[sweep.index[t.address]], opts, started)
-            for t in valid
+            _result(t, sweep.rtt[sweep.index[ip]], sweep.unreachable[sweep.index[ip]], opts, started)
+            for t, ip in zip(valid, ips, strict=True)
         )
     else:
         probed = iter(())

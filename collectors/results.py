@@ -15,6 +15,7 @@ class ProbeKind(StrEnum):
     ICMP = "icmp"
     TCP = "tcp"
     SSH = "ssh"
+    SNMP = "snmp"
 
 
 class ProbeError(StrEnum):
@@ -26,7 +27,10 @@ class ProbeError(StrEnum):
     UNREACHABLE = "unreachable"
     AUTH_FAILED = "auth_failed"
     NO_CREDENTIAL = "no_credential"
-    GARBLED = "garbled_output"
+    PARSE_ERROR = "parse_error"  # the device answered; a required command's output did not parse
+    PROMPT_NOT_FOUND = "prompt_not_found"  # logged in, but no CLI prompt could be recognised
+    PAGING_NOT_DISABLED = "paging_not_disabled"  # output stopped at `---- More ----`
+    HOST_KEY_CHANGED = "host_key_changed"  # the SSH host key differs from the one trusted on first use
     BAD_TARGET = "bad_target"
     ERROR = "error"
 
@@ -56,6 +60,9 @@ class ProbeResult:
     rtt_avg_seconds: float | None = None
     rtt_max_seconds: float | None = None
     facts: dict[str, Any] | None = None
+    host_key: str | None = None  # SSH: the key the device presented ("ssh-ed25519 AAAA…")
+    encoding: str | None = None  # SSH: how its CLI output was decoded (utf-8 or gbk)
+    excerpt: str | None = None  # SSH parse_error / paging: the raw output that failed, cut short
 
     @property
     def loss_ratio(self) -> float | None:
@@ -71,8 +78,13 @@ def node_state(
     """Up when it answers cleanly, degraded on heavy loss or a closed port, down when nothing answers.
 
     A degraded node comes back up only once its loss falls to half the threshold, so a link hovering
-    around the threshold does not flap (and fill the change log).
+    around the threshold does not flap (and fill the change log). A target that cannot be probed at all
+    (`bad_target`: a malformed address, a name that does not resolve) says nothing about the node: it is
+    left out, so a typo in the inventory never reads as "node down".
     """
+    if icmp is not None and icmp.error == ProbeError.BAD_TARGET:
+        icmp = None
+    tcp = [r for r in tcp if r.error != ProbeError.BAD_TARGET]
     if icmp is None and not tcp:
         return NodeState.UNKNOWN
     icmp_alive = icmp is not None and icmp.received > 0

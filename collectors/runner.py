@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from collectors import credentials, icmp, ssh, store, tcp
+from collectors import credentials, device_status, icmp, snmp, snmp_store, ssh, store, tcp
 from collectors.live import LiveView
 from collectors.results import ProbeKind, ProbeResult, node_state, now_utc
 from inventory.db import Database
@@ -34,6 +34,7 @@ class CollectorConfig:
     icmp: icmp.IcmpOptions = field(default_factory=icmp.IcmpOptions)
     tcp: tcp.TcpOptions = field(default_factory=tcp.TcpOptions)
     ssh: ssh.SshOptions = field(default_factory=ssh.SshOptions)
+    snmp: snmp.SnmpOptions = field(default_factory=snmp.SnmpOptions)
     degraded_loss_ratio: float = 0.2
     history_hours: int = 48
     secret_key: str | None = None
@@ -60,6 +61,8 @@ class CollectorService:
         self.config = config
         self.environ = environ
         self.live = LiveView()
+        self.devices = device_status.DeviceView()
+        self.snmp_view = snmp_store.SnmpView()
         self.icmp_latest: dict[int, ProbeResult] = {}
         self.tcp_latest: dict[tuple[int, int], ProbeResult] = {}
         self._apply_lock = threading.Lock()
@@ -85,11 +88,14 @@ class CollectorService:
 
     async def sweep(self, kind: ProbeKind, node_ids: Sequence[int] | None = None) -> SweepSummary:
         """Probe every node (or only `node_ids`) with one kind of probe and record everything."""
+        if kind == ProbeKind.SNMP:  # devices with SNMP settings: counters, rates, uplinks (collectors/snmp_store.py)
+            return await snmp_store.sweep(self, node_ids)
         started = time.monotonic()
         with self.db.session() as s:
             nodes = store.load_nodes(s, node_ids)
             devices = store.load_devices(s, [n.id for n in nodes]) if kind == ProbeKind.SSH else []
             resolver = self.credential_resolver(s)
+            known = device_status.known(s, [d.id for d in devices]) if devices else {}
             creds: dict[int, credentials.Credential | None] = {}
             for d in devices:
                 try:
@@ -97,7 +103,7 @@ class CollectorService:
                 except credentials.CredentialError as exc:
                     log.warning("device %s: %s", d.code, exc)
                     creds[d.id] = None
-        results = await self._probe(kind, nodes, devices, creds)
+        results = await self._probe(kind, nodes, devices, creds, known)
         seconds = time.monotonic() - started
         changes = self._record(kind, nodes, results, (kind.value, seconds))
         failures = sum(1 for r in results if not r.ok)
@@ -121,6 +127,7 @@ class CollectorService:
         nodes: list[store.NodeInfo],
         devices: list[store.DeviceInfo],
         creds: dict[int, credentials.Credential | None],
+        known: dict[int, tuple[str | None, str | None]] | None = None,
     ) -> list[ProbeResult]:
         cfg = self.config
         if kind == ProbeKind.ICMP:
@@ -129,7 +136,10 @@ class CollectorService:
         if kind == ProbeKind.TCP:
             ports = [tcp.TcpTarget(n.address, p, n.id) for n in nodes if n.address for p in n.ports]
             return await tcp.probe_many(ports, cfg.tcp)
-        ssh_targets = [ssh.SshTarget(d.address, d.device_type, d.port, d.id, d.node_id) for d in devices]
+        ssh_targets = [  # with the host key trusted on first use and the encoding seen last time
+            ssh.SshTarget(d.address, d.device_type, d.port, d.id, d.node_id, *(known or {}).get(d.id, (None, None)))
+            for d in devices
+        ]
         return await ssh.collect_many(ssh_targets, lambda t: creds.get(t.device_id or 0), cfg.ssh)
 
     def _record(
@@ -145,7 +155,8 @@ class CollectorService:
             elif kind == ProbeKind.TCP:
                 self.tcp_latest.update({(r.node_id, r.port or 0): r for r in results if r.node_id is not None})
             else:
-                store.record_facts(s, results)
+                device_status.record(s, results)
+                self.devices.count(results)
             if kind in (ProbeKind.ICMP, ProbeKind.TCP):
                 decided = {}
                 for n in nodes:
@@ -159,4 +170,6 @@ class CollectorService:
             store.prune(s, self.config.history_hours, at)
             s.flush()
             self.live.refresh(s, self.icmp_latest, sweep)
+            if kind == ProbeKind.SSH:
+                self.devices.refresh(s)
         return changes

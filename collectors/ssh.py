@@ -1,12 +1,24 @@
-"""SSH CLI collection with netmiko, parsed with ntc-templates: version, interfaces, CPU and memory.
+"""SSH CLI collection with netmiko; facts parsed by collectors.device_facts.
 
 The only module that imports netmiko. netmiko is blocking, so devices run on a bounded thread pool.
-Transient failures (timeouts, resets) are retried; an authentication failure never is.
+Transient failures (timeouts, resets) are retried; an authentication failure or a changed host key never is.
+
+- Host keys: trusted on first use. The key a device presented is returned in the result and stored per
+  device by the runner; later sessions load it as the only known key, so paramiko refuses a different key
+  before the password is sent (`host_key_changed`).
+- Nothing leaks: the connection is opened by us (`auto_connect=False`) inside try/finally, so a device that
+  accepts the login and then hangs has its socket, paramiko transport thread and descriptor closed.
+- Encodings: the channel is read as latin-1 (one character per byte, so a multi-byte character split
+  across packets is never dropped), then decoded as the device's known encoding, else UTF-8, else GBK.
+- Paging: each command also stops at `---- More ----` / `--More--`; seeing it means paging was left on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import logging
 import re
 import socket
 import time
@@ -15,23 +27,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import paramiko
 from netmiko import ConnectHandler
+from netmiko.base_connection import BaseConnection
 from netmiko.exceptions import (
     NetmikoAuthenticationException,
     NetmikoTimeoutException,
     ReadException,
     ReadTimeout,
 )
-from paramiko.ssh_exception import AuthenticationException, SSHException
+from paramiko.ssh_exception import AuthenticationException, BadHostKeyException, SSHException
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
-from collectors import templates
+from collectors import device_facts
 from collectors.credentials import Credential
+from collectors.device_facts import PLATFORMS, ParseFailure, Platform
 from collectors.results import ProbeError, ProbeKind, ProbeResult
+
+ENCODINGS = ("utf-8", "gbk")
+MORE = re.compile(r"-{2,}\s*More\s*-{2,}|<--- More --->|\(Q to quit\)", re.I)
+NETMIKO_LOG = logging.getLogger("netmiko")
 
 
 class EmptyOutput(Exception):
     """A command came back empty: the session lost its place (seen under heavy load); worth a retry."""
+
+
+class PagingNotDisabled(Exception):
+    """Output stopped at a `---- More ----` prompt: the device kept paging on."""
+
+    def __init__(self, command: str, excerpt: str) -> None:
+        super().__init__(command)
+        self.command, self.excerpt = command, excerpt
 
 
 TRANSIENT_SSH_ERRORS = (
@@ -47,50 +74,9 @@ TRANSIENT_SSH_ERRORS = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Timeouts and resets are worth another try; an authentication failure (an SSHException too) never is."""
-    auth = (NetmikoAuthenticationException, AuthenticationException)
-    return isinstance(exc, TRANSIENT_SSH_ERRORS) and not isinstance(exc, auth)
-
-
-class GarbledOutput(Exception):
-    """The device answered, but not with anything its platform's parsers understand."""
-
-
-@dataclass(frozen=True)
-class Platform:
-    """How to read one netmiko device type: its ntc-templates platform and the commands per fact."""
-
-    ntc: str
-    version: str
-    interfaces: str
-    cpu: str | None = None
-    memory: str | None = None
-
-
-PLATFORMS: dict[str, Platform] = {
-    "huawei": Platform(
-        "huawei_vrp", "display version", "display interface brief", "display cpu-usage", "display memory-usage"
-    ),
-    "hp_comware": Platform(
-        "hp_comware", "display version", "display interface brief", "display cpu-usage", "display memory"
-    ),
-    "ruijie_os": Platform("ruijie_os", "show version", "show ip interface brief", "show cpu", "show memory"),
-    "cisco_ios": Platform("cisco_ios", "show version", "show ip interface brief", "show processes cpu", None),
-}
-
-# Fallbacks where ntc-templates has no template for a platform's command (one regex each).
-_VERSION_RE = [
-    re.compile(r"VRP \(R\) software, Version (?P<version>\S+) \((?P<model>[^ )]+)"),
-    re.compile(r"Comware Software, Version (?P<version>[^\n,]+)"),
-    re.compile(r"System software version\s*:\s*(?P<version>[^\n]+?)\s*$", re.M),
-    re.compile(r"FRRouting (?P<version>\S+)"),
-    re.compile(r"Cisco IOS Software.*Version (?P<version>[^,\s]+)"),
-]
-_MODEL_RE = re.compile(r"^(?:H3C|HUAWEI)\s+(?P<model>\S+)\s.*uptime is|Ruijie .*?\((?P<rmodel>[^)]+)\) By Ruijie", re.M)
-_CPU_RE = re.compile(
-    r"(?i)CPU (?:usage|utilization)[^:\n]*:[ \t]*(?P<pct>\d+(?:\.\d+)?)%|(?P<pct5>\d+(?:\.\d+)?)% in last 5 minutes"
-)
-_MEM_RE = re.compile(r"(?i)(?:Memory Using Percentage(?: Is)?|Used Rate|memory usage)\s*:?\s*(?P<pct>\d+(?:\.\d+)?)%")
+    """Timeouts and resets are worth another try; an authentication failure or a changed host key never is."""
+    final = (NetmikoAuthenticationException, AuthenticationException, BadHostKeyException)
+    return isinstance(exc, TRANSIENT_SSH_ERRORS) and not isinstance(exc, final)
 
 
 @dataclass(frozen=True)
@@ -100,6 +86,8 @@ class SshTarget:
     port: int = 22
     device_id: int | None = None
     node_id: int | None = None
+    host_key: str | None = None  # trusted on first use: "ssh-ed25519 AAAA…"
+    encoding: str | None = None  # the encoding this device's output decoded with last time
 
 
 @dataclass(frozen=True)
@@ -110,59 +98,49 @@ class SshOptions:
     vantage: str = "local"
 
 
-def _parse(platform: Platform, command: str, data: str) -> list[dict[str, Any]]:
-    return templates.parse(platform.ntc, command, data)
+def key_text(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
 
 
-def parse_facts(device_type: str, outputs: dict[str, str], prompt: str) -> dict[str, Any]:
-    """Facts from raw CLI outputs; raises GarbledOutput when not even the version can be read."""
-    platform = PLATFORMS[device_type]
-    facts: dict[str, Any] = {
-        "hostname": re.sub(r"^[<\[]|[>\]#]$", "", prompt.strip()).strip() or None,
-        "platform": platform.ntc,
-    }
-    version_rows = _parse(platform, platform.version, outputs.get("version", ""))
-    if version_rows:
-        row = version_rows[0]
-        facts["version"] = row.get("vrp_version") or row.get("version") or row.get("product_version")
-        hardware = row.get("hardware")
-        facts["model"] = row.get("model") or (hardware[0] if isinstance(hardware, list) and hardware else None)
-        facts["uptime"] = row.get("uptime")
-        facts["parsed_by"] = "ntc-templates"
-    else:
-        text = outputs.get("version", "")
-        for rx in _VERSION_RE:
-            m = rx.search(text)
-            if m:
-                facts["version"] = m.group("version").strip()
-                facts["model"] = m.groupdict().get("model")
-                facts["parsed_by"] = "regex"
-                break
-        else:
-            raise GarbledOutput(platform.version)
-        m = _MODEL_RE.search(text)
-        if m and not facts.get("model"):
-            facts["model"] = m.group("model") or m.group("rmodel")
-    interfaces = []
-    for row in _parse(platform, platform.interfaces, outputs.get("interfaces", ""))[:500]:
-        name = row.get("interface") or row.get("intf")
-        status = row.get("phy") or row.get("link") or row.get("status")
-        protocol = row.get("protocol") or row.get("proto")
-        interfaces.append({"name": name, "status": str(status or "").lower(), "protocol": str(protocol or "").lower()})
-    facts["interfaces"] = interfaces
-    facts["interfaces_up"] = sum(1 for i in interfaces if str(i["status"]).startswith("up"))
-    cpu_rows = _parse(platform, platform.cpu, outputs.get("cpu", "")) if platform.cpu else []
-    if cpu_rows and cpu_rows[0].get("cpu_usage_5_min"):
-        facts["cpu_percent"] = float(cpu_rows[0]["cpu_usage_5_min"])
-    elif (m := _CPU_RE.search(outputs.get("cpu", ""))) is not None:
-        facts["cpu_percent"] = float(m.group("pct5") or m.group("pct"))
-    if (m := _MEM_RE.search(outputs.get("memory", ""))) is not None:
-        facts["memory_percent"] = float(m.group("pct"))
-    return facts
+def fingerprint(host_key: str) -> str:
+    """OpenSSH-style SHA256 fingerprint of a stored key (what `ssh-keygen -lf` prints)."""
+    blob = base64.b64decode(host_key.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def _session(target: SshTarget, cred: Credential, timeout: float) -> tuple[dict[str, str], str]:
-    platform = PLATFORMS[target.device_type]
+class _FirstUse(paramiko.MissingHostKeyPolicy):
+    """Accept an unknown key (trust on first use) and remember it; a known, different key never gets here."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        self.key = key_text(key)
+
+
+def decode(raw: str, preferred: str | None) -> tuple[str, str]:
+    """Latin-1 text read from the channel → (text, encoding): the preferred encoding, else UTF-8, else GBK."""
+    data = raw.encode("latin-1", "replace")
+    order = [e for e in dict.fromkeys([preferred or "", *ENCODINGS]) if e]
+    for enc in order:
+        try:
+            return data.decode(enc), enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("utf-8", "replace"), "utf-8"
+
+
+@dataclass
+class Session:
+    """What one SSH session read: raw outputs per fact (latin-1), the prompt, the platform, the host key."""
+
+    outputs: dict[str, str]
+    prompt: str
+    platform: Platform
+    host_key: str | None
+
+
+def _connection(target: SshTarget, cred: Credential, timeout: float, policy: _FirstUse) -> BaseConnection:
     params: dict[str, Any] = {
         "device_type": target.device_type,
         "host": target.address,
@@ -176,27 +154,76 @@ def _session(target: SshTarget, cred: Credential, timeout: float) -> tuple[dict[
         "read_timeout_override": timeout,  # also bounds netmiko's own prompt reads (10 s by default)
         "allow_agent": False,
         "use_keys": False,
+        "encoding": "latin-1",
+        "auto_connect": False,  # we open it inside try/finally: nothing leaks when login succeeds then hangs
     }
     if cred.secret is not None:
         params["secret"] = cred.secret.get_secret_value()
-    conn = ConnectHandler(**params)
+    conn: BaseConnection = ConnectHandler(**params)
+    build = conn._build_ssh_client
+
+    def build_client() -> paramiko.SSHClient:
+        client = build()
+        if target.host_key:
+            kind, b64 = target.host_key.split()[:2]
+            name = target.address if target.port == 22 else f"[{target.address}]:{target.port}"
+            client.get_host_keys().add(name, kind, paramiko.PKey.from_type_string(kind, base64.b64decode(b64)))
+        client.set_missing_host_key_policy(policy)
+        return client
+
+    conn._build_ssh_client = build_client  # type: ignore[method-assign]
+    return conn
+
+
+def _close(conn: BaseConnection) -> None:
+    """Say goodbye and close the SSH session, its transport thread and socket; never raises."""
     try:
-        prompt = str(conn.base_prompt)  # set while netmiko prepared the session; no extra round trip
-        outputs: dict[str, str] = {}
-        for fact in ("version", "interfaces", "cpu", "memory"):
-            command = getattr(platform, fact)
-            if command:
-                outputs[fact] = str(conn.send_command(command, read_timeout=timeout))
-    finally:
-        # We only ran show/display commands, so skip netmiko's cleanup: it waits 2 s of silence to check
-        # for config mode on Huawei and Ruijie. Say goodbye and close the SSH session.
-        try:
+        if conn.remote_conn is not None:
             conn.write_channel("quit" + conn.RETURN)
-        finally:
-            conn.paramiko_cleanup()
-    if not outputs.get("version", "").strip():
-        raise EmptyOutput(platform.version)
-    return outputs, prompt
+    except Exception:  # the session may be half open; closing below is what matters
+        pass
+    try:
+        conn.paramiko_cleanup()
+    except Exception:  # already closed
+        pass
+    finally:
+        NETMIKO_LOG.removeFilter(conn._secrets_filter)
+
+
+def _send(conn: BaseConnection, command: str, timeout: float) -> str:
+    pattern = rf"(?:{re.escape(conn.base_prompt)}|{MORE.pattern})"
+    out = str(conn.send_command(command, read_timeout=timeout, expect_string=pattern))
+    if MORE.search(out):
+        raise PagingNotDisabled(command, out)
+    return out
+
+
+def _session(target: SshTarget, cred: Credential, timeout: float) -> Session:
+    policy = _FirstUse()
+    conn = _connection(target, cred, timeout, policy)
+    try:
+        try:
+            conn._open()
+        except NetmikoTimeoutException as exc:  # netmiko wraps paramiko's refusal of a changed host key
+            if isinstance(exc.__context__, BadHostKeyException):
+                raise exc.__context__ from None
+            raise
+        prompt = str(conn.base_prompt)  # set while netmiko prepared the session; no extra round trip
+        base = PLATFORMS[target.device_type]
+        outputs = {"version": _send(conn, base.commands["version"], timeout)}
+        if not outputs["version"].strip():
+            raise EmptyOutput(base.commands["version"])
+        platform = device_facts.flavour(target.device_type, outputs["version"])
+        ran = {base.commands["version"]: outputs["version"]}
+        for fact, command in platform.commands.items():
+            if command not in ran:
+                ran[command] = _send(conn, command, timeout)
+            outputs[fact] = ran[command]
+        return Session(outputs, prompt, platform, policy.key or target.host_key)
+    finally:
+        # We only ran show/display commands, so skip netmiko's cleanup (it waits 2 s of silence to check
+        # for config mode on Huawei and Ruijie).
+        _close(conn)
 
 
 def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> ProbeResult:
@@ -204,6 +231,7 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
     started = time.monotonic()
     error: ProbeError | None = None
     facts = None
+    seen: dict[str, str | None] = {"host_key": None, "encoding": None, "excerpt": None}
 
     def result(**extra: Any) -> ProbeResult:
         return ProbeResult(
@@ -217,6 +245,9 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
             port=target.port,
             duration_seconds=time.monotonic() - started,
             facts=facts,
+            host_key=seen["host_key"],
+            encoding=seen["encoding"],
+            excerpt=seen["excerpt"],
             **extra,
         )
 
@@ -234,12 +265,27 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
             reraise=True,
         ):
             with attempt:
-                outputs, prompt = _session(target, cred, opts.timeout_seconds)
-        facts = parse_facts(target.device_type, outputs, prompt)
+                session = _session(target, cred, opts.timeout_seconds)
+        seen["host_key"] = session.host_key
+        joined = "\x00".join([session.prompt, *session.outputs.values()])
+        _, encoding = decode(joined, target.encoding)
+        seen["encoding"] = encoding
+        outputs = {k: decode(v, encoding)[0] for k, v in session.outputs.items()}
+        prompt = decode(session.prompt, encoding)[0]
+        facts = device_facts.parse_facts(session.platform, outputs, prompt)
+        facts["encoding"] = encoding
         return result()
-    except GarbledOutput as exc:
-        error = ProbeError.GARBLED
-        return result(detail=f"unparseable output of {exc}")
+    except ParseFailure as exc:
+        error = ProbeError.PARSE_ERROR
+        seen["excerpt"] = exc.excerpt
+        return result(detail=f"unparseable output of {exc.command} ({exc.why})")
+    except PagingNotDisabled as exc:
+        error = ProbeError.PAGING_NOT_DISABLED
+        seen["excerpt"] = decode(exc.excerpt, target.encoding)[0][-device_facts.EXCERPT_CHARS :]
+        return result(detail=f"output of {exc.command} stopped at a More prompt")
+    except BadHostKeyException:
+        error = ProbeError.HOST_KEY_CHANGED
+        return result(detail="host key differs from the key trusted on first use; session refused")
     except NetmikoAuthenticationException:
         error = ProbeError.AUTH_FAILED
         return result(detail="authentication failed")
@@ -253,7 +299,7 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
         error = ProbeError.REFUSED
         return result(detail="connection refused")
     except (ReadException, ValueError) as exc:  # netmiko could not find or match a prompt
-        error = ProbeError.GARBLED
+        error = ProbeError.PROMPT_NOT_FOUND
         return result(detail=type(exc).__name__)
     except Exception as exc:  # one failing device must never stop the others
         error = ProbeError.ERROR

@@ -167,12 +167,6 @@ def apply_states(
     return changes
 
 
-def record_facts(session: Session, results: Sequence[ProbeResult]) -> None:
-    for r in results:
-        if r.device_id is not None and r.ok and r.facts is not None:
-            service.set_device_facts(session, r.device_id, r.facts, r.at)
-
-
 def prune(session: Session, history_hours: int, at: datetime, keep_runs: int = 200) -> None:
     """Bounded retention: probe history older than `history_hours`, periods closed over 400 days ago."""
     session.execute(delete(ProbeRecord).where(ProbeRecord.at < at - timedelta(hours=history_hours)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from collectors.results import ProbeError, ProbeKind, ProbeResult
+from inventory.addresses import is_host
 
 # Worth another try: the network may have hiccuped. A refusal or an unreachable route is an answer.
 TRANSIENT_TCP_ERRORS = (TimeoutError, ConnectionResetError, ConnectionAbortedError)
@@ -55,6 +56,17 @@ async def _connect_once(target: TcpTarget, timeout: float) -> None:
 async def probe_port(target: TcpTarget, opts: TcpOptions) -> ProbeResult:
     """Connect once (retrying timeouts and resets only); never raises."""
     started = time.monotonic()
+    if not is_host(target.address):  # never hand a malformed name to the resolver
+        return ProbeResult(
+            ProbeKind.TCP,
+            target.address,
+            opts.vantage,
+            False,
+            ProbeError.BAD_TARGET,
+            "not an IP address or host name",
+            node_id=target.node_id,
+            port=target.port,
+        )
     try:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_TCP_ERRORS),

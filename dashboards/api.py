@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from dashboards import confirmations, rates
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport
+from inventory import history
 from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import Role
@@ -56,6 +57,14 @@ class ReportOut(BaseModel):
     excluded_counts: dict[str, int]
     targets: list[TargetOut]
     breakdowns: list[BreakdownOut]
+
+
+class HistoryOut(BaseModel):
+    earliest: datetime | None
+    every_kind_since: datetime | None
+    kinds: dict[str, datetime]
+    note_zh: str
+    note_en: str
 
 
 class ItemsPage(BaseModel):
@@ -165,6 +174,21 @@ def build_router() -> APIRouter:
         out = confirmations.confirm(session, change_context(request, principal), kind, obj_id)
         session.commit()
         return out
+
+    @router.get(
+        "/history", summary="How far back history is backed by records / 历史记录起点", response_model=HistoryOut
+    )
+    def records(session: SessionDep, principal: CurrentPrincipal) -> HistoryOut:
+        """The earliest change-log time overall and per kind; as-of figures before it are not backed by records."""
+        since = history.records_since(session)
+        zh, en = history.records_note(session)
+        return HistoryOut(
+            earliest=min(since.values(), default=None),
+            every_kind_since=max(since.values(), default=None),
+            kinds=since,
+            note_zh=zh,
+            note_en=en,
+        )
 
     @router.get("/{key}", summary="One rate / 单项指标", response_model=ReportOut)
     def one_rate(key: str, session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> ReportOut:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dashboards.models import PublishedReport
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport, compute_all
+from inventory import history
 from inventory.enums import ChangeAction
 from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory.service import ChangeContext, now_utc, record_change
@@ -246,7 +247,7 @@ def build(session: Session, month: Month) -> ReportData:
             RateChange(k, r.label_zh, r.label_en, previous[k].overall, r.overall) for k, r in current.items()
         ],
         unit_changes=[RankChange(r.key, r.label, prev_by_key.get(r.key), r) for r in units],
-        notes=NOTES,
+        notes=[*NOTES, history.records_note(session)],
     )
 
 

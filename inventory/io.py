@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
+from itertools import zip_longest
 from typing import Any, Literal
+from unicodedata import normalize
 
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from inventory import queries, service
+from inventory import cells as cellread
+from inventory import history, labels, queries, service
+from inventory.cells import CN_TZ, FORMULA_START, CellError, read_cell
+from inventory.cells import to_utc as _to_utc
 from inventory.enums import SubjectKind
-from inventory.errors import Forbidden, InventoryError, Problem, ValidationFailed
+from inventory.errors import Forbidden, InventoryError, Problem, RuleViolation, ValidationFailed
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
 from inventory.schemas import create_schema
 from inventory.service import ChangeContext
@@ -28,11 +33,8 @@ from inventory.spreadsheets import SourceTable, read_table, write_csv, write_xls
 
 Action = Literal["create", "update", "unchanged", "error"]
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
-CN_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # naive times in files are Beijing time
-TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对"})
-FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是"})
 LIST_SEPARATORS = (";", "；")
-FORMULA_START = ("=", "+", "-", "@")  # CSV text starting so is written with a leading ' (spreadsheet injection)
+HEADER_SEARCH_ROWS = 30  # the header row is looked for among the first rows of the sheet
 
 
 # --- columns as files show them ---------------------------------------------------------------
@@ -70,7 +72,9 @@ def file_columns(kind: str) -> tuple[FileColumn, ...]:
 
 
 def _norm(header: str) -> str:
-    return header.replace("（", "(").replace("）", ")").replace(" ", "").replace("\u3000", "").lower()
+    """A header as compared: full-width folded, spaces, line breaks, '*' and a trailing '(必填)' removed."""
+    text = "".join(normalize("NFKC", header).split()).replace("*", "").lower()
+    return text.removesuffix("(必填)").removesuffix("(required)")
 
 
 def _header_map(kind: str) -> dict[str, FileColumn]:
@@ -106,101 +110,23 @@ def required_fields(kind: str) -> tuple[str, ...]:
     return tuple(name for name, f in create_schema(kind).model_fields.items() if f.is_required())
 
 
-# --- reading cells -------------------------------------------------------------------------------
-
-
-class CellError(ValueError):
-    """A cell that cannot be read as its column's type; the message says what was expected."""
+# --- reading cells (see inventory.cells) --------------------------------------------------------------
 
 
 def _text(raw: Any) -> str | None:
-    if raw is None:
+    try:
+        return cellread.text(raw)
+    except CellError:
         return None
-    if isinstance(raw, bool):
-        return "是" if raw else "否"
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    if isinstance(raw, datetime):
-        return raw.isoformat()
-    if isinstance(raw, date):
-        return raw.isoformat()
-    text = str(raw).strip()
-    return text or None
-
-
-def _to_utc(value: datetime) -> datetime:
-    return (value if value.tzinfo else value.replace(tzinfo=CN_TZ)).astimezone(UTC)
-
-
-@cache
-def _enum_values(typ: type[Enum]) -> dict[str, str]:
-    return {str(m.value).lower(): str(m.value) for m in typ}
-
-
-def read_cell(typ: Any, raw: Any) -> Any:
-    """A cell as a typed value (None when empty); CellError when it does not fit the type."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    if typ is str:
-        text = _text(raw)
-        return text[1:] if text and text.startswith("'") and text[1:].startswith(FORMULA_START) else text
-    if typ is bool:
-        if isinstance(raw, bool):
-            return raw
-        word = str(_text(raw)).lower()
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
-        raise CellError("应为 是/否 / expected yes/no (是/否, true/false, 1/0)")
-    if typ is int:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if isinstance(raw, float) and raw.is_integer():
-            return int(raw)
-        try:
-            return int(str(raw).strip().replace(",", ""))
-        except ValueError:
-            raise CellError("应为整数 / expected an integer") from None
-    if typ is float:
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
-        try:
-            return float(str(raw).strip().replace(",", ""))
-        except ValueError:
-            raise CellError("应为数字 / expected a number") from None
-    if typ is datetime:
-        if isinstance(raw, datetime):
-            return _to_utc(raw)
-        if isinstance(raw, date):
-            return _to_utc(datetime(raw.year, raw.month, raw.day))
-        try:
-            return _to_utc(datetime.fromisoformat(str(raw).strip().replace("/", "-")))
-        except ValueError:
-            raise CellError("应为时间 / expected a date-time like 2024-01-31T09:30:00+08:00") from None
-    if typ is date:
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        try:
-            return date.fromisoformat(str(raw).strip().replace("/", "-"))
-        except ValueError:
-            raise CellError("应为日期 / expected a date like 2024-01-31") from None
-    if isinstance(typ, type) and issubclass(typ, Enum):
-        value = _enum_values(typ).get(str(_text(raw)).lower())
-        if value is None:
-            raise CellError(f"应为以下值之一 / expected one of: {', '.join(str(m.value) for m in typ)}")
-        return value
-    return raw
 
 
 def read_codes(raw: Any) -> list[str]:
-    """A ';'-joined list of codes (full-width '；' too), blanks dropped, duplicates kept once."""
-    text = _text(raw) or ""
+    """A ';'-joined list of codes (full-width '；' too), each normalised, blanks dropped, duplicates kept once."""
+    text = cellread.text(raw) or ""
     for sep in LIST_SEPARATORS[1:]:
         text = text.replace(sep, LIST_SEPARATORS[0])
-    return list(dict.fromkeys(part.strip() for part in text.split(LIST_SEPARATORS[0]) if part.strip()))
+    found = (cellread.code(part) for part in text.split(LIST_SEPARATORS[0]))
+    return list(dict.fromkeys(c for c in found if c))
 
 
 # --- writing cells --------------------------------------------------------------------------------
@@ -244,6 +170,7 @@ class RowResult:
     action: Action
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (before, after) as file text
     problems: list[Problem] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)  # what was normalised; never blocks the import
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -252,18 +179,24 @@ class RowResult:
             "action": self.action,
             "changes": {k: {"before": b, "after": a} for k, (b, a) in self.changes.items()},
             "problems": [p.as_dict() for p in self.problems],
+            "notices": [p.as_dict() for p in self.notices],
         }
 
 
 @dataclass
 class ImportReport:
-    """The dry-run diff or the outcome of an import: one result per data row plus file-level problems."""
+    """The dry-run diff or the outcome of an import: one result per data row plus file-level problems.
+
+    File-level problems come first, most important first (no header row found, then the code column, then
+    unknown columns); `header_rows` says which rows of the file were taken as the header.
+    """
 
     kind: str
     dry_run: bool
     rows: list[RowResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     applied: bool = False
+    header_rows: tuple[int, int] | None = None  # first and last file row of the header
 
     @property
     def ok(self) -> bool:
@@ -276,6 +209,15 @@ class ImportReport:
             out[r.action] += 1
         return out
 
+    @property
+    def header_note(self) -> str | None:
+        if self.header_rows is None:
+            return None
+        first, last = self.header_rows
+        if first == last:
+            return f"第{first}行作为表头 / row {first} taken as the header"
+        return f"第{first}–{last}行作为表头（合并表头） / rows {first}–{last} taken as the header (merged)"
+
     def all_problems(self) -> list[Problem]:
         return self.problems + [p for r in self.rows for p in r.problems]
 
@@ -285,16 +227,19 @@ class ImportReport:
             "dry_run": self.dry_run,
             "applied": self.applied,
             "ok": self.ok,
+            "header_rows": list(self.header_rows) if self.header_rows else None,
+            "header_note": self.header_note,
             "counts": self.counts,
             "problems": [p.as_dict() for p in self.problems],
             "rows": [r.as_dict() for r in self.rows],
         }
 
     def error(self) -> ValidationFailed:
-        """The report as one error (422) whose details name every row and field."""
+        """The report as one error (422) whose details name every row and field, the most important first."""
         problems = self.all_problems()
+        lead = f"{self.problems[0].message}; " if self.problems else ""
         return ValidationFailed(
-            f"import of {self.kind} failed: {len(problems)} problems; nothing was written / 导入失败，未写入任何数据",
+            f"{lead}import of {self.kind} failed: {len(problems)} problems; nothing was written / 导入失败，未写入任何数据",
             problems,
         )
 
@@ -316,6 +261,7 @@ class _Plan:
     report: ImportReport
     rows: list[_Row]
     ids: dict[str, dict[str, int]]  # kind → code → id, for every code the file names
+    folded: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → folded code → stored code
     progress: Progress | None = None
     done: int = 0
     total: int = 0
@@ -332,61 +278,155 @@ def _problem(row: int, col: FileColumn | None, message: str, value: Any = None) 
     return Problem(text, field=col.field if col else None, row=row, value=value)
 
 
+def _blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not _text(c)) for c in cells)
+
+
+def _header_cell(cell: Any) -> str:
+    return "" if cell is None or not isinstance(cell, str | int | float) else str(cell).strip()
+
+
+def _hits(hmap: dict[str, FileColumn], cells: Sequence[Any]) -> int:
+    return sum(1 for c in cells if (h := _header_cell(c)) and _norm(h) in hmap)
+
+
+def _merge_headers(hmap: dict[str, FileColumn], upper: Sequence[Any], lower: Sequence[Any]) -> list[str]:
+    """Two header rows as one: a merged cell has its text only in its first row, so the other one is empty."""
+    out = []
+    for up, low in zip_longest(upper, lower):
+        u, lo = _header_cell(up), _header_cell(low)
+        out.append(lo if lo and (_norm(lo) in hmap or _norm(u) not in hmap) else u)
+    return out
+
+
+def _code_index(hmap: dict[str, FileColumn], cells: Sequence[Any]) -> int | None:
+    found = (i for i, c in enumerate(cells) if (col := hmap.get(_norm(_header_cell(c)))) and col.field == "code")
+    return next(found, None)
+
+
+def _continues_header(hmap: dict[str, FileColumn], header: Sequence[Any], below: Sequence[Any]) -> bool:
+    """Whether the row under the header is its second row (sub-columns), not the first data row.
+
+    A data row always has a code; a second header row has none under the header's code column (that cell is
+    merged with the one above), or names the code column itself.
+    """
+    if _blank(below) or not _hits(hmap, below):
+        return False
+    at = _code_index(hmap, header)
+    if at is None:
+        return _code_index(hmap, below) is not None
+    return at >= len(below) or not _header_cell(below[at])
+
+
+def _locate_header(
+    spec: KindSpec, table: SourceTable, report: ImportReport
+) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """Find the header among the first rows (title rows, notes and blank rows may come before it).
+
+    The header is the row naming most of the kind's columns (the first such row on a tie); with a merged
+    two-row header (a group title over sub-columns) the row below or above that also names columns is merged in.
+    """
+    hmap = _header_map(spec.name)
+    rows = table.all_rows()
+    window = [(i, n, cells) for i, (n, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if not _blank(cells)]
+    scored = [(_hits(hmap, cells), i) for i, _, cells in window]
+    best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
+    if best[0] == 0:
+        code = next(c for c in file_columns(spec.name) if c.field == "code")
+        report.problems.append(
+            Problem(
+                f"未找到表头：前{HEADER_SEARCH_ROWS}行中没有一行含有{spec.zh}的列名（如 {code.zh}） / "
+                f"header row not found: none of the first {HEADER_SEARCH_ROWS} rows names a column of {spec.name}",
+                field="header",
+                row=None,
+            )
+        )
+        return [], []
+    first = last = best[1]
+    headers = [_header_cell(c) for c in rows[first][1]]
+    below = first + 1
+    if below < len(rows) and _continues_header(hmap, rows[first][1], rows[below][1]):
+        headers, last = _merge_headers(hmap, rows[first][1], rows[below][1]), below
+    elif first > 0 and not _blank(rows[first - 1][1]) and _hits(hmap, rows[first - 1][1]):
+        headers, first = _merge_headers(hmap, rows[first - 1][1], rows[first][1]), first - 1
+    report.header_rows = (rows[first][0], rows[last][0])
+    return headers, rows[last + 1 :]
+
+
+def _read_value(spec: KindSpec, col: FileColumn, raw: Any, result: RowResult) -> Any:
+    if col.link:
+        return read_codes(raw)
+    if col.ref or col.subject or col.field == "code":
+        value = cellread.code(raw)
+        shown = _text(raw)
+        if value is not None and shown != value:
+            result.notices.append(
+                _problem(result.row, col, f"编码已规范化 {shown!r} → {value!r} / code normalised", value)
+            )
+        return value
+    return read_cell(_python_type(spec, col.field), raw)
+
+
 def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[list[FileColumn | None], list[_Row]]:
+    headers, body = _locate_header(spec, table, report)
+    if report.header_rows is None:
+        return [], []
+    hrow = report.header_rows[1]
     hmap = _header_map(spec.name)
     columns: list[FileColumn | None] = []
     seen: set[str] = set()
-    for i, header in enumerate(table.headers, start=1):
+    for i, header in enumerate(headers, start=1):
         col = hmap.get(_norm(header)) if header else None
         if header and col is None:
             report.problems.append(
-                Problem(f"row 1: unknown column {header!r} / 未知列名", field=header, row=1, value=header)
+                Problem(f"row {hrow}: unknown column {header!r} / 未知列名", field=header, row=hrow, value=header)
             )
         elif col is not None and col.field in seen:
             report.problems.append(
-                Problem(f"row 1: column {header!r} appears twice / 列重复", field=col.field, row=1, value=header)
+                Problem(
+                    f"row {hrow}: column {header!r} appears twice / 列重复", field=col.field, row=hrow, value=header
+                )
             )
             col = None
-        elif not header and any(len(cells) >= i and _text(cells[i - 1]) for _, cells in table.rows):
-            report.problems.append(Problem(f"row 1: column {i} has values but no header / 缺少列名", row=1))
+        elif not header and any(len(cells) >= i and _text(cells[i - 1]) for _, cells in body):
+            report.problems.append(Problem(f"row {hrow}: column {i} has values but no header / 缺少列名", row=hrow))
         if col is not None:
             seen.add(col.field)
         columns.append(col)
     if "code" not in seen:
         code = next(c for c in file_columns(spec.name) if c.field == "code")
-        report.problems.append(
-            Problem(f"row 1: missing the code column {code.zh} ({code.en}) / 缺少编码列", field="code", row=1)
+        report.problems.insert(
+            0,
+            Problem(f"row {hrow}: missing the code column {code.zh} ({code.en}) / 缺少编码列", field="code", row=hrow),
         )
     rows: list[_Row] = []
-    for number, cells in table.rows:
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+    for number, cells in body:
+        if _blank(cells):
             continue
         result = RowResult(number, None, "create")
-        if len(cells) != len(table.headers) and (table.format == "csv" or len(cells) > len(table.headers)):
+        extra_blank = len(cells) > len(headers) and _blank(cells[len(headers) :])
+        if len(cells) != len(headers) and (table.format == "csv" or len(cells) > len(headers)) and not extra_blank:
             result.problems.append(
-                _problem(
-                    number, None, f"has {len(cells)} cells but the header has {len(table.headers)} / 列数与表头不一致"
-                )
+                _problem(number, None, f"has {len(cells)} cells but the header has {len(headers)} / 列数与表头不一致")
             )
         values: dict[str, Any] = {}
         for col, raw in zip(columns, cells, strict=False):
             if col is None:
                 continue
             try:
-                if col.link:
-                    values[col.field] = read_codes(raw)
-                elif col.ref or col.subject:
-                    values[col.field] = _text(raw)
-                else:
-                    values[col.field] = read_cell(_python_type(spec, col.field), raw)
+                values[col.field] = _read_value(spec, col, raw, result)
             except CellError as exc:
-                result.problems.append(_problem(number, col, f"{raw!r}: {exc}", _text(raw)))
+                result.problems.append(_problem(number, col, f"{_shown_raw(raw)}: {exc}", _text(raw)))
         for col in columns[len(cells) :]:
             if col is not None:
                 values.setdefault(col.field, [] if col.link else None)
         result.code = values.get("code")
         rows.append(_Row(result, values))
     return columns, rows
+
+
+def _shown_raw(raw: Any) -> str:
+    return repr(raw) if not isinstance(raw, float) else f"{raw:.17g}"
 
 
 def _ids_for(session: Session, kind: str, codes: Iterable[str]) -> dict[str, int]:
@@ -441,9 +481,57 @@ def _resolve_refs(session: Session, plan: _Plan, columns: list[FileColumn], curr
                     continue
                 if code in plan.ids[target] or (target == plan.spec.name and code in in_file):
                     continue
+                near = _near_code(session, plan, target, code)
+                hint = f"; 仅全半角或大小写不同的已有编码 {near!r} / did you mean {near!r}?" if near else ""
                 r.result.problems.append(
-                    _problem(r.result.row, col, f"unknown {target} code {code!r} / 引用的编码不存在", code)
+                    _problem(r.result.row, col, f"unknown {target} code {code!r} / 引用的编码不存在{hint}", code)
                 )
+
+
+def _folded_codes(session: Session, plan: _Plan, kind: str) -> dict[str, str]:
+    """Every stored code of a kind by its folded form (width and case ignored), loaded once per import."""
+    if kind not in plan.folded:
+        model: Any = KINDS[kind].model
+        plan.folded[kind] = {cellread.fold(c): c for c in session.scalars(select(model.code))}
+    return plan.folded[kind]
+
+
+def _near_code(session: Session, plan: _Plan, kind: str, code: str) -> str | None:
+    """A stored code equal to `code` but for width or case (None when there is none)."""
+    near = _folded_codes(session, plan, kind).get(cellread.fold(code))
+    return near if near is not None and near != code else None
+
+
+def _check_near_codes(session: Session, plan: _Plan, first: dict[str, int], existing: dict[str, int]) -> None:
+    """A code differing from a stored one, or from another row's, only by width or case is an error, not new."""
+    col = _columns_by_field(plan.spec.name)["code"]
+    seen: dict[str, tuple[str, int]] = {}
+    for r in plan.rows:
+        code = r.result.code
+        if code is None:
+            continue
+        key = cellread.fold(code)
+        other = seen.setdefault(key, (code, r.result.row))
+        if other[0] != code:
+            r.result.problems.append(
+                _problem(
+                    r.result.row,
+                    col,
+                    f"编码 {code!r} 与第{other[1]}行的编码 {other[0]!r} 仅全半角或大小写不同 / "
+                    f"code differs from row {other[1]}'s only by width or case",
+                    code,
+                )
+            )
+        elif code not in existing and (near := _near_code(session, plan, plan.spec.name, code)):
+            r.result.problems.append(
+                _problem(
+                    r.result.row,
+                    col,
+                    f"编码 {code!r} 与已有编码 {near!r} 仅全半角或大小写不同，不会新建；请使用已有编码 / "
+                    f"code differs from the existing code {near!r} only by width or case; not created as new",
+                    code,
+                )
+            )
 
 
 def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> _Plan:
@@ -467,6 +555,7 @@ def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> 
             first[code] = r.result.row
     existing = _ids_for(session, kind, first)
     plan.ids[kind] = dict(existing)
+    _check_near_codes(session, plan, first, existing)
     current = {row["code"]: row for row in export_rows(session, kind, ids=list(existing.values()))}
     _resolve_refs(session, plan, columns, current)
     present = {c.field for c in columns}
@@ -532,11 +621,48 @@ def _data(plan: _Plan, r: _Row, fields: Iterable[str], deferred: Collection[str]
     return data
 
 
-def _remap(exc: InventoryError, batch: Sequence[_Row]) -> list[Problem]:
+RULES_ZH: dict[str, str] = {  # domain rules (inventory.service.check_rules) in Chinese, by their English text
+    "a classified system can never be migrated to the cloud": "涉密系统不得迁移上云",
+    "a classified system can never be hosted on a cloud": "涉密系统不得部署在云上",
+    "a classified system can never get a cloud placement": "涉密系统不得指定所在云",
+    "hosting on a cloud needs cloud_id": "部署在云上须填写所在云编码",
+    "cloud_id is only for systems hosted on a cloud": "只有部署在云上的系统才填写所在云编码",
+    "hosting in a room needs room_id": "部署在机房须填写所在机房编码",
+    "a migrated system must be hosted on the gov cloud or a sub-cloud": "已迁移的系统须部署在政务云或子云上",
+    "a system cannot depend on itself": "系统不能依赖自身",
+    "a system cannot replace itself": "系统不能替代自身",
+    "a classified network can never be moved onto the extranet": "涉密专网不得迁移或打通到电子政务外网",
+    "an exemption needs a reason": "豁免须写明理由",
+    "parent would make a cycle": "上级关系形成循环",
+    "cloud ": "所在云的类型与部署方式不符",
+    "a ": "层级不能高于或等于上级",
+}
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _rule_text(kind: str, code: str | None, message: str) -> str:
+    """A domain-rule message Chinese first, naming the object by its code."""
+    spec = KINDS[kind]
+    who_zh, who_en = f"{spec.zh} {code}" if code else spec.zh, f"{kind} {code}" if code else kind
+    if _has_cjk(message):
+        return f"{who_zh}：{message}"
+    zh = RULES_ZH.get(message) or next(
+        (v for k, v in RULES_ZH.items() if k.endswith(" ") and message.startswith(k)), "违反业务规则"
+    )
+    return f"{who_zh}：{zh} / {who_en}: {message}"
+
+
+def _remap(exc: InventoryError, batch: Sequence[_Row], kind: str) -> list[Problem]:
     out = []
+    rules = isinstance(exc, RuleViolation)
     for p in exc.problems or [Problem(exc.message)]:
-        number = batch[p.row].result.row if p.row is not None and 0 <= p.row < len(batch) else None
-        out.append(replace(p, row=number, message=f"row {number}: {p.message}" if number else p.message))
+        r = batch[p.row] if p.row is not None and 0 <= p.row < len(batch) else None
+        number = r.result.row if r is not None else None
+        text = _rule_text(kind, r.result.code if r else None, p.message) if rules else p.message
+        out.append(replace(p, row=number, message=f"row {number}: {text}" if number else text))
     return out
 
 
@@ -575,9 +701,9 @@ def _create_rows(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Prob
         try:
             ids = service.create_many(session, kind, payload, ctx)
         except Forbidden as exc:
-            raise Forbidden(exc.message, _remap(exc, batch)) from None
+            raise Forbidden(exc.message, _remap(exc, batch, kind)) from None
         except InventoryError as exc:
-            return _remap(exc, batch)
+            return _remap(exc, batch, kind)
         plan.advance(len(ids))
         for (r, later), obj_id in zip(layer, ids, strict=True):
             r.obj_id = obj_id
@@ -596,9 +722,9 @@ def _update_row(session: Session, plan: _Plan, r: _Row, fields: Sequence[str], c
     try:  # service.update raises before it changes anything, so no savepoint per row is needed
         service.update(session, plan.spec.name, r.obj_id, _data(plan, r, fields), ctx, row=0)
     except Forbidden as exc:
-        raise Forbidden(exc.message, _remap(exc, [r])) from None
+        raise Forbidden(exc.message, _remap(exc, [r], plan.spec.name)) from None
     except InventoryError as exc:
-        return _remap(exc, [r])
+        return _remap(exc, [r], plan.spec.name)
     return []
 
 
@@ -642,17 +768,81 @@ def _execute(session: Session, plan: _Plan, ctx: ChangeContext) -> list[Problem]
     return problems
 
 
+def _with_history(ctx: ChangeContext, plan: _Plan) -> ChangeContext:
+    """By default the objects a file creates are on record since the earliest status date it gives."""
+    eff = history.EFFECTIVE.get(plan.spec.name)
+    if ctx.at is not None or ctx.history_since is not None or eff is None:
+        return ctx
+    dates = [m for r in plan.rows if r.result.action == "create" and (m := history.moment(r.values.get(eff.stamp)))]
+    return replace(ctx, history_since=min(dates)) if dates else ctx
+
+
+def _trial_rows(plan: _Plan) -> list[_Row]:
+    """Rows without cell errors, minus those pointing at new codes of rows with errors (transitively)."""
+    kind = plan.spec.name
+    bad = {c for r in plan.rows if r.result.action == "error" and (c := r.result.code) and c not in plan.ids[kind]}
+    good = [r for r in plan.rows if r.result.action != "error"]
+    while True:
+        blocked = [r for r in good if set().union(*_same_kind_refs(plan, r, bad))]
+        if not blocked:
+            return good
+        bad |= {c for r in blocked if (c := r.result.code)}
+        gone = {id(r) for r in blocked}
+        good = [r for r in good if id(r) not in gone]
+
+
+def _rules_of_error_rows(session: Session, plan: _Plan, erring: list[_Row]) -> list[Problem]:
+    """Domain rules of rows that have cell errors, over the cells that could be read (and references known)."""
+    by_field = _columns_by_field(plan.spec.name)
+    out: list[Problem] = []
+    for r in erring:
+        result = r.result
+        if result.code is None:
+            continue
+        failed = {p.field for p in result.problems}
+        if "code" in failed:
+            continue
+        fields = []
+        for fld, value in r.values.items():
+            col = by_field[fld]
+            target = col.ref or col.link or (r.subject_target if col.subject else None)
+            codes = value if isinstance(value, list) else [value] if value is not None else []
+            if fld in failed or fld == "code" or (target and any(c not in plan.ids.get(target, {}) for c in codes)):
+                continue
+            fields.append(fld)
+        if plan.spec.name == "determinations" and "subject_id" not in fields:
+            continue  # the subject rule needs a known subject
+        data = _data(plan, r, fields)
+        try:
+            found = service.rule_problems(session, plan.spec.name, data, r.obj_id, 0)
+        except InventoryError:
+            continue
+        found = [p for p in found if p.field in fields]
+        if found:
+            out += _remap(RuleViolation("rules", found), [r], plan.spec.name)
+    return out
+
+
 def _run(
     session: Session, kind: str, table: SourceTable, ctx: ChangeContext, dry_run: bool, progress: Progress | None
 ) -> ImportReport:
     if kind not in KINDS:
         raise ValidationFailed(f"unknown kind {kind!r}", [Problem("unknown kind", field="kind", value=kind)])
     plan = _prepare(session, kind, table, dry_run)
+    ctx = _with_history(ctx, plan)
     plan.progress = progress
     plan.total = sum(r.result.action in ("create", "update") for r in plan.rows)
     report = plan.report
-    if not report.ok:
-        return report
+    # With errors in some rows the others are still tried (and always rolled back), so that their domain
+    # rules are reported too: the dry run names every problem of every row at once.
+    trial = not report.ok
+    if trial:
+        if report.header_rows is None or any(p.field == "code" for p in report.problems):
+            return report
+        tried = _trial_rows(plan)
+        kept = {id(r) for r in tried}
+        erring = [r for r in plan.rows if id(r) not in kept]  # rows with errors and rows pointing at them
+        plan = replace(plan, rows=tried)
     savepoint = session.begin_nested()
     try:
         problems = _execute(session, plan, ctx)
@@ -661,7 +851,9 @@ def _run(
     except BaseException:
         savepoint.rollback()
         raise
-    if problems or dry_run:
+    if trial:
+        problems += _rules_of_error_rows(session, plan, erring)
+    if problems or dry_run or trial:
         savepoint.rollback()
     else:
         savepoint.commit()
@@ -809,17 +1001,22 @@ def notes(kind: str) -> list[list[Any]]:
                 int: "整数 integer",
                 float: "数字 number",
                 bool: "是/否 yes/no",
-                date: "日期 date YYYY-MM-DD",
-                datetime: "时间 date-time ISO 8601 (default +08:00)",
+                date: "日期 date 2024-01-05 / 2024/1/5 / 2024年1月5日",
+                datetime: "时间 date-time 2024-01-05 09:30（无时区即北京时间 no offset = +08:00）",
             }.get(py, "取值 value")
             if isinstance(py, type) and issubclass(py, Enum):
-                typ, allowed = "枚举 enum", " | ".join(str(m.value) for m in py)
+                typ, allowed = (
+                    "枚举 enum（代码或中文 code or label）",
+                    " | ".join(labels.shown(py, m.value) for m in py),
+                )
         out.append([col.zh, col.en, col.field, typ, "是 yes" if col.field in required else "", refers, allowed])
     out += [
         [],
         ["每行一个对象，按编码匹配：新编码新建，已有编码更新（只改不同的字段）；空单元格 = 空值（新建时取默认值）。"],
         ["One object per row, matched by code: a new code is created, a known one updated (changed fields only)."],
-        ["References hold codes, not ids; lists are codes joined by ';'. Booleans: 是/否, true/false, 1/0, yes/no."],
+        ["References hold codes, not ids; lists are codes joined by ';'. Booleans: 是/否, ✓/×, true/false, 1/0."],
+        ["表头可在标题行、说明行之下，可为两行合并表头；编码中的全角字符与多余空格会被规范化。"],
+        ["Long numeric codes must be entered as text: Excel keeps only 15 digits of a number."],
         ["导入先用 dry-run 预览差异；有任何错误则整个文件都不写入。/ Dry-run first; any error writes nothing."],
     ]
     return out

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from inventory import io
 from inventory.auth import INVENTORY_WRITE, Principal, write_guard
+from inventory.cells import to_utc
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from inventory.kinds import KINDS
@@ -97,6 +99,13 @@ def add_io_routes(router: APIRouter) -> None:
         principal: CurrentPrincipal,
         dry_run: Annotated[bool, Query(description="only report the diff; write nothing")] = False,
         message: Annotated[str | None, Query(max_length=500)] = None,
+        history_since: Annotated[
+            datetime | None,
+            Query(
+                description="new objects are on record since this time (no offset = Beijing time); default: the "
+                "earliest status date in the file / 新建对象的在册起始时间"
+            ),
+        ] = None,
     ) -> JSONResponse:
         """Rows are matched by code: new codes are created, known ones updated; references are codes.
 
@@ -106,6 +115,8 @@ def add_io_routes(router: APIRouter) -> None:
         _may_import(principal, name)
         data, filename = await _read_upload(request, request.app.state.settings.max_upload_bytes)
         ctx = change_context(request, principal, write_guard(principal), message)
+        if history_since is not None:
+            ctx = replace(ctx, history_since=to_utc(history_since))
 
         def run() -> io.ImportReport:
             try:

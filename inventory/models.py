@@ -114,6 +114,7 @@ class Room(Timestamped, Base):
     is_data_centre: Mapped[bool] = mapped_column(Boolean, default=False)
     racks: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[RoomStatus] = mapped_column(enum_type(RoomStatus), default=RoomStatus.ACTIVE)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Cloud(Timestamped, Base):
@@ -144,6 +145,7 @@ class InternetExit(Timestamped, Base):
     isp: Mapped[str | None] = mapped_column(String(50))
     bandwidth_mbps: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[ExitStatus] = mapped_column(enum_type(ExitStatus), default=ExitStatus.ACTIVE)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DedicatedNetwork(Timestamped, Base):

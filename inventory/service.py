@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import areas, build_rules
+from inventory import addresses, areas, build_rules, history
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -46,9 +46,35 @@ class ChangeContext:
     request_id: str | None = None
     at: datetime | None = None
     guard: Guard | None = None
+    history_since: datetime | None = None  # new objects are on record since then (see inventory.history)
 
     def when(self) -> datetime:
         return self.at or now_utc()
+
+
+def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+    """The change-log rows for a new object: at `at`, or back-dated from its status date (inventory.history)."""
+    entries = (
+        history.creation_entries(kind, after, at, ctx.history_since)
+        if ctx.at is None
+        else [history.Entry(at, ChangeAction.CREATE, None, after)]
+    )
+    return [
+        {
+            "at": e.at,
+            "actor": ctx.actor,
+            "actor_role": ctx.role,
+            "kind": kind,
+            "object_id": after["id"],
+            "object_code": after.get("code"),
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+            "message": " · ".join(m for m in (ctx.message, e.note) if m) or None,
+            "request_id": ctx.request_id,
+        }
+        for e in entries
+    ]
 
 
 def json_value(v: Any) -> Any:
@@ -119,7 +145,10 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
             for err in exc.errors()
         ]
         raise ValidationFailed(f"invalid {spec.name} data", problems) from None
-    return model.model_dump(exclude_unset=True)
+    clean = model.model_dump(exclude_unset=True)
+    if bad := addresses.problems(spec.name, clean, row):  # probe addresses and ports of nodes and devices
+        raise ValidationFailed(f"invalid {spec.name} data", bad)
+    return clean
 
 
 def _short(v: Any) -> Any:
@@ -243,6 +272,24 @@ def _check_tree(session: Session, spec: KindSpec, state: dict[str, Any], p: list
             )
 
 
+def rule_problems(
+    session: Session, kind: str, data: Mapping[str, Any], obj_id: int | None = None, row: int | None = None
+) -> list[Problem]:
+    """The domain rules the given (partial, possibly incomplete) data would break; nothing is written.
+
+    Used by the import dry run to report rule violations of rows that also have unreadable cells; fields
+    that do not validate are left out rather than reported here.
+    """
+    spec = KINDS[kind]
+    try:
+        clean = _validate(spec, data, partial=True, row=row)
+    except ValidationFailed as exc:
+        bad = {p.field for p in exc.problems}
+        clean = _validate(spec, {k: v for k, v in data.items() if k not in bad}, partial=True, row=row)
+    before = snapshot(spec, get_or_404(session, spec, obj_id)) if obj_id is not None else None
+    return check_rules(session, spec, _state(spec, before, clean, obj_id), row)
+
+
 def _stamp_status(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], at: datetime) -> None:
     for status_field, stamp in (("status", "status_changed_at"), ("state", "state_since")):
         if stamp not in spec.fields or status_field not in data or stamp in data:
@@ -298,7 +345,7 @@ def create(session: Session, kind: str, data: Mapping[str, Any], ctx: ChangeCont
     session.add(obj)
     session.flush()
     after = snapshot(spec, obj)
-    record_change(session, ctx, kind, obj.id, ChangeAction.CREATE, None, after, after.get("code"))  # type: ignore[attr-defined]
+    session.add_all(ChangeLog(**entry) for entry in creation_log(ctx, kind, after, ctx.when()))
     return obj
 
 
@@ -466,25 +513,7 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
         if pairs:
             session.execute(insert(link.table), pairs)
     log: Any = ChangeLog.__table__
-    session.execute(
-        insert(log),
-        [
-            {
-                "at": at,
-                "actor": ctx.actor,
-                "actor_role": ctx.role,
-                "kind": kind,
-                "object_id": a["id"],
-                "object_code": a.get("code"),
-                "action": ChangeAction.CREATE,
-                "before": None,
-                "after": a,
-                "message": ctx.message,
-                "request_id": ctx.request_id,
-            }
-            for a in afters
-        ],
-    )
+    session.execute(insert(log), [entry for a in afters for entry in creation_log(ctx, kind, a, at)])
     return ids
 
 

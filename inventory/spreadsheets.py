@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import zip_longest
 from typing import Any, Literal
 
 from openpyxl import Workbook, load_workbook
@@ -16,6 +17,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from inventory.cells import FormulaWithoutValue
 from inventory.errors import Problem, TooLarge, ValidationFailed
 
 Format = Literal["csv", "xlsx"]
@@ -28,11 +30,20 @@ NOTES_TITLE = "说明 Notes"
 
 @dataclass
 class SourceTable:
-    """A file as read: its header cells and data rows, each with its row number in the file (header = 1)."""
+    """A file as read: its first row and the rows after it, each with its row number in the file (first = 1).
+
+    The first row is only a guess at the header: the importer looks for the real header row (title rows and
+    notes may sit above it) with `all_rows()`.
+    """
 
     headers: list[str]
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)
     format: Format = "csv"
+    header_row: int = 1
+
+    def all_rows(self) -> list[tuple[int, list[Any]]]:
+        """The header guess and every row after it, with their file row numbers."""
+        return [(self.header_row, list(self.headers)), *self.rows]
 
     @classmethod
     def from_dicts(cls, records: Sequence[dict[str, Any]]) -> SourceTable:
@@ -101,7 +112,7 @@ def read_csv(data: bytes) -> SourceTable:
             table.rows.append((record, cells))
     except csv.Error as exc:
         raise _bad_file(f"row {record + 1}: malformed CSV ({exc}) / CSV 格式错误", row=record + 1) from None
-    if not table.headers:
+    if not table.headers and not table.rows:
         raise _bad_file("the file is empty (no header row) / 文件为空")
     return table
 
@@ -120,18 +131,48 @@ def _check_zip(data: bytes) -> None:
         )
 
 
-def read_xlsx(data: bytes) -> SourceTable:
-    """The first data worksheet of an XLSX workbook (read-only, values only); the 说明 Notes sheet is ignored."""
-    _check_zip(data)
+def _has_formulas(data: bytes) -> bool:
+    """Whether any worksheet holds a formula (`<f>` element); only then is the second, formula pass needed."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                with zf.open(info) as member:
+                    while chunk := member.read(1 << 20):
+                        if b"<f>" in chunk or b"<f " in chunk or b":f>" in chunk or b":f " in chunk:
+                            return True
+    return False
+
+
+def _is_formula(value: Any) -> bool:
+    return (isinstance(value, str) and value.startswith("=")) or hasattr(value, "text")  # ArrayFormula has .text
+
+
+def _load(data: bytes, data_only: bool) -> Any:
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many types (KeyError, InvalidFileException, XML errors)
         raise _bad_file(f"not a valid XLSX file ({type(exc).__name__}) / 不是有效的 XLSX 文件") from None
+
+
+def read_xlsx(data: bytes) -> SourceTable:
+    """The first data worksheet of an XLSX workbook (read-only); the 说明 Notes sheet is ignored.
+
+    Cells are read as Excel last saved them (cached values). A formula cell with no cached value becomes a
+    `FormulaWithoutValue`, so the importer refuses it instead of reading it as empty.
+    """
+    _check_zip(data)
+    wb = _load(data, data_only=True)
+    wf = _load(data, data_only=False) if _has_formulas(data) else None
     try:
         ws = next((w for w in wb.worksheets if w.title != NOTES_TITLE), wb.worksheets[0])
+        values = ws.iter_rows(values_only=True)
+        formulas = wf[ws.title].iter_rows(values_only=True) if wf is not None else iter(())
         table = SourceTable([], format="xlsx")
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells = list(values)
+        for number, (row, frow) in enumerate(zip_longest(values, formulas, fillvalue=()), start=1):
+            cells: list[Any] = [
+                FormulaWithoutValue(str(getattr(f, "text", f))) if v is None and _is_formula(f) else v
+                for v, f in zip_longest(row, frow)
+            ]
             while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
                 cells.pop()
             if number == 1:
@@ -146,7 +187,9 @@ def read_xlsx(data: bytes) -> SourceTable:
         raise _bad_file(f"unreadable XLSX worksheet ({type(exc).__name__}) / XLSX 工作表无法读取") from None
     finally:
         wb.close()
-    if not table.headers:
+        if wf is not None:
+            wf.close()
+    if not table.headers and not table.rows:
         raise _bad_file("the first worksheet is empty (no header row) / 第一个工作表为空")
     return table
 

@@ -9,6 +9,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from collectors.devices_cli import make_app as devices_cli
 from dashboards.report_cli import make_app as report_cli
 from inventory.auth import create_token
 from inventory.db import Database
@@ -22,6 +23,7 @@ from orchestrator.clouds_cli import make_app as clouds_cli
 from orchestrator.io_cli import register as register_io
 from orchestrator.logs import configure
 from orchestrator.plan_capacity import plan_capacity
+from orchestrator.probe_cli import register as register_probe
 from orchestrator.requests_cli import make_app as requests_cli
 from orchestrator.settings import Settings
 
@@ -35,6 +37,7 @@ app.add_typer(token_app, name="token")
 register_io(app)  # yunwang import / export / template
 console = Console()
 log = logging.getLogger("yunwang")
+register_probe(app, console)  # yunwang probe NODE_CODE (a probe-now job with a progress bar)
 
 
 def _settings() -> Settings:
@@ -49,6 +52,7 @@ _request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_ur
 app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
 app.add_typer(clouds_cli(_settings), name="cloud")
+app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
 
 
 @db_app.command("upgrade")

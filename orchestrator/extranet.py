@@ -5,10 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collectors.api import build_router
+from collectors.device_metrics import DeviceCollector
+from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
+from collectors.jobs import ProbeJobs
 from collectors.metrics import ExtranetCollector
 from collectors.results import ProbeKind
 from collectors.runner import CollectorConfig, CollectorService
+from collectors.snmp import SnmpOptions
+from collectors.snmp_metrics import SnmpCollector
 from collectors.ssh import SshOptions
 from collectors.tcp import TcpOptions
 from orchestrator.jobs import JobOutcome, Jobs
@@ -28,6 +33,7 @@ def collector_config(s: Settings) -> CollectorConfig:
         ),
         tcp=TcpOptions(s.collector_tcp_timeout_seconds, s.collector_tcp_concurrency, s.collector_retries, v),
         ssh=SshOptions(s.collector_ssh_timeout_seconds, s.collector_ssh_concurrency, s.collector_retries, v),
+        snmp=SnmpOptions(s.collector_snmp_timeout_seconds, s.collector_retries, s.collector_snmp_concurrency, v),
         degraded_loss_ratio=s.collector_degraded_loss_ratio,
         history_hours=s.collector_history_hours,
         secret_key=s.secret_key.get_secret_value() if s.secret_key else None,
@@ -43,11 +49,17 @@ def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
     svc = CollectorService(app.state.db, collector_config(settings))
     app.state.collectors = svc
     app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.registry.register(DeviceCollector(svc.devices))
+    app.state.registry.register(SnmpCollector(svc.snmp_view))
+    app.state.probe_jobs = probe_jobs = ProbeJobs(svc)  # probe-now jobs, run on the app's event loop
+    app.state.components.stoppers.append(lambda a: probe_jobs.cancel_all())
     app.include_router(build_router())
+    app.include_router(build_devices_router())
     intervals = {
         ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
         ProbeKind.TCP: settings.collector_tcp_interval_seconds,
         ProbeKind.SSH: settings.collector_ssh_interval_seconds,
+        ProbeKind.SNMP: settings.collector_snmp_interval_seconds,
     }
     for kind, seconds in intervals.items():
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from inventory import io
 from inventory.auth import unit_subtree
+from inventory.cells import CellError, read_datetime
 from inventory.db import Database
 from inventory.errors import InventoryError
 from inventory.kinds import KINDS
@@ -47,6 +48,13 @@ def show_report(report: io.ImportReport, limit: int = 50) -> None:
         table.add_row(str(r.row), r.code or "", f"[{style}]{r.action}[/{style}]", changes[:200], problems)
     for p in report.problems:
         table.add_row(str(p.row or ""), "", "[red]error[/red]", "", p.message)
+    if report.header_note:
+        console.print(report.header_note)
+    notices = [n for r in report.rows for n in r.notices]
+    for note in notices[:limit]:
+        console.print(f"[dim]{note.message}[/dim]")
+    if len(notices) > limit:
+        console.print(f"… {len(notices) - limit} more notices not shown")
     if table.row_count:
         console.print(table)
     if len(interesting) > limit:
@@ -68,11 +76,24 @@ def import_command(
     actor: str = typer.Option(getpass.getuser(), help="recorded in the change log"),
     message: str | None = typer.Option(None, "--message", "-m", help="reason recorded in the change log"),
     show: int = typer.Option(50, help="rows of the diff to print"),
+    history_since: str | None = typer.Option(
+        None,
+        "--history-since",
+        help="new objects are on record since this date/time (no offset = Beijing time); "
+        "default: the earliest status date in the file / 在册起始时间",
+    ),
 ) -> None:
     """Import a CSV/XLSX file into one kind: all rows or none (exit code 1 on any error)."""
     _kind(kind)
+    since = None
+    if history_since is not None:
+        try:
+            since = read_datetime(history_since)
+        except CellError as exc:
+            console.print(f"[red]--history-since: {exc}[/red]")
+            raise typer.Exit(2) from None
     db = _database()
-    ctx = ChangeContext(actor=actor, role="admin", message=message)
+    ctx = ChangeContext(actor=actor, role="admin", message=message, history_since=since)
     try:
         table = read_table(file.read_bytes(), file.name)
         with (

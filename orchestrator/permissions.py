@@ -98,8 +98,18 @@ def _collectors() -> dict[tuple[str, str], Permission]:
         ("GET", c + "/coverage"): EVERYONE,
         ("GET", c + "/jobs"): EVERYONE,
         ("POST", c + "/probe"): NETWORK,
+        ("GET", c + "/probe-jobs"): EVERYONE,
+        ("GET", c + "/probe-jobs/{job_id}"): EVERYONE,
+        ("PUT", c + "/snmp/devices/{device_id}"): NETWORK,
+        ("GET", c + "/snmp/devices"): NETWORK,  # credential names, like GET credentials
+        ("GET", c + "/snmp/interfaces"): EVERYONE,
+        ("GET", c + "/snmp/uplinks"): EVERYONE,
         ("GET", c + "/credentials"): NETWORK,
         ("PUT", c + "/credentials/{name}"): NETWORK,
+        ("GET", c + "/devices"): EVERYONE,
+        ("GET", c + "/devices/{device_id}"): EVERYONE,  # the raw excerpt of a failed output: NETWORK only
+        ("DELETE", c + "/devices/{device_id}/host-key"): NETWORK,
+        ("PUT", c + "/devices/{device_id}/encoding"): NETWORK,
     }
 
 
@@ -128,6 +138,7 @@ def _plan() -> dict[tuple[str, str], Permission]:
 def _dashboards() -> dict[tuple[str, str], Permission]:
     return {
         ("GET", "/api/v1/rates"): EVERYONE,
+        ("GET", "/api/v1/rates/history"): EVERYONE,
         ("GET", "/api/v1/rates/{key}"): EVERYONE,
         ("GET", "/api/v1/rates/{key}/items"): EVERYONE,
         ("GET", "/api/v1/rates/consolidation"): EVERYONE,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     collector_ssh_concurrency: int = 50
     collector_ssh_timeout_seconds: float = 20.0
     collector_retries: int = 2
+    collector_snmp_interval_seconds: int = 300
+    collector_snmp_timeout_seconds: float = 2.0
+    collector_snmp_concurrency: int = 100
     collector_degraded_loss_ratio: float = 0.2
     collector_history_hours: int = 48
     # Multi-cloud scheduler (orchestrator/approval.py, placement.py): auto-approval limits and placement policy.

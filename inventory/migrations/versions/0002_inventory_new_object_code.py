@@ -1,7 +1,7 @@
 """determinations: new_object_code for a new object the office allows (准予新建); subject_id nullable
 
 Revision ID: 0002_inventory_new_object_code
-Revises: 0001_inventory
+Revises: 284709f0444a
 Create Date: 2026-12-01 05:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_inventory_new_object_code"
-down_revision: str | Sequence[str] | None = "0001_inventory"
+down_revision: str | Sequence[str] | None = "284709f0444a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Simulated extranet devices over SSH (asyncssh): Huawei VRP, H3C Comware, Cisco IOS and Ruijie CLIs.
+"""Simulated extranet devices over SSH (asyncssh): Huawei VRP, H3C Comware, Cisco IOS, Ruijie and ZTE CLIs.
 
 One process serves every device: the persona is chosen by the LOCAL address a client connected to, so
 with an AnyIP route (`ip route add local 172.23.0.0/16 dev lo table local`) it is thousands of devices.
-Third octet of that address: 2 → H3C Comware, 3 → Cisco IOS, 4 → Ruijie, 9 → special devices
-(.1 slow: waits before its prompt, .2 garbled output, .3 rejects every password), anything else → Huawei VRP.
-Outputs are realistic enough for ntc-templates; a newline precedes every prompt (netmiko needs it under load).
+Third octet of that address: 2 → H3C Comware, 3 → Cisco IOS, 4 → Ruijie, 5 → ZTE, 9 → misbehaving devices:
+  .1 slow (waits before its prompt)   .2 garbled output      .3 rejects every password
+  .4 hangs after login (never a prompt)                      .5 keeps paging on (`---- More ----`)
+  .6 GBK: Chinese sysname and output in GBK                  .7 chatty: `Info:` lines in outputs, prompts split
+  .8 many interfaces (1,200; no cap may cut them)            across packets and a GBK/UTF-8 character too
+anything else → Huawei VRP (a two-member stack). Outputs are realistic enough for ntc-templates; a newline
+precedes every prompt (netmiko needs it under load).
 usage: devicesim.py --port 22 --password PASSWORD [--bind ADDR] [--slow-seconds 30]
 """
 
@@ -29,13 +33,17 @@ def persona(ip: str) -> str:
     a = ip.split(".")
     octet = int(a[2]) if len(a) == 4 else 0
     if octet == 9:
-        return {"1": "slow", "2": "garbled", "3": "authfail"}.get(a[3], "huawei")
-    return {2: "comware", 3: "cisco", 4: "ruijie"}.get(octet, "huawei")
+        special = {"1": "slow", "2": "garbled", "3": "authfail", "4": "hang", "5": "paging", "6": "gbk", "7": "chatty"}
+        return {**special, "8": "many"}.get(a[3], "huawei")
+    return {2: "comware", 3: "cisco", 4: "ruijie", 5: "zte"}.get(octet, "huawei")
 
 
 def hostname(ip: str, kind: str) -> str:
     a = ip.split(".")
-    return {"comware": "GX-H3C", "cisco": "GX-CS", "ruijie": "GX-RJ"}.get(kind, "GX-HW") + f"-{a[-2]}-{a[-1]}"
+    if kind == "gbk":
+        return f"南宁核心-{a[-1]}"
+    names = {"comware": "GX-H3C", "cisco": "GX-CS", "ruijie": "GX-RJ", "zte": "GX-ZTE"}
+    return names.get(kind, "GX-HW") + f"-{a[-2]}-{a[-1]}"
 
 
 def vrp_version(h: str) -> str:
@@ -76,6 +84,30 @@ def vrp_mem(h: str) -> str:
     return (
         "Memory utilization statistics at 2026-11-23 01:00:00+08:00\nSystem Total Memory Is: 1073741824 bytes\n"
         "Total Memory Used Is: 343597383 bytes\nMemory Using Percentage Is: 32%\n"
+    )
+
+
+def vrp_esn(h: str) -> str:
+    return "ESN of slot 0: 2102350DLL10K9000123\nESN of slot 1: 2102350DLL10K9000456\n"
+
+
+def vrp_many_brief(h: str) -> str:
+    lines = vrp_int_brief(h).splitlines()[:-5]
+    for slot in range(25):
+        for port in range(1, 49):
+            state = "up" if port % 4 else "down"
+            lines.append(f"GigabitEthernet{slot}/0/{port:<12}{state:<6}{state:<9}{'0%':>6}{'0%':>7}{0:>11}{0:>11}")
+    return "\n".join(lines) + "\n"
+
+
+def comware_manuinfo(h: str) -> str:
+    return (
+        "Slot 1 CPU 0:\nDEVICE_NAME          : S5560X-30C-EI\nDEVICE_SERIAL_NUMBER : 219801A2A58203Q00012\n"
+        "MAC_ADDRESS          : 70BA-EF6E-2C1A\nMANUFACTURING_DATE   : 2020-03-02\nVENDOR_NAME          : H3C\n"
+        "Slot 2 CPU 0:\nDEVICE_NAME          : S5560X-30C-EI\nDEVICE_SERIAL_NUMBER : 219801A2A58203Q00034\n"
+        "MAC_ADDRESS          : 70BA-EF6E-2C2B\nMANUFACTURING_DATE   : 2020-03-02\nVENDOR_NAME          : H3C\n"
+        "Fan 1:\nDEVICE_NAME          : LSPM1FANSA\nDEVICE_SERIAL_NUMBER : 210231A6NHH19C000123\n"
+        "MANUFACTURING_DATE   : 2019-12-12\nVENDOR_NAME          : H3C\n"
     )
 
 
@@ -173,6 +205,24 @@ def ios_cpu(h: str) -> str:
     )
 
 
+def ios_inventory(h: str) -> str:
+    return (
+        'NAME: "1", DESCR: "WS-C3750X-48P"\nPID: WS-C3750X-48P-L   , VID: V05  , SN: FDO1633Q14S\n\n'
+        'NAME: "Switch 1 - Power Supply 0", DESCR: "ABC Power Supply"\nPID: C3KX-PWR-715WAC  , VID: V02  , SN: DCB1636H0ZW\n\n'
+        'NAME: "2", DESCR: "WS-C3750X-48P"\nPID: WS-C3750X-48P-L   , VID: V05  , SN: FDO1712R0AB\n\n'
+    )
+
+
+def ios_memory(h: str) -> str:
+    return (
+        "Processor Pool Total:  786957564 Used:  235424616 Free:  551532948\n"
+        " lsmpi_io Pool Total:    6295128 Used:    6294296 Free:        832\n\n"
+        " PID TTY  Allocated      Freed    Holding    Getbufs    Retbufs Process\n"
+        "   0   0  278627464   71508624  195116260          0          0 *Init*\n"
+        "   1   0   17123224   12398640    1211144          0          0 Chunk Manager\n"
+    )
+
+
 def ruijie_version(h: str) -> str:
     d, hh, mm = uptime()
     return (
@@ -190,6 +240,47 @@ def ruijie_cpu(h: str) -> str:
     return "CPU utilization in five seconds: 4.20%\nCPU utilization in one minute  : 4.50%\nCPU utilization in five minutes: 4.40%\n"
 
 
+def ruijie_status(h: str) -> str:
+    return (
+        "Interface                        Status    Vlan   Duplex   Speed     Type\n"
+        "-------------------------------- --------  ----   -------  --------- ------\n"
+        "GigabitEthernet 0/1              up        1      Full     1000M     copper\n"
+        "GigabitEthernet 0/2              down      1      Unknown  Unknown   copper\n"
+        "GigabitEthernet 0/3              disabled  1      Unknown  Unknown   copper\n"
+        "TenGigabitEthernet 0/49          up        routed Full     10G       fiber\n"
+    )
+
+
+def zte_version(h: str) -> str:
+    d, hh, mm = uptime()
+    return (
+        "ZXCTN 6120H-S\nZTE ZXCTN Software, Version: 6120H-S V5.10.00.50, Release software\n"
+        "Copyright (c) 2022 by ZTE Corporation\n"
+        "System image file is <sysdisk0: verset/ZXCTN6120HS_V5.10.00.50B03.set>, file size is 629,753,128 Bytes\n"
+        f"System image is loaded from local\nSystem uptime is {d} day(s), {hh} hour(s), {mm} minute(s)\n"
+    )
+
+
+def zte_brief(h: str) -> str:
+    return (
+        "Interface               Attribute  Mode         BW    Admin Phy   Prot  Description\n"
+        "xgei-1/1/0/1            optical    Duplex/full  10G   up    up    up    uplink\n"
+        "xgei-1/1/0/2            optical    Duplex/full  10G   up    down  down\n"
+        "xgei-1/1/0/3            optical    Duplex/full  10G   down  down  down\n"
+    )
+
+
+def zte_processor(h: str) -> str:
+    return (
+        " M: Master, S: Slave, Peak CPU: CPU peak utility measured in 2 minutes\n"
+        " PhyMem: Physical memory (megabyte)\n"
+        "-------------------------------------------------------------------------------\n"
+        " Character      CPU(5s)  CPU(30s)  CPU(2m)  PeakCPU PhyMem  FreeMem  Mem\n"
+        "-------------------------------------------------------------------------------\n"
+        " MPU-1/1/0(M)   9%       8%        8%       17%     8192    5120     37.500%\n"
+    )
+
+
 def garbage(h: str) -> str:
     return "\x07%%%% ~~ ?? ######  \n@@@@ 0x7f 0x00 ----- ~~~~ \n"
 
@@ -202,6 +293,7 @@ COMMANDS = {
         "display interface brief": vrp_int_brief,
         "display cpu-usage": vrp_cpu,
         "display memory-usage": vrp_mem,
+        "display esn": vrp_esn,
     },
     "comware": {
         "screen-length disable": lambda h: "",
@@ -209,6 +301,7 @@ COMMANDS = {
         "display interface brief": comware_int_brief,
         "display cpu-usage": comware_cpu,
         "display memory": comware_mem,
+        "display device manuinfo": comware_manuinfo,
     },
     "cisco": {
         "terminal length 0": lambda h: "",
@@ -216,54 +309,90 @@ COMMANDS = {
         "show version": ios_version,
         "show ip interface brief": ios_int_brief,
         "show processes cpu": ios_cpu,
+        "show inventory": ios_inventory,
+        "show processes memory sorted": ios_memory,
     },
     "ruijie": {
         "terminal length 0": lambda h: "",
         "terminal width 256": lambda h: "",
         "show version": ruijie_version,
         "show ip interface brief": ios_int_brief,
+        "show interfaces status": ruijie_status,
         "show cpu": ruijie_cpu,
         "show memory": lambda h: "System Memory: 1966080KB total, 721920KB used, 1244160KB free, 36.7% used rate\n",
     },
 }
-COMMANDS["slow"] = COMMANDS["huawei"]
+COMMANDS["zte"] = {
+    "terminal length 0": lambda h: "",
+    "show version": zte_version,
+    "show interface brief": zte_brief,
+    "show processor": zte_processor,
+}
+COMMANDS["slow"] = COMMANDS["hang"] = COMMANDS["gbk"] = COMMANDS["huawei"]
+COMMANDS["chatty"] = {k: (lambda h, f=v: INFO_VRP + f(h)) for k, v in COMMANDS["huawei"].items()}
+COMMANDS["many"] = {**COMMANDS["huawei"], "display interface brief": vrp_many_brief}
+COMMANDS["paging"] = {k: v for k, v in COMMANDS["huawei"].items() if not k.startswith("screen")}
 COMMANDS["garbled"] = {k: (v if k.startswith("screen") else garbage) for k, v in COMMANDS["huawei"].items()}
 ARGS: argparse.Namespace
 
 
 def prompt_for(kind: str, host: str) -> str:
-    return f"{host}#" if kind in ("cisco", "ruijie") else f"<{host}>"
+    return f"{host}#" if kind in ("cisco", "ruijie", "zte") else f"<{host}>"
+
+
+def paged(text: str, lines: int = 8) -> str:
+    """The first screen of `text` and a More prompt: what a device with paging left on sends."""
+    return "\n".join(text.splitlines()[:lines]) + "\n  ---- More ----"
 
 
 async def handle(process: asyncssh.SSHServerProcess) -> None:  # type: ignore[type-arg]
     ip = process.channel.get_connection().get_extra_info("sockname")[0]
     kind = persona(ip)
-    host = hostname(ip, "huawei" if kind in ("slow", "garbled") else kind)
+    host = hostname(ip, "huawei" if kind in ("slow", "garbled", "hang", "paging", "chatty", "many") else kind)
     prompt = prompt_for(kind, host)
     table = COMMANDS[kind]
-    w = process.stdout.write
+    encoding = "gbk" if kind == "gbk" else "utf-8"
+
+    async def w(text: str) -> None:
+        data = text.encode(encoding)
+        if kind != "chatty" or len(data) < 4:
+            process.stdout.write(data)
+            return
+        # chatty: every write in two packets, cut inside the prompt (and inside a multi-byte character)
+        cut = len(data) - 3
+        process.stdout.write(data[:cut])
+        await process.stdout.drain()
+        await asyncio.sleep(0.05)
+        process.stdout.write(data[cut:])
+
     if kind == "slow":
         await asyncio.sleep(ARGS.slow_seconds)
-    if kind in ("huawei", "slow", "garbled"):
-        w("\nInfo: The max number of VTY users is 20, and the number\n      of current VTY users on line is 1.\n")
-    w("\n" + prompt)
+    if kind == "hang":  # logged in, then silence: the client must give up and close everything
+        await asyncio.sleep(3600)
+    if kind in ("huawei", "slow", "garbled", "paging", "gbk", "chatty", "many"):
+        await w("\nInfo: The max number of VTY users is 20, and the number\n      of current VTY users on line is 1.\n")
+    if kind == "gbk":
+        await w("\n欢迎登录南宁电子政务外网核心交换机\n")
+    await w("\n" + prompt)
     try:
-        async for line in process.stdin:
+        async for raw in process.stdin:
+            line = raw.decode(encoding, "replace")
             # Echo here, in order with the outputs (asyncssh's line editor would echo a line typed ahead
             # before the previous answer, which real devices never do and which desyncs netmiko).
-            w(line.rstrip("\r\n") + "\n")
+            await w(line.rstrip("\r\n") + "\n")
             cmd = " ".join(line.strip().split())
             if cmd in ("quit", "exit", "logout"):
                 break
             if cmd == "":
                 pass
             elif cmd in table:
-                w(table[cmd](host))
-            elif kind in ("cisco", "ruijie") and cmd.startswith(("terminal ", "enable")):
+                out = table[cmd](host)
+                await w(paged(out) if kind == "paging" and len(out.splitlines()) > 8 else out)
+            elif kind in ("cisco", "ruijie", "zte") and cmd.startswith(("terminal ", "enable")):
                 pass
             else:
-                w("                  ^\nError: Unrecognized command found at '^' position.\n")
-            w("\n" + prompt)
+                await w("                  ^\nError: Unrecognized command found at '^' position.\n")
+            await w("\n" + prompt)
     except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, asyncssh.ConnectionLost, BrokenPipeError):
         pass
     process.exit(0)
@@ -293,6 +422,7 @@ async def main() -> None:
         process_factory=handle,
         backlog=4096,
         line_editor=False,
+        encoding=None,  # bytes: each persona encodes its own output (UTF-8, or GBK)
         reuse_address=True,
     )
     print(f"devicesim listening on {ARGS.bind or '*'}:{ARGS.port}", flush=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -17,7 +19,7 @@ from collectors.results import ProbeKind
 from collectors.runner import CollectorService
 from inventory.db import Database
 from inventory.enums import NodeState, Role
-from inventory.models import ChangeLog, Device, ExtranetNode
+from inventory.models import ChangeLog, ExtranetNode
 from tests.builders import Inv
 from tests.integration.testnet.extranet_plan import Extranet, build_extranet
 
@@ -33,6 +35,16 @@ def net(testnet: str, db: Database) -> Extranet:
 def svc(app: FastAPI) -> CollectorService:
     service: CollectorService = app.state.collectors
     return service
+
+
+def wait_for_job(client: TestClient, job_id: str, seconds: float = 120) -> Any:
+    """Poll a probe-now job until it has finished; the last response."""
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.get(f"/api/v1/collectors/probe-jobs/{job_id}")
+        if r.json()["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
 
 
 def states(db: Database) -> dict[int, NodeState]:
@@ -128,36 +140,7 @@ def _store_credentials(client: TestClient, password: str) -> None:
         assert r.status_code == 200, r.text
 
 
-def test_ssh_facts_per_vendor_and_bad_devices_do_not_stop_the_others(
-    app: FastAPI, db: Database, net: Extranet, testnet: str, client: TestClient, token_for: Callable[..., str]
-) -> None:
-    client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
-    _store_credentials(client, testnet)
-    summary = asyncio.run(svc(app).sweep(ProbeKind.SSH))
-    by = {r.device_id: r for r in summary.results}
-    errors = {code: (by[did].error.value if by[did].error else None) for code, did in net.devices.items()}
-    assert errors == {
-        "HW": None,
-        "H3C": None,
-        "CS": None,
-        "RJ": None,
-        "FRR": None,
-        "SLOW": "timeout",
-        "GARBLED": "garbled_output",
-        "AUTHFAIL": "auth_failed",
-    }
-    with db.session() as s:
-        facts = {d.code: d.facts for d in s.scalars(select(Device))}
-    assert facts["HW"]["version"] == "5.170" and facts["HW"]["hostname"] == "GX-HW-1-1"
-    assert facts["HW"]["parsed_by"] == "ntc-templates" and facts["HW"]["cpu_percent"] == 12.0
-    assert facts["HW"]["memory_percent"] == 32.0 and facts["HW"]["interfaces_up"] == 4
-    assert facts["CS"]["model"] == "WS-C3750X-48P" and facts["CS"]["version"] == "15.0(2)SE11"
-    assert facts["CS"]["cpu_percent"] == 7.0 and len(facts["CS"]["interfaces"]) == 4
-    assert facts["H3C"]["version"] == "7.1.064" and facts["H3C"]["model"] == "S5560X-30C-EI"
-    assert {i["name"] for i in facts["H3C"]["interfaces"]} >= {"GE1/0/1", "MGE0/0/0"}
-    assert facts["RJ"]["model"] == "S6000C-48GT4XS-E"
-    assert facts["FRR"]["hostname"] == "ywr1" and facts["FRR"]["version"]
-    assert facts["SLOW"] is None and facts["AUTHFAIL"] is None and facts["GARBLED"] is None
+# SSH facts and every SSH failure reason: test_testnet_ssh.py
 
 
 def test_device_password_never_appears_in_logs_metrics_api_or_database(
@@ -174,8 +157,10 @@ def test_device_password_never_appears_in_logs_metrics_api_or_database(
     client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
     _store_credentials(client, testnet)
     seen = [client.get("/api/v1/collectors/credentials").text]
-    probe = client.post("/api/v1/collectors/probe", json={"node_id": net.nodes["GX"], "kinds": ["icmp", "ssh"]})
-    assert probe.status_code == 200
+    posted = client.post("/api/v1/collectors/probe", json={"node_id": net.nodes["GX"], "kinds": ["icmp", "ssh"]})
+    assert posted.status_code == 202
+    probe = wait_for_job(client, posted.json()["job_id"])
+    assert probe.json()["status"] == "succeeded"
     results = {r["device_id"]: r for s in probe.json()["sweeps"] for r in s["results"] if r["kind"] == "ssh"}
     assert results[net.devices["AUTHFAIL"]]["error"] == "auth_failed" and results[net.devices["HW"]]["ok"]
     seen += [probe.text, generate_latest(registry).decode(), caplog.text]
@@ -203,8 +188,10 @@ def test_probe_now_for_a_subtree_needs_network_admin(
     assert client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True}).status_code == 403
     assert client.get("/api/v1/collectors/nodes").status_code == 200
     client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
-    r = client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True, "kinds": ["icmp"]})
-    assert r.status_code == 200
+    posted = client.post("/api/v1/collectors/probe", json={"node_id": c2, "subtree": True, "kinds": ["icmp"]})
+    assert posted.status_code == 202
+    r = wait_for_job(client, posted.json()["job_id"])
+    assert r.json()["status"] == "succeeded" and r.json()["progress"]["done"] == 1
     expected = {nid for code, nid in net.nodes.items() if code == "C2" or code.startswith("C2K")}
     assert set(r.json()["node_ids"]) == expected
     assert {x["node_id"] for x in r.json()["sweeps"][0]["results"]} == expected

@@ -43,9 +43,9 @@ def test_scheduled_jobs_survive_an_app_restart(testnet: str, db: Database, tmp_p
     app1 = create_app(_settings(db, tmp_path), registry=CollectorRegistry(), database=db)
     with TestClient(app1):
         first = _next_runs(app1)
-    assert set(first) == {"collectors.icmp", "collectors.tcp", "collectors.ssh"}
+    assert set(first) == {"collectors.icmp", "collectors.tcp", "collectors.ssh", "collectors.snmp"}
     with db.engine.connect() as c:
-        assert c.execute(text("SELECT count(*) FROM apscheduler_jobs WHERE id LIKE 'collectors.%'")).scalar() == 3
+        assert c.execute(text("SELECT count(*) FROM apscheduler_jobs WHERE id LIKE 'collectors.%'")).scalar() == 4
     app2 = create_app(_settings(db, tmp_path), registry=CollectorRegistry(), database=db)
     with TestClient(app2):
         assert _next_runs(app2) == first  # same schedule: kept, not restarted from now

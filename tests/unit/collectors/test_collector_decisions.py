@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collectors.live import coverage, horizontal_access
-from collectors.results import ProbeKind, ProbeResult, node_state, parse_ports
+from collectors.results import ProbeError, ProbeKind, ProbeResult, node_state, parse_ports
 from collectors.store import NodeInfo
 from inventory.areas import Place, RegionTree
 from inventory.enums import NodeState
@@ -116,3 +116,11 @@ def test_horizontal_access_counts_units_on_an_up_node_of_their_own_level_and_are
     access = [(1, 10), (2, 11), (4, 12), (5, 10), (6, 13)]
     rows = {a.level: (a.units, a.connected_up) for a in horizontal_access(tree, units, access, nodes, {10, 11, 12})}
     assert rows == {"city": (3, 1), "county": (3, 1), "all": (6, 2)}
+
+
+def test_a_target_that_cannot_be_probed_never_makes_a_node_down() -> None:
+    bad = ProbeResult(ProbeKind.ICMP, "10.0.0.999", "v", False, ProbeError.BAD_TARGET, sent=0, received=0)
+    bad_port = ProbeResult(ProbeKind.TCP, "10.0.0.999", "v", False, ProbeError.BAD_TARGET, port=22)
+    assert node_state(bad, [], 0.2) == NodeState.UNKNOWN
+    assert node_state(bad, [bad_port], 0.2) == NodeState.UNKNOWN
+    assert node_state(icmp(5, 0), [], 0.2) == NodeState.DOWN  # a real silence still is down

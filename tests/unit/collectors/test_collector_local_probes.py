@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import statistics
+import struct
 
 import pytest
 
-from collectors.icmp import IcmpOptions, IcmpTarget, can_ping_unprivileged, ping_many
+from collectors.icmp import SO_TIMESTAMPNS, IcmpOptions, IcmpTarget, can_ping_unprivileged, kernel_receive_ns, ping_many
 from collectors.tcp import TcpOptions, TcpTarget, probe_many
 
 
@@ -21,12 +23,42 @@ def _icmp_options() -> IcmpOptions:
 
 
 def test_icmp_sweep_measures_every_loopback_target_and_flags_bad_ones() -> None:
-    targets = [IcmpTarget(f"127.0.{i // 250}.{i % 250 + 1}", i) for i in range(300)] + [IcmpTarget("not-an-ip", 999)]
+    targets = [IcmpTarget(f"127.0.{i // 250}.{i % 250 + 1}", i) for i in range(300)] + [IcmpTarget("not an ip", 999)]
     results = asyncio.run(ping_many(targets, _icmp_options()))
     assert len(results) == 301
     assert all(r.ok and r.sent == 3 and r.received == 3 and r.loss_ratio == 0 for r in results[:300])
     assert [r.node_id for r in results[:300]] == list(range(300))
     assert (results[-1].ok, results[-1].error) == (False, "bad_target")
+
+
+def test_host_names_are_pinged_through_their_ipv4_address_and_ipv6_is_not_called_down() -> None:
+    targets = [IcmpTarget("localhost", 1), IcmpTarget("::1", 2), IcmpTarget("bad_name!", 3)]  # /etc/hosts only
+    named, v6, bad = asyncio.run(ping_many(targets, _icmp_options()))
+    assert (named.target, named.ok, named.received) == ("localhost", True, 3)
+    assert (v6.ok, v6.error, v6.detail) == (False, "bad_target", "IPv6 echo is not supported by this prober")
+    assert (bad.ok, bad.error, bad.detail) == (False, "bad_target", "not an IP address or host name")
+
+
+def test_kernel_receive_timestamp_is_read_from_the_ancillary_data() -> None:
+    stamp = struct.pack("@qq", 1_700_000_000, 123_456_789)  # struct timespec
+    assert SO_TIMESTAMPNS == 35  # Linux asm-generic/socket.h
+    assert kernel_receive_ns([(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]) == 1_700_000_000_123_456_789
+    assert kernel_receive_ns([(socket.IPPROTO_IP, 8, b"\0" * 16)]) is None
+    assert kernel_receive_ns([]) is None
+
+
+def test_loopback_rtt_does_not_grow_with_the_place_in_a_2000_target_list() -> None:
+    """Replies read late (the reader's turn comes after 2,000 sends) still get their kernel arrival time."""
+    targets = [IcmpTarget(f"127.1.{i // 250}.{i % 250 + 1}") for i in range(2000)]
+    results = asyncio.run(ping_many(targets, _icmp_options()))
+    rtts = [r.rtt_avg_seconds for r in results]
+    assert all(r is not None for r in rtts)
+    head = statistics.median(r for r in rtts[:200] if r is not None)
+    tail = statistics.median(r for r in rtts[-200:] if r is not None)
+    # loopback answers in microseconds (a loaded 2-core machine may add a little kernel delay to all alike);
+    # the old reader-turn times were milliseconds and fell along the list
+    assert head < 0.005 and tail < 0.005, (head, tail)
+    assert abs(head - tail) < 0.001, (head, tail)
 
 
 def test_tcp_probe_tells_open_from_refused() -> None:

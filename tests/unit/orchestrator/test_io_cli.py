@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,17 @@ def test_cli_template(tmp_path: Path, region_code: str) -> None:
     assert runner.invoke(app, ["template", "systems", str(target)]).exit_code == 0
     assert target.read_text(encoding="utf-8-sig").startswith("系统编码,系统名称")
     assert runner.invoke(app, ["template", "nothing", str(target)]).exit_code != 0
+
+
+def test_cli_history_since_back_dates_the_creation(db: Database, region_code: str, tmp_path: Path) -> None:
+    """Units have no status date: with --history-since (Beijing time) they are on record from then."""
+    src = tmp_path / "units.csv"
+    src.write_text(f"标题：单位清单\n单位编码,单位名称,层级,所在区划代码\nU7,局,区级,{region_code}\n", encoding="utf-8")
+    done = runner.invoke(app, ["import", "units", str(src), "--history-since", "2020年1月1日"])
+    assert done.exit_code == 0, done.output
+    assert "第2行作为表头" in done.output
+    with db.session() as s:
+        at = s.scalars(select(ChangeLog.at).where(ChangeLog.object_code == "U7")).one()
+        assert at.replace(tzinfo=at.tzinfo or UTC) == datetime(2019, 12, 31, 16, tzinfo=UTC)
+    bad = runner.invoke(app, ["import", "units", str(src), "--history-since", "去年"])
+    assert bad.exit_code == 2
