@@ -36,7 +36,8 @@ def parse_marker(text: str | None) -> tuple[str, str, str] | None:
 
 
 class CloudError(Exception):
-    """A failed cloud call. `transient` errors may succeed when retried; `message` never holds secrets."""
+    """A failed cloud call. `transient` errors may succeed when retried; `quota` errors (the cloud's own quota
+    refused it) never are, whatever their status; `message` never holds secrets."""
 
     def __init__(
         self, message: str, *, transient: bool = False, quota: bool = False, status: int | None = None
@@ -76,6 +77,19 @@ class CloudObject:
 
 
 @dataclass(frozen=True)
+class FlavorSize:
+    """A flavor's real size in one cloud."""
+
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+
+
+# The project quotas yunwang reads (and, in managed mode, changes): Nova's and Cinder's names.
+QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes")
+
+
+@dataclass(frozen=True)
 class HostCapacity:
     """One hypervisor's resources: class → (effective total, used)."""
 
@@ -111,7 +125,13 @@ class CloudDriver(Protocol):
         """The project's id, creating it when missing; (id, created)."""
         ...
 
-    def set_quota(self, project_id: str, quota: Mapping[str, int]) -> None: ...
+    def set_quota(self, project_id: str, quota: Mapping[str, int]) -> None:
+        """Set project quota limits (QUOTA_KEYS and Neutron's); only managed quota mode calls it."""
+        ...
+
+    def flavor(self, name: str) -> FlavorSize | None:
+        """The flavor's real size; CloudError when the cloud has no such flavor, None when it cannot tell."""
+        ...
 
     def find(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject | None:
         """The resource of this kind carrying `mark` (for attachments: the attachment `spec` describes)."""
@@ -134,7 +154,7 @@ class CloudDriver(Protocol):
     def capacity(self) -> CloudCapacity: ...
 
     def quota_usage(self, project_id: str) -> dict[str, tuple[int, int]]:
-        """Compute quota per resource: (in use, limit)."""
+        """The project's quotas (QUOTA_KEYS): (in use, limit); a limit of -1 is unlimited."""
         ...
 
 
@@ -144,7 +164,9 @@ Fault = Callable[[str, ResourceKind | None], CloudError | None]
 
 
 class InMemoryDriver:
-    """A faithful-enough cloud in memory: markers, quotas (instances), idempotent deletes, injectable faults.
+    """A faithful-enough cloud in memory: markers, quotas (instances; cores and ram when it knows the flavors;
+    volumes, gigabytes), idempotent deletes, injectable faults. Without a `flavors` table every flavor exists
+    and its size is unknown (None).
 
     `fault(op, kind)` is called before every operation ("create", "delete", "find", "wait", ...); returning a
     CloudError makes the call raise it. `created_count[kind]` counts successful creates (duplicate detection).
@@ -156,6 +178,7 @@ class InMemoryDriver:
         availability_zone: str | None = "mem-az",
         instances_quota: int = 100,
         hosts: Mapping[str, Mapping[str, tuple[float, int]]] | None = None,
+        flavors: Mapping[str, FlavorSize] | None = None,
     ) -> None:
         self._cloud = cloud
         self._az = availability_zone
@@ -168,6 +191,8 @@ class InMemoryDriver:
         self.fault: Fault | None = None
         self.created_count: dict[ResourceKind, int] = {}
         self.hosts = hosts or {"mem-host-1": {"VCPU": (16.0, 0), "MEMORY_MB": (32768.0, 0), "DISK_GB": (500.0, 0)}}
+        self.flavor_table = dict(flavors) if flavors is not None else None
+        self.calls: dict[str, int] = {}  # operation -> how many times it was called (retry checks)
 
     @property
     def cloud(self) -> str:
@@ -178,6 +203,7 @@ class InMemoryDriver:
         return self._az
 
     def _check(self, op: str, kind: ResourceKind | None = None) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
         if self.fault is not None:
             err = self.fault(op, kind)
             if err is not None:
@@ -199,6 +225,49 @@ class InMemoryDriver:
         self._check("set_quota", ResourceKind.PROJECT)
         self.quotas.setdefault(project_id, {}).update(quota)
 
+    def flavor(self, name: str) -> FlavorSize | None:
+        self._check("flavor", None)
+        if self.flavor_table is None:
+            return None
+        if name not in self.flavor_table:
+            raise CloudError(f"{self._cloud}: flavor {name!r} not found", status=404)
+        return self.flavor_table[name]
+
+    def flavors(self) -> dict[str, FlavorSize]:
+        """Every flavor, by name; CloudError when this cloud has no flavor table (sizes unknown)."""
+        self._check("flavors", None)
+        if self.flavor_table is None:
+            raise CloudError(f"{self._cloud}: flavor sizes unknown")
+        return dict(self.flavor_table)
+
+    def _limit(self, project_id: str, key: str) -> int:
+        default = {"instances": self.default_instances}.get(key, -1)
+        return self.quotas.get(project_id, {}).get(key, default)
+
+    def _used(self, project_id: str) -> dict[str, int]:
+        used = dict.fromkeys(QUOTA_KEYS, 0)
+        for o in self.objects.values():
+            if o.project_id != project_id:
+                continue
+            if o.kind == ResourceKind.SERVER:
+                used["instances"] += 1
+                size = (self.flavor_table or {}).get(str(o.attrs.get("flavor")))
+                if size is not None:
+                    used["cores"] += size.vcpus
+                    used["ram"] += size.ram_mb
+            elif o.kind == ResourceKind.VOLUME:
+                used["volumes"] += 1
+                used["gigabytes"] += int(o.attrs.get("size_gb") or 0)
+        return used
+
+    def _over_quota(self, project_id: str, need: Mapping[str, int]) -> str | None:
+        used = self._used(project_id)
+        for key, n in need.items():
+            limit = self._limit(project_id, key)
+            if n and limit >= 0 and used[key] + n > limit:
+                return f"Quota exceeded for {key}: Requested {n}, but already used {used[key]} of {limit} {key}"
+        return None
+
     def find(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject | None:
         self._check("find", kind)
         for o in list(self.objects.values()):
@@ -214,11 +283,15 @@ class InMemoryDriver:
     def create(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
         self._check("create", kind)
         with self._lock:
+            need: dict[str, int] = {}
             if kind == ResourceKind.SERVER:
-                used = sum(1 for o in self.objects.values() if o.kind == kind and o.project_id == project_id)
-                limit = self.quotas.get(project_id, {}).get("instances", self.default_instances)
-                if used >= limit:
-                    raise CloudError("Quota exceeded for instances", quota=True, status=403)
+                size = (self.flavor_table or {}).get(str(spec.get("flavor")))
+                need = {"instances": 1, "cores": size.vcpus if size else 0, "ram": size.ram_mb if size else 0}
+            elif kind == ResourceKind.VOLUME:
+                need = {"volumes": 1, "gigabytes": int(spec.get("size_gb") or 0)}
+            over = self._over_quota(project_id, need) if need else None
+            if over is not None:
+                raise CloudError(over, quota=True, status=403 if kind == ResourceKind.SERVER else 413)
             for ref in ("network_id", "server_id", "volume_id", "subnet_id"):
                 if ref in spec and spec[ref] is not None and spec[ref] not in self.objects:
                     raise CloudError(f"{ref} {spec[ref]} not found", status=404)
@@ -262,8 +335,8 @@ class InMemoryDriver:
 
     def quota_usage(self, project_id: str) -> dict[str, tuple[int, int]]:
         self._check("quota", None)
-        used = sum(1 for o in self.objects.values() if o.kind == ResourceKind.SERVER and o.project_id == project_id)
-        return {"instances": (used, self.quotas.get(project_id, {}).get("instances", self.default_instances))}
+        used = self._used(project_id)
+        return {k: (used[k], self._limit(project_id, k)) for k in QUOTA_KEYS}
 
     def add_foreign(self, kind: ResourceKind, project_id: str, name: str) -> CloudObject:
         """A resource created outside yunwang (no marker), for drift tests."""

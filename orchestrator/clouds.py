@@ -26,6 +26,7 @@ from orchestrator.cloud_driver import (
     CloudCapacity,
     CloudError,
     CloudObject,
+    FlavorSize,
     HostCapacity,
     TransientCloudError,
 )
@@ -36,6 +37,15 @@ COMPUTE_QUOTA_KEYS = ("instances", "cores", "ram", "key_pairs", "server_groups")
 VOLUME_QUOTA_KEYS = ("volumes", "gigabytes", "snapshots")
 LOOKUP_TTL_S = 60.0
 NETWORK_QUOTA_KEYS = ("networks", "subnets", "ports", "routers", "floatingips", "security_groups")
+# How Nova (403), Neutron (409 OverQuota) and Cinder (413) say that a project quota refused a request.
+QUOTA_WORDS = ("quota", "overquota", "limit exceeded", "limitexceeded")
+QUOTA_STATUSES = (403, 409, 413)
+
+
+def is_quota_refusal(status: int | None, detail: str) -> bool:
+    """A refusal by the cloud's own project quota: permanent, whatever its status (never retried)."""
+    text = detail.lower()
+    return status in QUOTA_STATUSES and any(w in text for w in QUOTA_WORDS)
 
 
 class CloudRegistry:
@@ -112,6 +122,11 @@ class OpenStackDriver:
     def _error(self, exc: BaseException, what: str) -> CloudError:
         status = _status_of(exc)
         detail = getattr(exc, "details", None) or str(exc)
+        if is_quota_refusal(status, f"{detail} {exc}"):
+            text = self.scrub(
+                f"{self._name}: {what}: 云平台自身配额不足 / the cloud's own quota refused it ({status}): {detail}"
+            )
+            return CloudError(text[:500], quota=True, status=status)
         text = self.scrub(f"{self._name}: {what}: {type(exc).__name__}" + (f" {status}" if status else ""))
         text += ": " + self.scrub(str(detail))[:300]
         if isinstance(exc, ks_exc.ConnectFailure | ks_exc.ConnectTimeout | ks_exc.RequestTimeout):
@@ -120,8 +135,7 @@ class OpenStackDriver:
             return TransientCloudError(text, status=status)
         if status is not None and (status >= 500 or status in (409, 429)):
             return TransientCloudError(text, status=status)
-        quota = status in (403, 413) and "quota" in str(detail).lower()
-        return CloudError(text, quota=quota, status=status)
+        return CloudError(text, status=status)
 
     @contextmanager
     def _calls(self, what: str) -> Iterator[None]:
@@ -198,9 +212,28 @@ class OpenStackDriver:
 
     def quota_usage(self, project_id: str) -> dict[str, tuple[int, int]]:
         with self._calls("quota usage"):
-            qs = self._connect().compute.get_quota_set(project_id, usage=True)
+            conn = self._connect()
+            qs = conn.compute.get_quota_set(project_id, usage=True)
             usage = qs.usage or {}
-            return {k: (int(usage.get(k, 0)), int(getattr(qs, k))) for k in ("instances", "cores", "ram")}
+            out = {k: (int(usage.get(k) or 0), int(getattr(qs, k))) for k in ("instances", "cores", "ram")}
+            if conn.has_service("block-storage"):
+                bq = conn.block_storage.get_quota_set(project_id, usage=True)
+                busage = bq.usage or {}
+                out.update({k: (int(busage.get(k) or 0), int(getattr(bq, k))) for k in ("volumes", "gigabytes")})
+            return out
+
+    def flavor(self, name: str) -> FlavorSize:
+        with self._calls(f"flavor {name}"):
+            f = self._connect().compute.find_flavor(name, ignore_missing=False)
+            return FlavorSize(int(f.vcpus), int(f.ram), int(f.disk or 0))
+
+    def flavors(self) -> dict[str, FlavorSize]:
+        """Every flavor this cloud offers, by name (the request form's catalog)."""
+        with self._calls("list flavors"):
+            return {
+                str(f.name): FlavorSize(int(f.vcpus), int(f.ram), int(f.disk or 0))
+                for f in self._connect().compute.flavors()
+            }
 
     # --- find / create / wait / delete ----------------------------------------------------------------------
     def find(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject | None:

@@ -1,19 +1,48 @@
-"""`yunwang cloud …`: resume/retire a provisioning run, run the capacity/drift sweep, show a step log."""
+"""`yunwang cloud …`: resume/retire provisioning (a whole request, or one cloud's run), run the capacity/drift
+sweep, show a step log. Answers are messages with an exit code, never tracebacks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 
+from inventory.auth import Principal
 from inventory.db import Database
+from inventory.enums import Role
+from inventory.errors import InventoryError
+from inventory.service import ChangeContext
 from orchestrator import capacity
-from orchestrator.provision import resume, retire, steps_of
+from orchestrator import request_provisioning as requests
+from orchestrator.models import ResourceRequest
+from orchestrator.provision import NoRun, resume, retire, steps_of
+from orchestrator.resource_requests import RequestStatus
 from orchestrator.settings import Settings
 
 console = Console()
+CLI = Principal(name="cli", role=Role.ADMIN)
+CLI_CTX = ChangeContext(actor="cli", role="admin")
+FINAL_OK = (RequestStatus.ACTIVE, RequestStatus.RETIRED)
+
+
+def _request_id(db: Database, ref: str) -> int | None:
+    """A request's id from its code (RR000042) or id (42); None when it is not a request of this database."""
+    with db.session() as s:
+        if ref.isdigit():
+            return s.scalar(select(ResourceRequest.id).where(ResourceRequest.id == int(ref)))
+        return s.scalar(select(ResourceRequest.id).where(ResourceRequest.code == ref))
+
+
+def _code(db: Database, rid: int | None, ref: str) -> str:
+    """The request id provisioning runs are filed under: the request's code, or `ref` as given."""
+    if rid is None:
+        return ref
+    with db.session() as s:
+        return str(s.scalar(select(ResourceRequest.code).where(ResourceRequest.id == rid)))
 
 
 def make_app(settings: Callable[[], Settings]) -> typer.Typer:
@@ -28,20 +57,73 @@ def make_app(settings: Callable[[], Settings]) -> typer.Typer:
 
         return Database(s.database_url), CloudRegistry(s.clouds_yaml)
 
+    def driver(reg, cloud: str):  # type: ignore[no-untyped-def]
+        try:
+            return reg.driver(cloud)
+        except KeyError:
+            console.print(
+                f"[red]clouds.yaml 中没有该云 / no cloud {cloud!r} in clouds.yaml[/red] ({', '.join(reg.names())})"
+            )
+            raise typer.Exit(2) from None
+
+    def whole_request(db: Database, reg, rid: int, retiring: bool) -> NoReturn:  # type: ignore[no-untyped-def]
+        managed = settings().cloud_quota_mode == "managed"
+        try:
+            if retiring:
+                result = requests.retire(db, CLI, CLI_CTX, rid, reg.driver)
+            else:
+                result = requests.resume(db, CLI, CLI_CTX, rid, reg.driver, managed)
+        except InventoryError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from None
+        console.print(f"{result.status.value}" + (f": {result.message}" if result.message else ""))
+        raise typer.Exit(0 if result.status in FINAL_OK else 1)
+
     @app.command("resume")
-    def resume_cmd(request_id: str, cloud: str = typer.Option(..., help="clouds.yaml entry")) -> None:
-        """Continue a run whose process died, or finish its rollback/retirement."""
+    def resume_cmd(
+        request: str = typer.Argument(..., help="request code (RR000042) or id; or a provisioning run's request id"),
+        cloud: str | None = typer.Option(None, help="only this clouds.yaml entry's run"),
+    ) -> None:
+        """Bring an interrupted request to its final state (active, or failed with the reason; retiring → retired),
+        or, with --cloud, continue/finish one cloud's run."""
         db, reg = registry()
-        out = resume(db, request_id, reg.driver(cloud))
+        rid = _request_id(db, request)
+        if cloud is None:
+            if rid is None:
+                console.print(
+                    f"[red]没有该申请 / no request {request!r}[/red] (give --cloud for a bare provisioning run)"
+                )
+                raise typer.Exit(1)
+            whole_request(db, reg, rid, retiring=False)
+        try:
+            out = resume(db, _code(db, rid, request), driver(reg, cloud))
+        except NoRun as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
         console.print(f"ok={out.ok} rolled_back={out.rolled_back} resources={len(out.resources)} error={out.error}")
         raise typer.Exit(0 if out.ok or out.rolled_back else 1)
 
     @app.command("retire")
-    def retire_cmd(request_id: str, cloud: str = typer.Option(..., help="clouds.yaml entry")) -> None:
-        """Delete exactly what a request created in one cloud."""
+    def retire_cmd(
+        request: str = typer.Argument(..., help="request code (RR000042) or id; or a provisioning run's request id"),
+        cloud: str | None = typer.Option(None, help="only this clouds.yaml entry's run"),
+    ) -> None:
+        """Delete exactly what a request created (every cloud, request → retired), or with --cloud one run."""
         db, reg = registry()
-        out = retire(db, request_id, reg.driver(cloud))
-        console.print(f"ok={out.ok} error={out.error}")
+        rid = _request_id(db, request)
+        if cloud is None:
+            if rid is None:
+                console.print(
+                    f"[red]没有该申请 / no request {request!r}[/red] (give --cloud for a bare provisioning run)"
+                )
+                raise typer.Exit(1)
+            whole_request(db, reg, rid, retiring=True)
+        try:
+            out = retire(db, _code(db, rid, request), driver(reg, cloud))
+        except NoRun as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        console.print(f"ok={out.ok} deleted={out.deleted} error={out.error}")
         raise typer.Exit(0 if out.ok else 1)
 
     @app.command("sweep")

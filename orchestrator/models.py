@@ -30,6 +30,8 @@ class EventKind(StrEnum):
     RETIRING = "retiring"
     RETIRED = "retired"
     COMMENT = "comment"
+    PLACEMENT_REFUSED = "placement_refused"  # scheduling found no slot; the message lists the reasons
+    INTERRUPTED = "interrupted"  # provisioning/retirement stopped short; the message says how to finish it
 
 
 class ResourceRequest(Base):

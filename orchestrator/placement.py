@@ -300,6 +300,8 @@ def place(r: PlacementRequest, candidates: Sequence[Candidate], policy: Placemen
     p = policy or PlacementPolicy()
     if r.classified:
         return Decision(r.request_id, False, error="classified (涉密) systems are never placed on a cloud")
+    if not candidates:
+        return Decision(r.request_id, False, error="no candidate at all: no cloud with a capacity sample")
     removed: list[Removal] = []
     primary, ranking = _choose(r, Role.PRIMARY, candidates, p, None, removed)
     if primary is None:

@@ -6,12 +6,20 @@ retried or resumed step adopts what an earlier attempt created instead of creati
 is logged (CREATED) before waiting for it to be usable (READY). Transient cloud errors are retried with
 back-off (one policy, `RETRY`); a permanent failure rolls back exactly what this request created, newest
 first. A run left RUNNING by a killed process is continued by `resume`; a run whose rollback failed
-(ROLLBACK_PENDING, e.g. the cloud went down) is rolled back by `resume`.
+(ROLLBACK_PENDING, e.g. the cloud went down) is rolled back by `resume`. A resumed run checks every step it
+logged READY against the cloud before trusting it (a resource deleted behind its back is created again).
+
+Before anything is created (`_Run.preflight`) the flavors' real sizes are compared with the sizes the request
+declared, and the cloud's own project quotas are read: by default (observe) yunwang never changes them and a plan
+they cannot hold fails at once with a message naming the quota; with `plan.manage_quota` the plan's needs are
+added to the project's quota (one "quota" step, in the change log) and taken off again on rollback/retirement.
+A quota refusal by the cloud is permanent and never retried.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -19,12 +27,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from inventory.db import Database
 from inventory.enums import ChangeAction
 from inventory.service import ChangeContext, record_change
-from orchestrator.cloud_driver import CloudDriver, CloudError, CloudObject, marker
+from orchestrator.cloud_driver import QUOTA_KEYS, CloudDriver, CloudError, CloudObject, FlavorSize, marker
 from orchestrator.cloud_models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
 from orchestrator.provision_plan import (
     CreatedResource,
@@ -55,8 +64,67 @@ RETRY = RetryPolicy()
 SETTLE_S = 10.0  # how long a dead process's in-flight create may take to land (see `settle`)
 
 
+QUOTA_STEP = "quota"  # the step key of a managed-mode quota grant
+QUOTA_LABELS = {
+    "instances": "Nova 'instances' (云主机数 / servers)",
+    "cores": "Nova 'cores' (vCPU)",
+    "ram": "Nova 'ram' (内存 / MB)",
+    "volumes": "Cinder 'volumes' (云硬盘数 / volumes)",
+    "gigabytes": "Cinder 'gigabytes' (云硬盘容量 / GB)",
+}
+_QUOTA_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_QUOTA_LOCKS_GUARD = threading.Lock()
+
+
+class NoRun(LookupError):
+    """There is no provisioning run of this request in this cloud."""
+
+    def __init__(self, request_id: str, cloud: str) -> None:
+        super().__init__(f"该云上没有此申请的开通记录 / no provisioning run of {request_id} in cloud {cloud}")
+        self.request_id = request_id
+        self.cloud = cloud
+
+
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, CloudError) and exc.transient
+    """Retried: transient cloud errors. Never retried: anything else, and every quota refusal."""
+    return isinstance(exc, CloudError) and exc.transient and not exc.quota
+
+
+def _quota_lock(cloud: str, project_id: str) -> threading.Lock:
+    with _QUOTA_LOCKS_GUARD:
+        return _QUOTA_LOCKS.setdefault((cloud, project_id), threading.Lock())
+
+
+def quota_shortfalls(need: Mapping[str, int], usage: Mapping[str, tuple[int, int]]) -> list[tuple[str, int, int, int]]:
+    """The cloud quotas `need` would break: (key, in use, needed, limit); a limit below 0 is unlimited."""
+    out = []
+    for key in QUOTA_KEYS:
+        n = need.get(key, 0)
+        if n <= 0 or key not in usage:
+            continue
+        used, limit = usage[key]
+        if limit >= 0 and used + n > limit:
+            out.append((key, used, n, limit))
+    return out
+
+
+def size_mismatch(flavor: str, real: FlavorSize, spec: ServerSpec) -> str | None:
+    """Why the declared sizes of `spec` disagree with its flavor's real size (None: they agree)."""
+    wrong = [
+        f"{label} {declared} ≠ {actual}"
+        for label, declared, actual in (
+            ("vCPU", spec.vcpus, real.vcpus),
+            ("ram_mb", spec.ram_mb, real.ram_mb),
+            ("disk_gb", spec.disk_gb, real.disk_gb),
+        )
+        if declared is not None and declared != actual
+    ]
+    if not wrong:
+        return None
+    return (
+        f"规格与云主机类型不符 / declared sizes do not match flavor {flavor!r} "
+        f"({real.vcpus} vCPU, {real.ram_mb} MB, {real.disk_gb} GB): " + ", ".join(wrong)
+    )
 
 
 class _Attempts:
@@ -108,7 +176,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> ProvisionPlan:
         ),
         floating_ips=int(d.get("floating_ips", 0)),
         availability_zone=d.get("availability_zone"),
-        quota=d.get("quota"),
+        manage_quota=bool(d.get("manage_quota", False)),
     )
 
 
@@ -118,13 +186,25 @@ def plan_from_dict(d: Mapping[str, Any]) -> ProvisionPlan:
 class _Run:
     """One run's state while it executes; every step transition is its own committed transaction."""
 
-    def __init__(self, db: Database, run_id: int, driver: CloudDriver, plan: ProvisionPlan) -> None:
+    def __init__(
+        self,
+        db: Database,
+        run_id: int,
+        driver: CloudDriver,
+        plan: ProvisionPlan,
+        ctx: ChangeContext | None = None,
+        verify: bool = False,
+    ) -> None:
         self.db = db
         self.run_id = run_id
         self.driver = driver
         self.plan = plan
+        self.ctx = ctx or SYSTEM_CTX
+        self.verify = verify  # check READY steps against the cloud before trusting them (resume)
         self.counter = _Attempts()
         self.project_id: str | None = None
+        self.verified: list[str] = []  # READY steps found again in the cloud
+        self.recreated: list[str] = []  # READY steps the cloud had lost, created again
 
     def _step(self, key: str) -> ProvisionStep | None:
         with self.db.session() as s:
@@ -149,9 +229,20 @@ class _Run:
         pid = self.project_id
         name = str(spec.get("name", key))
         prior = self._step(key)
-        if prior is not None and prior.status == StepStatus.READY and prior.cloud_id:
-            return CloudObject(kind, prior.cloud_id, prior.name, pid, self.mark(key), "ready", prior.attrs or {})
         mark = self.mark(key)
+        if prior is not None and prior.status == StepStatus.READY and prior.cloud_id:
+            if not self.verify:
+                return CloudObject(kind, prior.cloud_id, prior.name, pid, mark, "ready", prior.attrs or {})
+            found = call(_bind(self.driver.find, kind, pid, mark, spec), counter=self.counter)
+            if found is not None:
+                self.verified.append(key)
+                if found.cloud_id != prior.cloud_id:
+                    self._log(key, kind, name, cloud_id=found.cloud_id)
+                return found
+            log.warning("run %s: %s was ready but is gone from the cloud; creating it again", self.run_id, key)
+            self.recreated.append(key)
+            self._log(key, kind, name, status=StepStatus.STARTED, cloud_id=None, attrs=dict(spec))
+            prior = self._step(key)
         obj: CloudObject | None = None
         if prior is None or prior.status != StepStatus.CREATED or not prior.cloud_id:
             self._log(key, kind, name, status=StepStatus.STARTED, attrs=dict(spec))
@@ -199,9 +290,7 @@ class _Run:
             run = s.get(ProvisionRun, self.run_id)
             assert run is not None
             run.project_id = pid
-        if plan.quota:
-            quota = dict(plan.quota)
-            call(lambda: self.driver.set_quota(pid, quota), counter=self.counter)
+        self.preflight()
         network_id: str | None = None
         for i, n in enumerate(plan.networks):
             net = self.ensure(f"network:{n.name}", ResourceKind.NETWORK, {"name": n.name})
@@ -274,6 +363,119 @@ class _Run:
                 f"fip:{i + 1}", ResourceKind.FLOATING_IP, {"name": f"fip-{i + 1}", "server_id": targets[i].cloud_id}
             )
 
+    # --- before anything is created: real flavor sizes and the cloud's own quotas ------------------------------
+    def preflight(self) -> None:
+        """Refuse a plan whose declared sizes differ from its flavors, then check (observe) or grant (managed) the
+        cloud's project quota for what is still to be created. Raises CloudError (permanent) before any create."""
+        sizes: dict[str, FlavorSize | None] = {}
+        for spec in self.plan.servers:
+            if spec.flavor not in sizes:
+                sizes[spec.flavor] = call(_bind(self.driver.flavor, spec.flavor), counter=self.counter)
+            real = sizes[spec.flavor]
+            why = size_mismatch(spec.flavor, real, spec) if real is not None else None
+            if why is not None:
+                raise CloudError(f"{self.plan.cloud}: server {spec.name}: {why}")
+        if self.plan.manage_quota:
+            self.grant_quota(self.need(sizes, pending_only=False))
+        else:
+            self.check_quota(self.need(sizes, pending_only=True))
+
+    def need(self, sizes: Mapping[str, FlavorSize | None], pending_only: bool) -> dict[str, int]:
+        """What the plan needs of the project's quotas (only what is not created yet, when `pending_only`)."""
+        with self.db.session() as s:
+            have = {
+                st.key
+                for st in s.scalars(select(ProvisionStep).filter_by(run_id=self.run_id))
+                if st.cloud_id and st.status in (StepStatus.CREATED, StepStatus.READY)
+            }
+        need = dict.fromkeys(QUOTA_KEYS, 0)
+        for spec in self.plan.servers:
+            size = sizes.get(spec.flavor)
+            names = [spec.name] if spec.count == 1 else [f"{spec.name}-{i}" for i in range(1, spec.count + 1)]
+            for n in names:
+                if pending_only and f"server:{n}" in have:
+                    continue
+                need["instances"] += 1
+                need["cores"] += size.vcpus if size else (spec.vcpus or 0)
+                need["ram"] += size.ram_mb if size else (spec.ram_mb or 0)
+        for v in self.plan.volumes:
+            if pending_only and f"volume:{v.name}" in have:
+                continue
+            need["volumes"] += 1
+            need["gigabytes"] += v.size_gb
+        return need
+
+    def check_quota(self, need: Mapping[str, int]) -> None:
+        """Observe mode: fail fast, naming the quota, when the cloud's own quota cannot hold what is still needed."""
+        if not any(need.values()):
+            return
+        assert self.project_id is not None
+        pid = self.project_id
+        usage = call(_bind(self.driver.quota_usage, pid), counter=self.counter)
+        short = quota_shortfalls(need, usage)
+        if short:
+            parts = "; ".join(
+                f"{QUOTA_LABELS[k]}: {used} in use + {n} requested > limit {limit}" for k, used, n, limit in short
+            )
+            raise CloudError(
+                f"{self.plan.cloud}: 云平台自身配额不足 / the cloud's own quota refuses it "
+                f"(project {self.plan.project}): {parts}. "
+                "该配额由云平台管理员设置，yunwang 不修改 / set by the cloud admin; yunwang does not change it",
+                quota=True,
+            )
+
+    def grant_quota(self, need: Mapping[str, int]) -> None:
+        """Managed mode: add the plan's needs to the project's quota once per run (a logged step, audited)."""
+        assert self.project_id is not None
+        pid = self.project_id
+        prior = self._step(QUOTA_STEP)
+        if prior is not None and prior.status == StepStatus.READY:
+            return
+        with _quota_lock(self.plan.cloud, pid):
+            usage = call(_bind(self.driver.quota_usage, pid), counter=self.counter)
+            if prior is not None and prior.status == StepStatus.STARTED and _applied(prior.attrs or {}, usage):
+                self._log(QUOTA_STEP, ResourceKind.PROJECT, self.plan.project, status=StepStatus.READY)
+                return
+            grant = {k: n for k, n in need.items() if n > 0 and k in usage and usage[k][1] >= 0}
+            if not grant:
+                return
+            before = {k: usage[k][1] for k in grant}
+            after = {k: before[k] + n for k, n in grant.items()}
+            attrs = {"grant": grant, "before": before, "after": after}
+            self._log(QUOTA_STEP, ResourceKind.PROJECT, self.plan.project, status=StepStatus.STARTED, attrs=attrs)
+            call(_bind(self.driver.set_quota, pid, after), counter=self.counter)
+            self._log(QUOTA_STEP, ResourceKind.PROJECT, self.plan.project, status=StepStatus.READY, cloud_id=pid)
+        self._audit_quota(before, after, f"managed quota: raised for {self.plan.request_id}")
+
+    def return_quota(self, step: ProvisionStep, pid: str) -> None:
+        """Take a managed-mode grant off the project's quota again (never below what is in use)."""
+        attrs = dict(step.attrs or {})
+        grant: dict[str, int] = dict(attrs.get("grant") or {})
+        with _quota_lock(self.plan.cloud, pid):
+            usage = call(_bind(self.driver.quota_usage, pid), counter=self.counter)
+            if step.status == StepStatus.STARTED and not _applied(attrs, usage):
+                return  # the raise never reached the cloud
+            before = {k: usage[k][1] for k in grant if k in usage and usage[k][1] >= 0}
+            after = {k: max(before[k] - grant[k], usage[k][0]) for k in before}
+            if after != before:
+                call(_bind(self.driver.set_quota, pid, after), counter=self.counter)
+        if after != before:
+            self._audit_quota(before, after, f"managed quota: returned by {self.plan.request_id}")
+
+    def _audit_quota(self, before: dict[str, int], after: dict[str, int], msg: str) -> None:
+        with self.db.session() as s:
+            record_change(
+                s,
+                self.ctx,
+                "cloud_quota",
+                self.run_id,
+                ChangeAction.DECIDE,
+                before,
+                after,
+                object_code=f"{self.plan.project}@{self.plan.cloud}",
+                message=msg,
+            )
+
     # --- compensation ----------------------------------------------------------------------------------------
     def undo(self) -> str | None:
         """Delete everything this run created, newest first; the first error text when something remains."""
@@ -292,6 +494,10 @@ class _Run:
             mark = self.mark(step.key)
             try:
                 obj: CloudObject | None
+                if step.key == QUOTA_STEP:
+                    self.return_quota(step, pid)
+                    self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None)
+                    continue
                 if step.cloud_id:
                     obj = CloudObject(kind, step.cloud_id, step.name, pid, mark, None, dict(step.attrs or {}))
                 else:  # STARTED: the call may have created it before we lost the answer
@@ -299,7 +505,10 @@ class _Run:
                     obj = call(_bind(self.driver.find, kind, pid, mark, spec), counter=self.counter)
                 if obj is not None:
                     call(_bind(self.driver.delete, kind, pid, obj), counter=self.counter)
-                self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None)
+                    # the id stays on the step: it tells what was deleted (a step never created has none)
+                    self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None, cloud_id=obj.cloud_id)
+                else:
+                    self._log(step.key, kind, step.name, status=StepStatus.DELETED, error=None)
             except CloudError as exc:
                 self._log(step.key, kind, step.name, error=exc.message)
                 first_error = first_error or exc.message
@@ -308,6 +517,12 @@ class _Run:
 
 def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
     return lambda: fn(*args)
+
+
+def _applied(attrs: Mapping[str, Any], usage: Mapping[str, tuple[int, int]]) -> bool:
+    """Whether a logged quota raise reached the cloud (every limit at least what it was raised to)."""
+    after = attrs.get("after") or {}
+    return all(k in usage and usage[k][1] >= int(v) for k, v in after.items())
 
 
 def _now() -> datetime:
@@ -322,9 +537,12 @@ def _outcome(db: Database, run_id: int, ok: bool, error: str | None, rolled_back
         resources = tuple(
             CreatedResource(ResourceKind(st.kind), st.name, st.cloud_id or "", run.project_id, {"key": st.key})
             for st in steps
-            if st.owned and st.cloud_id and st.status in (StepStatus.CREATED, StepStatus.READY)
+            if st.owned and st.cloud_id and st.status in (StepStatus.CREATED, StepStatus.READY) and st.key != QUOTA_STEP
         )
-        return ProvisionOutcome(run.request_id, run.cloud, ok, resources, error, rolled_back)
+        deleted = sum(
+            1 for st in steps if st.owned and st.status == StepStatus.DELETED and st.cloud_id and st.key != QUOTA_STEP
+        )
+        return ProvisionOutcome(run.request_id, run.cloud, ok, resources, error, rolled_back, deleted)
 
 
 def _audit(
@@ -359,14 +577,24 @@ def _set_status(db: Database, run_id: int, status: RunStatus, error: str | None 
 
 
 def _run_plan(
-    db: Database, run_id: int, plan: ProvisionPlan, driver: CloudDriver, ctx: ChangeContext
+    db: Database, run_id: int, plan: ProvisionPlan, driver: CloudDriver, ctx: ChangeContext, verify: bool = False
 ) -> ProvisionOutcome:
-    engine = _Run(db, run_id, driver, plan)
+    """Execute (or continue) one run; a permanent failure rolls back what it created.
+
+    A database error is not handled here: the run stays RUNNING (the state it was in, recorded), and calling
+    `resume` or `provision` again continues it (adopting what exists, re-checking what was ready)."""
+    engine = _Run(db, run_id, driver, plan, ctx, verify=verify)
     started = time.perf_counter()
     try:
         engine.execute()
-    except CloudError as exc:
-        error = exc.message
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, CloudError):
+            error = exc.message
+        else:  # a fault of ours or an unwrapped client error: still roll back what this run created
+            log.exception("provisioning %s@%s raised", plan.request_id, plan.cloud)
+            error = f"{plan.cloud}: internal error / 内部错误: {type(exc).__name__}: {str(exc)[:300]}"
         log.warning("provisioning %s@%s failed: %s; rolling back", plan.request_id, plan.cloud, error)
         _set_status(db, run_id, RunStatus.ROLLING_BACK, error)
         undo_error = engine.undo()
@@ -392,7 +620,10 @@ def _run_plan(
         duration_s=time.perf_counter() - started,
         attempts=engine.counter.retries,
     )
-    _audit(db, ctx, run_id, RunStatus.RUNNING, RunStatus.DONE, "provisioned")
+    note = "provisioned"
+    if engine.recreated:
+        note += f"; re-created what the cloud had lost: {', '.join(engine.recreated)}"
+    _audit(db, ctx, run_id, RunStatus.RUNNING, RunStatus.DONE, note)
     return _outcome(db, run_id, True, None)
 
 
@@ -436,11 +667,16 @@ def validate(plan: ProvisionPlan) -> None:
 
 
 def provision(
-    db: Database, plan: ProvisionPlan, driver: CloudDriver, ctx: ChangeContext | None = None
+    db: Database,
+    plan: ProvisionPlan,
+    driver: CloudDriver,
+    ctx: ChangeContext | None = None,
+    verify: bool = False,
 ) -> ProvisionOutcome:
     """Create (or finish creating) everything `plan` asks for in `driver`'s cloud. Idempotent per (request, cloud).
 
-    On a permanent failure everything this request created is deleted and `ok` is False.
+    On a permanent failure everything this request created is deleted and `ok` is False. A run that existed
+    already is continued with its READY steps checked against the cloud; a DONE run is only checked when `verify`.
     """
     ctx = ctx or SYSTEM_CTX
     if driver.cloud != plan.cloud:
@@ -448,7 +684,7 @@ def provision(
     validate(plan)
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=plan.request_id, cloud=plan.cloud)).one_or_none()
-        if run is not None and run.status == RunStatus.DONE:
+        if run is not None and run.status == RunStatus.DONE and not verify:
             run_id = run.id
             done = True
         else:
@@ -466,9 +702,11 @@ def provision(
                 s.add(run)
                 s.flush()
                 new = True
+                before = None
             else:
                 if run.status in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING, RunStatus.RETIRING):
                     raise ValueError(f"run {plan.request_id}@{plan.cloud} is {run.status.value}: resume it first")
+                before = run.status
                 run.status = RunStatus.RUNNING
                 run.plan = plan_to_dict(plan)
                 run.error = None
@@ -479,51 +717,70 @@ def provision(
     if new:
         _audit(db, ctx, run_id, None, RunStatus.RUNNING, "provisioning started")
     else:
+        if before != RunStatus.RUNNING:
+            _audit(db, ctx, run_id, before, RunStatus.RUNNING, "provisioning continued")
         settle(db, run_id)
-    return _run_plan(db, run_id, plan, driver, ctx)
+    return _run_plan(db, run_id, plan, driver, ctx, verify=not new)
+
+
+def run_status(db: Database, request_id: str, cloud: str) -> RunStatus | None:
+    """The status of the request's run in that cloud (None: never provisioned there)."""
+    with db.session() as s:
+        run = s.scalars(select(ProvisionRun).filter_by(request_id=request_id, cloud=cloud)).one_or_none()
+        return run.status if run is not None else None
 
 
 def resume(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContext | None = None) -> ProvisionOutcome:
-    """Finish what a killed or failed run left: continue RUNNING, finish rollbacks and retirements."""
+    """Finish what a killed or failed run left: continue RUNNING (READY steps re-checked against the cloud),
+    finish rollbacks and retirements. NoRun when the request was never provisioned in that cloud."""
     ctx = ctx or SYSTEM_CTX
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=request_id, cloud=driver.cloud)).one_or_none()
         if run is None:
-            raise LookupError(f"no provisioning run {request_id}@{driver.cloud}")
+            raise NoRun(request_id, driver.cloud)
         run_id, status, plan = run.id, run.status, plan_from_dict(run.plan)
     settle(db, run_id)
     if status == RunStatus.RUNNING:
-        return _run_plan(db, run_id, plan, driver, ctx)
+        return _run_plan(db, run_id, plan, driver, ctx, verify=True)
     if status in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING):
-        engine = _Run(db, run_id, driver, plan)
+        engine = _Run(db, run_id, driver, plan, ctx)
         err = engine.undo()
         with db.session() as s:
             run = s.get(ProvisionRun, run_id)
             assert run is not None
-            prior_error = run.error
+            prior_error = (run.error or "").split("; rollback incomplete: ")[0] or None
         final = RunStatus.ROLLBACK_PENDING if err else RunStatus.ROLLED_BACK
         _set_status(db, run_id, final, prior_error if not err else f"{prior_error}; rollback incomplete: {err}")
         _audit(db, ctx, run_id, status, final, "rollback resumed")
         return _outcome(db, run_id, False, prior_error, rolled_back=not err)
     if status == RunStatus.RETIRING:
         return retire(db, request_id, driver, ctx)
-    return _outcome(db, run_id, status == RunStatus.DONE, None, rolled_back=status == RunStatus.ROLLED_BACK)
+    with db.session() as s:
+        run = s.get(ProvisionRun, run_id)
+        assert run is not None
+        error = run.error
+    return _outcome(db, run_id, status == RunStatus.DONE, error, rolled_back=status == RunStatus.ROLLED_BACK)
 
 
 def retire(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContext | None = None) -> ProvisionOutcome:
-    """Delete exactly what the request created in `driver`'s cloud (never the unit's project)."""
+    """Delete exactly what the request created in `driver`'s cloud (never the unit's project); a managed-mode
+    quota grant is returned. Safe to repeat: a retirement that was interrupted (killed, database error, cloud
+    down) is left RETIRING, and the next call finishes it. NoRun when there is no run in that cloud."""
     ctx = ctx or SYSTEM_CTX
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=request_id, cloud=driver.cloud)).one_or_none()
         if run is None:
-            raise LookupError(f"no provisioning run {request_id}@{driver.cloud}")
+            raise NoRun(request_id, driver.cloud)
         run_id, before, plan = run.id, run.status, plan_from_dict(run.plan)
         run.status = RunStatus.RETIRING
-    engine = _Run(db, run_id, driver, plan)
+    if before != RunStatus.RETIRING:
+        _audit(db, ctx, run_id, before, RunStatus.RETIRING, "retirement started")
+    settle(db, run_id)  # a killed process's create may still land: let it, so it is found and deleted
+    engine = _Run(db, run_id, driver, plan, ctx)
     err = engine.undo()
     final = RunStatus.RETIRING if err else RunStatus.RETIRED
     _set_status(db, run_id, final, err, finished_at=_now())
-    _audit(db, ctx, run_id, before, final, "retired" if not err else "retirement incomplete")
+    _audit(db, ctx, run_id, RunStatus.RETIRING, final, "retired" if not err else "retirement incomplete")
     return _outcome(db, run_id, not err, err)
 
 

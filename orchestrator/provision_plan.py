@@ -25,6 +25,11 @@ class ServerSpec:
     flavor: str  # flavor name in the target cloud
     image: str  # image name in the target cloud
     count: int = 1
+    # The sizes the request declared (and quota/approval counted); provisioning refuses a flavor whose real size
+    # differs. None: not declared (the flavor's size is used as it is).
+    vcpus: int | None = None
+    ram_mb: int | None = None
+    disk_gb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ class ProvisionPlan:
     security_groups: tuple[SecurityGroupSpec, ...] = ()
     floating_ips: int = 0
     availability_zone: str | None = None
-    quota: dict[str, int] | None = None  # e.g. {"instances": 10, "cores": 20, "ram": 20480, "volumes": 10}
+    # The cloud's own project quotas belong to the cloud admin. False (default, "observe"): never changed; a plan
+    # the cloud's quota cannot hold fails before anything is created. True ("managed"): the plan's needs are added
+    # to the project's quota (recorded in the change log) and taken off again on rollback and retirement.
+    manage_quota: bool = False
 
     def server_names(self) -> tuple[str, ...]:
         """The concrete server names this plan creates, in order."""
@@ -112,3 +120,4 @@ class ProvisionOutcome:
     resources: tuple[CreatedResource, ...]
     error: str | None = None  # without secrets
     rolled_back: bool = False
+    deleted: int = 0  # resources this run deleted (rollback or retirement) so far

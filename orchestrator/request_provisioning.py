@@ -3,6 +3,11 @@
 
 Provisioning commits step by step in its own sessions, so these functions take the `Database`, not a session;
 the transitions themselves still go through `request_service` (authorised, audited, idempotent).
+
+Every call ends in a recorded state that the next call completes: `provision` (or `resume`) on a request left
+in provisioning continues it (primary, then replica), `retire` on a request left retiring finishes it. A
+database error stops the call where it is (the state before it is committed) and is raised; a cloud error
+becomes the request's failure reason (which part failed, in which cloud, and what was rolled back).
 """
 
 from __future__ import annotations
@@ -11,16 +16,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from inventory.auth import Principal
 from inventory.db import Database
-from inventory.service import ChangeContext
+from inventory.enums import ChangeAction
+from inventory.errors import Conflict, Problem
+from inventory.service import ChangeContext, record_change
 from orchestrator import approval, quotas
 from orchestrator.cloud_driver import CloudDriver
-from orchestrator.models import ResourceRequest
+from orchestrator.cloud_models import RunStatus
+from orchestrator.models import EventKind, ResourceRequest
+from orchestrator.provision import NoRun, run_status
 from orchestrator.provision import provision as run_provision
+from orchestrator.provision import resume as run_resume
 from orchestrator.provision import retire as run_retire
 from orchestrator.provision_plan import (
     NetworkSpec,
@@ -30,12 +40,14 @@ from orchestrator.provision_plan import (
     ServerSpec,
     VolumeSpec,
 )
-from orchestrator.request_service import apply, demand_of, facts, get
-from orchestrator.resource_requests import Action, Bundle, DRLevel, RequestStatus, Resources, site_demand
+from orchestrator.request_service import KIND, add_event, apply, demand_of, facts, get, state_of
+from orchestrator.resource_requests import Action, Bundle, DRLevel, RequestStatus, Resources
 
 log = logging.getLogger("yunwang.scheduler")
 
 REPLICA_SUFFIX = "-dr"
+PRIMARY, REPLICA = "primary", "replica"
+PART_TEXT = {PRIMARY: "主用 / primary", REPLICA: "灾备副本 / replica"}
 
 
 def _site_specs(
@@ -43,7 +55,9 @@ def _site_specs(
 ) -> tuple[tuple[ServerSpec, ...], tuple[VolumeSpec, ...], tuple[NetworkSpec, ...], tuple[SecurityGroupSpec, ...]]:
     """The bundle as provisioning specs; a replica's names carry a suffix so both copies stay distinguishable
     (the Nanning and Guilin regions may share one Neutron, where names within a project must not collide)."""
-    servers = tuple(ServerSpec(s.name + suffix, s.flavor, s.image, s.count) for s in b.servers)
+    servers = tuple(
+        ServerSpec(s.name + suffix, s.flavor, s.image, s.count, s.vcpus, s.ram_mb, s.disk_gb) for s in b.servers
+    )
     plain = tuple(ServerSpec(s.name, s.flavor, s.image, s.count) for s in b.servers)
     renamed = dict(
         zip(
@@ -63,53 +77,39 @@ def _site_specs(
     return servers, volumes, networks, groups
 
 
-def plans_for(row: ResourceRequest, unit_code: str, already: dict[str, Resources] | None = None) -> list[ProvisionPlan]:
-    """The provisioning plans of a scheduled request: the primary, and the DR replica when there is one.
+def parts_of(row: ResourceRequest, unit_code: str, manage_quota: bool = False) -> list[tuple[str, ProvisionPlan]]:
+    """(part, plan) of a scheduled request: the primary, and the DR replica when there is one.
 
-    `already` is what the unit already runs per cloud. The project quota is set to everything the unit runs plus
-    this request, in every cloud: regions may share one Nova (and its quotas), and yunwang's own hierarchical
-    quotas are the real control, the cloud's only a backstop.
+    Each plan carries the sizes the request declared (provisioning refuses a flavor whose real size differs).
+    The cloud's project quotas are left alone unless `manage_quota` (see `ProvisionPlan.manage_quota`).
     """
     b = Bundle.model_validate(row.bundle)
-    one = site_demand(b)
-    targets = [(row.primary_cloud or "", row.primary_az, "")]
+    targets = [(PRIMARY, row.primary_cloud or "", row.primary_az, "")]
     if row.dr_level != DRLevel.NONE:
-        targets.append((row.replica_cloud or "", row.replica_az, REPLICA_SUFFIX))
-    total = sum((already or {}).values(), Resources()) + one.scaled(len(targets))
-    plans = []
-    for cloud, az, suffix in targets:
+        targets.append((REPLICA, row.replica_cloud or "", row.replica_az, REPLICA_SUFFIX))
+    out = []
+    for part, cloud, az, suffix in targets:
         servers, volumes, networks, groups = _site_specs(b, suffix)
-        plans.append(
-            ProvisionPlan(
-                request_id=row.code,
-                cloud=cloud,
-                project=f"yw-{unit_code}".lower(),
-                unit_code=unit_code,
-                servers=servers,
-                volumes=volumes,
-                networks=networks,
-                security_groups=groups,
-                floating_ips=b.floating_ips,
-                availability_zone=az if az and az != "nova" else None,
-                quota={"instances": total.instances, "cores": total.vcpus, "ram": total.ram_mb},
-            )
+        plan = ProvisionPlan(
+            request_id=row.code,
+            cloud=cloud,
+            project=f"yw-{unit_code}".lower(),
+            unit_code=unit_code,
+            servers=servers,
+            volumes=volumes,
+            networks=networks,
+            security_groups=groups,
+            floating_ips=b.floating_ips,
+            availability_zone=az if az and az != "nova" else None,
+            manage_quota=manage_quota,
         )
-    return plans
-
-
-def unit_usage_by_cloud(session: Session, unit_id: int) -> dict[str, Resources]:
-    """What the unit's active requests run in each cloud (one copy per cloud)."""
-    out: dict[str, Resources] = {}
-    rows = session.scalars(
-        select(ResourceRequest).where(
-            ResourceRequest.unit_id == unit_id, ResourceRequest.status == RequestStatus.ACTIVE
-        )
-    )
-    for r in rows:
-        one = site_demand(Bundle.model_validate(r.bundle))
-        for cloud in {r.primary_cloud, r.replica_cloud if r.dr_level != DRLevel.NONE else None} - {None}:
-            out[str(cloud)] = out.get(str(cloud), Resources()) + one
+        out.append((part, plan))
     return out
+
+
+def plans_for(row: ResourceRequest, unit_code: str, manage_quota: bool = False) -> list[ProvisionPlan]:
+    """The provisioning plans of a scheduled request: the primary, and the DR replica when there is one."""
+    return [plan for _, plan in parts_of(row, unit_code, manage_quota)]
 
 
 DriverFor = Callable[[str], CloudDriver]
@@ -119,19 +119,102 @@ DriverFor = Callable[[str], CloudDriver]
 class ProvisionResult:
     status: RequestStatus
     outcomes: tuple[ProvisionOutcome, ...]
+    message: str | None = None  # what happened, for the CLI (e.g. "nothing to resume")
 
 
 def _unit_code(session: Session, unit_id: int) -> str:
     return quotas.unit_path(session, unit_id)[0].code
 
 
-def provision(
-    db: Database, p: Principal, ctx: ChangeContext, request_id: int, driver_for: DriverFor
-) -> ProvisionResult:
-    """scheduled → provisioning → active (usage added) or failed (with reason; partial replicas retired).
+# --- failure texts --------------------------------------------------------------------------------------------
 
-    A request left in provisioning (the process died mid-way) is driven on: provisioning is idempotent per
-    (request, cloud) and adopts what the earlier attempt created.
+
+def _without_cloud(text: str | None, cloud: str) -> str:
+    """A run's error text without its cloud prefixes (the request's text names the cloud once)."""
+    return (text or "").replace(f"{cloud}: ", "").strip() or "provisioning failed"
+
+
+def part_failure(part: str, cloud: str, error: str | None, outcome: ProvisionOutcome | None) -> str:
+    """'<part> <cloud> 开通失败 / failed: <why>; <what was rolled back there>'."""
+    why = _without_cloud(error, cloud)
+    text = f"{PART_TEXT[part]} {cloud} 开通失败 / failed: {why}"
+    if outcome is None:
+        return text
+    if outcome.rolled_back:
+        text += f"; 已回滚 / rolled back there: {outcome.deleted} resource(s) deleted"
+    elif "rollback incomplete" in why:
+        text += " (回滚未完成，resume 可完成 / `resume` finishes the rollback)"
+    return text
+
+
+def part_retired(part: str, cloud: str, outcome: ProvisionOutcome | None, error: str | None = None) -> str:
+    if outcome is not None and outcome.ok:
+        return f"{PART_TEXT[part]} {cloud} 已退役 / retired: {outcome.deleted} resource(s) deleted"
+    why = _without_cloud(error or (outcome.error if outcome else None), cloud)
+    return f"{PART_TEXT[part]} {cloud} 退役未完成 / retirement incomplete: {why} (retire again to finish)"
+
+
+# --- provisioning -----------------------------------------------------------------------------------------------
+
+
+def _drive(
+    db: Database,
+    ctx: ChangeContext,
+    parts: list[tuple[str, ProvisionPlan]],
+    driver_for: DriverFor,
+    fresh: bool,
+) -> tuple[list[tuple[str, ProvisionOutcome]], str | None]:
+    """Provision the parts in order (primary first); (what succeeded, the failure text or None).
+
+    `fresh`: the request has just entered provisioning (a run rolled back by an earlier attempt is built again);
+    otherwise this continues a provisioning that was interrupted (a rolled-back run is that attempt's failure).
+    """
+    done: list[tuple[str, ProvisionOutcome]] = []
+    for part, plan in parts:
+        cloud = plan.cloud
+        try:
+            driver = driver_for(cloud)
+        except KeyError:
+            return done, part_failure(part, cloud, "no such cloud in clouds.yaml / clouds.yaml 中没有该云", None)
+        try:
+            status = run_status(db, plan.request_id, cloud)
+            out: ProvisionOutcome | None = None
+            if status in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING):
+                out = run_resume(db, plan.request_id, driver, ctx)  # finish the rollback first
+                if not fresh or not out.rolled_back:
+                    return done, part_failure(part, cloud, out.error, out)
+            elif not fresh and status == RunStatus.ROLLED_BACK:
+                out = run_resume(db, plan.request_id, driver, ctx)
+                return done, part_failure(part, cloud, out.error, out)
+            elif not fresh and status in (RunStatus.RETIRING, RunStatus.RETIRED):
+                out = run_retire(db, plan.request_id, driver, ctx)
+                return done, part_failure(part, cloud, "retired while provisioning", out)
+            out = run_provision(db, plan, driver, ctx=ctx, verify=True)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # never leave the request without a reason
+            log.exception("provisioning %s@%s raised", plan.request_id, cloud)
+            return done, part_failure(part, cloud, f"{type(exc).__name__}: {str(exc)[:300]}", None)
+        if not out.ok:
+            return done, part_failure(part, cloud, out.error, out)
+        done.append((part, out))
+    return done, None
+
+
+def provision(
+    db: Database,
+    p: Principal,
+    ctx: ChangeContext,
+    request_id: int,
+    driver_for: DriverFor,
+    manage_quota: bool = False,
+) -> ProvisionResult:
+    """scheduled → provisioning → active (usage added) or failed (with reason; a built primary is retired again
+    when its replica fails).
+
+    A request left in provisioning (the process died, a database error) is driven on: provisioning is idempotent
+    per (request, cloud), adopts what the earlier attempt created and checks what it logged ready against the
+    cloud; then it goes on with the replica.
     """
     with db.session() as s:
         row = get(s, p, request_id)
@@ -139,28 +222,22 @@ def provision(
         if row.status not in (RequestStatus.SCHEDULED, RequestStatus.PROVISIONING):
             apply(s, p, ctx, row, Action.PROVISION)  # a repeat (no-op) or a 409
             return ProvisionResult(row.status, ())
-        apply(s, p, ctx, row, Action.PROVISION)  # no-op when resuming
-        plans = plans_for(row, _unit_code(s, row.unit_id), unit_usage_by_cloud(s, row.unit_id))
-    outcomes: list[ProvisionOutcome] = []
-    error: str | None = None
-    for plan in plans:
-        try:
-            outcome = run_provision(db, plan, driver_for(plan.cloud), ctx=ctx)
-        except (KeyError, ValueError, LookupError) as exc:
-            error = f"{plan.cloud}: {exc}"
-            break
-        except Exception as exc:  # never leave the request stuck in provisioning
-            log.exception("provisioning %s@%s raised", plan.request_id, plan.cloud)
-            error = f"{plan.cloud}: {type(exc).__name__}: {str(exc)[:300]}"
-            break
-        outcomes.append(outcome)
-        if not outcome.ok:
-            error = f"{plan.cloud}: {outcome.error or 'provisioning failed'}"
-            break
+        fresh = apply(s, p, ctx, row, Action.PROVISION)  # False when continuing
+        parts = parts_of(row, _unit_code(s, row.unit_id), manage_quota)
+    done, error = _drive(db, ctx, parts, driver_for, fresh)
+    notes: list[str] = []
     if error is not None:
-        for done in outcomes:
-            if done.ok:  # the primary was built but its replica failed: take the primary down again
-                run_retire(db, done.request_id, driver_for(done.cloud), ctx=ctx)
+        notes.append(error)
+        for part, outcome in done:  # e.g. the primary was built but its replica failed: take it down again
+            try:
+                retired = run_retire(db, outcome.request_id, driver_for(outcome.cloud), ctx=ctx)
+                notes.append(part_retired(part, outcome.cloud, retired))
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:
+                log.exception("retiring %s@%s after a failure raised", outcome.request_id, outcome.cloud)
+                notes.append(part_retired(part, outcome.cloud, None, f"{type(exc).__name__}: {exc}"))
+    outcomes = tuple(o for _, o in done)
     with db.session() as s:
         row = get(s, p, request_id)
         if error is None:
@@ -171,46 +248,136 @@ def provision(
                     for o in outcomes
                     for res in o.resources
                 ]
+                r.failure_reason = None
 
-            apply(s, p, ctx, row, Action.ACTIVATE, changes=activate, message="provisioned")
-            quotas.add_usage(s, row.unit_id, demand_of(row))
+            if apply(s, p, ctx, row, Action.ACTIVATE, changes=activate, message="provisioned"):
+                quotas.add_usage(s, row.unit_id, demand_of(row))
         else:
+            reason = "; ".join(notes)
 
             def fail(r: ResourceRequest) -> None:
-                r.failure_reason = error
+                r.failure_reason = reason
 
-            apply(s, p, ctx, row, Action.FAIL, changes=fail, message=error)
+            apply(s, p, ctx, row, Action.FAIL, changes=fail, message=reason)
         status = row.status
-    return ProvisionResult(status, tuple(outcomes))
+    return ProvisionResult(status, outcomes, "; ".join(notes) or None)
+
+
+# --- retirement -------------------------------------------------------------------------------------------------
+
+
+def _note(db: Database, p: Principal, ctx: ChangeContext, request_id: int, text: str, append: bool = False) -> None:
+    """Record on the request why provisioning/retirement stopped short (reason, change log, event)."""
+    with db.session() as s:
+        row = get(s, p, request_id)
+        before = state_of(row)
+        row.failure_reason = f"{row.failure_reason}; {text}" if append and row.failure_reason else text
+        record_change(
+            s, ctx, KIND, row.id, ChangeAction.DECIDE, before, state_of(row), object_code=row.code, message=text
+        )
+        add_event(s, row, EventKind.INTERRUPTED, ctx, text)
 
 
 def retire(db: Database, p: Principal, ctx: ChangeContext, request_id: int, driver_for: DriverFor) -> ProvisionResult:
-    """active/failed → retiring → retired: delete what the request created; usage goes down."""
+    """active/failed → retiring → retired: delete what the request created; usage goes down.
+
+    Safe to repeat: whatever stops it (a cloud error, a database error, a killed process) leaves the request
+    retiring, and the next call deletes what is left and finishes.
+    """
     with db.session() as s:
         row = get(s, p, request_id)
         was_active = row.status == RequestStatus.ACTIVE
         changed = apply(s, p, ctx, row, Action.RETIRE)
         if not changed and row.status != RequestStatus.RETIRING:
             return ProvisionResult(row.status, ())
-        clouds = [c for c in (row.primary_cloud, row.replica_cloud if row.dr_level != DRLevel.NONE else None) if c]
+        parts = [(PRIMARY, row.primary_cloud)]
+        if row.dr_level != DRLevel.NONE:
+            parts.append((REPLICA, row.replica_cloud))
         code = row.code
-        if was_active:
+        if was_active and changed:
             quotas.add_usage(s, row.unit_id, Resources() - demand_of(row))
     outcomes: list[ProvisionOutcome] = []
-    errors: list[str] = []
-    for cloud in clouds:
+    notes: list[str] = []
+    errors = False
+    for part, cloud in parts:
+        if not cloud:
+            continue
         try:
             o = run_retire(db, code, driver_for(cloud), ctx=ctx)
-        except LookupError:
+        except NoRun:
             continue  # nothing was ever provisioned there
+        except SQLAlchemyError:
+            raise
+        except KeyError:
+            errors = True
+            notes.append(part_retired(part, cloud, None, "no such cloud in clouds.yaml / clouds.yaml 中没有该云"))
+            continue
+        except Exception as exc:
+            log.exception("retiring %s@%s raised", code, cloud)
+            errors = True
+            notes.append(part_retired(part, cloud, None, f"{type(exc).__name__}: {str(exc)[:300]}"))
+            continue
         outcomes.append(o)
-        if not o.ok:
-            errors.append(f"{cloud}: {o.error}")
+        notes.append(part_retired(part, cloud, o))
+        errors = errors or not o.ok
+    if errors:  # stays retiring; retire again to finish
+        _note(db, p, ctx, request_id, "; ".join(notes))
+        with db.session() as s:
+            return ProvisionResult(get(s, p, request_id).status, tuple(outcomes), "; ".join(notes))
     with db.session() as s:
         row = get(s, p, request_id)
-        if errors:
-            row.failure_reason = "; ".join(errors)  # stays retiring; retire again to finish
-        else:
-            apply(s, p, ctx, row, Action.FINISH_RETIRE, message="retired")
+        apply(s, p, ctx, row, Action.FINISH_RETIRE, message="; ".join(notes) or "retired")
         status = row.status
-    return ProvisionResult(status, tuple(outcomes))
+    return ProvisionResult(status, tuple(outcomes), "; ".join(notes) or None)
+
+
+# --- resume -----------------------------------------------------------------------------------------------------
+
+
+def resume(
+    db: Database,
+    p: Principal,
+    ctx: ChangeContext,
+    request_id: int,
+    driver_for: DriverFor,
+    manage_quota: bool = False,
+) -> ProvisionResult:
+    """Bring a request whose provisioning or retirement was interrupted to its final state.
+
+    provisioning → active, or failed with the reason (primary, then replica; ready steps re-checked);
+    retiring → retired; failed → any rollback left pending is finished. Anything else: 409 with the reason.
+    """
+    with db.session() as s:
+        row = get(s, p, request_id)
+        status = row.status
+        clouds = [
+            (PRIMARY, row.primary_cloud),
+            *([(REPLICA, row.replica_cloud)] if row.dr_level != DRLevel.NONE else []),
+        ]
+        code = row.code
+    if status == RequestStatus.PROVISIONING:
+        return provision(db, p, ctx, request_id, driver_for, manage_quota)
+    if status == RequestStatus.RETIRING:
+        return retire(db, p, ctx, request_id, driver_for)
+    if status == RequestStatus.FAILED:
+        with db.session() as s:
+            approval.authorize(p, Action.PROVISION, facts(get(s, p, request_id)))
+        notes = []
+        outcomes = []
+        for part, cloud in clouds:
+            if not cloud or run_status(db, code, cloud) not in (RunStatus.ROLLING_BACK, RunStatus.ROLLBACK_PENDING):
+                continue
+            try:
+                o = run_resume(db, code, driver_for(cloud), ctx)
+            except KeyError:
+                notes.append(f"{PART_TEXT[part]} {cloud}: clouds.yaml 中没有该云 / no such cloud in clouds.yaml")
+                continue
+            outcomes.append(o)
+            notes.append(f"{PART_TEXT[part]} {cloud}: " + ("已回滚 / rolled back" if o.rolled_back else "回滚未完成"))
+        if notes:
+            _note(db, p, ctx, request_id, "; ".join(notes), append=True)
+        return ProvisionResult(status, tuple(outcomes), "; ".join(notes) or "nothing left to roll back")
+    raise Conflict(
+        f"nothing to resume: the request is {status.value} / 无需继续",
+        [Problem("only provisioning, retiring and failed requests can be resumed", field="status", value=status)],
+    )

@@ -12,7 +12,8 @@ never auto-approved, so only the cloud-chief office's own approval lets it throu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -20,15 +21,16 @@ from sqlalchemy.orm import Session
 
 from inventory.auth import Principal, unit_subtree
 from inventory.enums import ChangeAction, Role
-from inventory.errors import Conflict, NotFound, Problem, RuleViolation
+from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory.models import Cloud, InformationSystem
 from inventory.service import ChangeContext, record_change
 from migrations_plan import zombie_policy
 from migrations_plan.planning import today_local
 from orchestrator import approval, quotas
-from orchestrator.cloud_driver import CloudCapacity
+from orchestrator.cloud_driver import CloudCapacity, FlavorSize
+from orchestrator.flavors import resolve_bundle
 from orchestrator.models import EventKind, RequestEvent, ResourceRequest
-from orchestrator.placement import Candidate, Decision, PlacementPolicy, PlacementRequest, place
+from orchestrator.placement import Candidate, Decision, PlacementPolicy, PlacementRequest, Removal, place
 from orchestrator.resource_requests import (
     Action,
     Bundle,
@@ -107,7 +109,7 @@ def _zombie_verdict(session: Session, system_id: int | None) -> zombie_policy.Ve
     return v
 
 
-def _event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
+def add_event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
     session.add(
         RequestEvent(
             request_id=row.id,
@@ -151,7 +153,7 @@ def apply(
         changes(row)
     after = state_of(row)
     record_change(session, ctx, KIND, row.id, ChangeAction.DECIDE, before, after, object_code=row.code, message=message)
-    _event(session, row, event or EVENT_OF[action], ctx, message)
+    add_event(session, row, event or EVENT_OF[action], ctx, message)
     session.flush()
     return True
 
@@ -159,9 +161,21 @@ def apply(
 # --- create and approve ---------------------------------------------------------------------------------------
 
 
-def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCreate) -> ResourceRequest:
-    """A new draft request; a classified system can never be requested for a cloud."""
+def create(
+    session: Session,
+    p: Principal,
+    ctx: ChangeContext,
+    body: RequestCreate,
+    flavors: Mapping[str, FlavorSize] | None = None,
+    ambiguous: Mapping[str, str] | None = None,
+) -> ResourceRequest:
+    """A new draft request; a classified system can never be requested for a cloud. Server sizes come from the
+    flavor table `flavors` (declared sizes must match it; 422 otherwise); without one they must be declared."""
     approval.authorize_create(p, body.unit_id)
+    bundle, problems = resolve_bundle(body.bundle, flavors, ambiguous)
+    if problems:
+        raise ValidationFailed("服务器规格与云主机类型不符 / server sizes do not match their flavors", problems)
+    body = body.model_copy(update={"bundle": bundle})
     path = quotas.unit_path(session, body.unit_id)
     if body.system_id is not None:
         system = session.get(InformationSystem, body.system_id)
@@ -202,7 +216,7 @@ def create(session: Session, p: Principal, ctx: ChangeContext, body: RequestCrea
     session.flush()
     row.code = f"RR{row.id:06d}"
     record_change(session, ctx, KIND, row.id, ChangeAction.CREATE, None, state_of(row), object_code=row.code)
-    _event(session, row, EventKind.CREATED, ctx, body.title)
+    add_event(session, row, EventKind.CREATED, ctx, body.title)
     session.flush()
     return row
 
@@ -229,7 +243,7 @@ def submit(
         why = "no sub-cloud-chief unit at or above the requesting unit: the first level passes to the office"
         apply(session, SYSTEM, system_ctx, row, Action.FIRST_APPROVE, message=why)
     if row.office_review:  # a zombie candidate: the office decides itself, with the reason on the request
-        _event(session, row, EventKind.COMMENT, system_ctx, row.office_review)
+        add_event(session, row, EventKind.COMMENT, system_ctx, row.office_review)
         session.flush()
         return row
     verdict = approval.auto_approval(rules, demand, row.dr_level, within_quota=True)
@@ -279,7 +293,7 @@ def comment(session: Session, p: Principal, ctx: ChangeContext, row: ResourceReq
     """A comment on a request (an event; not a transition)."""
     if p.role not in approval.COMMENTERS:
         raise approval.forbid(f"role {p.role.value} may not comment")
-    _event(session, row, EventKind.COMMENT, ctx, text)
+    add_event(session, row, EventKind.COMMENT, ctx, text)
     session.flush()
     return session.scalars(
         select(RequestEvent).where(RequestEvent.request_id == row.id).order_by(RequestEvent.id.desc()).limit(1)
@@ -367,6 +381,49 @@ def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Ca
     return out
 
 
+class PlacementRefused(Conflict):
+    """409: placement found no slot. The refusal (reasons, event, change log) is already in the session:
+    the caller commits it before letting the error through."""
+
+
+NO_SAMPLE = (
+    "尚无容量采样 / no capacity sample yet: run `yunwang cloud sweep` (POST /api/v1/clouds/sweep) "
+    "or wait for the cloud_capacity_drift job"
+)
+
+
+def with_sample_gaps(decision: Decision, inventory_clouds: Sequence[str], cands: Sequence[Candidate]) -> Decision:
+    """A refusal that also names the clouds placement could not consider because they have no capacity sample."""
+    sampled = {c.cloud for c in cands}
+    gaps = [name for name in sorted(inventory_clouds) if name not in sampled]
+    if not gaps:
+        return decision
+    removed = decision.removed + tuple(Removal(name, "capacity_sample", NO_SAMPLE) for name in gaps)
+    error = decision.error
+    if not cands:
+        error = f"尚无任何云的容量采样 / no cloud has a capacity sample yet ({', '.join(gaps)})"
+    return replace(decision, removed=removed, error=error)
+
+
+def refusal_text(decision: Decision, limit: int = 50) -> str:
+    lines = [f"调度失败 / placement refused: {decision.error}"]
+    lines += [f"- {r.candidate}: {r.filter}: {r.reason}" for r in decision.removed[:limit]]
+    if len(decision.removed) > limit:
+        lines.append(f"- … {len(decision.removed) - limit} more")
+    return "\n".join(lines)
+
+
+def record_refusal(session: Session, ctx: ChangeContext, row: ResourceRequest, decision: Decision) -> None:
+    """Keep a placement refusal on the request: its explanation, a change-log entry and an event with reasons."""
+    before = state_of(row)
+    row.placement = decision.explain()
+    text = refusal_text(decision)
+    after = {**state_of(row), "placement_error": decision.error}
+    record_change(session, ctx, KIND, row.id, ChangeAction.DECIDE, before, after, object_code=row.code, message=text)
+    add_event(session, row, EventKind.PLACEMENT_REFUSED, ctx, text)
+    session.flush()
+
+
 def schedule(
     session: Session,
     p: Principal,
@@ -375,8 +432,10 @@ def schedule(
     cands: Sequence[Candidate],
     policy: PlacementPolicy,
 ) -> Decision | None:
-    """Run placement (quota re-checked), store the decision and its explanation; 409 when nothing fits."""
+    """Run placement (quota re-checked), store the decision and its explanation. When nothing fits: 409
+    (PlacementRefused) with the reasons, recorded on the request (the request stays approved)."""
     result: list[Decision] = []
+    refused: list[Decision] = []
 
     def check() -> None:
         _zombie_verdict(session, row.system_id)  # retired since approval: refused
@@ -396,10 +455,13 @@ def schedule(
         )
         decision = place(preq, cands, policy)
         if not decision.ok:
+            named = session.scalars(select(Cloud.clouds_yaml_name).where(Cloud.clouds_yaml_name.is_not(None)))
+            decision = with_sample_gaps(decision, [str(n) for n in named], cands)
+            refused.append(decision)
             detail = [
                 Problem(f"{r.candidate}: {r.filter}: {r.reason}", field="placement") for r in decision.removed[:50]
             ]
-            raise Conflict(f"placement failed: {decision.error}", detail)
+            raise PlacementRefused(f"placement failed: {decision.error}", detail)
         result.append(decision)
 
     def store(r: ResourceRequest) -> None:
@@ -411,7 +473,11 @@ def schedule(
             r.replica_cloud, r.replica_az = d.replica.candidate.cloud, d.replica.candidate.az
         r.failure_reason = None
 
-    apply(session, p, ctx, row, Action.SCHEDULE, changes=store, check=check)
+    try:
+        apply(session, p, ctx, row, Action.SCHEDULE, changes=store, check=check)
+    except PlacementRefused:
+        record_refusal(session, ctx, row, refused[0])
+        raise
     return result[0] if result else None
 
 

@@ -26,6 +26,7 @@ from orchestrator import request_provisioning as provisioning
 from orchestrator import request_service as svc
 from orchestrator.cloud_driver import CloudCapacity, CloudDriver, HostCapacity
 from orchestrator.cloud_models import CapacitySample
+from orchestrator.flavors import flavor_table
 from orchestrator.models import ResourceRequest
 from orchestrator.resource_requests import RequestCreate, RequestStatus, Resources
 
@@ -190,7 +191,8 @@ def build_router() -> APIRouter:
 
     @router.post("/requests", status_code=201, summary="Create a draft request / 新建资源申请")
     def create_request(body: RequestCreate, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
-        row = svc.create(session, p, change_context(request, p), body)
+        table, ambiguous = flavor_table(request.app)
+        row = svc.create(session, p, change_context(request, p), body, table, ambiguous)
         session.commit()
         return RequestOut.of(row)
 
@@ -255,7 +257,13 @@ def build_router() -> APIRouter:
         approval.authorize(p, svc.Action.SCHEDULE, svc.facts(row))
         source: CapacitySource = request.app.state.scheduler_capacity
         cands = svc.candidates(session, source(session))
-        svc.schedule(session, p, change_context(request, p), row, cands, svc.policy_from(request.app.state.settings))
+        try:
+            svc.schedule(
+                session, p, change_context(request, p), row, cands, svc.policy_from(request.app.state.settings)
+            )
+        except svc.PlacementRefused:
+            session.commit()  # the refusal and its reasons stay on the request
+            raise
         session.commit()
         return RequestOut.of(row)
 
@@ -265,7 +273,8 @@ def build_router() -> APIRouter:
         approval.authorize(p, svc.Action.PROVISION, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         db: Database = request.app.state.db
-        provisioning.provision(db, p, change_context(request, p), request_id, _driver_for(request.app))
+        managed = request.app.state.settings.cloud_quota_mode == "managed"
+        provisioning.provision(db, p, change_context(request, p), request_id, _driver_for(request.app), managed)
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 

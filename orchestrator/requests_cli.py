@@ -21,6 +21,7 @@ from inventory.models import Unit
 from inventory.service import ChangeContext
 from orchestrator import quotas
 from orchestrator import request_service as svc
+from orchestrator.cloud_models import ProvisionRun
 from orchestrator.resource_requests import RequestStatus
 
 CLI = Principal(name="cli", role=Role.ADMIN)
@@ -62,6 +63,8 @@ def make_app(database: Callable[[], Database]) -> tuple[typer.Typer, typer.Typer
                     console.print(f"[red]failure:[/red] {r.failure_reason}")
                 if r.placement:
                     console.print_json(json.dumps(r.placement, ensure_ascii=False))
+                for run in s.scalars(select(ProvisionRun).where(ProvisionRun.request_id == r.code)):
+                    console.print(f"run {run.cloud}: {run.status.value}" + (f" — {run.error}" if run.error else ""))
                 for e in svc.events(s, CLI, request_id=r.id, limit=1000):
                     console.print(f"{e.at:%Y-%m-%d %H:%M} {e.kind.value:<15} {e.actor:<24} {e.message or ''}")
         except InventoryError as exc:

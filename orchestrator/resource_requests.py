@@ -65,16 +65,17 @@ class Action(StrEnum):
 
 
 class ServerItem(BaseModel):
-    """`count` servers of one flavor and image; vcpus/ram/disk are the flavor's sizes."""
+    """`count` servers of one flavor and image; vcpus/ram/disk are the flavor's sizes: left out, they are taken
+    from the flavor; declared, they must equal it (`orchestrator.flavors.resolve_bundle`)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN)
     flavor: str = Field(min_length=1, max_length=64)
     image: str = Field(min_length=1, max_length=128)
     count: int = Field(default=1, ge=1, le=100)
-    vcpus: int = Field(ge=1, le=256)
-    ram_mb: int = Field(ge=128, le=4 * 1024 * 1024)
-    disk_gb: int = Field(default=0, ge=0, le=65536)
+    vcpus: int | None = Field(default=None, ge=1, le=256)
+    ram_mb: int | None = Field(default=None, ge=128, le=4 * 1024 * 1024)
+    disk_gb: int | None = Field(default=None, ge=0, le=65536)
 
 
 class VolumeItem(BaseModel):
@@ -212,12 +213,18 @@ class Resources:
         return cls(**{f: int(d.get(f) or 0) for f in cls.FIELDS})
 
 
+def _sized(value: int | None, what: str) -> int:
+    if value is None:
+        raise ValueError(f"server {what} not resolved from the flavor (orchestrator.flavors.resolve_bundle)")
+    return value
+
+
 def site_demand(bundle: Bundle) -> Resources:
-    """What one copy of the bundle needs in one site."""
+    """What one copy of the bundle needs in one site (sizes resolved; an unknown root disk counts 0)."""
     return Resources(
-        vcpus=sum(s.vcpus * s.count for s in bundle.servers),
-        ram_mb=sum(s.ram_mb * s.count for s in bundle.servers),
-        disk_gb=sum(s.disk_gb * s.count for s in bundle.servers) + sum(v.size_gb for v in bundle.volumes),
+        vcpus=sum(_sized(s.vcpus, "vcpus") * s.count for s in bundle.servers),
+        ram_mb=sum(_sized(s.ram_mb, "ram_mb") * s.count for s in bundle.servers),
+        disk_gb=sum((s.disk_gb or 0) * s.count for s in bundle.servers) + sum(v.size_gb for v in bundle.volumes),
         instances=sum(s.count for s in bundle.servers),
         floating_ips=bundle.floating_ips,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     credential_files_dir: Path | None = None
     credential_env_prefix: str = "YUNWANG_CRED_"
     clouds_yaml: Path | None = None
+    # The clouds' own project quotas (docs/CLOUD_QUOTAS.md): "observe" never changes them (a request they cannot
+    # hold fails fast, naming the quota); "managed" raises them by each request's needs and lowers them again.
+    cloud_quota_mode: Literal["observe", "managed"] = "observe"
     scheduler_enabled: bool = True
     metrics_recompute_seconds: int = 60
     # Extranet collectors (collectors/): where they run, how often, how hard.

@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
 # One command: set up and serve yunwang on its embedded defaults (SQLite, the demo inventory of Guangxi).
 # `--with-cloud` (root) also installs and starts the local two-region OpenStack (tests/env/openstack) and
-# points yunwang at it, so requests can be provisioned for real; it is stopped when the demo stops.
+# points yunwang at it, so requests can be provisioned for real. The cloud is NOT stopped with the demo: it
+# outlives a crash (or kill -9) of the yunwang process, and running the demo again reuses it as it is, so a
+# request interrupted mid-way can be finished with `yunwang cloud resume RR…`. Ask explicitly to change that:
+#   --reset-cloud   stop the local OpenStack and start a fresh one (everything in it is lost)
+#   --stop-cloud    stop the local OpenStack and exit
 # Other arguments go to `yunwang demo` (e.g. --port 8081 --reset --scale 0.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
 args=()
 with_cloud=0
+reset_cloud=0
+stop_cloud=0
 for a in "$@"; do
-  if [ "$a" = "--with-cloud" ]; then with_cloud=1; else args+=("$a"); fi
+  case "$a" in
+    --with-cloud) with_cloud=1 ;;
+    --reset-cloud) with_cloud=1; reset_cloud=1 ;;
+    --stop-cloud) stop_cloud=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
+OS_DIR=tests/env/openstack
+export RUN="${RUN:-$PWD/var/openstack}"   # where the local OpenStack keeps its state and clouds.yaml
+if [ "$stop_cloud" = 1 ]; then
+  bash "$OS_DIR/stop.sh"
+  echo "local OpenStack stopped"
+  exit 0
+fi
+bash scripts/bootstrap.sh
 if [ "$with_cloud" = 1 ]; then
   [ "$(id -u)" = 0 ] || { echo "--with-cloud needs root (it installs MariaDB/RabbitMQ and starts OpenStack)" >&2; exit 1; }
-  bash tests/env/openstack/install.sh
-  bash tests/env/openstack/start.sh
-  trap 'bash tests/env/openstack/stop.sh' EXIT
-  export YUNWANG_CLOUDS_YAML="$PWD/var/openstack/clouds.yaml"
-  .venv/bin/yunwang demo "${args[@]}"
-else
-  exec .venv/bin/yunwang demo "${args[@]}"
+  if [ "$reset_cloud" = 1 ]; then
+    echo "--reset-cloud: stopping the local OpenStack; a fresh one is started (its resources are gone)"
+    bash "$OS_DIR/stop.sh"
+  fi
+  bash "$OS_DIR/install.sh"
+  bash "$OS_DIR/start.sh"   # reuses a running cloud (and its resources) unless it was stopped above
+  export YUNWANG_CLOUDS_YAML="$RUN/clouds.yaml"
+  echo "local OpenStack: $YUNWANG_CLOUDS_YAML (keeps running after the demo; bash scripts/demo.sh --stop-cloud stops it)"
 fi
+exec .venv/bin/yunwang demo "${args[@]}"

@@ -164,20 +164,41 @@ def test_killed_orchestrator_resumes_without_orphans_or_duplicates(
     assert kill_plan(request_id, "gov-nanning", project).server_names() == ("k-1", "k-2", "k-3", "k-4")
 
 
-def test_real_nova_quota_refusal_rolls_back_everything(
-    db: Database, cloud_registry: CloudRegistry, request_id: str, project: str, cleanup: list[tuple[str, str]]
+def test_real_nova_quota_403_is_not_retried_and_rolls_back_everything(
+    db: Database,
+    variant: Callable[..., CloudRegistry],
+    proxies: dict[str, FaultProxy],
+    cloud_registry: CloudRegistry,
+    request_id: str,
+    project: str,
+    cleanup: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cleanup.append(("gov-nanning", project))
-    driver = cloud_registry.driver("gov-nanning")
-    out = provision(db, plan(request_id, project, servers=3, quota={"instances": 2}), driver)
-    assert not out.ok and out.rolled_back
-    assert "quota" in (out.error or "").lower()
-    assert "secret" not in (out.error or "")
-    pid = driver.ensure_project(project, "GXFAULT")[0]
-    assert everything_in(driver, pid) == []
-    with db.session() as s:
-        assert s.scalars(select(ProvisionRun)).one().status == RunStatus.ROLLED_BACK
-        assert {st.status for st in s.scalars(select(ProvisionStep).filter_by(owned=True))} == {StepStatus.DELETED}
+    real = cloud_registry.driver("gov-nanning")
+    pid = real.ensure_project(project, "GXFAULT")[0]
+    admin = real.admin()
+    before = admin.compute.get_quota_set(pid)
+    admin.compute.update_quota_set(pid, instances=2)  # the cloud admin's limit
+    try:
+        # Nova behind the (fault-free) proxy, which records every request it forwards
+        counted = variant("gov-nanning", compute_endpoint_override=proxies["compute"].url + "/v2.1")
+        d = counted.driver("gov-nanning")
+        # as if another run had raced past the pre-check: only Nova itself can refuse now
+        monkeypatch.setattr(d, "quota_usage", lambda _pid: {})
+        out = provision(db, plan(request_id, project, servers=3), d)
+        assert not out.ok and out.rolled_back
+        assert "云平台自身配额不足" in (out.error or "") and "instances" in (out.error or "")
+        assert "secret" not in (out.error or "")
+        posts = [s[2] for s in proxies["compute"].seen if s[0] == "POST" and s[1].endswith("/servers")]
+        assert posts == ["202", "202", "403"]  # the 403 was not retried
+        assert everything_in(real, pid) == []
+        with db.session() as s:
+            assert s.scalars(select(ProvisionRun)).one().status == RunStatus.ROLLED_BACK
+            assert {st.status for st in s.scalars(select(ProvisionStep).filter_by(owned=True))} == {StepStatus.DELETED}
+        assert int(admin.compute.get_quota_set(pid).instances) == 2  # yunwang left the cloud's quota alone
+    finally:
+        admin.compute.update_quota_set(pid, instances=int(before.instances))
 
 
 def test_cloud_down_fails_cleanly_without_secrets(

@@ -29,7 +29,6 @@ def dr_plans(request_id: str, project: str) -> tuple[ProvisionPlan, ProvisionPla
         networks=(NetworkSpec("biz", "10.20.0.0/24"),),
         security_groups=(SecurityGroupSpec("app", (("tcp", 443, 443, "0.0.0.0/0"), ("icmp", 0, 0, "10.0.0.0/8"))),),
         floating_ips=1,
-        quota={"instances": 10, "cores": 20, "ram": 20480, "volumes": 10},
     )
     replica = ProvisionPlan(
         request_id=request_id,

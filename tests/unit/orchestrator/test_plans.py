@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orchestrator.models import ResourceRequest
 from orchestrator.request_provisioning import plans_for
-from orchestrator.resource_requests import DRLevel, RequestStatus, Resources
+from orchestrator.resource_requests import DRLevel, RequestStatus
 
 
 def scheduled(dr: DRLevel) -> ResourceRequest:
@@ -39,16 +39,18 @@ def test_primary_plan_mirrors_the_bundle() -> None:
     assert plan.volumes[0].attach_to == "web-2"
     assert plan.security_groups[0].rules == (("tcp", 443, 443, "0.0.0.0/0"),)
     assert plan.floating_ips == 1
-    assert plan.quota == {"instances": 2, "cores": 4, "ram": 4096}
+    # the declared sizes travel with the plan (provisioning compares them with the real flavor)
+    assert [(s.flavor, s.vcpus, s.ram_mb, s.disk_gb) for s in plan.servers] == [("m1.small", 2, 2048, None)]
+    # the cloud's own quotas are the cloud admin's: left alone unless managed mode is asked for
+    assert plan.manage_quota is False
+    assert plans_for(scheduled(DRLevel.NONE), "GXDSJ", manage_quota=True)[0].manage_quota is True
 
 
 def test_replica_plan_goes_to_the_dr_cloud_with_distinct_names_and_mapped_attachments() -> None:
-    primary, replica = plans_for(
-        scheduled(DRLevel.REMOTE_DR), "GXDSJ", {"gov-guilin": Resources(vcpus=8, ram_mb=8192, instances=3)}
-    )
+    primary, replica = plans_for(scheduled(DRLevel.REMOTE_DR), "GXDSJ")
     assert replica.cloud == "gov-guilin" and replica.availability_zone is None
     assert replica.server_names() == ("web-dr-1", "web-dr-2")
     assert replica.volumes[0].name == "data-dr" and replica.volumes[0].attach_to == "web-dr-2"
     assert [n.name for n in replica.networks] == ["biz-dr"] and replica.networks[0].cidr == "10.20.0.0/24"
-    # everything the unit runs plus both copies of this request (regions may share one Nova's quotas)
-    assert replica.quota == primary.quota == {"instances": 7, "cores": 16, "ram": 16384}
+    # no plan carries a quota computed from what the unit runs (concurrent runs used to cap each other with it)
+    assert not hasattr(replica, "quota") and primary.manage_quota is replica.manage_quota is False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlalchemy import select
 
@@ -40,7 +38,6 @@ def make_plan(request_id: str = "REQ-1", cloud: str = "mem", servers: int = 2) -
         networks=(NetworkSpec("net", "10.1.0.0/24"),),
         security_groups=(SecurityGroupSpec("web", (("tcp", 443, 443, "0.0.0.0/0"),)),),
         floating_ips=1,
-        quota={"instances": 5},
     )
 
 
@@ -186,13 +183,14 @@ def test_retire_deletes_only_the_requests_resources_and_keeps_project(db: Databa
         assert s.scalars(select(ProvisionRun).filter_by(request_id="REQ-1")).one().status == RunStatus.RETIRED
 
 
-def test_cloud_quota_refusal_at_create(db: Database) -> None:
+def test_cloud_quota_too_small_fails_fast_naming_the_quota_and_leaves_it_alone(db: Database) -> None:
     d = InMemoryDriver()
-    plan = dataclasses.replace(make_plan(), quota=None)
-    d.default_instances = 1
-    out = provision(db, plan, d)
-    assert not out.ok and out.rolled_back and "Quota" in (out.error or "")
-    assert owned(d) == []
+    d.default_instances = 1  # the cloud admin allows one server; the plan needs two
+    out = provision(db, make_plan(), d)
+    assert not out.ok and out.rolled_back
+    assert "Nova 'instances'" in (out.error or "") and "0 in use + 2 requested > limit 1" in (out.error or "")
+    assert d.created_count == {} and owned(d) == []  # refused before anything was created
+    assert d.calls.get("set_quota", 0) == 0 and d.quotas == {}  # yunwang never touched the cloud's quota
 
 
 def test_plan_round_trips_through_json() -> None:
