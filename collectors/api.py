@@ -15,6 +15,7 @@ from collectors import credentials, snmp_store, store
 from collectors.jobs import ProbeJobs
 from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
+from inventory.areas import Gap
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.errors import NotFound, Problem
 from inventory.times import iso
@@ -56,6 +57,17 @@ def _service(request: Request) -> CollectorService:
 def _jobs(request: Request) -> ProbeJobs:
     jobs: ProbeJobs = request.app.state.probe_jobs
     return jobs
+
+
+def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
+    """Uncovered areas per level, grouped by city: {level: [{city_code, city, areas: [{code, name, nodes}]}]}."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for g in gaps:
+        groups = out.setdefault(g.level, [])
+        if not groups or groups[-1]["city_code"] != g.city:
+            groups.append({"city_code": g.city, "city": g.city_name, "areas": []})
+        groups[-1]["areas"].append({"code": g.code, "name": g.name, "nodes": g.nodes})
+    return out
 
 
 def build_router() -> APIRouter:
@@ -117,10 +129,24 @@ def build_router() -> APIRouter:
         snap = svc.live.snapshot if svc.live.snapshot.at else svc.live.refresh(session, svc.icmp_latest)
         return {
             "at": iso(snap.at) if snap.at else None,
+            "coverage_rule": (
+                "四级覆盖按地方计：有可用（up/degraded）本级外网节点的本级行政区域数 / 区划树中该级全部行政区域数 / "
+                "areas of a level with a working node of that level over all areas of that level in the region tree"
+            ),
             "coverage": [
-                {"level": c.level, "city": c.city, "expected": c.expected, "reachable": c.reachable, "ratio": c.ratio}
+                {
+                    "level": c.level,
+                    "city": c.city_name,
+                    "city_code": c.city,
+                    "areas": c.areas,
+                    "covered": c.covered,
+                    "expected": c.areas,
+                    "reachable": c.covered,
+                    "ratio": c.ratio,
+                }
                 for c in snap.coverage
             ],
+            "gaps": gaps_by_level(snap.gaps),
             "horizontal_access": [
                 {"level": a.level, "units": a.units, "connected_up": a.connected_up, "ratio": a.ratio}
                 for a in snap.access

@@ -1,5 +1,6 @@
-"""The live picture computed after each sweep: node states and measurements, four-level coverage and
-the horizontal access rate. Metrics and the API read this snapshot; a scrape computes nothing."""
+"""The live picture computed after each sweep: node states and measurements, four-level coverage of places
+(with the uncovered areas) and the horizontal access rate. Metrics and the API read this snapshot; a scrape
+computes nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from collectors.results import ProbeResult, now_utc
 from collectors.store import AVAILABLE, NodeInfo, load_nodes
+from inventory.areas import CoverageRow, Gap, RegionTree
+from inventory.areas import coverage as area_coverage
 from inventory.enums import AccessStatus, NodeState, RegionLevel
 from inventory.models import NodeAccess, Unit
 
@@ -20,22 +23,8 @@ LEVELS = [lv.value for lv in RegionLevel]
 
 
 @dataclass(frozen=True)
-class CoverageRow:
-    """Nodes expected at one level (and city) against those reachable now."""
-
-    level: str
-    city: str  # "" for the level as a whole
-    expected: int
-    reachable: int
-
-    @property
-    def ratio(self) -> float | None:
-        return None if self.expected == 0 else self.reachable / self.expected
-
-
-@dataclass(frozen=True)
 class AccessRow:
-    """Units at one level whose horizontal access node is up, against all units at that level."""
+    """Units at one level connected to an up node of their own level in their own area, against all units."""
 
     level: str
     units: int
@@ -46,29 +35,37 @@ class AccessRow:
         return None if self.units == 0 else self.connected_up / self.units
 
 
-def coverage(nodes: Sequence[NodeInfo], states: dict[int, NodeState]) -> list[CoverageRow]:
-    """Per level overall and per level and city: expected nodes and reachable (up or degraded) ones."""
-    counts: dict[tuple[str, str], list[int]] = {}
-    for n in nodes:
-        up = states.get(n.id, n.state) in AVAILABLE
-        for key in ((n.level, ""), (n.level, n.city)) if n.city else ((n.level, ""),):
-            c = counts.setdefault(key, [0, 0])
-            c[0] += 1
-            c[1] += int(up)
-    order = {lv: i for i, lv in enumerate(LEVELS)}
-    return [
-        CoverageRow(lv, city, e, r)
-        for (lv, city), (e, r) in sorted(counts.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1]))
-    ]
+def coverage(
+    tree: RegionTree, nodes: Sequence[NodeInfo], states: dict[int, NodeState]
+) -> tuple[list[CoverageRow], list[Gap]]:
+    """四级覆盖 of places: areas of each level with a working (up or degraded) node of that level / all areas of
+    that level in the region tree, overall and per city; and the areas without one, grouped by city."""
+    return area_coverage(
+        tree, ((n.level, n.region_id, states.get(n.id, n.state) in AVAILABLE) for n in nodes if n.region_id)
+    )
 
 
 def horizontal_access(
-    units: Iterable[tuple[int, str]], access: Iterable[tuple[int, int]], up_nodes: set[int]
+    tree: RegionTree,
+    units: Iterable[tuple[int, str, int]],
+    access: Iterable[tuple[int, int]],
+    nodes: Iterable[tuple[int, str, int]],
+    up_nodes: set[int],
 ) -> list[AccessRow]:
-    """横向接入率 from live data: units with a connected access through a node that is up now, per level."""
-    reached = {unit for unit, node in access if node in up_nodes}
+    """横向接入率 from live data, per level: a unit (id, level, region id) counts when it has a connected access
+    through a node (id, level, region id) that is up now and is of the unit's own level in its own area."""
+    node_of = {nid: (level, region) for nid, level, region in nodes}
+    unit_of = {uid: (level, region) for uid, level, region in units}
+    reached: set[int] = set()
+    for unit, node in access:
+        if node not in up_nodes or unit not in unit_of or node not in node_of:
+            continue
+        (u_level, u_region), (n_level, n_region) = unit_of[unit], node_of[node]
+        area = tree.area(u_region, u_level)
+        if u_level == n_level and area is not None and area == tree.area(n_region, n_level):
+            reached.add(unit)
     per: dict[str, list[int]] = {}
-    for unit, level in units:
+    for unit, (level, _region) in unit_of.items():
         c = per.setdefault(level, [0, 0])
         c[0] += 1
         c[1] += int(unit in reached)
@@ -82,6 +79,7 @@ class Snapshot:
     nodes: list[NodeInfo] = field(default_factory=list)
     icmp: dict[int, ProbeResult] = field(default_factory=dict)
     coverage: list[CoverageRow] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
     access: list[AccessRow] = field(default_factory=list)
     sweep_seconds: dict[str, float] = field(default_factory=dict)
     sweep_finished: dict[str, datetime] = field(default_factory=dict)
@@ -100,7 +98,8 @@ class LiveView:
     ) -> Snapshot:
         nodes = load_nodes(session)
         states = {n.id: n.state for n in nodes}
-        units = session.execute(select(Unit.id, Unit.level)).tuples().all()
+        tree = RegionTree.load(session)
+        units = session.execute(select(Unit.id, Unit.level, Unit.region_id)).tuples().all()
         access = (
             session.execute(
                 select(NodeAccess.unit_id, NodeAccess.node_id).where(NodeAccess.status == AccessStatus.CONNECTED)
@@ -109,6 +108,14 @@ class LiveView:
             .all()
         )
         up = {nid for nid, s in states.items() if s in AVAILABLE}
+        rows, gaps = coverage(tree, nodes, states)
+        access_rows = horizontal_access(
+            tree,
+            ((u, lv.value, r) for u, lv, r in units),
+            access,
+            ((n.id, n.level, n.region_id) for n in nodes if n.region_id),
+            up,
+        )
         with self._lock:
             old = self.snapshot
             seconds, finished = dict(old.sweep_seconds), dict(old.sweep_finished)
@@ -117,8 +124,9 @@ class LiveView:
             self.snapshot = Snapshot(
                 nodes=nodes,
                 icmp=dict(icmp),
-                coverage=coverage(nodes, states),
-                access=horizontal_access(((u, lv.value) for u, lv in units), access, up),
+                coverage=rows,
+                gaps=gaps,
+                access=access_rows,
                 sweep_seconds=seconds,
                 sweep_finished=finished,
                 at=now_utc(),

@@ -52,20 +52,31 @@ class ExtranetCollector(Collector):
                     rtt.add_metric(labels, r.rtt_avg_seconds)
         yield from (up, state, rtt, loss)
         expected = GaugeMetricFamily(
-            "yunwang_extranet_nodes_expected", "Extranet nodes in the inventory", labels=["level", "city"]
+            "yunwang_extranet_areas", "Administrative areas of a level in the region tree", labels=["level", "city"]
         )
         reachable = GaugeMetricFamily(
-            "yunwang_extranet_nodes_reachable", "Extranet nodes answering now", labels=["level", "city"]
+            "yunwang_extranet_areas_covered",
+            "Areas of a level with a working (up or degraded) extranet node of that level",
+            labels=["level", "city"],
         )
         ratio = GaugeMetricFamily(
-            "yunwang_extranet_coverage_ratio", "Reachable / expected nodes (四级覆盖)", labels=["level", "city"]
+            "yunwang_extranet_coverage_ratio",
+            "Covered areas / all areas of a level (四级覆盖, places)",
+            labels=["level", "city"],
+        )
+        gaps = GaugeMetricFamily(
+            "yunwang_extranet_uncovered_area",
+            "1 for each area without a working node of its level (gap list)",
+            labels=["level", "city", "area", "area_name"],
         )
         for c in snap.coverage:
-            expected.add_metric([c.level, c.city], c.expected)
-            reachable.add_metric([c.level, c.city], c.reachable)
+            expected.add_metric([c.level, c.city_name], c.areas)
+            reachable.add_metric([c.level, c.city_name], c.covered)
             if c.ratio is not None:
-                ratio.add_metric([c.level, c.city], c.ratio)
-        yield from (expected, reachable, ratio)
+                ratio.add_metric([c.level, c.city_name], c.ratio)
+        for g in snap.gaps:
+            gaps.add_metric([g.level, g.city_name, g.code, g.name], 1.0)
+        yield from (expected, reachable, ratio, gaps)
         access = GaugeMetricFamily(
             "yunwang_extranet_horizontal_access_live_ratio",
             "Units whose horizontal access node is up now / units (横向接入率, live)",

@@ -35,6 +35,7 @@ class NodeInfo:
     county: str
     state: NodeState
     state_since: datetime | None
+    region_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def load_nodes(session: Session, node_ids: Iterable[int] | None = None) -> list[
             *places.get(n.region_id, ("", "")),
             n.state,
             n.state_since,
+            n.region_id,
         )
         for n in session.scalars(q)
     ]

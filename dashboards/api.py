@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from dashboards import rates
+from dashboards import confirmations, rates
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport
 from inventory import history
 from inventory.auth import Principal
-from inventory.deps import CurrentPrincipal, SessionDep
+from inventory.deps import CurrentPrincipal, SessionDep, change_context
+from inventory.enums import Role
 from inventory.errors import NotFound, Problem
 from inventory.models import Unit
 from inventory.times import InputTime, OutputTime
@@ -136,6 +137,48 @@ def build_router() -> APIRouter:
         """The five rates overall and by unit, city and level, with excluded counts and the dated targets."""
         own = _own_unit_codes(session, principal)
         return [report_out(r, own) for r in rates.compute_all(session, as_of).values()]
+
+    @router.get(
+        "/consolidation",
+        summary="Rooms, exits and clouds consolidated / 机房、出口、云平台整合",
+        response_model=list[ReportOut],
+    )
+    def consolidation(session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None) -> list[ReportOut]:
+        """Rooms and internet exits consolidated / in scope, clouds under unified management / all clouds; each also
+        at /api/v1/rates/{key} with its items at /api/v1/rates/{key}/items."""
+        own = _own_unit_codes(session, principal)
+        return [report_out(r, own) for r in rates.compute_all(session, as_of, rates.CONSOLIDATION_KEYS).values()]
+
+    @router.get("/determinations/history", summary="Determinations and which supersede which / 技术认定历史")
+    def determination_history(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        subject_kind: Annotated[str | None, Query(description="system|network|room|exit|service_item")] = None,
+        subject_id: Annotated[int | None, Query()] = None,
+        superseded_only: bool = False,
+        as_of: AsOf = None,
+    ) -> list[dict[str, Any]]:
+        """Every determination with its standing: in_force (the latest in force for its subject, by decision date
+        then record), superseded (with superseded_by) or withdrawn. 同一对象以最新有效认定为准，其余留作历史。"""
+        return rates.determination_history(session, as_of, subject_kind, subject_id, superseded_only)
+
+    @router.get("/confirmations/pending", summary="Self-declared completions awaiting the office / 待确认自报完成")
+    def pending_confirmations(
+        session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None
+    ) -> list[dict[str, Any]]:
+        """Systems and networks a department user set to migrated/interconnected itself; they count once confirmed."""
+        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.AUDITOR)
+        return confirmations.pending(session, as_of)
+
+    @router.post("/confirmations/{kind}/{obj_id}", summary="Confirm a self-declared completion / 确认自报完成")
+    def confirm_completion(
+        kind: str, obj_id: int, session: SessionDep, principal: CurrentPrincipal, request: Request
+    ) -> dict[str, Any]:
+        """The office confirms; from then on the item counts in its rate (recorded in the change log)."""
+        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
+        out = confirmations.confirm(session, change_context(request, principal), kind, obj_id)
+        session.commit()
+        return out
 
     @router.get(
         "/history", summary="How far back history is backed by records / 历史记录起点", response_model=HistoryOut

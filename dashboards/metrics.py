@@ -164,7 +164,7 @@ class RatesExporter:
         try:
             with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
                 now = datetime.now(UTC)
-                reports = rates.compute_all(session)
+                reports = rates.compute_all(session, keys=tuple(RateKey))
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
             snap = Snapshot(time.time(), built, reports, generate_latest(_Families(built)))  # type: ignore[arg-type]

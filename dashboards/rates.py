@@ -26,11 +26,13 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    column,
     false,
     func,
     literal,
     or_,
     select,
+    table,
     true,
     tuple_,
     type_coerce,
@@ -43,10 +45,15 @@ from inventory import times
 from inventory.enums import (
     AccessStatus,
     ChangeAction,
+    CloudKind,
     Decision,
     DockingStatus,
+    ExitStatus,
+    Hosting,
     NetworkStatus,
     RegionLevel,
+    Role,
+    RoomStatus,
     SubjectKind,
     SystemStatus,
     VerticalScope,
@@ -56,13 +63,20 @@ from inventory.models import ChangeLog, Region, Unit
 
 
 class RateKey(StrEnum):
-    """The five rates the cloud-chief office tracks."""
+    """The five rates the cloud-chief office tracks, then the three consolidation figures."""
 
     SYSTEMS_MIGRATED = "systems_migrated"
     NETWORKS_INTERCONNECTED = "networks_interconnected"
     ITEMS_DOCKED = "items_docked"
     HORIZONTAL_ACCESS = "horizontal_access"
     CLOUD_NETWORK_UTILISATION = "cloud_network_utilisation"
+    ROOMS_CONSOLIDATED = "rooms_consolidated"
+    EXITS_CONSOLIDATED = "exits_consolidated"
+    CLOUDS_MANAGED = "clouds_managed"
+
+
+HEADLINE_KEYS = tuple(RateKey)[:5]  # the five rates with dated targets (reports, rankings, dashboards)
+CONSOLIDATION_KEYS = tuple(RateKey)[5:]  # rooms, exits, clouds: same engine, no dated target
 
 
 LABELS: dict[RateKey, tuple[str, str]] = {
@@ -74,6 +88,12 @@ LABELS: dict[RateKey, tuple[str, str]] = {
     RateKey.ITEMS_DOCKED: ("区垂及市垂系统事项对接完成率", "region- and city-vertical service items docked"),
     RateKey.HORIZONTAL_ACCESS: ("电子政务外网横向接入率", "extranet horizontal access rate"),
     RateKey.CLOUD_NETWORK_UTILISATION: ("云网统筹利用完成率", "cloud-network unified utilisation"),
+    RateKey.ROOMS_CONSOLIDATED: (
+        "非涉密机房/数据中心整合率",
+        "non-classified machine rooms and data centres consolidated",
+    ),
+    RateKey.EXITS_CONSOLIDATED: ("互联网出口整合率", "internet exits consolidated"),
+    RateKey.CLOUDS_MANAGED: ("云平台纳入统筹管理率", "clouds under unified management"),
 }
 
 Part = Literal["numerator", "denominator", "excluded"]
@@ -108,14 +128,18 @@ class Target:
         return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), CST)
 
 
-_SEED_004_UTIL = "seed 004 §二(一)2: 2021年底70%，2022年底90%，2023年底100%"
-_SEED_004_THREE = "seed 004 §二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
+_SEED_004_UTIL = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+_SEED_004_THREE = "《全面推进广西数字政府建设三年行动实施方案》§二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
 TARGETS: dict[RateKey, tuple[Target, ...]] = {
     RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
     RateKey.NETWORKS_INTERCONNECTED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
     RateKey.ITEMS_DOCKED: (
         Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),
-        Target(date(2021, 12, 31), 1.0, "seed 004 §二(二)6: 2021年底前区垂与市垂系统100%对接"),
+        Target(
+            date(2021, 12, 31),
+            1.0,
+            "《全面推进广西数字政府建设三年行动实施方案》§二(二)6: 2021年底前区垂与市垂系统100%对接",
+        ),
     ),
     RateKey.HORIZONTAL_ACCESS: (
         Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),
@@ -127,6 +151,9 @@ TARGETS: dict[RateKey, tuple[Target, ...]] = {
         Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
         Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
     ),
+    RateKey.ROOMS_CONSOLIDATED: (),
+    RateKey.EXITS_CONSOLIDATED: (),
+    RateKey.CLOUDS_MANAGED: (),
 }
 
 
@@ -238,19 +265,135 @@ def _is_true(col: Any) -> ColumnElement[bool]:
 
 # --- the items behind each rate ---------------------------------------------------------------
 
-_ITEM_COLS = ("kind", "id", "code", "name", "unit_id", "classified", "status", "done", "retired", "subject_kind")
+_ITEM_COLS = (
+    "kind",
+    "id",
+    "code",
+    "name",
+    "unit_id",
+    "classified",
+    "status",
+    "done",
+    "retired",
+    "subject_kind",
+    "note",
+)
+UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
+SELF_DECLARED = "单位自报完成，待云长制办公室确认 / self-declared by the unit, pending the office's confirmation"
+SELF_DECLARING_ROLES = (Role.DEPARTMENT_USER.value,)
+# Evidence the service holds: a resource request for the system, on the gov cloud, that reached `active`
+# (provisioned). Read by table name: the orchestrator owns the table and dashboards never import it.
+_requests = table(
+    "resource_requests", column("id", Integer()), column("system_id", Integer()), column("target_hosting", String())
+)
+
+
+def pending_declarations(kind: str, at: datetime | None) -> Subquery:
+    """(id, declared_by, declared_at, status) of systems or networks whose latest status change was made by a
+    department user (a self-declared completion) with no confirmation by the office since, and (systems) no
+    provisioned gov-cloud request as evidence. Read from the change log, so it holds as of any date."""
+    log = aliased(ChangeLog)
+    after: Any = log.after
+    before: Any = log.before
+    conds: list[ColumnElement[bool]] = [
+        log.kind == kind,
+        or_(
+            log.action == ChangeAction.CREATE,
+            and_(log.action == ChangeAction.UPDATE, after["status"].as_string() != before["status"].as_string()),
+        ),
+    ]
+    if at is not None:
+        conds.append(log.at <= at)
+    ranked = (
+        select(
+            log.object_id.label("id"),
+            log.actor.label("declared_by"),
+            log.actor_role.label("role"),
+            log.at.label("declared_at"),
+            after["status"].as_string().label("status"),
+            func.row_number().over(partition_by=log.object_id, order_by=(log.at.desc(), log.id.desc())).label("rn"),
+        )
+        .where(*conds)
+        .subquery(f"pd_{kind}_ranked")
+    )
+    conf = aliased(ChangeLog)
+    conf_after: Any = conf.after
+    c_conds: list[ColumnElement[bool]] = [
+        conf.kind == kind,
+        conf.action == ChangeAction.DECIDE,
+        _is_true(conf_after["confirmed"].as_boolean()),
+    ]
+    if at is not None:
+        c_conds.append(conf.at <= at)
+    confirmed = (
+        select(conf.object_id.label("id"), func.max(conf.at).label("at"))
+        .where(*c_conds)
+        .group_by(conf.object_id)
+        .subquery(f"pd_{kind}_confirmed")
+    )
+    q = (
+        select(ranked.c.id, ranked.c.declared_by, ranked.c.declared_at, ranked.c.status)
+        .outerjoin(confirmed, confirmed.c.id == ranked.c.id)
+        .where(
+            ranked.c.rn == 1,
+            ranked.c.role.in_(SELF_DECLARING_ROLES),
+            or_(confirmed.c.at.is_(None), confirmed.c.at < ranked.c.declared_at),
+        )
+    )
+    if kind == "systems":
+        ev = aliased(ChangeLog)
+        ev_after: Any = ev.after
+        ev_conds: list[ColumnElement[bool]] = [
+            ev.kind == "resource_requests",
+            ev_after["status"].as_string() == "active",
+            _requests.c.target_hosting == Hosting.GOV_CLOUD.value,
+            _requests.c.system_id.is_not(None),
+        ]
+        if at is not None:
+            ev_conds.append(ev.at <= at)
+        evidence = select(_requests.c.system_id).join(ev, ev.object_id == _requests.c.id).where(*ev_conds)
+        q = q.where(ranked.c.id.not_in(evidence))
+    return q.subquery(f"pd_{kind}")
 
 
 def _owned_items(
     kind: str, at: datetime | None, label: str, subject: SubjectKind, done: tuple[str, ...], retired: str
 ) -> Select[Any]:
-    """Items of a unit-owned kind with a status (systems, networks): done and retired decided by status value."""
-    t = state(
-        kind,
-        at,
-        {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"},
-        kind[0],
-    )
+    """Items of a unit-owned kind with a status (systems, networks): done and retired decided by status value.
+
+    Systems also need their cloud: 上云 counts only on the gov cloud (or a cloud built on it) or on a cloud
+    brought under unified management (纳入统筹管理, `clouds.managed`); a "migrated" system elsewhere stays open
+    with that reason as its note. A completion a department user declared itself counts only once confirmed
+    (`pending_declarations`); until then the item is open with that note.
+    """
+    fields: dict[str, FieldType] = {
+        "code": "str",
+        "name": "str",
+        "owner_unit_id": "int",
+        "classified": "bool",
+        "status": "str",
+    }
+    if kind == "systems":
+        fields["cloud_id"] = "int"
+    t = state(kind, at, fields, kind[0])
+    status_done: ColumnElement[bool] = t.c.status.in_(done)
+    pending = t.c.id.in_(select(pending_declarations(kind, at).c.id))
+    is_done: ColumnElement[bool] = and_(status_done, ~pending)
+    note: Any = case((and_(status_done, pending), literal(SELF_DECLARED)), else_=literal(None, String()))
+    stmt_from: Any = t
+    if kind == "systems":
+        c = state("clouds", at, {"code": "str", "kind": "str", "managed": "bool", "on_gov_cloud": "bool"}, "cl")
+        counted_cloud = or_(c.c.kind == CloudKind.GOV_CLOUD.value, _is_true(c.c.on_gov_cloud), _is_true(c.c.managed))
+        note = case(
+            (and_(status_done, pending), literal(SELF_DECLARED)),
+            (
+                and_(status_done, ~func.coalesce(counted_cloud, false())),
+                literal(UNMANAGED_CLOUD) + func.coalesce(c.c.code, "—"),
+            ),
+            else_=literal(None, String()),
+        )
+        is_done = and_(is_done, func.coalesce(counted_cloud, false()))
+        stmt_from = t.outerjoin(c, c.c.id == t.c.cloud_id)
     return select(
         literal(label).label("kind"),
         t.c.id,
@@ -259,10 +402,11 @@ def _owned_items(
         t.c.owner_unit_id.label("unit_id"),
         _is_true(t.c.classified).label("classified"),
         t.c.status,
-        t.c.status.in_(done).label("done"),
+        is_done.label("done"),
         (t.c.status == retired).label("retired"),
         literal(subject.value).label("subject_kind"),
-    )
+        note.label("note"),
+    ).select_from(stmt_from)
 
 
 def _systems(at: datetime | None) -> Select[Any]:
@@ -299,23 +443,56 @@ def _service_items(at: datetime | None) -> Select[Any]:
             (i.c.docking_status == DockingStatus.DOCKED.value).label("done"),
             false().label("retired"),
             literal(SubjectKind.SERVICE_ITEM.value).label("subject_kind"),
+            literal(None, String()).label("note"),
         )
         .join(v, v.c.id == i.c.vertical_system_id)
         .where(v.c.scope.in_([VerticalScope.REGION.value, VerticalScope.CITY.value]))
     )
 
 
+def region_areas() -> FromClause:
+    """(region_id, level, area_id): every region with itself and each ancestor as its area of that level.
+
+    Read from the live region tree (the current organisation); the tree is at most four levels deep.
+    """
+    r = aliased(Region)
+    ups = [aliased(Region) for _ in range(3)]
+    parts: list[Any] = [
+        select(r.id.label("region_id"), type_coerce(r.level, String()).label("level"), r.id.label("area_id"))
+    ]
+    for depth in range(1, 4):
+        q: Any = select(
+            r.id.label("region_id"), type_coerce(ups[depth - 1].level, String()).label("level"), ups[depth - 1].id
+        ).select_from(r)
+        prev: Any = r
+        for up in ups[:depth]:
+            q = q.join(up, up.id == prev.parent_id)
+            prev = up
+        parts.append(q)
+    return union_all(*parts).cte("areas").prefix_with("MATERIALIZED")
+
+
 def _units(at: datetime | None) -> Select[Any]:
+    """Units, done when connected to a node of their own level in their own area (a county bureau to its
+    county's node): unit and node are mapped to the area of their level in the region tree."""
     u = state("units", at, {"code": "str", "name": "str", "level": "str"}, "u")
     a = state("node_access", at, {"unit_id": "int", "node_id": "int", "status": "str"}, "a")
-    nd = state("extranet_nodes", at, {"level": "str"}, "nd")
-    u2 = state("units", at, {"level": "str"}, "u2")
+    nd = state("extranet_nodes", at, {"level": "str", "region_id": "int"}, "nd")
+    u2 = state("units", at, {"level": "str", "region_id": "int"}, "u2")
+    areas = region_areas()
+    ra_u, ra_n = areas.alias("ra_u"), areas.alias("ra_n")
     # Not correlated, so the database builds the set once (a correlated EXISTS re-runs the windows per unit).
     connected_ids = (
         select(a.c.unit_id)
         .join(nd, nd.c.id == a.c.node_id)
         .join(u2, u2.c.id == a.c.unit_id)
-        .where(a.c.status == AccessStatus.CONNECTED.value, nd.c.level == u2.c.level)
+        .join(ra_u, and_(ra_u.c.region_id == u2.c.region_id, ra_u.c.level == u2.c.level))
+        .join(ra_n, and_(ra_n.c.region_id == nd.c.region_id, ra_n.c.level == nd.c.level))
+        .where(
+            a.c.status == AccessStatus.CONNECTED.value,
+            nd.c.level == u2.c.level,
+            ra_n.c.area_id == ra_u.c.area_id,
+        )
     )
     connected = u.c.id.in_(connected_ids)
     return select(
@@ -329,11 +506,66 @@ def _units(at: datetime | None) -> Select[Any]:
         connected.label("done"),
         false().label("retired"),
         literal("unit").label("subject_kind"),  # no determinations are made about units
+        literal(None, String()).label("note"),
+    )
+
+
+def _rooms(at: datetime | None) -> Select[Any]:
+    """Rooms: consolidated when closed (its systems moved out); classified rooms are never counted."""
+    t = state(
+        "rooms", at, {"code": "str", "name": "str", "owner_unit_id": "int", "classified": "bool", "status": "str"}, "rm"
+    )
+    return _simple_items(
+        t, "room", SubjectKind.ROOM.value, _is_true(t.c.classified), t.c.status == RoomStatus.CLOSED.value
+    )
+
+
+def _exits(at: datetime | None) -> Select[Any]:
+    """Internet exits: consolidated when merged into the unified exit (consolidated) or closed."""
+    t = state("internet_exits", at, {"code": "str", "name": "str", "owner_unit_id": "int", "status": "str"}, "ex")
+    done = t.c.status.in_([ExitStatus.CONSOLIDATED.value, ExitStatus.CLOSED.value])
+    return _simple_items(t, "exit", SubjectKind.EXIT.value, false(), done)
+
+
+def _clouds(at: datetime | None) -> Select[Any]:
+    """Clouds: under unified management (纳入统筹管理) when `managed`; the gov cloud's sites always are."""
+    t = state(
+        "clouds",
+        at,
+        {"code": "str", "name": "str", "owner_unit_id": "int", "kind": "str", "managed": "bool"},
+        "cd",
+    )
+    done = or_(t.c.kind == CloudKind.GOV_CLOUD.value, _is_true(t.c.managed))
+    status = case((done, literal("managed")), else_=literal("unmanaged"))
+    return _simple_items(t, "cloud", "cloud", false(), done, status)
+
+
+def _simple_items(
+    t: FromClause, label: str, subject: str, classified: Any, done: Any, status: Any = None
+) -> Select[Any]:
+    return select(
+        literal(label).label("kind"),
+        t.c.id,
+        t.c.code,
+        t.c.name,
+        t.c.owner_unit_id.label("unit_id"),
+        classified.label("classified"),
+        (t.c.status if status is None else status).label("status"),
+        done.label("done"),
+        false().label("retired"),
+        literal(subject).label("subject_kind"),
+        literal(None, String()).label("note"),
     )
 
 
 def item_source(key: RateKey, at: datetime | None) -> Subquery:
     """The items counted by one rate, with the facts that decide their category."""
+    if key is RateKey.ROOMS_CONSOLIDATED:
+        return _rooms(at).subquery("items")
+    if key is RateKey.EXITS_CONSOLIDATED:
+        return _exits(at).subquery("items")
+    if key is RateKey.CLOUDS_MANAGED:
+        return _clouds(at).subquery("items")
     if key is RateKey.SYSTEMS_MIGRATED:
         stmt: Any = _systems(at)
     elif key is RateKey.NETWORKS_INTERCONNECTED:
@@ -347,34 +579,98 @@ def item_source(key: RateKey, at: datetime | None) -> Subquery:
     return stmt.subquery("items")
 
 
-def exclusions(at: datetime | None) -> FromClause:
-    """The decisive active exemption or retirement determination per subject (latest decided_on wins)."""
-    d = state(
-        "determinations",
-        at,
-        {
-            "code": "str",
-            "subject_kind": "str",
-            "subject_id": "int",
-            "decision": "str",
-            "active": "bool",
-            "decided_by": "str",
-            "decided_on": "str",
-            "reason": "str",
-        },
-        "d",
-    )
-    ranked = (
+KEEP_EXEMPTS = (SubjectKind.ROOM.value, SubjectKind.EXIT.value)  # "keep" leaves these out like an exemption
+DETERMINATION_FIELDS: dict[str, FieldType] = {
+    "code": "str",
+    "subject_kind": "str",
+    "subject_id": "int",
+    "new_object_code": "str",
+    "decision": "str",
+    "active": "bool",
+    "decided_by": "str",
+    "decided_on": "str",
+    "reason": "str",
+}
+
+
+def _ranked_determinations(at: datetime | None) -> Subquery:
+    """Determinations in force (active), ranked per subject: rn = 1 is the latest decision (decided_on, then id)."""
+    d = state("determinations", at, DETERMINATION_FIELDS, "d")
+    return (
         select(
             d,
             func.row_number()
             .over(partition_by=(d.c.subject_kind, d.c.subject_id), order_by=(d.c.decided_on.desc(), d.c.id.desc()))
             .label("rn"),
         )
-        .where(_is_true(d.c.active), d.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]))
+        .where(_is_true(d.c.active))
         .subquery("d_ranked")
     )
-    return select(ranked).where(ranked.c.rn == 1).cte("det").prefix_with("MATERIALIZED")
+
+
+def exclusions(at: datetime | None) -> FromClause:
+    """The decisive determination per subject when it excludes (exempt or retire).
+
+    Determinations supersede each other: per subject the latest one in force wins, whatever its decision, so
+    an exemption followed by a later "must migrate" no longer excludes.
+    """
+    ranked = _ranked_determinations(at)
+    kept = and_(ranked.c.decision == Decision.KEEP.value, ranked.c.subject_kind.in_(KEEP_EXEMPTS))
+    return (
+        select(ranked)
+        .where(ranked.c.rn == 1, or_(ranked.c.decision.in_([Decision.EXEMPT.value, Decision.RETIRE.value]), kept))
+        .cte("det")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def determination_history(
+    session: Session,
+    at: datetime | None = None,
+    subject_kind: str | None = None,
+    subject_id: int | None = None,
+    only_superseded: bool = False,
+) -> list[dict[str, Any]]:
+    """Every determination (as of `at`) with its standing: `in_force` (the latest in force for its subject),
+    `superseded` (in force but overtaken by a later one; `superseded_by` names it) or `withdrawn` (inactive)."""
+    d = state("determinations", utc(at), DETERMINATION_FIELDS, "d")
+    q = select(d)
+    if subject_kind is not None:
+        q = q.where(d.c.subject_kind == subject_kind)
+    if subject_id is not None:
+        q = q.where(d.c.subject_id == subject_id)
+    rows = [dict(r) for r in session.execute(q).mappings()]
+
+    def subject(r: dict[str, Any]) -> tuple[str, str]:  # a new object (allow_new) is named by its code
+        return r["subject_kind"], str(r["subject_id"]) if r["subject_id"] is not None else f"new:{r['new_object_code']}"
+
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (str(r["decided_on"]), r["id"])):
+        if r["active"]:
+            latest[subject(r)] = r
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r["subject_kind"], r["subject_id"] or 0, str(r["decided_on"]), r["id"])):
+        top = latest.get(subject(r))
+        standing = "withdrawn" if not r["active"] else "in_force" if top is r else "superseded"
+        if only_superseded and standing != "superseded":
+            continue
+        out.append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "subject_kind": r["subject_kind"],
+                "subject_id": r["subject_id"],
+                "new_object_code": r["new_object_code"],
+                "decision": r["decision"],
+                "decided_by": r["decided_by"],
+                "decided_on": str(r["decided_on"]) if r["decided_on"] is not None else None,
+                "reason": r["reason"],
+                "active": bool(r["active"]),
+                "standing": standing,
+                "superseded_by": top["code"] if standing == "superseded" and top else None,
+            }
+        )
+    return out
 
 
 def unit_dimensions() -> FromClause:
@@ -417,7 +713,11 @@ def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, FromClaus
     subject = tuple_(items.c.subject_kind, items.c.id)
 
     def decided(decision: Decision) -> ColumnElement[bool]:
-        return subject.in_(select(det.c.subject_kind, det.c.subject_id).where(det.c.decision == decision.value))
+        which: ColumnElement[bool] = det.c.decision == decision.value
+        if decision is Decision.EXEMPT:  # a room or exit the office decided to keep is out of consolidation
+            kept = and_(det.c.decision == Decision.KEEP.value, det.c.subject_kind.in_(KEEP_EXEMPTS))
+            which = or_(which, kept)
+        return subject.in_(select(det.c.subject_kind, det.c.subject_id).where(which))
 
     category = case(
         (items.c.classified, literal("classified")),
@@ -466,7 +766,9 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     for unit_id, cat, n in session.execute(grouped):
         d = dims.get(unit_id)
         unit_code, unit_name, level, city_code, city_name = (
-            (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name) if d else (str(unit_id), "", "", "", "")
+            (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name)
+            if d
+            else (str(unit_id) if unit_id is not None else "", "", "", "", "")
         )
         overall[cat] = overall.get(cat, 0) + n
         unit = groups.setdefault(("unit", unit_code or ""), _Counts(unit_name or "", {}, city_code, level))
@@ -501,10 +803,12 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     )
 
 
-def compute_all(session: Session, at: datetime | None = None) -> dict[RateKey, RateReport]:
-    """Every rate as of `at` (None: now, from the live tables)."""
+def compute_all(
+    session: Session, at: datetime | None = None, keys: Iterable[RateKey] = HEADLINE_KEYS
+) -> dict[RateKey, RateReport]:
+    """The five rates (or the `keys` given) as of `at` (None: now, from the live tables)."""
     when = utc(at)
-    return {key: compute(session, key, when) for key in RateKey}
+    return {key: compute(session, key, when) for key in keys}
 
 
 # --- drill-down -------------------------------------------------------------------------------
@@ -590,6 +894,8 @@ def items(
             "status": r["status"],
             "category": r["category"],
         }
+        if r["category"] == OPEN and r["note"]:
+            item["open_reason"] = r["note"]
         if r["category"] in EXCLUSION_REASONS:
             decided = r["decision"] is not None and r["category"] != "classified"
             item.update(

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory import service
+from inventory import build_rules, service
 from inventory.demo_names import (
     DEPARTMENTS,
     EXEMPT_REASONS,
@@ -53,6 +53,7 @@ BATCH = 500
 SUB_CLOUD_CHIEF_UNIT = "DEMO-450100"
 DEPARTMENT_USER_UNIT = "DEMO-R03"
 CLOUD_CHIEF_OFFICE_UNIT = "DEMO-R01"
+UNCOVERED_COUNTIES = (17, 58, 99)  # indexes into the sorted counties left without a node: 四级覆盖 gaps to show
 
 Progress = Callable[[str, int], None]
 
@@ -343,6 +344,7 @@ class _Loader:
                     }
                 )
                 owners.append((u, classified))
+        self.allow_new("rooms", rows, date(2021, 2, 1))
         ids = self.create("rooms", rows, self.at(date(2021, 2, 1)))
         for (u, classified), rid in zip(owners, ids, strict=True):
             (u.classified_rooms if classified else u.rooms).append(rid)
@@ -410,6 +412,7 @@ class _Loader:
                     "managed": managed,
                 }
             )
+        self.allow_new("clouds", rows, date(2021, 1, 4))
         ids = self.create("clouds", rows, self.at(date(2021, 1, 4)))
         self.gov_clouds = ids[: len(gov)]
         self.sub_clouds = ids[len(gov) :]
@@ -434,6 +437,7 @@ class _Loader:
                     }
                 )
                 owners.append(u)
+        self.allow_new("internet_exits", rows, date(2021, 2, 1))
         ids = self.create("internet_exits", rows, self.at(date(2021, 2, 1)))
         for u, eid in zip(owners, ids, strict=True):
             u.exits.append(eid)
@@ -477,9 +481,30 @@ class _Loader:
                     }
                 )
                 owners.append(u)
+        self.allow_new("networks", rows, date(2021, 3, 1))
         ids = self._dated("networks", rows, date(2021, 3, 1))
         for u, nid in zip(owners, ids, strict=True):
             u.networks.append(nid)
+
+    def allow_new(self, kind: str, rows: list[dict[str, Any]], day: date) -> None:
+        """The office's 准予新建 determinations the demo's non-classified rooms, networks, exits and clouds need."""
+        subject = build_rules.GUARDED[kind][0].value
+        dets = [
+            {
+                "code": f"DEMO-NEW-{r['code'][5:]}",
+                "subject_kind": subject,
+                "subject_id": None,
+                "new_object_code": r["code"],
+                "decision": "allow_new",
+                "reason": "演示：经技术认定准予建设（存量登记）",
+                "decided_by": "自治区大数据发展局（云长制办公室）",
+                "decided_on": day.isoformat(),
+                "active": True,
+            }
+            for r in rows
+            if not r.get("classified")
+        ]
+        self.create("determinations", dets, self.at(day))
 
     def _dated(self, kind: str, rows: list[dict[str, Any]], start: date) -> list[int]:
         """Create rows grouped by a random month between start and today; the change log is back-dated to it."""
@@ -699,6 +724,7 @@ class _Loader:
                 "tcp_ports": "22",
             }
             for j, c in enumerate(self.counties(), 1)
+            if j - 1 not in UNCOVERED_COUNTIES
         ]
         for row, nid in zip(rows, self.create("extranet_nodes", rows, survey), strict=True):
             self.nodes[row["code"][8:]] = nid
@@ -709,7 +735,7 @@ class _Loader:
                 "name": f"{self.region_names[t[:6]]}{self.region_names[t]}外网接入点",
                 "level": "township",
                 "region_id": self.regions[t],
-                "parent_id": self.nodes[t[:6]],
+                "parent_id": self.nodes.get(t[:6], self.nodes[t[:4] + "00"]),
                 "address": f"127.{66 + k // 250}.{k % 250}.1",
                 "tcp_ports": "22",
             }
@@ -811,6 +837,31 @@ class _Loader:
                 if self.rng.random() < 0.05:
                     add("room", rid, "keep", "作为灾备机房保留")
         self._dated("determinations", rows, date(2022, 1, 1))
+        decided = {r["subject_id"] for r in rows if r["subject_kind"] == "system"}
+        self.load_superseding(office, [sid for sid in self.exemptable if sid not in decided])
+
+    def load_superseding(self, office: str, candidates: list[int]) -> None:
+        """回头看: some exemptions are overturned by a later "must migrate" (the earlier one stays as history)."""
+        picked = [sid for sid in candidates if self.rng.random() < 0.05] or candidates[:1]
+        for n, sid in enumerate(picked, 1):
+            first = self.day_between(date(2022, 1, 1), date(2023, 6, 30))
+            later = self.day_between(first + timedelta(days=90), max(first + timedelta(days=91), self.today))
+            for suffix, day, decision, reason in (
+                ("A", first, "exempt", "有特殊规定，暂缓迁移"),
+                ("B", later, "must_migrate", "回头看：豁免理由已不成立，须迁移上云"),
+            ):
+                row = {
+                    "code": f"DEMO-DETS{n:04d}{suffix}",
+                    "subject_kind": "system",
+                    "subject_id": sid,
+                    "decision": decision,
+                    "reason": reason,
+                    "decided_by": office,
+                    "decided_on": day.isoformat(),
+                    "review_on": (day + timedelta(days=365)).isoformat(),
+                    "active": True,
+                }
+                self.create("determinations", [row], self.at(day))
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:

@@ -107,6 +107,7 @@ class SubjectKind(StrEnum):
     ROOM = "room"
     EXIT = "exit"
     SERVICE_ITEM = "service_item"
+    CLOUD = "cloud"
 
 
 class Decision(StrEnum):
@@ -116,6 +117,7 @@ class Decision(StrEnum):
     EXEMPT = "exempt"
     RETIRE = "retire"
     KEEP = "keep"
+    ALLOW_NEW = "allow_new"  # 准予新建: the office allows building a new room, network, exit or cloud
 
 
 class Role(StrEnum):

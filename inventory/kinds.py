@@ -157,6 +157,7 @@ _register(
             _c("on_gov_cloud", "是否建于政务云", "on_gov_cloud"),
             _c("managed", "是否纳入统筹管理", "managed"),
         ),
+        subject=SubjectKind.CLOUD,
     )
 )
 _register(
@@ -334,6 +335,7 @@ _register(
             _c("code", "认定编号", "code"),
             _c("subject_kind", "认定对象类型", "subject_kind"),
             _c("subject_id", "认定对象ID", "subject_id"),
+            _c("new_object_code", "准予新建对象编码", "new_object_code"),
             _c("decision", "认定结论", "decision"),
             _c("reason", "理由", "reason"),
             _c("decided_by", "认定人", "decided_by"),

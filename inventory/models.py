@@ -321,7 +321,8 @@ class Determination(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
     subject_kind: Mapped[SubjectKind] = mapped_column(enum_type(SubjectKind), index=True)
-    subject_id: Mapped[int] = mapped_column(Integer, index=True)
+    subject_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: a new object, by new_object_code
+    new_object_code: Mapped[str | None] = mapped_column(String(40), index=True)  # allow_new: the code it may take
     decision: Mapped[Decision] = mapped_column(enum_type(Decision))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(100))

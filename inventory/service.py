@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import addresses, history, times, validation
+from inventory import addresses, areas, build_rules, history, times, validation
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -242,8 +242,19 @@ def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: in
         if state.get("decision") == Decision.EXEMPT and not (state.get("reason") or "").strip():
             bad("an exemption needs a reason", "reason")
         kind = SUBJECT_KINDS.get(state.get("subject_kind"))  # type: ignore[arg-type]
-        if kind is not None and session.get(KINDS[kind].model, state.get("subject_id")) is None:
+        sid = state.get("subject_id")
+        if kind is not None and sid is not None and session.get(KINDS[kind].model, sid) is None:
             bad(f"unknown {kind} id", "subject_id")
+        for msg, fld in build_rules.determination_problems(state):
+            bad(msg, fld)
+    if spec.name in build_rules.GUARDED:
+        refused = build_rules.new_build_problem(session, spec.name, state)
+        if refused:
+            bad(refused, "code")
+    if spec.name == "node_access":
+        mismatch = areas.node_access_problem(session, state)
+        if mismatch:
+            bad(mismatch, "node_id")
     elif spec.name in ("regions", "units", "extranet_nodes"):
         _check_tree(session, spec, state, p, row)
     return p

@@ -52,7 +52,7 @@ def decisions_in_force(
         .where(Determination.subject_kind == kind, in_force(today), Determination.subject_id.in_(wanted))
         .order_by(Determination.decided_on, Determination.id)
     )
-    return {sid: decision for sid, decision in rows}
+    return {sid: decision for sid, decision in rows if sid is not None}
 
 
 def _system_notes(s: InformationSystem, decision: Decision | None) -> list[Note]:

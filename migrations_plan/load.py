@@ -63,7 +63,7 @@ def determinations(
         .where(Determination.subject_kind == kind, in_force(today))
         .order_by(Determination.decided_on, Determination.id)
     )
-    return {sid: (decision, review) for sid, decision, review in rows}
+    return {sid: (decision, review) for sid, decision, review in rows if sid is not None}
 
 
 def _links(session: Session, table: object) -> dict[int, tuple[int, ...]]:

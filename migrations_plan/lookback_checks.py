@@ -62,7 +62,8 @@ def _in_force(session: Session, today: date) -> dict[tuple[SubjectKind, int], De
         .where(in_force(today), Determination.subject_id.is_not(None))
         .order_by(Determination.decided_on, Determination.id)
     ):
-        out[(d.subject_kind, d.subject_id)] = d
+        if d.subject_id is not None and d.subject_kind in _MODELS:  # allow_new names a code, not an object
+            out[(d.subject_kind, d.subject_id)] = d
     return out
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from inventory import service
+from inventory import build_rules, service
 from inventory.service import ChangeContext
 
 _seq = itertools.count(1)
@@ -24,9 +25,31 @@ class Inv:
     def _ctx(self, at: Any = None) -> ChangeContext:
         return ChangeContext(actor=self.ctx.actor, role=self.ctx.role, at=at) if at else self.ctx
 
+    allow_new: bool = True  # record the office's allow_new determination before creating a room/network/exit/cloud
+
     def add(self, kind_name: str, /, at: Any = None, **data: Any) -> int:
         data.setdefault("code", f"{kind_name[:3].upper()}{next(_seq):05d}")
+        if self.allow_new and kind_name in build_rules.GUARDED and not data.get("classified"):
+            self.allow(kind_name, data["code"], at)
         return service.create(self.session, kind_name, data, self._ctx(at)).id  # type: ignore[attr-defined]
+
+    def allow(self, kind_name: str, code: str, at: Any = None) -> int:
+        """The office's determination allowing a new room/network/exit/cloud with this code (准予新建)."""
+        day = (
+            (at if isinstance(at, datetime) else datetime.now(UTC)).date().isoformat()
+            if not isinstance(at, str)
+            else at[:10]
+        )
+        data = {
+            "code": f"ALLOW-{code}",
+            "subject_kind": build_rules.GUARDED[kind_name][0].value,
+            "new_object_code": code,
+            "decision": "allow_new",
+            "reason": "经认定确需新建",
+            "decided_by": "云长制办公室",
+            "decided_on": day,
+        }
+        return service.create(self.session, "determinations", data, self._ctx(at)).id  # type: ignore[attr-defined]
 
     def set(self, kind: str, obj_id: int, at: Any = None, **data: Any) -> None:
         service.update(self.session, kind, obj_id, data, self._ctx(at))

@@ -15,7 +15,8 @@ Service items: VS1 (region-vertical, RU1): I1 docked, I2 not_docked → docked a
   VS2 (city-vertical, NU): I4 docked, I5 in_progress; VS3 (national, RU2): I6 (never counted);
   VS4 (region-vertical, classified, RU2): I7.
 Horizontal access: RU1 → region node connected; RU2 → region node planned → connected at T2; NU → Nanning
-  city node connected; KU → Nanning city node (wrong level: not counted); GU → Guilin node disconnected; TU none.
+  city node connected; KU → 兴宁区 county node planned (a county unit on the Nanning city node would be refused:
+  own level, own area); GU → Guilin node disconnected; TU none.
 """
 
 from __future__ import annotations
@@ -116,11 +117,12 @@ def build(session: Session) -> Known:
     rn = add("NODE-R", "extranet_nodes", level="region", region_id=reg, name="自治区节点")
     nnode = add("NODE-NN", "extranet_nodes", level="city", region_id=nn, name="南宁市节点", parent_id=rn)
     gnode = add("NODE-GL", "extranet_nodes", level="city", region_id=gl, name="桂林市节点", parent_id=rn)
+    xnode = add("NODE-XN", "extranet_nodes", level="county", region_id=xn, name="兴宁区节点", parent_id=nnode)
     for name, unit, node, status in (
         ("A-RU1", ru1, rn, "connected"),
         ("A-RU2", ru2, rn, "planned"),
         ("A-NU", nu, nnode, "connected"),
-        ("A-KU", ku, nnode, "connected"),
+        ("A-KU", ku, xnode, "planned"),
         ("A-GU", gu, gnode, "disconnected"),
     ):
         add(name, "node_access", unit_id=unit, node_id=node, status=status)

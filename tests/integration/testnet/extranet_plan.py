@@ -86,9 +86,9 @@ def build_extranet(session: Session, inv: Inv) -> Extranet:
                 for t in range(1, 11):
                     town = inv.region("township", county.id, code=f"4502{t:08d}"[:12], name=f"乡镇{t}")
                     node(f"C2K1T{t}", town, "township", kid, f"172.21.30.{t}", "lossy", ports="")
-    city1 = cities[0].id
-    for i in range(6):  # horizontal access: 3 units through C1 (up), 2 through C13 (down), 1 not connected
-        unit = inv.unit(city1, "city", name=f"测试单位{i}")
+    city1, city13 = cities[0].id, cities[12].id
+    for i in range(6):  # horizontal access: 3 city-1 units through C1 (up), 2 city-13 units through C13 (down), 1 none
+        unit = inv.unit(city13 if i in (3, 4) else city1, "city", name=f"测试单位{i}")
         if i < 5:
             inv.add("node_access", unit_id=unit, node_id=net.nodes["C1" if i < 3 else "C13"], status="connected")
     for code, (address, device_type, _cred) in DEVICES.items():

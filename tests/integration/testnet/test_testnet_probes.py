@@ -99,6 +99,10 @@ def test_coverage_per_level_and_city_and_metrics(
     assert overall["city"] == (14, 13) and overall["county"][0] == 111
     lost = next(c for c in body["coverage"] if c["level"] == "county" and c["city"] == net.lost_county_city)
     assert lost["reachable"] == 0 and lost["expected"] > 0
+    # gap list: the one city whose node is down; every county of the lost city, grouped under it
+    assert [(g["city"], len(g["areas"])) for g in body["gaps"]["city"]] == [(net.down_city, 1)]
+    assert [(g["city"], len(g["areas"])) for g in body["gaps"]["county"]] == [(net.lost_county_city, lost["areas"])]
+    assert "region" not in body["gaps"] and "township" not in body["gaps"]
     text = generate_latest(registry).decode()
     assert f'yunwang_node_up{{city="{net.down_city}",county="",level="city",node="C13"}} 0.0' in text
     assert 'yunwang_node_up{city="",county="",level="region",node="GX"} 1.0' in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collectors.live import coverage, horizontal_access
 from collectors.results import ProbeError, ProbeKind, ProbeResult, node_state, parse_ports
 from collectors.store import NodeInfo
+from inventory.areas import Place, RegionTree
 from inventory.enums import NodeState
 
 
@@ -49,36 +50,72 @@ def test_parse_ports_ignores_junk() -> None:
     assert parse_ports(None) == []
 
 
-def _node(i: int, level: str, city: str, state: NodeState) -> NodeInfo:
-    return NodeInfo(i, f"N{i}", f"N{i}", level, "192.0.2.1", (), None, city, "", state, None)
+def _node(i: int, level: str, region: int, state: NodeState) -> NodeInfo:
+    return NodeInfo(i, f"N{i}", f"N{i}", level, "192.0.2.1", (), None, "", "", state, None, region)
 
 
-def test_coverage_counts_expected_and_reachable_per_level_and_city() -> None:
-    nodes = [
-        _node(1, "region", "", NodeState.UP),
-        _node(2, "city", "南宁市", NodeState.UP),
-        _node(3, "city", "柳州市", NodeState.DOWN),
-        _node(4, "county", "柳州市", NodeState.DEGRADED),
-        _node(5, "county", "柳州市", NodeState.UNKNOWN),
+def _tree() -> RegionTree:
+    """广西 (1) → 南宁市 (10: 兴宁区 100, 青秀区 101 → 青秀街道 1010) and 柳州市 (20: 城中区 200, 鱼峰区 201)."""
+    rows = [
+        (1, "450000", "广西", "region", None),
+        (10, "450100", "南宁市", "city", 1),
+        (100, "450102", "兴宁区", "county", 10),
+        (101, "450103", "青秀区", "county", 10),
+        (1010, "450103001", "青秀街道", "township", 101),
+        (20, "450200", "柳州市", "city", 1),
+        (200, "450202", "城中区", "county", 20),
+        (201, "450203", "鱼峰区", "county", 20),
     ]
-    rows = {(c.level, c.city): (c.expected, c.reachable) for c in coverage(nodes, {n.id: n.state for n in nodes})}
-    assert rows == {
+    return RegionTree({r[0]: Place(*r) for r in rows})
+
+
+def test_coverage_counts_places_not_nodes() -> None:
+    nodes = [
+        _node(1, "region", 1, NodeState.UP),
+        _node(2, "city", 10, NodeState.UP),
+        _node(3, "city", 20, NodeState.DOWN),
+        _node(4, "county", 200, NodeState.DEGRADED),  # 城中区 covered
+        _node(5, "county", 200, NodeState.UP),  # a second node in 城中区 adds no place
+        _node(6, "county", 201, NodeState.UNKNOWN),  # 鱼峰区: a node, but not working
+        # 兴宁区 and 青秀区 have no node at all; 青秀街道 neither
+    ]
+    rows, gaps = coverage(_tree(), nodes, {n.id: n.state for n in nodes})
+    got = {(c.level, c.city): (c.areas, c.covered) for c in rows}
+    # hand count: counties 兴宁 青秀 城中 鱼峰 = 4 areas, 1 covered (城中); the old node count said 2 nodes, 1 up
+    assert got == {
         ("region", ""): (1, 1),
         ("city", ""): (2, 1),
-        ("city", "南宁市"): (1, 1),
-        ("city", "柳州市"): (1, 0),
-        ("county", ""): (2, 1),
-        ("county", "柳州市"): (2, 1),
+        ("city", "450100"): (1, 1),
+        ("city", "450200"): (1, 0),
+        ("county", ""): (4, 1),
+        ("county", "450100"): (2, 0),
+        ("county", "450200"): (2, 1),
+        ("township", ""): (1, 0),
+        ("township", "450100"): (1, 0),
     }
+    assert [(g.level, g.city, g.code, g.nodes) for g in gaps] == [
+        ("city", "450200", "450200", 1),
+        ("county", "450100", "450102", 0),
+        ("county", "450100", "450103", 0),
+        ("county", "450200", "450203", 1),
+        ("township", "450100", "450103001", 0),
+    ]
 
 
-def test_horizontal_access_counts_units_whose_access_node_is_up() -> None:
-    units = [(1, "city"), (2, "city"), (3, "city"), (4, "county")]
-    access = [(1, 10), (2, 11), (4, 10)]
-    rows = {a.level: (a.units, a.connected_up, a.ratio) for a in horizontal_access(units, access, up_nodes={10})}
-    assert rows["city"] == (3, 1, 1 / 3)
-    assert rows["county"] == (1, 1, 1.0)
-    assert rows["all"] == (4, 2, 0.5)
+def test_horizontal_access_counts_units_on_an_up_node_of_their_own_level_and_area() -> None:
+    tree = _tree()
+    nodes = [(10, "city", 10), (11, "city", 20), (12, "county", 100), (13, "county", 101)]
+    units = [
+        (1, "city", 10),  # 南宁 unit → 南宁 node (up): counts
+        (2, "city", 10),  # 南宁 unit → 柳州 node (up): another city's node, not counted
+        (3, "city", 20),  # 柳州 unit: no access
+        (4, "county", 100),  # 兴宁 bureau → 兴宁 node (up): counts
+        (5, "county", 101),  # 青秀 bureau → 南宁 city node: wrong level, not counted
+        (6, "county", 101),  # 青秀 bureau → 青秀 node (down): not counted
+    ]
+    access = [(1, 10), (2, 11), (4, 12), (5, 10), (6, 13)]
+    rows = {a.level: (a.units, a.connected_up) for a in horizontal_access(tree, units, access, nodes, {10, 11, 12})}
+    assert rows == {"city": (3, 1), "county": (3, 1), "all": (6, 2)}
 
 
 def test_a_target_that_cannot_be_probed_never_makes_a_node_down() -> None:

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from dashboards.rates import determination_history
+from inventory.areas import RegionTree, coverage
 from inventory.auth import authenticate
 from inventory.db import Database
 from inventory.demo import DEMO_PREFIX, NAME_MARK, DemoSummary, inventory_digest, load_demo
@@ -104,7 +106,7 @@ def test_demo_is_labelled_and_shaped_like_guangxi(db: Database) -> None:
         nodes = s.scalars(select(ExtranetNode)).all()
         per_level = {lvl: sum(n.level == lvl for n in nodes) for lvl in RegionLevel}
         assert per_level[RegionLevel.REGION] == 1 and per_level[RegionLevel.CITY] == 14
-        assert per_level[RegionLevel.COUNTY] == 111 and per_level[RegionLevel.TOWNSHIP] >= 1
+        assert per_level[RegionLevel.COUNTY] == 108 and per_level[RegionLevel.TOWNSHIP] >= 1  # 3 counties uncovered
         assert all(n.parent_id is not None for n in nodes if n.level != RegionLevel.REGION)
         plan = ipaddress.ip_network("127.64.0.0/10")
         devices = s.scalars(select(Device)).all()
@@ -117,6 +119,21 @@ def test_demo_is_labelled_and_shaped_like_guangxi(db: Database) -> None:
         assert sorted(g or "" for g in gov) == ["gov-guilin", "gov-nanning", "gov-wuzhou"]
         access = s.scalars(select(NodeAccess.status)).all()
         assert 0.7 <= sum(a == "connected" for a in access) / len(access) <= 0.95
+
+
+def test_demo_shows_uncovered_areas_and_a_superseded_determination(db: Database) -> None:
+    load(db)
+    with db.session() as s:
+        rows, gaps = coverage(
+            RegionTree.load(s), ((n.level.value, n.region_id, True) for n in s.scalars(select(ExtranetNode)))
+        )
+        superseded = determination_history(s, only_superseded=True)
+        later = {d["code"]: d for d in determination_history(s)}
+    county = next(r for r in rows if r.level == "county" and r.city == "")
+    assert (county.areas, county.covered) == (111, 108)  # three counties left without a node on purpose
+    assert len([g for g in gaps if g.level == "county"]) == 3
+    assert superseded and all(d["decision"] == "exempt" for d in superseded)
+    assert all(later[d["superseded_by"]]["decision"] == "must_migrate" for d in superseded)
 
 
 def test_demo_command_loads_writes_private_tokens_and_keeps_data(

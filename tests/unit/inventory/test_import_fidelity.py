@@ -44,6 +44,7 @@ def _skeleton(s: Session) -> None:
     room = inv.room(unit, region, code="ROOM-1")
     cloud = inv.cloud(region, code="GOVCLOUD")
     inv.system(unit, cloud_id=cloud, code="SYS-A", status="migrated", name="已有系统")
+    inv.allow("networks", "NET-1")  # the office's 准予新建 determination for the network file
     assert room
 
 

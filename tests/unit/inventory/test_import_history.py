@@ -38,6 +38,9 @@ def _skeleton(s: Any) -> int:
     unit = inv.unit(region, "region", code="GXDSJ", name="自治区大数据发展局", at=BACK)
     inv.room(unit, region, code="ROOM-1", at=BACK)
     inv.cloud(region, code="GOVCLOUD", at=BACK)
+    for kind, codes in (("networks", "N1 N2 N3 N9"), ("rooms", "R1 R2"), ("internet_exits", "E1")):
+        for code in codes.split():  # the office's 准予新建 determinations the files below need
+            inv.allow(kind, code, BACK)
     return unit
 
 

@@ -105,7 +105,7 @@ def _full_inventory(s: Session) -> None:
     root = inv.node(b["region"])
     node = inv.node(b["city"], "city", parent_id=root, address="127.0.0.1", tcp_ports="22;443")
     inv.add("devices", name="R1", node_id=node, vendor="huawei", device_type="huawei", mgmt_address="127.0.0.2")
-    inv.add("node_access", unit_id=b["unit"], node_id=node, connected_on="2024-02-03", bandwidth_mbps=100)
+    inv.add("node_access", unit_id=b["city_unit"], node_id=node, connected_on="2024-02-03", bandwidth_mbps=100)
     vs = inv.add("vertical_systems", name="垂直", scope="national", owner_unit_id=b["unit"], region_id=b["region"])
     inv.add("service_items", name="事项", vertical_system_id=vs, docking_status="docked", docked_at="2024-03-01")
     inv.add(
