@@ -59,7 +59,17 @@ def stored_count(session: Session) -> int:
 
 def check_key(session: Session, secret_key: str | None, data_dir: Path) -> None:
     """Start-up check: stored credentials need the key they were encrypted with (settings or key file)."""
-    if secret_key or (data_dir / KEY_FILE).exists() or not stored_count(session):
+    if not stored_count(session):
+        return
+    if secret_key or (data_dir / KEY_FILE).exists():
+        sample = session.scalars(select(DeviceCredential).limit(1)).one()
+        try:
+            Fernet(load_key(secret_key, data_dir, create=False)).decrypt(sample.encrypted.encode())
+        except InvalidToken:
+            raise MissingKey(
+                "设备凭据无法用当前密钥解密 / the configured key does not decrypt the stored device credentials: "
+                "check YUNWANG_SECRET_KEY or the key file (a wrong key is never replaced silently)"
+            ) from None
         return
     raise MissingKey(
         f"设备凭据已加密存储，但密钥缺失 / encrypted device credentials exist but the key is missing: set "
@@ -160,13 +170,20 @@ class CredentialResolver:
         if scheme == "file":
             try:
                 text = self._secret_file(rest).read_text().strip()
-            except OSError:
+            except (OSError, ValueError):
                 raise CredentialError(f"credential file {rest} cannot be read") from None
             if text.startswith("{"):
-                data = json.loads(text)
-                secret = data.get("secret")
-                return Credential(data["username"], SecretStr(data["password"]), SecretStr(secret) if secret else None)
-            user, _, password = text.partition(":")
+                try:
+                    data = json.loads(text)
+                    secret = data.get("secret")
+                    return Credential(
+                        str(data["username"]), SecretStr(str(data["password"])), SecretStr(secret) if secret else None
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise CredentialError(f"credential file {rest} is not JSON with username and password") from None
+            user, sep, password = text.partition(":")
+            if not sep or not user.strip() or "\n" in text:
+                raise CredentialError(f"credential file {rest} is neither JSON nor one user:password line")
             return Credential(user, SecretStr(password))
         if scheme == "vault":
             row = self.session.scalar(select(DeviceCredential).where(DeviceCredential.name == rest))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory.enums import Role
-from inventory.errors import Forbidden, NotFound, Problem, Unauthorized
+from inventory.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from inventory.kinds import KINDS, KindSpec
 from inventory.models import ApiToken, Unit, VerticalSystem
 from inventory.service import Guard, now_utc
@@ -65,10 +66,35 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+RESERVED_NAME_PREFIX = "system:"
+
+
+def identity_key(name: str) -> str:
+    """Who a token name stands for: width, case and white space do not make another person (duties)."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
 def create_token(
     session: Session, name: str, role: Role, unit_id: int | None = None, expires_at: datetime | None = None
 ) -> str:
-    """Create a token and return its plain text once; only the hash is stored."""
+    """Create a token and return its plain text once; only the hash is stored.
+
+    The name is the person's identity for segregation of duties: normalised, never empty, never the reserved
+    `system:` prefix, and unique up to width, case and white space.
+    """
+    name = " ".join(unicodedata.normalize("NFKC", name).split())
+    if not name or name.casefold().startswith(RESERVED_NAME_PREFIX):
+        raise ValidationFailed(
+            "令牌名称不能为空，也不能以 system: 开头 / a token name must not be empty or start with system:",
+            [Problem("empty or reserved", field="name", value=name)],
+        )
+    key = identity_key(name)
+    if any(identity_key(n) == key for n in session.scalars(select(ApiToken.name))):
+        raise Conflict(
+            f"令牌名称 {name} 已被使用 / token name {name} is taken (names identify people; use the existing "
+            "token or another name)",
+            [Problem("duplicate up to width, case and spaces", field="name", value=name)],
+        )
     if role in SCOPED_ROLES and unit_id is None:
         raise Forbidden(f"role {role.value} needs a unit", [Problem("required for scoped roles", field="unit")])
     if unit_id is not None and session.get(Unit, unit_id) is None:
@@ -139,8 +165,8 @@ def write_guard(p: Principal) -> Guard:
                     f"{spec.name} is outside unit scope of {p.name}",
                     [Problem("outside your unit subtree", field=spec.unit_field or "unit")],
                 )
-        if spec.name == "units" and before is not None and after is not None:
-            _guard_scoped_unit_change(p, before, after)
+        if spec.name == "units":
+            _guard_scoped_unit_change(p, before or {}, after or {})
 
     return guard
 
@@ -148,12 +174,15 @@ def write_guard(p: Principal) -> Guard:
 def _guard_scoped_unit_change(p: Principal, before: dict[str, Any], after: dict[str, Any]) -> None:
     """A scoped role may not move a unit into or out of its subtree, move its own unit, or change who approves.
 
-    The sub-cloud-chief flag decides who gives first-level approval, so only the office changes it
-    (《广西政务数据“聚通用”攻坚行动计划》§三(二) 云长制); a unit may move only between parents that stay inside
-    the caller's subtree.
+    The sub-cloud-chief flag decides who gives first-level approval, so only the office sets it, clears it, creates
+    a flagged unit or deletes one (《广西政务数据“聚通用”攻坚行动计划》§三(二) 云长制). A unit may move only between
+    parents inside the caller's subtree, and the caller's own unit keeps its place, level and region (they decide
+    which node counts for its horizontal access).
     """
     assert p.units is not None
-    if after.get("parent_id") != before.get("parent_id"):
+    if before and not after and before.get("id") == p.unit_id:
+        raise Forbidden("不能删除本单位 / a scoped role cannot delete its own unit", [Problem("read-only", field="id")])
+    if before and after and after.get("parent_id") != before.get("parent_id"):
         if before.get("id") == p.unit_id:
             raise Forbidden(
                 "不能移动本单位 / a scoped role cannot move its own unit", [Problem("read-only", field="parent_id")]
@@ -163,8 +192,17 @@ def _guard_scoped_unit_change(p: Principal, before: dict[str, Any], after: dict[
                 "不能把单位移出本单位子树 / a unit cannot be moved out of your unit subtree",
                 [Problem("outside your unit subtree", field="parent_id", value=after.get("parent_id"))],
             )
-    if bool(after.get("is_sub_cloud_chief")) != bool(before.get("is_sub_cloud_chief")):
+    if before and after and before.get("id") == p.unit_id:
+        for name in ("level", "region_id"):
+            if after.get(name) != before.get(name):
+                raise Forbidden(
+                    "不能修改本单位的层级或所在区划 / a scoped role cannot change its own unit's level or region",
+                    [Problem("read-only for scoped roles", field=name)],
+                )
+    flag_before, flag_after = bool(before.get("is_sub_cloud_chief")), bool(after.get("is_sub_cloud_chief"))
+    if (before and after and flag_before != flag_after) or (not before and flag_after) or (not after and flag_before):
         raise Forbidden(
-            "子云长单位由云长制办公室认定 / only the cloud-chief office sets is_sub_cloud_chief",
+            "子云长单位由云长制办公室认定 / only the cloud-chief office sets is_sub_cloud_chief, or creates or deletes "
+            "a sub-cloud-chief unit",
             [Problem("read-only for scoped roles", field="is_sub_cloud_chief")],
         )

@@ -23,6 +23,9 @@ class Problem:
         return {k: _mask(v) for k, v in asdict(self).items() if v is not None}
 
 
+SECRET_FIELD = re.compile(r"password|secret|community|token|auth_key|priv_key|passphrase", re.I)
+
+
 def _mask(v: Any) -> Any:
     return _TOKEN_LIKE.sub("yw_***", v) if isinstance(v, str) else v
 
@@ -34,6 +37,8 @@ def mask_secrets(value: Any, token: str | None = None) -> Any:
             value = value.replace(token, "***")
         return _mask(value)
     if isinstance(value, dict):
+        if SECRET_FIELD.search(str(value.get("field", ""))) and "value" in value:
+            value = {k: v for k, v in value.items() if k != "value"}  # a mistyped secret is never echoed back
         return {k: mask_secrets(v, token) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v, token) for v in value]

@@ -40,7 +40,8 @@ def _field_for(col: SAColumn[Any], optional: bool) -> tuple[Any, Any]:
         kwargs["le"] = INT32_MAX
     required = not col.nullable and col.default is None and col.server_default is None
     if optional or not required:
-        return (typ | None, Field(default=None, **kwargs))
+        # a NOT NULL column may be left out (unset: default or unchanged) but never sent as null
+        return (typ | None if col.nullable else typ, Field(default=None, **kwargs))
     return (typ, Field(..., **kwargs))
 
 

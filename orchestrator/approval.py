@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inventory.auth import Principal
+from inventory.auth import Principal, identity_key
 from inventory.enums import Role
 from inventory.errors import Forbidden, NotFound, Problem
 from orchestrator.resource_requests import Action, DRLevel, Resources
@@ -80,7 +80,7 @@ def authorize(p: Principal, action: Action, req: RequestFacts) -> None:
         raise forbid(f"role {p.role.value} may not {action.value} requests; needs one of: {', '.join(sorted(roles))}")
     if p.units is not None and req.unit_id not in p.units:
         raise forbid("the request is outside your unit subtree", "unit_id")
-    if action in APPROVALS and p.name in req.requested_by:
+    if action in APPROVALS and identity_key(p.name) in {identity_key(n) for n in req.requested_by}:
         raise forbid(
             "职责分离：不能审批自己创建或提交的申请 / segregation of duties: nobody approves a request they "
             "created or submitted",

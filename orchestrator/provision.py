@@ -73,7 +73,7 @@ QUOTA_LABELS = {
     "volumes": "Cinder 'volumes' (云硬盘数 / volumes)",
     "gigabytes": "Cinder 'gigabytes' (云硬盘容量 / GB)",
 }
-_QUOTA_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_QUOTA_LOCKS: dict[str, threading.Lock] = {}
 _QUOTA_LOCKS_GUARD = threading.Lock()
 
 
@@ -91,9 +91,10 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, CloudError) and exc.transient and not exc.quota
 
 
-def _quota_lock(cloud: str, project_id: str) -> threading.Lock:
+def _quota_lock(project_id: str) -> threading.Lock:
+    """One lock per project, not per cloud: regions of one Keystone may share one Nova quota for a project."""
     with _QUOTA_LOCKS_GUARD:
-        return _QUOTA_LOCKS.setdefault((cloud, project_id), threading.Lock())
+        return _QUOTA_LOCKS.setdefault(project_id, threading.Lock())
 
 
 def quota_shortfalls(need: Mapping[str, int], usage: Mapping[str, tuple[int, int]]) -> list[tuple[str, int, int, int]]:
@@ -432,7 +433,7 @@ class _Run:
         prior = self._step(QUOTA_STEP)
         if prior is not None and prior.status == StepStatus.READY:
             return
-        with _quota_lock(self.plan.cloud, pid):
+        with _quota_lock(pid):
             usage = call(_bind(self.driver.quota_usage, pid), counter=self.counter)
             if prior is not None and prior.status == StepStatus.STARTED and _applied(prior.attrs or {}, usage):
                 self._log(QUOTA_STEP, ResourceKind.PROJECT, self.plan.project, status=StepStatus.READY)
@@ -452,7 +453,7 @@ class _Run:
         """Take a managed-mode grant off the project's quota again (never below what is in use)."""
         attrs = dict(step.attrs or {})
         grant: dict[str, int] = dict(attrs.get("grant") or {})
-        with _quota_lock(self.plan.cloud, pid):
+        with _quota_lock(pid):
             usage = call(_bind(self.driver.quota_usage, pid), counter=self.counter)
             if step.status == StepStatus.STARTED and not _applied(attrs, usage):
                 return  # the raise never reached the cloud

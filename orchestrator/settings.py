@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -70,8 +71,10 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
-            path = Path(self.database_url.removeprefix("sqlite:///").split("?", 1)[0])
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            path = Path(url.database)
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():  # the database holds token hashes and encrypted credentials: owner only
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.chmod(path, 0o600)

@@ -110,9 +110,6 @@ def unit(
     u.reg.driver("gov-nanning").admin().compute.update_quota_set(u.pid, **before)
 
 
-# Threads writing one SQLite file at once need the store's BEGIN IMMEDIATE write sessions (the platform's part of
-# this issue); until then the threaded tests run on PostgreSQL (the production store).
-PG_ONLY = pytest.mark.parametrize("any_db", ["postgresql"], indirect=True)
 
 
 def at_once(*calls: Callable[[], Any]) -> list[Any]:
@@ -129,7 +126,6 @@ def at_once(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-@PG_ONLY
 def test_two_requests_of_one_unit_provisioned_at_once_both_become_active(unit: Unit) -> None:
     u = unit
     quota_before = u.nova()
@@ -162,7 +158,6 @@ def test_a_nova_quota_below_yunwangs_fails_fast_naming_it_and_is_left_alone(unit
     assert u.nova()["cores"] == 1  # still the cloud admin's value
 
 
-@PG_ONLY
 def test_managed_mode_raises_the_real_quota_for_two_requests_at_once_and_returns_it(unit: Unit) -> None:
     u = unit
     admin = u.reg.driver("gov-nanning").admin()

@@ -59,9 +59,6 @@ def plan(request_id: str, servers: int = 2, manage: bool = False, **sizes: int) 
     )
 
 
-# Threads writing one SQLite file at once need the store's BEGIN IMMEDIATE write sessions (the platform's part of
-# this issue); until then these threaded runs use PostgreSQL, and test_request_faults interleaves two runs on SQLite.
-PG_ONLY = pytest.mark.parametrize("any_db", ["postgresql"], indirect=True)
 
 
 def servers_of(d: InMemoryDriver) -> int:
@@ -153,7 +150,6 @@ def test_a_quota_403_at_create_is_not_retried_and_rolls_back(db: Database) -> No
     assert [o for o in d.objects.values() if o.marker] == []
 
 
-@PG_ONLY
 def test_two_runs_of_one_project_at_once_both_fit_without_touching_the_quota(any_db: Database) -> None:
     db = any_db
     d = driver(instances=4, cores=8, ram=16384)  # exactly room for both (2 + 2 servers of 2 vCPU / 4 GB)
@@ -176,7 +172,6 @@ def test_two_runs_of_one_project_at_once_both_fit_without_touching_the_quota(any
 # --- managed mode: raised by each run's needs, recorded, returned -----------------------------------------------
 
 
-@PG_ONLY
 def test_managed_mode_raises_per_run_records_it_and_returns_it_on_retirement(any_db: Database) -> None:
     db = any_db
     d = driver(instances=1, cores=2, ram=4096, volumes=5)

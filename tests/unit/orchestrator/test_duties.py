@@ -101,3 +101,57 @@ def test_a_sub_cloud_chief_cannot_move_units_across_its_subtree_or_change_approv
     # the office may change approvers
     r = client.patch(f"/api/v1/inventory/units/{child}", headers=w.as_("office"), json={"is_sub_cloud_chief": True})
     assert r.status_code == 200, r.text
+
+
+def test_a_sub_cloud_chief_cannot_create_or_delete_approver_units_nor_change_its_own_level(
+    world: World, client: TestClient
+) -> None:
+    w = world
+    ids = w.ids
+    before = change_rows(w)
+    flagged = {
+        "code": "U-FLAG",
+        "name": "自封子云长",
+        "level": "county",
+        "region_id": ids["county"],
+        "parent_id": ids["county_unit"],
+        "is_sub_cloud_chief": True,
+    }
+    r = client.post("/api/v1/inventory/units", headers=w.as_("city_chief"), json=flagged)
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "is_sub_cloud_chief", r.text
+    r = client.patch(
+        f"/api/v1/inventory/units/{ids['city_unit']}", headers=w.as_("city_chief"), json={"level": "region"}
+    )
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "level", r.text
+    r = client.delete(f"/api/v1/inventory/units/{ids['city_unit']}", headers=w.as_("city_chief"))
+    assert r.status_code == 403, r.text
+    assert change_rows(w) == before
+    # the office creates a flagged unit inside the city's subtree; the city chief may not delete it
+    flagged["code"] = "U-FLAG-OFFICE"
+    r = client.post("/api/v1/inventory/units", headers=w.as_("office"), json=flagged)
+    assert r.status_code == 201, r.text
+    before = change_rows(w)
+    r = client.delete(f"/api/v1/inventory/units/{r.json()['id']}", headers=w.as_("city_chief"))
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "is_sub_cloud_chief", r.text
+    assert change_rows(w) == before
+
+
+def test_token_names_are_identities_look_alikes_and_reserved_names_are_refused(world: World) -> None:
+    from inventory.auth import create_token
+    from inventory.errors import Conflict, ValidationFailed
+
+    w = world
+    with w.db.session() as s:
+        create_token(s, "office-wang", Role.CLOUD_CHIEF_OFFICE)
+        for look_alike in (" office-wang", "OFFICE-WANG", "ｏｆｆｉｃｅ-ｗａｎｇ", "office-wang\u3000"):
+            try:
+                create_token(s, look_alike, Role.DEPARTMENT_USER, w.ids["county_unit"])
+            except Conflict:
+                continue
+            raise AssertionError(f"{look_alike!r} was accepted")
+        for bad in ("", "   ", "system:auto-approval", "SYSTEM:x"):
+            try:
+                create_token(s, bad, Role.ADMIN)
+            except ValidationFailed:
+                continue
+            raise AssertionError(f"{bad!r} was accepted")

@@ -61,3 +61,40 @@ def test_the_sqlite_file_and_the_key_file_are_owner_only(tmp_path: Path) -> None
     assert stat.S_IMODE((tmp_path / "db" / "yunwang.db").stat().st_mode) == 0o600
     credentials.load_key(None, s.data_dir)
     assert stat.S_IMODE((s.data_dir / "credentials.key").stat().st_mode) == 0o600
+
+
+def test_a_wrong_key_also_stops_the_service(db: Database, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with db.session() as s:
+        credentials.store(s, credentials.load_key("the right passphrase", data), "core", "netops", PASSWORD)
+        s.commit()
+    with db.session() as s:
+        credentials.check_key(s, "the right passphrase", data)
+        with pytest.raises(credentials.MissingKey, match="does not decrypt"):
+            credentials.check_key(s, "a wrong passphrase", data)
+
+
+def test_a_malformed_secret_file_is_a_credential_error_not_a_crash(db: Database, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "nopw.json").write_text('{"username": "u"}')
+    (secrets / "bad.json").write_text("{not json")
+    (secrets / "list.json").write_text("[1, 2]")
+    with db.session() as s:
+        r = credentials.CredentialResolver(s, credentials.load_key(None, tmp_path), {}, secrets)
+        for ref in ("file:nopw.json", "file:bad.json", "file:list.json", "file:a\x00b"):
+            with pytest.raises(credentials.CredentialError):
+                r.resolve(ref)
+
+
+def test_every_sqlite_url_form_gives_an_owner_only_file(tmp_path: Path) -> None:
+    for url in (f"sqlite+pysqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db?timeout=5"):
+        Settings(database_url=url, data_dir=tmp_path / "data").ensure_dirs()
+    assert stat.S_IMODE((tmp_path / "a.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "b.db").stat().st_mode) == 0o600
+
+
+def test_a_mistyped_secret_is_never_echoed_in_an_error(client: TestClient, token_for: Callable[..., str]) -> None:
+    h = {"Authorization": f"Bearer {token_for(Role.NETWORK_ADMIN)}"}
+    r = client.put("/api/v1/collectors/credentials/zz", headers=h, json={"username": "u", "password": 918273645})
+    assert r.status_code == 422 and "918273645" not in r.text
