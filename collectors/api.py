@@ -235,7 +235,7 @@ def build_router() -> APIRouter:
         svc = _service(request)
         credentials.store(
             session,
-            svc.credential_key(),
+            svc.credential_key(session),
             name,
             body.username,
             body.password.get_secret_value(),

@@ -73,17 +73,17 @@ class CollectorService:
         with self.db.session() as s:
             credentials.check_key(s, self.config.secret_key, self.config.data_dir)
 
-    def credential_key(self) -> bytes:
+    def credential_key(self, session: Session) -> bytes:
+        """The key; `session` is the caller's (a second session in one thread would wait on SQLite's write lock)."""
         if self._key is None:
-            with self.db.session() as s:
-                create = not credentials.stored_count(s)
+            create = not credentials.stored_count(session)
             self._key = credentials.load_key(self.config.secret_key, self.config.data_dir, create=create)
         return self._key
 
     def credential_resolver(self, session: Session) -> credentials.CredentialResolver:
         files = self.config.credential_files_dir or self.config.data_dir / "secrets"
         return credentials.CredentialResolver(
-            session, self.credential_key(), self.environ, files, self.config.credential_env_prefix
+            session, self.credential_key(session), self.environ, files, self.config.credential_env_prefix
         )
 
     async def sweep(self, kind: ProbeKind, node_ids: Sequence[int] | None = None) -> SweepSummary:

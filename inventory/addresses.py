@@ -15,6 +15,8 @@ from inventory.errors import Problem
 
 # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, 1–63 characters each.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# inet_aton's forms (hex, octal, fewer parts) that are not plain dotted quads
+_LEGACY_IPV4 = re.compile(r"^(0[xX][0-9A-Fa-f]*|[0-9]+)(\.(0[xX][0-9A-Fa-f]*|[0-9]+)){0,3}$")
 BAD_HOST = "不是有效的 IPv4/IPv6 地址或主机名 / not a valid IPv4 or IPv6 address or host name"
 BAD_PORT = "端口应为 1–65535 的整数 / a port must be an integer from 1 to 65535"
 
@@ -32,6 +34,8 @@ def is_host(value: str) -> bool:
         pass
     name = value[:-1] if value.endswith(".") else value
     labels = name.split(".")
+    if _LEGACY_IPV4.match(name):
+        return False  # 0x7f000001, 017700000001: the resolver would read them as an address in disguise
     return 0 < len(name) <= 253 and all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
 
 
@@ -43,7 +47,8 @@ def port_list_problem(spec: str) -> str | None:
     """`"22,443"` (`,` or `;`): the first entry that is not a port, or None when all are."""
     for part in spec.replace(";", ",").split(","):
         entry = part.strip()
-        if not (entry.isdigit() and is_port(int(entry))):
+        # ASCII digits only, no leading zero: the stored text is what gets probed
+        if not (entry.isascii() and entry.isdigit() and not entry.startswith("0") and is_port(int(entry))):
             return entry
     return None
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from collectors.results import ProbeKind
 from collectors.runner import CollectorConfig, CollectorService
-from inventory.addresses import BAD_HOST, BAD_PORT, is_host
+from inventory.addresses import BAD_HOST, BAD_PORT, is_host, port_list_problem
 from inventory.db import Database
 from inventory.enums import NodeState
 from inventory.models import ChangeLog, Device, ExtranetNode
@@ -30,7 +30,21 @@ def test_addresses_and_host_names_accepted(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["300.1.1.1", "172.20.0", "1.2.3.4.5", "2001:db8::g", "bad_name", "-r1.example", "a..b", "有 空格", "a" * 64],
+    [
+        "300.1.1.1",
+        "172.20.0",
+        "1.2.3.4.5",
+        "2001:db8::g",
+        "bad_name",
+        "-r1.example",
+        "a..b",
+        "有 空格",
+        "a" * 64,
+        "0x7f000001",  # inet_aton would read these as 127.0.0.1: addresses in disguise, not names
+        "017700000001",
+        "127.1",
+        "0x7f.1",
+    ],
 )
 def test_malformed_addresses_refused(value: str) -> None:
     assert not is_host(value)
@@ -121,3 +135,12 @@ def test_a_bad_address_already_stored_is_not_probed_and_not_called_down(db: Data
         assert summary.state_changes == []
     with db.session() as s:
         assert s.get(ExtranetNode, nid).state == NodeState.UNKNOWN  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("spec", ["１２", "0443", "22,０22", "22;+443"])
+def test_port_lists_take_plain_ascii_ports_only(spec: str) -> None:
+    assert port_list_problem(spec) is not None
+
+
+def test_port_lists_accept_plain_ports() -> None:
+    assert port_list_problem("22, 443;8443") is None
