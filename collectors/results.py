@@ -89,7 +89,9 @@ def node_state(
         return NodeState.UNKNOWN
     icmp_alive = icmp is not None and icmp.received > 0
     tcp_ok = [r.ok for r in tcp]
-    if not icmp_alive and not any(tcp_ok):
+    # a refused connection is the host itself answering (RST): reachable, the service is closed
+    host_answered = any(r.ok or r.error == ProbeError.REFUSED for r in tcp)
+    if not icmp_alive and not host_answered:
         return NodeState.DOWN
     if icmp is None or not icmp_alive:
         return NodeState.DEGRADED  # ICMP blocked or lost but a service answers

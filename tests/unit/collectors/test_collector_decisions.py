@@ -40,6 +40,15 @@ def test_node_that_blocks_icmp_but_serves_tcp_is_degraded_not_down() -> None:
     assert node_state(icmp(5, 0), [tcp(True)], 0.2) == NodeState.DEGRADED
 
 
+def test_a_refused_connection_is_the_host_answering_not_a_down_node() -> None:
+    refused = ProbeResult(ProbeKind.TCP, "::1", "v", False, port=22, error=ProbeError.REFUSED)
+    unpingable = ProbeResult(ProbeKind.ICMP, "::1", "v", False, error=ProbeError.BAD_TARGET)
+    assert node_state(unpingable, [refused], 0.2) == NodeState.DEGRADED  # an IPv6 node ICMP cannot ping
+    assert node_state(icmp(5, 0), [refused], 0.2) == NodeState.DEGRADED
+    timed_out = ProbeResult(ProbeKind.TCP, "192.0.2.1", "v", False, port=22, error=ProbeError.TIMEOUT)
+    assert node_state(icmp(5, 0), [timed_out], 0.2) == NodeState.DOWN
+
+
 def test_silent_node_is_down_and_unprobed_is_unknown() -> None:
     assert node_state(icmp(5, 0), [tcp(False)], 0.2) == NodeState.DOWN
     assert node_state(None, [], 0.2) == NodeState.UNKNOWN
