@@ -19,7 +19,7 @@ from inventory.errors import Conflict, NotFound, Problem
 from inventory.kinds import KINDS
 from inventory.models import Unit
 
-KINDS_CONFIRMED = ("systems", "networks")
+KINDS_CONFIRMED = ("systems", "networks", "internet_exits")
 
 
 def pending(

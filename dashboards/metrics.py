@@ -29,6 +29,7 @@ from inventory.errors import Forbidden, Problem
 log = logging.getLogger("yunwang.metrics")
 
 UNIT_LABELS = ["rate", "unit", "city", "level"]
+NO_UNIT_LABEL = "none"  # the unit label of items without an owner unit
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -105,9 +106,12 @@ def families(reports: dict[RateKey, RateReport], at: datetime) -> list[Metric]:
         for t in rates.TARGETS[key]:
             schedule.add_metric([key.value, t.deadline.isoformat()], t.value)
         cities.update((b.key, b.label) for b in report.by("city"))
-        for b in report.by("unit"):
-            units[b.key] = (b.label, b.city or "", b.level or "")
-            labels = [key.value, b.key, b.city or "", b.level or ""]
+        for b in report.by("unit") + report.by(rates.NO_UNIT):
+            owned = b.dimension == "unit"
+            if owned:
+                units[b.key] = (b.label, b.city or "", b.level or "")
+            # items without an owner unit (gov-cloud sites): unit="none", by their region's city and level
+            labels = [key.value, b.key if owned else NO_UNIT_LABEL, b.city or "", b.level or ""]
             num.add_metric(labels, b.rate.numerator)
             den.add_metric(labels, b.rate.denominator)
             if b.rate.ratio is not None:

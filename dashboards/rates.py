@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    cast,
     column,
     false,
     func,
@@ -107,6 +108,9 @@ LEVEL_LABELS: dict[str, str] = {
     RegionLevel.COUNTY: "县级",
     RegionLevel.TOWNSHIP: "乡镇级",
 }
+# Breakdown dimension of items without an owner unit (clouds of gov-cloud sites), one per city and level of
+# their region (key "<city code>/<level>"); with the unit breakdowns they add up to the overall figure.
+NO_UNIT = "no_unit"
 REGION_OWN_GROUP = "自治区本级"  # label of the "city" group of region-level units
 CST = times.BEIJING  # deadlines are end of day in China Standard Time
 
@@ -181,7 +185,7 @@ class Rate:
 class Breakdown:
     """A rate for one unit, city or administrative level."""
 
-    dimension: str  # "unit" | "city" | "level"
+    dimension: str  # "unit" | "city" | "level" | "no_unit" (items without an owner unit, by city and level)
     key: str  # unit code / city region code / level value
     label: str  # Chinese name
     rate: Rate
@@ -258,6 +262,34 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
     )
 
 
+def first_state(kind: str, fields: dict[str, FieldType], name: str) -> FromClause:
+    """Rows (id, *fields) of one inventory kind as first recorded (its earliest change-log snapshot)."""
+    ranked = (
+        select(
+            ChangeLog.id.label("log_id"),
+            func.row_number()
+            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.asc(), ChangeLog.id.asc()))
+            .label("rn"),
+        )
+        .where(ChangeLog.kind == kind, ChangeLog.action != ChangeAction.DELETE)
+        .subquery(f"{name}_ranked")
+    )
+    after: Any = ChangeLog.after
+    extract = {
+        "str": lambda f: after[f].as_string(),
+        "int": lambda f: after[f].as_integer(),
+        "bool": lambda f: after[f].as_boolean(),
+    }
+    cols = [extract[t](f).label(f) for f, t in fields.items()]
+    return (
+        select(ChangeLog.object_id.label("id"), *cols)
+        .join(ranked, ranked.c.log_id == ChangeLog.id)
+        .where(ranked.c.rn == 1)
+        .cte(name)
+        .prefix_with("MATERIALIZED")
+    )
+
+
 def _is_true(col: Any) -> ColumnElement[bool]:
     # JSON booleans come back as 1/0 on SQLite and as booleans on PostgreSQL; `= true` reads both.
     return and_(col.is_not(None), col == true())
@@ -277,8 +309,15 @@ _ITEM_COLS = (
     "retired",
     "subject_kind",
     "note",
+    "region_id",  # only for items without an owner unit (clouds): grouped by the region's city and level
 )
+_NO_REGION: Any = literal(None, Integer())
 UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
+UNRECORDED_CLOUD = (
+    "该日期无所在云的记录，无法确认已纳入统筹管理，不计为上云 / no record of the cloud at that date "
+    "(not known to be under unified management): "
+)
+NO_CLOUD = "未登记所在云，不计为上云 / no cloud recorded for the system"
 SELF_DECLARED = "单位自报完成，待云长制办公室确认 / self-declared by the unit, pending the office's confirmation"
 SELF_DECLARING_ROLES = (Role.DEPARTMENT_USER.value,)
 # Evidence the service holds: a resource request for the system, on the gov cloud, that reached `active`
@@ -288,19 +327,33 @@ _requests = table(
 )
 
 
+# Fields whose change can move an item into a numerator, per kind a department user may write: such a change,
+# self-declared, waits for the office (a system moved onto the gov cloud by its hosting/cloud is as much a
+# completion as one set to migrated). With the statuses that count as done.
+DECLARED_FIELDS: dict[str, tuple[str, ...]] = {
+    "systems": ("status", "hosting", "cloud_id"),
+    "networks": ("status",),
+    "internet_exits": ("status",),
+}
+DONE_STATUSES: dict[str, tuple[str, ...]] = {
+    "systems": (SystemStatus.MIGRATED.value,),
+    "networks": (NetworkStatus.INTERCONNECTED.value, NetworkStatus.MIGRATED.value),
+    "internet_exits": (ExitStatus.CONSOLIDATED.value, ExitStatus.CLOSED.value),
+}
+
+
 def pending_declarations(kind: str, at: datetime | None) -> Subquery:
-    """(id, declared_by, declared_at, status) of systems or networks whose latest status change was made by a
-    department user (a self-declared completion) with no confirmation by the office since, and (systems) no
-    provisioned gov-cloud request as evidence. Read from the change log, so it holds as of any date."""
+    """(id, declared_by, declared_at, status) of systems, networks or internet exits whose latest change of a
+    field that decides completion (DECLARED_FIELDS) was made by a department user (a self-declared completion),
+    leaving it in a done status, with no confirmation by the office since, and (systems) no provisioned gov-cloud
+    request as evidence. Read from the change log, so it holds as of any date."""
     log = aliased(ChangeLog)
     after: Any = log.after
     before: Any = log.before
+    changed = [after[f].as_string().is_distinct_from(before[f].as_string()) for f in DECLARED_FIELDS[kind]]
     conds: list[ColumnElement[bool]] = [
         log.kind == kind,
-        or_(
-            log.action == ChangeAction.CREATE,
-            and_(log.action == ChangeAction.UPDATE, after["status"].as_string() != before["status"].as_string()),
-        ),
+        or_(log.action == ChangeAction.CREATE, and_(log.action == ChangeAction.UPDATE, or_(*changed))),
     ]
     if at is not None:
         conds.append(log.at <= at)
@@ -337,6 +390,7 @@ def pending_declarations(kind: str, at: datetime | None) -> Subquery:
         .where(
             ranked.c.rn == 1,
             ranked.c.role.in_(SELF_DECLARING_ROLES),
+            ranked.c.status.in_(DONE_STATUSES[kind]),
             or_(confirmed.c.at.is_(None), confirmed.c.at < ranked.c.declared_at),
         )
     )
@@ -382,18 +436,37 @@ def _owned_items(
     note: Any = case((and_(status_done, pending), literal(SELF_DECLARED)), else_=literal(None, String()))
     stmt_from: Any = t
     if kind == "systems":
-        c = state("clouds", at, {"code": "str", "kind": "str", "managed": "bool", "on_gov_cloud": "bool"}, "cl")
-        counted_cloud = or_(c.c.kind == CloudKind.GOV_CLOUD.value, _is_true(c.c.on_gov_cloud), _is_true(c.c.managed))
+        cloud_fields: dict[str, FieldType] = {"code": "str", "kind": "str", "managed": "bool", "on_gov_cloud": "bool"}
+        c = state("clouds", at, cloud_fields, "cl")
+        c0 = c if at is None else first_state("clouds", cloud_fields, "cl0")
+        # Before a cloud's first record its first recorded kind holds (a gov-cloud site was always one); being
+        # brought under management is a dated decision and counts only from its record (docs/rates.md).
+        gov_kind = or_(
+            func.coalesce(c.c.kind, c0.c.kind) == CloudKind.GOV_CLOUD.value,
+            _is_true(func.coalesce(c.c.on_gov_cloud, c0.c.on_gov_cloud)),
+        )
+        counted_cloud = or_(gov_kind, _is_true(c.c.managed))
+        cloud_code = func.coalesce(c.c.code, c0.c.code, "—")
         note = case(
             (and_(status_done, pending), literal(SELF_DECLARED)),
             (
+                and_(status_done, t.c.cloud_id.is_(None)),
+                literal(NO_CLOUD),
+            ),
+            (
+                and_(status_done, ~func.coalesce(counted_cloud, false()), c.c.id.is_(None)),
+                literal(UNRECORDED_CLOUD) + cloud_code,
+            ),
+            (
                 and_(status_done, ~func.coalesce(counted_cloud, false())),
-                literal(UNMANAGED_CLOUD) + func.coalesce(c.c.code, "—"),
+                literal(UNMANAGED_CLOUD) + cloud_code,
             ),
             else_=literal(None, String()),
         )
         is_done = and_(is_done, func.coalesce(counted_cloud, false()))
         stmt_from = t.outerjoin(c, c.c.id == t.c.cloud_id)
+        if at is not None:
+            stmt_from = stmt_from.outerjoin(c0, c0.c.id == t.c.cloud_id)
     return select(
         literal(label).label("kind"),
         t.c.id,
@@ -406,6 +479,7 @@ def _owned_items(
         (t.c.status == retired).label("retired"),
         literal(subject.value).label("subject_kind"),
         note.label("note"),
+        _NO_REGION.label("region_id"),
     ).select_from(stmt_from)
 
 
@@ -444,6 +518,7 @@ def _service_items(at: datetime | None) -> Select[Any]:
             false().label("retired"),
             literal(SubjectKind.SERVICE_ITEM.value).label("subject_kind"),
             literal(None, String()).label("note"),
+            _NO_REGION.label("region_id"),
         )
         .join(v, v.c.id == i.c.vertical_system_id)
         .where(v.c.scope.in_([VerticalScope.REGION.value, VerticalScope.CITY.value]))
@@ -507,6 +582,7 @@ def _units(at: datetime | None) -> Select[Any]:
         false().label("retired"),
         literal("unit").label("subject_kind"),  # no determinations are made about units
         literal(None, String()).label("note"),
+        _NO_REGION.label("region_id"),
     )
 
 
@@ -523,8 +599,10 @@ def _rooms(at: datetime | None) -> Select[Any]:
 def _exits(at: datetime | None) -> Select[Any]:
     """Internet exits: consolidated when merged into the unified exit (consolidated) or closed."""
     t = state("internet_exits", at, {"code": "str", "name": "str", "owner_unit_id": "int", "status": "str"}, "ex")
-    done = t.c.status.in_([ExitStatus.CONSOLIDATED.value, ExitStatus.CLOSED.value])
-    return _simple_items(t, "exit", SubjectKind.EXIT.value, false(), done)
+    status_done = t.c.status.in_(DONE_STATUSES["internet_exits"])
+    pending = t.c.id.in_(select(pending_declarations("internet_exits", at).c.id))
+    note = case((and_(status_done, pending), literal(SELF_DECLARED)), else_=literal(None, String()))
+    return _simple_items(t, "exit", SubjectKind.EXIT.value, false(), and_(status_done, ~pending), note=note)
 
 
 def _clouds(at: datetime | None) -> Select[Any]:
@@ -532,16 +610,26 @@ def _clouds(at: datetime | None) -> Select[Any]:
     t = state(
         "clouds",
         at,
-        {"code": "str", "name": "str", "owner_unit_id": "int", "kind": "str", "managed": "bool"},
+        {"code": "str", "name": "str", "owner_unit_id": "int", "kind": "str", "managed": "bool", "region_id": "int"},
         "cd",
     )
     done = or_(t.c.kind == CloudKind.GOV_CLOUD.value, _is_true(t.c.managed))
     status = case((done, literal("managed")), else_=literal("unmanaged"))
-    return _simple_items(t, "cloud", "cloud", false(), done, status)
+    # A cloud without an owner unit (usual for gov-cloud sites) is grouped by its region: city and level of
+    # the region it stands in; it belongs to no unit's breakdown.
+    region = case((t.c.owner_unit_id.is_(None), t.c.region_id), else_=_NO_REGION)
+    return _simple_items(t, "cloud", "cloud", false(), done, status, region=region)
 
 
 def _simple_items(
-    t: FromClause, label: str, subject: str, classified: Any, done: Any, status: Any = None
+    t: FromClause,
+    label: str,
+    subject: str,
+    classified: Any,
+    done: Any,
+    status: Any = None,
+    note: Any = None,
+    region: Any = None,
 ) -> Select[Any]:
     return select(
         literal(label).label("kind"),
@@ -554,7 +642,8 @@ def _simple_items(
         done.label("done"),
         false().label("retired"),
         literal(subject).label("subject_kind"),
-        literal(None, String()).label("note"),
+        (literal(None, String()) if note is None else note).label("note"),
+        (_NO_REGION if region is None else region).label("region_id"),
     )
 
 
@@ -593,9 +682,20 @@ DETERMINATION_FIELDS: dict[str, FieldType] = {
 }
 
 
+def in_force_on(at: datetime | None) -> str:
+    """The Beijing date (ISO text) a determination must be decided on or before to be in force at `at`."""
+    return times.beijing(at or datetime.now(UTC)).date().isoformat()
+
+
 def _ranked_determinations(at: datetime | None) -> Subquery:
-    """Determinations in force (active), ranked per subject: rn = 1 is the latest decision (decided_on, then id)."""
+    """Determinations in force, ranked per subject: rn = 1 is the latest decision (decided_on, then id).
+
+    In force = active and decided on or before the Beijing date of `at` (today when live), as the migration
+    planner reads them (migrations_plan.load.in_force): a decision dated in the future takes effect on its date.
+    An allow_new is about a new object, never a decision about an existing subject, so it does not take part.
+    """
     d = state("determinations", at, DETERMINATION_FIELDS, "d")
+    decided_on = cast(d.c.decided_on, String())  # a Date column live, ISO text in snapshots: compare as text
     return (
         select(
             d,
@@ -603,7 +703,11 @@ def _ranked_determinations(at: datetime | None) -> Subquery:
             .over(partition_by=(d.c.subject_kind, d.c.subject_id), order_by=(d.c.decided_on.desc(), d.c.id.desc()))
             .label("rn"),
         )
-        .where(_is_true(d.c.active))
+        .where(
+            _is_true(d.c.active),
+            d.c.decision != Decision.ALLOW_NEW.value,
+            decided_on <= in_force_on(at),
+        )
         .subquery("d_ranked")
     )
 
@@ -642,16 +746,24 @@ def determination_history(
     rows = [dict(r) for r in session.execute(q).mappings()]
 
     def subject(r: dict[str, Any]) -> tuple[str, str]:  # a new object (allow_new) is named by its code
-        return r["subject_kind"], str(r["subject_id"]) if r["subject_id"] is not None else f"new:{r['new_object_code']}"
+        if r["decision"] == Decision.ALLOW_NEW.value or r["subject_id"] is None:
+            return r["subject_kind"], f"new:{r['new_object_code']}"
+        return r["subject_kind"], str(r["subject_id"])
 
+    day = in_force_on(utc(at))
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for r in sorted(rows, key=lambda r: (str(r["decided_on"]), r["id"])):
-        if r["active"]:
+        if r["active"] and str(r["decided_on"]) <= day:
             latest[subject(r)] = r
     out: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda r: (r["subject_kind"], r["subject_id"] or 0, str(r["decided_on"]), r["id"])):
         top = latest.get(subject(r))
-        standing = "withdrawn" if not r["active"] else "in_force" if top is r else "superseded"
+        if not r["active"]:
+            standing = "withdrawn"
+        elif str(r["decided_on"]) > day:
+            standing = "not_yet_in_force"
+        else:
+            standing = "in_force" if top is r else "superseded"
         if only_superseded and standing != "superseded":
             continue
         out.append(
@@ -673,9 +785,8 @@ def determination_history(
     return out
 
 
-def unit_dimensions() -> FromClause:
-    """Every unit with its code, name, level and city group (the city-level region above its region)."""
-    r, r1, r2 = aliased(Region), aliased(Region), aliased(Region)
+def _city_of(r: Any, r1: Any, r2: Any) -> tuple[Any, Any]:
+    """(city code, city name) of region `r` with its parent `r1` and grandparent `r2`."""
     city = RegionLevel.CITY
     city_code = case((r.level == city, r.code), (r1.level == city, r1.code), (r2.level == city, r2.code), else_=r.code)
     city_name = case(
@@ -685,6 +796,13 @@ def unit_dimensions() -> FromClause:
         (r.level == RegionLevel.REGION, literal(REGION_OWN_GROUP)),
         else_=r.name,
     )
+    return city_code, city_name
+
+
+def unit_dimensions() -> FromClause:
+    """Every unit with its code, name, level and city group (the city-level region above its region)."""
+    r, r1, r2 = aliased(Region), aliased(Region), aliased(Region)
+    city_code, city_name = _city_of(r, r1, r2)
     return (
         select(
             Unit.id.label("unit_id"),
@@ -698,6 +816,24 @@ def unit_dimensions() -> FromClause:
         .outerjoin(r1, r1.id == r.parent_id)
         .outerjoin(r2, r2.id == r1.parent_id)
         .cte("dim")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def region_dimensions() -> FromClause:
+    """Every region with its level and city group: the groups of items without an owner unit (clouds)."""
+    r, r1, r2 = aliased(Region), aliased(Region), aliased(Region)
+    city_code, city_name = _city_of(r, r1, r2)
+    return (
+        select(
+            r.id.label("region_id"),
+            type_coerce(r.level, String()).label("level"),
+            city_code.label("city_code"),
+            city_name.label("city_name"),
+        )
+        .outerjoin(r1, r1.id == r.parent_id)
+        .outerjoin(r2, r2.id == r1.parent_id)
+        .cte("rdim")
         .prefix_with("MATERIALIZED")
     )
 
@@ -753,17 +889,26 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
     at = utc(at)
     when = at or datetime.now(UTC)
     items, _det, category = _categorised(key, at)
-    per_item = select(items.c.unit_id, category.label("category")).subquery("per_item")
-    grouped = select(per_item.c.unit_id, per_item.c.category, func.count()).group_by(
-        per_item.c.unit_id, per_item.c.category
+    per_item = select(items.c.unit_id, items.c.region_id, category.label("category")).subquery("per_item")
+    grouped = select(per_item.c.unit_id, per_item.c.region_id, per_item.c.category, func.count()).group_by(
+        per_item.c.unit_id, per_item.c.region_id, per_item.c.category
     )
     dim = unit_dimensions()
     # units are few: their names and cities are joined to the per-unit counts here, not to every item
     dims = {r.unit_id: r for r in session.execute(select(dim))}
+    rdims = {r.region_id: r for r in session.execute(select(region_dimensions()))}
     target = target_at(key, when)
     overall: dict[str, int] = {}
     groups: dict[tuple[str, str], _Counts] = {}
-    for unit_id, cat, n in session.execute(grouped):
+    for unit_id, region_id, cat, n in session.execute(grouped):
+        rd = rdims.get(region_id) if unit_id is None else None
+        if rd is not None:  # no owner unit: counted in its region's city and level, in no unit
+            overall[cat] = overall.get(cat, 0) + n
+            no_unit = _Counts(rd.city_name, {}, rd.city_code, rd.level)
+            groups.setdefault((NO_UNIT, f"{rd.city_code}/{rd.level}"), no_unit).add(cat, n)
+            groups.setdefault(("city", rd.city_code), _Counts(rd.city_name, {})).add(cat, n)
+            groups.setdefault(("level", rd.level), _Counts(LEVEL_LABELS.get(rd.level, rd.level), {})).add(cat, n)
+            continue
         d = dims.get(unit_id)
         unit_code, unit_name, level, city_code, city_name = (
             (d.unit_code, d.unit_name, d.level, d.city_code, d.city_name)
@@ -775,7 +920,7 @@ def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateR
         unit.add(cat, n)
         groups.setdefault(("city", city_code or ""), _Counts(city_name or "", {})).add(cat, n)
         groups.setdefault(("level", level or ""), _Counts(LEVEL_LABELS.get(level or "", level or ""), {})).add(cat, n)
-    order = {"unit": 0, "city": 1, "level": 2}
+    order = {"unit": 0, "city": 1, "level": 2, NO_UNIT: 3}
     level_order = {lv.value: i for i, lv in enumerate(RegionLevel)}
     breakdowns = [
         Breakdown(
@@ -845,11 +990,19 @@ def items(
     at = utc(at)
     items_, det, category = _categorised(key, at)
     dim = unit_dimensions()
+    rdim = region_dimensions()
     sub = select(items_, category.label("category")).subquery("rows")
     where: list[ColumnElement[bool]] = [_part_filter(part, sub.c.category)]
-    for col, wanted in ((dim.c.unit_code, unit_code), (dim.c.city_code, city_code), (dim.c.level, level)):
-        if wanted is not None:
-            where.append(sub.c.unit_id.in_(select(dim.c.unit_id).where(col == wanted)))
+    if unit_code is not None:
+        where.append(sub.c.unit_id.in_(select(dim.c.unit_id).where(dim.c.unit_code == unit_code)))
+    for col, rcol, wanted in ((dim.c.city_code, rdim.c.city_code, city_code), (dim.c.level, rdim.c.level, level)):
+        if wanted is not None:  # items without an owner unit go by their region
+            where.append(
+                or_(
+                    sub.c.unit_id.in_(select(dim.c.unit_id).where(col == wanted)),
+                    and_(sub.c.unit_id.is_(None), sub.c.region_id.in_(select(rdim.c.region_id).where(rcol == wanted))),
+                )
+            )
     if unit_ids is not None:
         where.append(sub.c.unit_id.in_(list(unit_ids)))
     total = session.scalar(select(func.count()).select_from(sub).where(*where)) or 0
@@ -866,9 +1019,9 @@ def items(
             page,
             dim.c.unit_code,
             dim.c.unit_name,
-            dim.c.level,
-            dim.c.city_code,
-            dim.c.city_name,
+            func.coalesce(dim.c.level, rdim.c.level).label("level"),
+            func.coalesce(dim.c.city_code, rdim.c.city_code).label("city_code"),
+            func.coalesce(dim.c.city_name, rdim.c.city_name).label("city_name"),
             det.c.decision.label("decision"),
             det.c.decided_by.label("decided_by"),
             det.c.decided_on.label("decided_on"),
@@ -876,6 +1029,7 @@ def items(
             det.c.code.label("decision_code"),
         )
         .outerjoin(dim, dim.c.unit_id == page.c.unit_id)
+        .outerjoin(rdim, rdim.c.region_id == page.c.region_id)
         .outerjoin(det, and_(det.c.subject_kind == page.c.subject_kind, det.c.subject_id == page.c.id))
         .order_by(page.c.kind, page.c.code, page.c.id)
     ).mappings()

@@ -194,8 +194,14 @@ def _check_code_unique(session: Session, spec: KindSpec, code: str, own_id: int 
         )
 
 
-def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: int | None = None) -> list[Problem]:
-    """Domain rules over the object's would-be state; returns what is broken (empty when fine)."""
+def check_rules(
+    session: Session,
+    spec: KindSpec,
+    state: dict[str, Any],
+    row: int | None = None,
+    before: Mapping[str, Any] | None = None,
+) -> list[Problem]:
+    """Domain rules over the object's would-be state (`before`: its snapshot, for updates); what is broken."""
     p: list[Problem] = []
 
     def bad(msg: str, fld: str) -> None:
@@ -248,7 +254,7 @@ def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: in
         for msg, fld in build_rules.determination_problems(state):
             bad(msg, fld)
     if spec.name in build_rules.GUARDED:
-        refused = build_rules.new_build_problem(session, spec.name, state)
+        refused = build_rules.new_build_problem(session, spec.name, state, before)
         if refused:
             bad(refused, "code")
     if spec.name == "node_access":
@@ -297,7 +303,7 @@ def rule_problems(
         bad = {p.field for p in exc.problems}
         clean = _validate(spec, {k: v for k, v in data.items() if k not in bad}, partial=True, row=row)
     before = snapshot(spec, get_or_404(session, spec, obj_id)) if obj_id is not None else None
-    return check_rules(session, spec, _state(spec, before, clean, obj_id), row)
+    return check_rules(session, spec, _state(spec, before, clean, obj_id), row, before)
 
 
 def _stamp_status(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], at: datetime) -> None:
@@ -375,7 +381,7 @@ def update(
     if "code" in clean:
         _check_code_unique(session, spec, clean["code"], obj_id, row)
     _check_refs(session, spec, clean, row)
-    problems = check_rules(session, spec, _state(spec, before, clean, obj_id), row)
+    problems = check_rules(session, spec, _state(spec, before, clean, obj_id), row, before)
     if problems:
         raise RuleViolation(f"{kind}: domain rule violated", problems)
     _stamp_status(spec, before, clean, ctx.when())
