@@ -110,9 +110,7 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
     )
-    def download_xlsx(
-        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
-    ) -> Response:
+    def download_xlsx(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "xlsx")
 
     @router.get(
@@ -121,9 +119,7 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "HTML", "content": {"text/html": {}}}},
     )
-    def download_html(
-        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
-    ) -> Response:
+    def download_html(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
         return _content(session, principal, month, draft, "html")
 
     return router
