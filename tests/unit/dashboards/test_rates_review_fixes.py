@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dashboards import confirmations, rates
+from dashboards import confirmations, metrics, rates
 from dashboards.rates import SELF_DECLARED, UNMANAGED_CLOUD, UNRECORDED_CLOUD, RateKey
 from inventory import service
 from inventory.db import Database
@@ -287,6 +287,19 @@ def test_ownerless_clouds_group_by_region(any_db: Database) -> None:
                 "city",
             )
             assert rates.items(s, K.CLOUDS_MANAGED, "denominator", at, unit_code="")[1] == 0
+        report = rates.compute(s, K.CLOUDS_MANAGED)
+    dens = {
+        tuple(sample.labels[k] for k in ("unit", "city", "level")): sample.value
+        for family in metrics.families({K.CLOUDS_MANAGED: report}, datetime.now(UTC))
+        if family.name == "yunwang_rate_denominator_items"
+        for sample in family.samples
+    }
+    assert dens == {
+        ("NU", "450100", "city"): 1,
+        ("XU", "450100", "county"): 1,
+        ("none", "450000", "region"): 1,
+        ("none", "450100", "city"): 1,
+    }
 
 
 # --- 6. determinations are in force from their date; allow_new does not decide about an existing subject -----
