@@ -31,6 +31,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     table,
@@ -311,7 +312,7 @@ _ITEM_COLS = (
     "note",
     "region_id",  # only for items without an owner unit (clouds): grouped by the region's city and level
 )
-_NO_REGION: Any = literal(None, Integer())
+_NO_REGION: Any = cast(null(), Integer())  # typed NULL: a bare NULL in a UNION would read as text on PostgreSQL
 UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
 UNRECORDED_CLOUD = (
     "该日期无所在云的记录，无法确认已纳入统筹管理，不计为上云 / no record of the cloud at that date "
