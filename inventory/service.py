@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import addresses, areas, build_rules, history, times, validation
+from inventory import addresses, areas, build_rules, history, pydantic_text, times, validation
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -144,7 +144,7 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
     except ValidationError as exc:
         problems = [
             Problem(
-                message=err["msg"],
+                message=pydantic_text.message(err),  # Chinese first, English beside
                 field=".".join(str(p) for p in err["loc"]) or None,
                 row=row,
                 value=_short(err.get("input")),
