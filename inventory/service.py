@@ -202,9 +202,6 @@ def check_rules(session: Session, spec: KindSpec, state: dict[str, Any], row: in
         p.append(Problem(msg, field=fld, row=row, value=_short(json_value(state.get(fld)))))
 
     if spec.name == "systems":
-        for count in ("users_count", "monthly_visits"):  # a negative count would read as "rare use" (zombie score)
-            if (state.get(count) or 0) < 0:
-                bad(f"{count} 不能为负数 / {count} cannot be negative", count)
         on_cloud = state.get("hosting") in (Hosting.GOV_CLOUD, Hosting.SUB_CLOUD)
         if state.get("classified"):
             if state.get("status") in (SystemStatus.MIGRATED, SystemStatus.IN_PROGRESS):
