@@ -88,9 +88,16 @@ def text(raw: Any) -> str | None:
     return out or None
 
 
+def unquote(value: str | None) -> str | None:
+    """Drop the one leading ' that spreadsheet-injection escaping puts before = + - @ (exports add it back)."""
+    if value and value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def code(raw: Any) -> str | None:
     """A code: normalised like `squeeze`; a code with spaces inside is refused."""
-    value = text(raw)
+    value = unquote(text(raw))
     if value is None:
         return None
     value = squeeze(value)
@@ -192,8 +199,7 @@ def read_cell(typ: Any, raw: Any, epoch: date = EXCEL_EPOCH) -> Any:
     if raw is None or (isinstance(raw, str) and not text(raw)):
         return None
     if typ is str:
-        value = text(raw)
-        return value[1:] if value and value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+        return unquote(text(raw))
     if typ is bool:
         if isinstance(raw, bool):
             return raw

@@ -155,7 +155,13 @@ def cell_text(value: Any) -> str:
 def _xlsx_cell(value: Any) -> Any:
     if isinstance(value, (bool, Enum, datetime, list, tuple)):
         return cell_text(value)
+    if isinstance(value, str) and _quoted_formula(value):
+        return "'" + value  # reading drops one leading ' before = + - @: keep text that has one as it is
     return value
+
+
+def _quoted_formula(text: str) -> bool:
+    return text.startswith("'") and text.lstrip("'").startswith(FORMULA_START)
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -1071,7 +1077,8 @@ def _matrix(kind: str, rows: list[dict[str, Any]], for_xlsx: bool) -> tuple[list
 
 def _csv_cell(value: Any) -> str:
     text = cell_text(value)
-    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
+    escape = isinstance(value, str) and (text.startswith(FORMULA_START) or _quoted_formula(text))
+    return "'" + text if escape else text
 
 
 def write_csv_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
