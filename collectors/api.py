@@ -6,7 +6,7 @@ Everyone authenticated reads; probing and credentials need network_admin or admi
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
@@ -17,7 +17,7 @@ from collectors.results import ProbeKind, now_utc
 from collectors.runner import CollectorService
 from inventory.areas import Gap
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import NotFound, Problem
+from inventory.errors import NotFound, Problem, ValidationFailed
 from inventory.times import iso
 from inventory.validation import Id
 
@@ -33,7 +33,7 @@ class ProbeRequest(BaseModel):
 
 
 class SnmpSettingsIn(BaseModel):
-    version: str = Field(max_length=4, description="2c or 3 (v3 polls authPriv)")
+    version: Literal["2c", "3"] = Field(description="2c or 3 (v3 polls authPriv)")
     credential_ref: str = Field(min_length=1, max_length=100, description="vault:NAME, env:PREFIX or file:/path")
     port: int = Field(default=161, ge=1, le=65535)
     uplinks: list[Annotated[str, Field(max_length=200)]] = Field(
@@ -196,6 +196,9 @@ def build_router() -> APIRouter:
     def put_snmp(
         device_id: Id, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
+        problem = credentials.ref_problem(body.credential_ref, _service(request).config.credential_env_prefix)
+        if problem:
+            raise ValidationFailed(problem, [Problem(problem, field="credential_ref")])
         out = snmp_store.configure(session, device_id, body.model_dump(), change_context(request, principal))
         session.commit()
         return out

@@ -130,6 +130,20 @@ def names(session: Session) -> list[dict[str, str]]:
     return [{"name": r.name, "username": r.username, "updated_at": iso(r.updated_at)} for r in rows]
 
 
+def ref_problem(ref: str, env_prefix: str = DEFAULT_ENV_PREFIX) -> str | None:
+    """Why a reference can never resolve (checked when it is written), or None; the secret itself is never here."""
+    scheme, sep, rest = ref.partition(":")
+    if not sep:
+        scheme, rest = "vault", ref
+    if scheme not in ("vault", "env", "file") or not rest.strip():
+        return "凭据引用应为 vault:NAME、env:PREFIX 或 file:NAME / a credential reference is vault:NAME, env:PREFIX or file:NAME"
+    if scheme == "env" and not rest.startswith(env_prefix):
+        return f"环境变量凭据须以 {env_prefix} 开头 / an env: reference must start with {env_prefix}"
+    if scheme == "file" and ".." in Path(rest).parts:
+        return "文件凭据不能含 .. / a file: reference may not contain '..'"
+    return None
+
+
 class CredentialResolver:
     """Resolves `credential_ref`s, caching the database lookups of one collection run."""
 

@@ -16,6 +16,7 @@ from inventory import service, times
 from inventory.enums import NodeState, RegionLevel
 from inventory.models import Device, ExtranetNode, Region
 from inventory.service import ChangeContext
+from inventory.times import iso
 
 AVAILABLE = (NodeState.UP, NodeState.DEGRADED)
 
@@ -241,15 +242,15 @@ def job_runs(session: Session, job_ids: Iterable[str] | None = None) -> dict[str
         entry = out.setdefault(r.job_id, {"last_run": None, "last_error": None})
         if entry["last_run"] is None:
             entry["last_run"] = {
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
+                "started_at": iso(r.started_at),
+                "finished_at": iso(r.finished_at) if r.finished_at else None,
                 "ok": r.ok,
                 "trigger": r.trigger,
                 "targets": r.targets,
                 "failures": r.failures,
             }
         if entry["last_error"] is None and r.ok is False:
-            entry["last_error"] = {"at": r.started_at, "error": r.error}
+            entry["last_error"] = {"at": iso(r.started_at), "error": r.error}
     return out
 
 

@@ -18,11 +18,11 @@ from dashboards.rates import Breakdown, Rate, RateKey, RateReport
 from inventory import history
 from inventory.auth import Principal
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.enums import Role
+from inventory.enums import SubjectKind
 from inventory.errors import NotFound, Problem
 from inventory.models import Unit
 from inventory.times import InputTime, OutputTime
-from inventory.validation import Offset
+from inventory.validation import Id, Offset
 
 PREFIX = "/api/v1/rates"
 
@@ -153,8 +153,10 @@ def build_router() -> APIRouter:
     def determination_history(
         session: SessionDep,
         principal: CurrentPrincipal,
-        subject_kind: Annotated[str | None, Query(description="system|network|room|exit|service_item")] = None,
-        subject_id: Annotated[int | None, Query()] = None,
+        subject_kind: Annotated[
+            SubjectKind | None, Query(description="system|network|room|exit|service_item|cloud")
+        ] = None,
+        subject_id: Annotated[Id | None, Query()] = None,
         superseded_only: bool = False,
         as_of: AsOf = None,
     ) -> list[dict[str, Any]]:
@@ -167,15 +169,17 @@ def build_router() -> APIRouter:
         session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None
     ) -> list[dict[str, Any]]:
         """Systems and networks a department user set to migrated/interconnected itself; they count once confirmed."""
-        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.AUDITOR)
         return confirmations.pending(session, as_of)
 
     @router.post("/confirmations/{kind}/{obj_id}", summary="Confirm a self-declared completion / 确认自报完成")
     def confirm_completion(
-        kind: str, obj_id: int, session: SessionDep, principal: CurrentPrincipal, request: Request
+        kind: Literal["systems", "networks"],
+        obj_id: Id,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        request: Request,
     ) -> dict[str, Any]:
         """The office confirms; from then on the item counts in its rate (recorded in the change log)."""
-        principal.require(Role.ADMIN, Role.CLOUD_CHIEF_OFFICE)
         out = confirmations.confirm(session, change_context(request, principal), kind, obj_id)
         session.commit()
         return out

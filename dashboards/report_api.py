@@ -21,7 +21,8 @@ PREFIX = "/api/v1/reports"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML_TYPE = "text/html; charset=utf-8"
 Draft = Annotated[bool, Query(description="1: render a live, unpublished preview")]
-MonthPath = Annotated[str, Path(max_length=7, description="YYYY-MM")]
+# 2000–2099: the reports cover the e-government years; out-of-range years would overflow date arithmetic
+MonthPath = Annotated[str, Path(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 AsOf = Annotated[
     InputTime | None, Query(description="as of this time (ISO 8601; no offset: Beijing time); omitted: now")
 ]

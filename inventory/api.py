@@ -1,24 +1,27 @@
 """FastAPI router for every inventory kind: thin, calling service (writes) and queries (reads)."""
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from inventory import queries, service
 from inventory.auth import GLOBAL_READERS, Principal, write_guard
 from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import Conflict, Forbidden, InventoryError, NotFound, Problem, ValidationFailed
+from inventory.errors import Conflict, Forbidden, InventoryError, NotFound, Problem, Unavailable, ValidationFailed
 from inventory.io_api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, update_schema
 from inventory.times import InputTime, iso
 from inventory.validation import Id, InputGuard, Limit, Offset
+
+log = logging.getLogger("yunwang.http")
 
 PREFIX = "/api/v1/inventory"
 
@@ -59,6 +62,16 @@ def add_error_handlers(app: FastAPI) -> None:
         err = ValidationFailed("a value is outside the range the database can store / 数值超出可存储范围")
         return JSONResponse(err.body(), status_code=err.status)
 
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # The writer lock held past the busy timeout (a very long bulk write on SQLite) or a lost database
+        # connection: nothing was written; the client may retry.
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        err = Unavailable(
+            "数据库繁忙或不可用，未写入，请稍后重试 / the database is busy or unavailable; nothing was written, retry"
+        )
+        return JSONResponse(err.body(), status_code=err.status, headers={"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
@@ -96,6 +109,8 @@ def allowed_methods(app: Any, scope: Any) -> set[str]:
 
 class BulkBody(BaseModel):
     """All-or-nothing batch: creates, patches (each with its id) and deletes."""
+
+    model_config = ConfigDict(extra="forbid")
 
     create: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)
     update: list[dict[str, Any]] = Field(default_factory=list, max_length=10000)

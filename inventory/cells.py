@@ -23,7 +23,8 @@ FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是", "×", "�
 FORMULA_START = ("=", "+", "-", "@")  # CSV text starting so is written with a leading ' (spreadsheet injection)
 EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"})
 EXACT_DIGITS = 15  # Excel keeps 15 significant digits of a number
-EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 0 in the 1900 date system (Windows Excel; serials from 61 on)
+MAC_EPOCH = date(1904, 1, 1)  # serial 0 in the 1904 date system (old Mac Excel: `date1904="1"` in workbook.xml)
 SERIAL_RANGE = (date(1950, 1, 1), date(2100, 12, 31))  # Excel serials outside this are not taken as dates
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(?:[T\s]\s*(.*))?")
@@ -87,9 +88,16 @@ def text(raw: Any) -> str | None:
     return out or None
 
 
+def unquote(value: str | None) -> str | None:
+    """Drop the one leading ' that spreadsheet-injection escaping puts before = + - @ (exports add it back)."""
+    if value and value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def code(raw: Any) -> str | None:
     """A code: normalised like `squeeze`; a code with spaces inside is refused."""
-    value = text(raw)
+    value = unquote(text(raw))
     if value is None:
         return None
     value = squeeze(value)
@@ -107,21 +115,21 @@ def to_utc(value: datetime) -> datetime:
     return times.to_utc(value)
 
 
-def _serial(raw: float) -> date:
-    day = EXCEL_EPOCH + timedelta(days=int(raw))
+def _serial(raw: float, epoch: date) -> date:
+    day = epoch + timedelta(days=int(raw))
     if not SERIAL_RANGE[0] <= day <= SERIAL_RANGE[1]:
         raise CellError(f"数字 {raw:g} 不是有效的 Excel 日期 / the number is not a plausible Excel date")
     return day
 
 
-def _parse_datetime(raw: Any) -> tuple[datetime, bool]:
-    """(value, has_time) from a cell; naive values are left naive."""
+def _parse_datetime(raw: Any, epoch: date = EXCEL_EPOCH) -> tuple[datetime, bool]:
+    """(value, has_time) from a cell; naive values are left naive; numbers are serials counted from `epoch`."""
     if isinstance(raw, datetime):
         return raw, True
     if isinstance(raw, date):
         return datetime(raw.year, raw.month, raw.day), False
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        day = _serial(raw)
+        day = _serial(raw, epoch)
         moment = datetime(day.year, day.month, day.day) + timedelta(seconds=round((raw % 1) * 86400))
         return moment, bool(raw % 1)
     value = squeeze(str(raw))
@@ -139,9 +147,9 @@ def _parse_datetime(raw: Any) -> tuple[datetime, bool]:
     return datetime.fromisoformat(iso), True
 
 
-def read_datetime(raw: Any) -> datetime:
+def read_datetime(raw: Any, epoch: date = EXCEL_EPOCH) -> datetime:
     try:
-        return to_utc(_parse_datetime(raw)[0])
+        return to_utc(_parse_datetime(raw, epoch)[0])
     except CellError:
         raise
     except (ValueError, OverflowError):
@@ -151,9 +159,9 @@ def read_datetime(raw: Any) -> datetime:
         ) from None
 
 
-def read_date(raw: Any) -> date:
+def read_date(raw: Any, epoch: date = EXCEL_EPOCH) -> date:
     try:
-        value, _ = _parse_datetime(raw)
+        value, _ = _parse_datetime(raw, epoch)
     except CellError:
         raise
     except (ValueError, OverflowError):
@@ -161,13 +169,19 @@ def read_date(raw: Any) -> date:
     return value.date()
 
 
+def _enum_key(word: str) -> str:
+    """An enum spelling as looked up: width, case and every space ignored (`migrated (已迁移)` too)."""
+    return "".join(fold(word).split())
+
+
 @cache
 def enum_words(typ: type[Enum]) -> dict[str, str]:
-    """Every accepted spelling (code or Chinese label, normalised) → the stored value."""
-    words = {fold(str(m.value)): str(m.value) for m in typ}
+    """Every accepted spelling → the stored value: the code, a Chinese label, or `code（label）` as templates show."""
+    words = {_enum_key(str(m.value)): str(m.value) for m in typ}
     if issubclass(typ, StrEnum):
-        for value, labels in ENUM_LABELS.get(typ, {}).items():
-            words.update({fold(word): value for word in labels})
+        for value, names in ENUM_LABELS.get(typ, {}).items():
+            words.update({_enum_key(word): value for word in names})
+            words.update({_enum_key(f"{value}（{word}）"): value for word in names})
     return words
 
 
@@ -176,14 +190,16 @@ def _number_text(raw: Any) -> str:
     return re.sub(r"[\s,]", "", value)
 
 
-def read_cell(typ: Any, raw: Any) -> Any:
-    """A cell as a typed value (None when empty); CellError when it does not fit the type."""
+def read_cell(typ: Any, raw: Any, epoch: date = EXCEL_EPOCH) -> Any:
+    """A cell as a typed value (None when empty); CellError when it does not fit the type.
+
+    `epoch` is serial 0 of the workbook's date system (`MAC_EPOCH` for a workbook saved with the 1904 system).
+    """
     _refuse_special(raw)
     if raw is None or (isinstance(raw, str) and not text(raw)):
         return None
     if typ is str:
-        value = text(raw)
-        return value[1:] if value and value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+        return unquote(text(raw))
     if typ is bool:
         if isinstance(raw, bool):
             return raw
@@ -212,11 +228,11 @@ def read_cell(typ: Any, raw: Any) -> Any:
         except ValueError:
             raise CellError("应为数字 / expected a number") from None
     if typ is datetime:
-        return read_datetime(raw)
+        return read_datetime(raw, epoch)
     if typ is date:
-        return read_date(raw)
+        return read_date(raw, epoch)
     if isinstance(typ, type) and issubclass(typ, Enum):
-        value = enum_words(typ).get(fold(str(text(raw))))
+        value = enum_words(typ).get(_enum_key(str(text(raw))))
         if value is None:
             shown = ", ".join(labels.shown(typ, str(m.value)) for m in typ)
             raise CellError(f"应为以下值之一 / expected one of: {shown}")

@@ -35,6 +35,9 @@ def mask_secrets(value: Any, token: str | None = None) -> Any:
     if isinstance(value, str):
         if token and len(token) >= 4:
             value = value.replace(token, "***")
+            secret_part = token.removeprefix("yw_")
+            if len(secret_part) >= 16:  # the caller's own token sent without its fixed prefix
+                value = value.replace(secret_part, "***")
         return _mask(value)
     if isinstance(value, dict):
         if SECRET_FIELD.search(str(value.get("field", ""))) and "value" in value:
@@ -89,6 +92,13 @@ class Conflict(InventoryError):
 class Forbidden(InventoryError):
     status = 403
     code = "forbidden"
+
+
+class Unavailable(InventoryError):
+    """The database is busy (SQLite's writer held past the busy timeout) or unreachable: retry later."""
+
+    status = 503
+    code = "unavailable"
 
 
 class Unauthorized(InventoryError):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from inventory import cells as cellread
-from inventory import history, labels, queries, service
+from inventory import history, labels, pydantic_text, queries, service
 from inventory.cells import CN_TZ, FORMULA_START, CellError, read_cell
 from inventory.cells import to_utc as _to_utc
 from inventory.enums import SubjectKind
@@ -155,7 +155,13 @@ def cell_text(value: Any) -> str:
 def _xlsx_cell(value: Any) -> Any:
     if isinstance(value, (bool, Enum, datetime, list, tuple)):
         return cell_text(value)
+    if isinstance(value, str) and _quoted_formula(value):
+        return "'" + value  # reading drops one leading ' before = + - @: keep text that has one as it is
     return value
+
+
+def _quoted_formula(text: str) -> bool:
+    return text.startswith("'") and text.lstrip("'").startswith(FORMULA_START)
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -353,18 +359,34 @@ def _locate_header(
     return headers, rows[last + 1 :]
 
 
-def _read_value(spec: KindSpec, col: FileColumn, raw: Any, result: RowResult) -> Any:
+def _as_written(raw: Any) -> str | None:
+    """A code cell as the file holds it (text untouched; numbers as their digits), to tell what was normalised."""
+    return raw if isinstance(raw, str) else _text(raw)
+
+
+def _read_value(spec: KindSpec, col: FileColumn, raw: Any, result: RowResult, epoch: date) -> Any:
     if col.link:
-        return read_codes(raw)
+        codes = read_codes(raw)
+        written = (_as_written(raw) or "").replace(LIST_SEPARATORS[1], LIST_SEPARATORS[0])
+        parts = [p.strip(" ") for p in written.split(LIST_SEPARATORS[0])]  # spaces around ';' are layout
+        for part in parts:
+            value = cellread.code(part)
+            if value is not None and part != value:
+                result.notices.append(
+                    _problem(result.row, col, f"编码已规范化 {part!r} → {value!r} / code normalised", value)
+                )
+        return codes
     if col.ref or col.subject or col.field == "code":
+        # the code column and reference columns alike: any change (width, NBSP, ideographic or zero-width
+        # spaces, spaces at the ends) is listed as a notice
         value = cellread.code(raw)
-        shown = _text(raw)
+        shown = _as_written(raw)
         if value is not None and shown != value:
             result.notices.append(
                 _problem(result.row, col, f"编码已规范化 {shown!r} → {value!r} / code normalised", value)
             )
         return value
-    return read_cell(_python_type(spec, col.field), raw)
+    return read_cell(_python_type(spec, col.field), raw, epoch)
 
 
 def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[list[FileColumn | None], list[_Row]]:
@@ -414,7 +436,7 @@ def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[li
             if col is None:
                 continue
             try:
-                values[col.field] = _read_value(spec, col, raw, result)
+                values[col.field] = _read_value(spec, col, raw, result, table.epoch)
             except CellError as exc:
                 result.problems.append(_problem(number, col, f"{_shown_raw(raw)}: {exc}", _text(raw)))
         for col in columns[len(cells) :]:
@@ -563,6 +585,7 @@ def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> 
     by_field = {c.field: c for c in file_columns(kind)}
     for r in rows:
         res = r.result
+        refused = {c.field for c in columns if c.field not in r.values}  # refused cells: no second problem
         if res.code is None and not any(p.field == "code" for p in res.problems) and "code" in present:
             res.problems.append(_problem(res.row, by_field["code"], "code is required / 编码必填"))
         if res.code in existing:
@@ -570,7 +593,7 @@ def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> 
             before = current[res.code]
             for col in columns:
                 new, old = r.values.get(col.field), before.get(col.field)
-                if _same(new, old):
+                if col.field in refused or _same(new, old):
                     continue
                 if new is None and not _nullable(spec, col.field):
                     res.problems.append(_problem(res.row, col, "cannot be empty / 不能为空"))
@@ -580,7 +603,7 @@ def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> 
             for fld in missing:
                 res.problems.append(_problem(res.row, by_field[fld], "required column is missing / 缺少必填列"))
             for col in columns:
-                if col.field == "code":
+                if col.field == "code" or col.field in refused:
                     continue
                 if r.values.get(col.field) not in (None, []):
                     res.changes[col.field] = ("", cell_text(r.values[col.field]))
@@ -655,12 +678,35 @@ def _rule_text(kind: str, code: str | None, message: str) -> str:
     return f"{who_zh}：{zh} / {who_en}: {message}"
 
 
+CHECKS_ZH: dict[str, str] = {  # the service's own English-only checks, in Chinese
+    "cannot be empty": "不能为空",
+    "duplicate code": "编码重复",
+}
+
+
+def _cell_text(kind: str, number: int, fld: str | None, message: str) -> str | None:
+    """A validation problem of one cell, Chinese first naming the column's header:
+    `第10行「vCPU数」：应大于或等于 0 / row 10 (vcpus): must be ≥ 0` (None when the field is no file column)."""
+    col = _columns_by_field(kind).get(fld or "")
+    if col is None:
+        return None
+    zh, en = pydantic_text.split(message)
+    if zh == pydantic_text.FALLBACK_ZH:
+        zh = next((v for k, v in CHECKS_ZH.items() if message.startswith(k)), zh)
+    return f"第{number}行「{col.zh}」：{zh} / row {number} ({col.en}): {en}"
+
+
 def _remap(exc: InventoryError, batch: Sequence[_Row], kind: str) -> list[Problem]:
+    """The service's problems (row = index in the batch) as problems of file rows, in the report's wording."""
     out = []
     rules = isinstance(exc, RuleViolation)
+    cells = isinstance(exc, ValidationFailed)  # pydantic and the service's checks of single values
     for p in exc.problems or [Problem(exc.message)]:
         r = batch[p.row] if p.row is not None and 0 <= p.row < len(batch) else None
         number = r.result.row if r is not None else None
+        if cells and number is not None and (text := _cell_text(kind, number, p.field, p.message)):
+            out.append(replace(p, row=number, message=text))
+            continue
         text = _rule_text(kind, r.result.code if r else None, p.message) if rules else p.message
         out.append(replace(p, row=number, message=f"row {number}: {text}" if number else text))
     return out
@@ -1031,7 +1077,8 @@ def _matrix(kind: str, rows: list[dict[str, Any]], for_xlsx: bool) -> tuple[list
 
 def _csv_cell(value: Any) -> str:
     text = cell_text(value)
-    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
+    escape = isinstance(value, str) and (text.startswith(FORMULA_START) or _quoted_formula(text))
+    return "'" + text if escape else text
 
 
 def write_csv_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import addresses, areas, build_rules, history, times, validation
+from inventory import addresses, areas, build_rules, history, pydantic_text, times, validation
 from inventory.db import Base
 from inventory.enums import (
     ChangeAction,
@@ -144,7 +144,7 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
     except ValidationError as exc:
         problems = [
             Problem(
-                message=err["msg"],
+                message=pydantic_text.message(err),  # Chinese first, English beside
                 field=".".join(str(p) for p in err["loc"]) or None,
                 row=row,
                 value=_short(err.get("input")),
@@ -208,9 +208,6 @@ def check_rules(
         p.append(Problem(msg, field=fld, row=row, value=_short(json_value(state.get(fld)))))
 
     if spec.name == "systems":
-        for count in ("users_count", "monthly_visits"):  # a negative count would read as "rare use" (zombie score)
-            if (state.get(count) or 0) < 0:
-                bad(f"{count} 不能为负数 / {count} cannot be negative", count)
         on_cloud = state.get("hosting") in (Hosting.GOV_CLOUD, Hosting.SUB_CLOUD)
         if state.get("classified"):
             if state.get("status") in (SystemStatus.MIGRATED, SystemStatus.IN_PROGRESS):

@@ -17,7 +17,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from inventory.cells import FormulaWithoutValue
+from inventory.cells import EXCEL_EPOCH, FormulaWithoutValue
 from inventory.errors import Problem, TooLarge, ValidationFailed
 from inventory.sheet_text import is_formula_like, write_only_cell
 
@@ -34,13 +34,15 @@ class SourceTable:
     """A file as read: its first row and the rows after it, each with its row number in the file (first = 1).
 
     The first row is only a guess at the header: the importer looks for the real header row (title rows and
-    notes may sit above it) with `all_rows()`.
+    notes may sit above it) with `all_rows()`. `epoch` is serial 0 of the workbook's date system: numbers in
+    date columns are counted from it (1904-01-01 for a workbook saved with the 1904 date system).
     """
 
     headers: list[str]
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)
     format: Format = "csv"
     header_row: int = 1
+    epoch: date = EXCEL_EPOCH
 
     def all_rows(self) -> list[tuple[int, list[Any]]]:
         """The header guess and every row after it, with their file row numbers."""
@@ -155,6 +157,11 @@ def _load(data: bytes, data_only: bool) -> Any:
         raise _bad_file(f"not a valid XLSX file ({type(exc).__name__}) / 不是有效的 XLSX 文件") from None
 
 
+def _epoch(wb: Any) -> date:
+    epoch = getattr(wb, "epoch", None)
+    return epoch.date() if isinstance(epoch, datetime) else epoch if isinstance(epoch, date) else EXCEL_EPOCH
+
+
 def read_xlsx(data: bytes) -> SourceTable:
     """The first data worksheet of an XLSX workbook (read-only); the 说明 Notes sheet is ignored.
 
@@ -168,7 +175,9 @@ def read_xlsx(data: bytes) -> SourceTable:
         ws = next((w for w in wb.worksheets if w.title != NOTES_TITLE), wb.worksheets[0])
         values = ws.iter_rows(values_only=True)
         formulas = wf[ws.title].iter_rows(values_only=True) if wf is not None else iter(())
-        table = SourceTable([], format="xlsx")
+        # openpyxl already reads date-formatted cells in the workbook's date system; plain numbers in date
+        # columns are read by the importer, which needs the same system (`date1904="1"` in workbook.xml).
+        table = SourceTable([], format="xlsx", epoch=_epoch(wb))
         for number, (row, frow) in enumerate(zip_longest(values, formulas, fillvalue=()), start=1):
             cells: list[Any] = [
                 FormulaWithoutValue(str(getattr(f, "text", f))) if v is None and _is_formula(f) else v

@@ -92,12 +92,39 @@ def _json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows / 不是合法的JSON数值")
 
 
+MAX_JSON_DEPTH = 32  # no body of the API nests deeper than a few levels; deep nesting only exhausts recursion
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def check_json_body(body: bytes) -> list[Problem]:
     """Problems of a JSON request body (not JSON at all is left to the route's own parser)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return [Problem("body is not UTF-8 / 请求体不是UTF-8编码", field="body")]
+    if _nesting(text) > MAX_JSON_DEPTH:
+        return [Problem(f"JSON nested deeper than {MAX_JSON_DEPTH} levels / JSON嵌套过深", field="body")]
     try:
         value = json.loads(text, parse_constant=_json_constant)
     except ValueError as exc:

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 
 from dashboards import metrics as rates_metrics
 from dashboards.api import build_router as rates_router
@@ -111,8 +112,10 @@ def create_app(
         components.starters.append(lambda a: a.state.jobs.start())
         components.stoppers.append(lambda a: a.state.jobs.stop())
 
-    @app.get("/healthz", tags=["health"], summary="Liveness (no auth)")
+    @app.get("/healthz", tags=["health"], summary="Health: the service and its database answer (no auth)")
     def healthz() -> dict[str, str]:
+        with db.read_session() as s:
+            s.execute(text("SELECT 1"))  # a lost database raises OperationalError → 503 in the error shape
         return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)

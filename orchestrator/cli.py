@@ -132,7 +132,7 @@ def serve(
     configure(s.log_level)
     if upgrade:
         dbschema.upgrade(s.database_url)
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None)
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -177,7 +177,7 @@ def demo(
     if serve_after:
         where = f"http://{host or s.host}:{port or s.port}"
         console.print(f"serving on {where} (API docs {where}/docs)")
-        uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None)
+        uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

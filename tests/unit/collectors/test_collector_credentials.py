@@ -95,3 +95,12 @@ def test_a_missing_key_with_stored_credentials_stops_instead_of_making_a_new_one
         with pytest.raises(credentials.MissingKey):
             credentials.load_key(None, tmp_path, create=False)
     assert not (tmp_path / "credentials.key").exists()  # no silent new key
+
+
+def test_references_that_can_never_resolve_are_refused_when_written() -> None:
+    assert credentials.ref_problem("vault:core") is None
+    assert credentials.ref_problem("core") is None
+    assert credentials.ref_problem("env:YUNWANG_CRED_SNMP") is None
+    assert credentials.ref_problem("file:snmp/community.json") is None
+    for bad in ("env:YUNWANG_DATABASE", "file:../../etc/passwd", "ldap:x", "env:", "vault: "):
+        assert credentials.ref_problem(bad) is not None, bad

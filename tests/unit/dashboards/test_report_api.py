@@ -94,6 +94,10 @@ def test_unpublished_month_is_404_and_drafts_need_a_global_reader(
     dept = _auth(token_for(Role.DEPARTMENT_USER, ids["RB"]))
     assert client.get("/api/v1/reports/2024-01.xlsx?draft=1", headers=dept).status_code == 403
     assert client.get("/api/v1/reports/2024-13.xlsx?draft=1", headers=auditor).status_code == 422
+    for month in ("0000-01", "9999-12"):  # years date arithmetic cannot hold: 422, never a 500
+        assert client.get(f"/api/v1/reports/{month}.html?draft=1", headers=auditor).status_code == 422
+        office = _auth(token_for(Role.CLOUD_CHIEF_OFFICE))
+        assert client.post(f"/api/v1/reports/{month}/publish", headers=office).status_code == 422
     assert client.get("/api/v1/reports").status_code == 401
 
 

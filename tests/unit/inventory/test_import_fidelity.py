@@ -267,6 +267,7 @@ def test_messy_workbook_dry_run_reports_every_row_exactly(any_db: Database) -> N
     assert r6.code == "SYS-101"
     assert [(p.field, p.message) for p in r6.notices] == [
         ("code", "row 6, 系统编码 (code): 编码已规范化 'ＳＹＳ－１０１' → 'SYS-101' / code normalised"),
+        ("owner_unit_id", "row 6, 所属单位编码 (owner_unit): 编码已规范化 'GXDSJ\\xa0' → 'GXDSJ' / code normalised"),
         ("cloud_id", "row 6, 所在云编码 (cloud): 编码已规范化 'ＧＯＶＣＬＯＵＤ' → 'GOVCLOUD' / code normalised"),
     ]
     assert {k: after for k, (_, after) in r6.changes.items()} == {

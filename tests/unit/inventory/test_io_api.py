@@ -194,3 +194,24 @@ def test_wrong_types_in_the_json_api_name_the_field(admin: TestClient, db: Datab
     fields = {d["field"] for d in bulk.json()["error"]["details"]}
     assert {"create[1].vcpus", "create[1].last_access_at"} <= fields
     assert counts(db) == before
+
+
+def test_formula_like_text_round_trips_through_csv_and_xlsx(
+    admin: TestClient, db: Database, world: dict[str, Any]
+) -> None:
+    """Codes and names starting with = + - @ (and ones that already start with ') re-import to no change."""
+    with db.session() as s:
+        inv = Inv(s)
+        inv.system(world["unit"], room_id=world["room"], code="-SYS9", name="=SUM(A1)")
+        inv.system(world["unit"], room_id=world["room"], code="@SYS8", name="'=1")
+    before = counts(db)
+    csv = admin.get(f"{URL}/systems/export", params={"format": "csv"}).content
+    text = csv.decode("utf-8-sig")
+    assert "'-SYS9" in text and "'=SUM(A1)" in text and "''=1" in text  # escaped, one quote more than stored
+    r = upload(admin, "systems", csv, dry_run="false")
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"] == {"create": 0, "update": 0, "unchanged": 4, "error": 0}
+    xlsx = admin.get(f"{URL}/systems/export").content
+    r = upload(admin, "systems", xlsx, name="s.xlsx", dry_run="false")
+    assert r.json()["counts"] == {"create": 0, "update": 0, "unchanged": 4, "error": 0}, r.text
+    assert counts(db) == before

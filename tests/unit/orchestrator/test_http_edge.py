@@ -87,3 +87,26 @@ def test_docs_pages_use_only_local_assets(client: TestClient) -> None:
     assert "SwaggerUIBundle" in client.get("/docs-init.js").text
     assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs-static/redoc.standalone.js").status_code == 200
+
+
+@pytest.mark.parametrize("body", ["[" * 1000 + "]" * 1000, '{"a":' * 3000 + "1" + "}" * 3000])
+def test_deeply_nested_json_is_a_422_even_without_a_token(client: TestClient, body: str) -> None:
+    for path in ("/api/v1/inventory/systems", "/healthz"):
+        r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (path, r.status_code, r.text[:200])
+        assert "嵌套过深" in r.json()["error"]["details"][0]["message"]
+
+
+def test_a_busy_or_lost_database_is_a_503_with_retry_after(admin: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from inventory import queries
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(queries, "list_objects", locked)
+    r = admin.get("/api/v1/inventory/systems")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert r.json()["error"]["code"] == "unavailable" and r.json()["error"]["request_id"]
+    assert admin.get("/healthz").status_code == 200
