@@ -173,7 +173,7 @@ def build_router() -> APIRouter:
 
     @router.post("/confirmations/{kind}/{obj_id}", summary="Confirm a self-declared completion / 确认自报完成")
     def confirm_completion(
-        kind: Literal["systems", "networks"],
+        kind: Literal["systems", "networks", "internet_exits"],
         obj_id: Id,
         session: SessionDep,
         principal: CurrentPrincipal,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dashboards import confirmations, metrics, rates
@@ -344,3 +345,11 @@ def test_determinations_in_force_from_their_date(any_db: Database) -> None:
             "D-R1": "in_force",
             "D-R2": "in_force",
         }
+
+
+def test_the_api_confirms_every_kind_the_engine_holds_pending(admin: TestClient) -> None:
+    """The route takes each kind of dashboards.confirmations (a kind it refused would be a 422, not a 404)."""
+    for kind in confirmations.KINDS_CONFIRMED:
+        r = admin.post(f"/api/v1/rates/confirmations/{kind}/999999")
+        assert r.status_code == 404, (kind, r.status_code, r.text)
+    assert admin.post("/api/v1/rates/confirmations/rooms/1").status_code == 422
