@@ -79,7 +79,11 @@ def refused(resp: Any, field: str, message: str) -> None:
     assert resp.status_code == 422, resp.text
     err = resp.json()["error"]
     assert err["code"] == "validation_failed"
-    assert any((d.get("field") or "").endswith(field) and message in d["message"] for d in err["details"]), err
+    # the import names row and column between the Chinese and the English half: both halves must be there
+    zh, en = message.split(" / ")
+    assert any(
+        (d.get("field") or "").endswith(field) and zh in d["message"] and en in d["message"] for d in err["details"]
+    ), err
 
 
 def test_api_refuses_bad_addresses_and_ports_and_writes_nothing(
