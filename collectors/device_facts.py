@@ -46,6 +46,17 @@ class Platform:
     commands: dict[str, str]
     required: tuple[str, ...] = ("version", "interfaces")
     paging_commands: tuple[str, ...] = field(default_factory=tuple)
+    # fact → pattern: the fact's command is run only when the version output does NOT match it
+    # (Huawei: `display patch-information` only when `display version` printed no `Patch version` line).
+    unless_version: dict[str, str] = field(default_factory=dict)
+
+    def commands_for(self, version_output: str) -> dict[str, str]:
+        """The commands to run once the version output is known (fact → command)."""
+        return {
+            fact: command
+            for fact, command in self.commands.items()
+            if not (fact in self.unless_version and re.search(self.unless_version[fact], version_output))
+        }
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -54,11 +65,13 @@ PLATFORMS: dict[str, Platform] = {
         "Huawei",
         {
             "version": "display version",
+            "patch": "display patch-information",
             "serials": "display esn",
             "interfaces": "display interface brief",
             "cpu": "display cpu-usage",
             "memory": "display memory-usage",
         },
+        unless_version={"patch": r"(?im)^\s*Patch\s+version\s*:\s*\S"},
     ),
     "hp_comware": Platform(
         "hp_comware",
@@ -316,6 +329,25 @@ def _serials(p: Platform, text: str) -> list[dict[str, str]]:
     return out
 
 
+_NO_PATCH = re.compile(r"(?i)\bno patch\b|patch\s+(?:package\s+)?(?:does\s+not|doesn't)\s+exist")
+
+
+def _patch(p: Platform, text: str) -> dict[str, Any]:
+    """Huawei `display patch-information`: the package's version is the patch when it is running."""
+    rows = _rows(p, "patch", text)
+    if not rows or not rows[0].get("version"):
+        if _NO_PATCH.search(text):
+            return {"patch": None}
+        raise ParseFailure(p.commands["patch"], text)
+    r = rows[0]
+    state = str(r.get("state") or "").lower() or None
+    return {
+        "patch": r["version"] if state in (None, "running") else None,
+        "patch_package": r.get("name") or None,
+        "patch_state": state,
+    }
+
+
 def _cpu(p: Platform, text: str) -> dict[str, Any]:
     cmd = p.commands["cpu"]
     rows = templates.parse(p.ntc, cmd, text)
@@ -393,6 +425,7 @@ def _memory(p: Platform, text: str) -> dict[str, Any]:
 
 READERS: dict[str, Callable[[Platform, str], Any]] = {
     "version": _version,
+    "patch": _patch,
     "interfaces": _interfaces,
     "serials": _serials,
     "cpu": _cpu,
@@ -418,8 +451,12 @@ def parse_facts(platform: Platform, outputs: dict[str, str], prompt: str = "") -
     for fact, reader in READERS.items():
         if fact not in platform.commands:
             continue
+        if fact in platform.unless_version and fact not in outputs:
+            continue  # not asked: the version output already carried it
         command = platform.commands[fact]
         text = clean(outputs.get(fact, ""), prompt, command)
+        if fact == "patch" and not text.strip():
+            continue  # only an `Info: No patch …` notice (removed by clean): no patch, keep the version's None
         if unsupported(text) or not text.strip():
             if fact in platform.required:
                 why = "command not supported" if text.strip() else "empty output"
@@ -431,6 +468,8 @@ def parse_facts(platform: Platform, outputs: dict[str, str], prompt: str = "") -
             facts.update({k: v for k, v in value.items() if k != "serials" or v})
             if value.get("serials"):
                 facts["serials"] = [{"member": str(i + 1), "serial": s} for i, s in enumerate(value["serials"])]
+        elif fact == "patch":
+            facts.update(value)
         elif fact == "serials":
             if value:
                 facts["serials"] = value

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from collectors.models import DeviceCollectStatus
 from collectors.results import ProbeError, ProbeResult, now_utc
-from collectors.ssh import fingerprint
+from collectors.ssh import fingerprint, presented_fingerprint
 from inventory import service, times
 from inventory.enums import ChangeAction
 from inventory.models import Device, ExtranetNode
@@ -162,6 +162,12 @@ def describe(
                 "encoding": st.encoding if st else None,
                 "host_key_fingerprint": fingerprint(st.host_key) if st and st.host_key else None,
                 "host_key_seen_at": iso(st.host_key_seen_at) if st else None,
+                # host_key_changed: the key the device offers instead (verify it, then clear the trusted one)
+                "host_key_presented_fingerprint": (
+                    presented_fingerprint(st.last_error_detail)
+                    if failing and st is not None and st.last_error == ProbeError.HOST_KEY_CHANGED.value
+                    else None
+                ),
             }
         )
     return out

@@ -52,9 +52,12 @@ class SnmpCollector(Collector):
             labels=[*IF_LABELS, "direction"],
         )
         uptime = GaugeMetricFamily(
-            "yunwang_snmp_uptime_seconds", "sysUpTime of the device's agent", labels=["node", "device"]
+            "yunwang_snmp_uptime_seconds",
+            "sysUpTime of the device's agent at its last poll; absent when that poll failed",
+            labels=["node", "device"],
         )
-        seen: set[tuple[str, str]] = set()
+        # A device whose last poll failed has no current sysUpTime: no sample, as `yunwang_snmp_up` is 0.
+        seen = {(node, device) for (_id, node, device), ok in snap.devices_up.items() if not ok}
         for r in snap.interfaces:
             labels = [r.node_code, r.device_code, r.name]
             if r.in_bps is not None and r.out_bps is not None:

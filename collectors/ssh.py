@@ -108,6 +108,21 @@ def fingerprint(host_key: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
+HOST_KEY_DETAIL = re.compile(r"presented (SHA256:[A-Za-z0-9+/]+)")
+
+
+def host_key_changed_detail(presented: str, trusted: str) -> str:
+    """The failure's detail: both fingerprints (~140 characters), so an operator can check the new key
+    against the device (`display ssh server-info` / `show ip ssh`, or its console) before clearing the old."""
+    return f"host key changed: presented {fingerprint(presented)}, trusted {fingerprint(trusted)}; session refused"
+
+
+def presented_fingerprint(detail: str | None) -> str | None:
+    """The new key's fingerprint out of a host_key_changed detail (None for any other detail)."""
+    m = HOST_KEY_DETAIL.search(detail or "")
+    return m.group(1) if m else None
+
+
 class _FirstUse(paramiko.MissingHostKeyPolicy):
     """Accept an unknown key (trust on first use) and remember it; a known, different key never gets here."""
 
@@ -215,7 +230,7 @@ def _session(target: SshTarget, cred: Credential, timeout: float) -> Session:
             raise EmptyOutput(base.commands["version"])
         platform = device_facts.flavour(target.device_type, outputs["version"])
         ran = {base.commands["version"]: outputs["version"]}
-        for fact, command in platform.commands.items():
+        for fact, command in platform.commands_for(outputs["version"]).items():
             if command not in ran:
                 ran[command] = _send(conn, command, timeout)
             outputs[fact] = ran[command]
@@ -283,9 +298,10 @@ def collect(target: SshTarget, cred: Credential | None, opts: SshOptions) -> Pro
         error = ProbeError.PAGING_NOT_DISABLED
         seen["excerpt"] = decode(exc.excerpt, target.encoding)[0][-device_facts.EXCERPT_CHARS :]
         return result(detail=f"output of {exc.command} stopped at a More prompt")
-    except BadHostKeyException:
+    except BadHostKeyException as exc:
         error = ProbeError.HOST_KEY_CHANGED
-        return result(detail="host key differs from the key trusted on first use; session refused")
+        seen["host_key"] = key_text(exc.key)  # the NEW key, for the operator to verify (never trusted here)
+        return result(detail=host_key_changed_detail(key_text(exc.key), key_text(exc.expected_key)))
     except NetmikoAuthenticationException:
         error = ProbeError.AUTH_FAILED
         return result(detail="authentication failed")

@@ -25,6 +25,7 @@ PROJECT_TEMPLATES: dict[tuple[str, str], str] = {
     ("huawei_vrp", "display cpu-usage"): "huawei_vrp_display_cpu-usage.textfsm",
     ("huawei_vrp", "display memory-usage"): "huawei_vrp_display_memory-usage.textfsm",
     ("huawei_vrp", "display esn"): "huawei_vrp_display_esn.textfsm",
+    ("huawei_vrp", "display patch-information"): "huawei_vrp_display_patch-information.textfsm",
     ("ruijie_os", "show version"): "ruijie_os_show_version.textfsm",
     ("ruijie_os", "show interfaces status"): "ruijie_os_show_interfaces_status.textfsm",
     ("ruijie_os", "show cpu"): "ruijie_os_show_cpu.textfsm",

@@ -56,6 +56,17 @@ def vrp_version(h: str) -> str:
     )
 
 
+def vrp_patch(h: str) -> str:
+    """`display patch-information`, laid out as the captured output in the corpus (its `display version` has
+    no `Patch version` line, so the collector asks)."""
+    return (
+        "Patch Package Name    :flash:/S5720SI-V200R019SPH011.PAT\n"
+        "Patch Package Version :V200R019SPH011\n"
+        "Patch Package State   :Running\n"
+        "Patch Package Run Time:2026-10-12 03:15:42\n"
+    )
+
+
 def vrp_int_brief(h: str) -> str:
     rows = [
         ("GigabitEthernet0/0/1", "up", "up", "0.01%", "0.02%", 0, 0),
@@ -294,6 +305,7 @@ COMMANDS = {
         "display cpu-usage": vrp_cpu,
         "display memory-usage": vrp_mem,
         "display esn": vrp_esn,
+        "display patch-information": vrp_patch,
     },
     "comware": {
         "screen-length disable": lambda h: "",

@@ -166,3 +166,57 @@ def test_an_unexpected_line_is_a_parse_failure_with_the_raw_excerpt_never_an_emp
 )
 def test_uptime_is_normalised_to_seconds(text: str, seconds: int | None) -> None:
     assert F.uptime_seconds(text) == seconds
+
+
+def test_huawei_patch_information_gives_the_running_patch() -> None:
+    assert read("huawei", "patch", "huawei_vrp/display_patch-information_v600r021.txt") == {
+        "patch": "V600R021SPH001",
+        "patch_package": "flash:/RPG_PNFV600R021SPH001.PAT",
+        "patch_state": "running",
+    }
+
+
+def test_huawei_patch_information_is_asked_only_when_display_version_has_no_patch_line() -> None:
+    p = F.PLATFORMS["huawei"]
+    without = (CORPUS / "huawei_vrp/display_version_vrp8_ne40e.txt").read_text()  # no `Patch version` line
+    assert "display patch-information" in p.commands_for(without).values()
+    with_line = without + "Patch Version: V800R011SPH120\n"
+    assert "display patch-information" not in p.commands_for(with_line).values()
+    outputs = {
+        "version": without,
+        "patch": (CORPUS / "huawei_vrp/display_patch-information_v600r021.txt").read_text(),
+        "interfaces": (CORPUS / "huawei_vrp/display_interface_brief_eth_trunks.txt").read_text(),
+    }
+    facts = F.parse_facts(p, outputs, "<PE-NE40E>")
+    assert (facts["release"], facts["patch"], facts["patch_state"]) == (
+        "V800R011C00SPC200",
+        "V600R021SPH001",
+        "running",
+    )
+    assert "display patch-information" not in facts["unsupported"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Info: No patch exists.\n", None),  # the notice is removed by clean(): nothing left, no patch
+        (
+            "Patch Package Name    :flash:/P.PAT\nPatch Package Version :V200R019SPH011\nPatch Package State   :Idle\n",
+            None,
+        ),
+    ],
+)
+def test_huawei_no_patch_or_an_idle_package_is_no_running_patch(text: str, expected: str | None) -> None:
+    outputs = {
+        "version": (CORPUS / "huawei_vrp/display_version_vrp5_ar6280.txt").read_text(),
+        "patch": text,
+        "interfaces": (CORPUS / "huawei_vrp/display_interface_brief_eth_trunks.txt").read_text(),
+    }
+    assert F.parse_facts(F.PLATFORMS["huawei"], outputs, "<AR>")["patch"] is expected
+
+
+def test_huawei_patch_output_that_does_not_parse_is_a_parse_failure() -> None:
+    with pytest.raises(F.ParseFailure) as e:
+        read_text = "%%% garbage ###\n"
+        F.READERS["patch"](F.PLATFORMS["huawei"], read_text)
+    assert e.value.command == "display patch-information"

@@ -176,3 +176,73 @@ def test_an_encoding_set_per_device_is_tried_first_and_audited(db: Database, adm
         assert device_status.known(s, [dev]) == {dev: (None, "gbk")}
         log = s.scalars(select(ChangeLog).where(ChangeLog.kind == "devices", ChangeLog.object_id == dev)).all()
     assert log[-1].after == {"encoding": "gbk"}
+
+
+def test_status_table_at_80_columns_never_cuts_reasons_or_times() -> None:
+    import io
+
+    from rich.console import Console
+
+    from collectors.devices_cli import _table
+
+    rows = [
+        {
+            "code": "GX-NN-CORE-SWITCH-0001-LONG-NAME",
+            "node": "GX-NANNING-QINGXIU-NODE-01",
+            "status": "failing",
+            "last_success_at": "2026-11-23T01:00:00+00:00",
+            "last_error_at": "2026-11-23T02:30:15+00:00",
+            "last_error": "host_key_changed",
+            "facts_age_seconds": 93784.0,  # 1 d 2 h 3 min 4 s
+            "facts_stale": True,
+        },
+        {
+            "code": "GX-B",
+            "node": "GX",
+            "status": "failing",
+            "last_success_at": None,
+            "last_error_at": "2026-11-23T03:00:00+00:00",
+            "last_error": "paging_not_disabled",
+            "facts_age_seconds": None,
+            "facts_stale": False,
+        },
+    ]
+    for width in (80, 200):
+        buf = io.StringIO()
+        console = Console(file=buf, width=width, color_system=None)
+        console.print(_table(rows, console.width))
+        out = buf.getvalue()
+        assert max(len(line) for line in out.splitlines()) <= width
+        assert "…" not in out
+        for whole in (
+            "host_key_changed",
+            "paging_not_disabled",
+            "2026-11-23T09:00:00+08:00",  # 01:00 UTC in Beijing time, with its offset
+            "2026-11-23T10:30:15+08:00",
+            "2026-11-23T11:00:00+08:00",
+            "1d2h",
+        ):
+            assert whole in out, (width, whole, out)
+
+
+def test_a_changed_host_key_shows_the_new_fingerprint_beside_the_trusted_one_in_the_api(
+    db: Database, admin: TestClient
+) -> None:
+    from collectors.ssh import host_key_changed_detail
+
+    _, dev = _device(db)
+    with db.session() as s:
+        device_status.record(s, [_ssh(dev, T0, True, facts={"v": 1}, host_key=KEY)])
+        detail = host_key_changed_detail(OTHER, KEY)
+        device_status.record(
+            s, [_ssh(dev, T0 + timedelta(hours=1), False, ProbeError.HOST_KEY_CHANGED, detail=detail, host_key=OTHER)]
+        )
+    one = admin.get(f"/api/v1/collectors/devices/{dev}").json()
+    # fingerprints as `ssh-keygen -lf` prints them for KEY and OTHER
+    assert one["host_key_fingerprint"] == "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU"
+    assert one["host_key_presented_fingerprint"] == "SHA256:kUvnjjv9BadKNFKhLXP35a5crOWQmzNFAJEBuQB5HH8"
+    assert "presented SHA256:kUvnjjv9BadKNFKhLXP35a5crOWQmzNFAJEBuQB5HH8" in one["last_error_detail"]
+    with db.session() as s:
+        assert device_status.known(s, [dev]) == {dev: (KEY, None)}  # the new key is shown, never trusted
+        device_status.record(s, [_ssh(dev, T0 + timedelta(hours=2), True, facts={"v": 2}, host_key=KEY)])
+    assert admin.get(f"/api/v1/collectors/devices/{dev}").json()["host_key_presented_fingerprint"] is None

@@ -54,3 +54,22 @@ def test_a_nodes_uplink_sums_its_uplink_interfaces_against_their_capacity() -> N
     assert (one.node_id, one.interfaces, one.in_bps, one.out_bps, one.capacity_bps) == (1, 2, 800e6, 150e6, 2e9)
     assert one.utilisation == 0.4  # 800 Mb/s of 2 Gb/s
     assert (two.in_bps, two.utilisation) == (None, None)
+
+
+def test_uptime_is_not_exported_for_a_device_whose_last_poll_failed() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from collectors.snmp_metrics import SnmpCollector
+    from collectors.snmp_store import SnmpSnapshot, SnmpView
+
+    ok = InterfaceRow(1, "N1", 10, "D-OK", "GE0/0/1", True, True, 1e9, None, None, None, 0, 0, 0, 0, 7200.0, T0)
+    down = InterfaceRow(2, "N2", 20, "D-DOWN", "GE0/0/1", True, True, 1e9, None, None, None, 0, 0, 0, 0, 3600.0, T0)
+    view = SnmpView()
+    view.snapshot = SnmpSnapshot([ok, down], {(10, "N1", "D-OK"): True, (20, "N2", "D-DOWN"): False}, T0)
+    registry = CollectorRegistry()
+    registry.register(SnmpCollector(view))
+    text = generate_latest(registry).decode()
+    assert 'yunwang_snmp_up{device="D-OK",node="N1"} 1.0' in text
+    assert 'yunwang_snmp_up{device="D-DOWN",node="N2"} 0.0' in text
+    assert 'yunwang_snmp_uptime_seconds{device="D-OK",node="N1"} 7200.0' in text
+    assert 'yunwang_snmp_uptime_seconds{device="D-DOWN"' not in text  # its last value is not repeated

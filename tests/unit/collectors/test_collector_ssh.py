@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -31,8 +33,11 @@ def sim() -> ModuleType:
 
 
 def outputs(sim: ModuleType, kind: str, device_type: str) -> dict[str, str]:
+    """What the collector would read from the simulator: the version first, then the commands it decides on."""
     p = device_facts.PLATFORMS[device_type]
-    return {fact: sim.COMMANDS[kind][c]("HOST") for fact, c in p.commands.items() if c in sim.COMMANDS[kind]}
+    version = sim.COMMANDS[kind][p.commands["version"]]("HOST")
+    asked = p.commands_for(version)
+    return {fact: sim.COMMANDS[kind][c]("HOST") for fact, c in asked.items() if c in sim.COMMANDS[kind]}
 
 
 def facts(sim: ModuleType, kind: str, device_type: str, prompt: str) -> dict[str, Any]:
@@ -43,6 +48,8 @@ def test_huawei_vrp_stack_facts(sim: ModuleType) -> None:
     f = facts(sim, "huawei", "huawei", "<GX-HW-1-1>")
     assert (f["hostname"], f["vendor"], f["os"], f["version"]) == ("GX-HW-1-1", "Huawei", "VRP5", "5.170")
     assert (f["model"], f["release"]) == ("S5720-28X-SI-AC", "V200R019C10SPC500")
+    # no `Patch version` line in its display version, so display patch-information was asked
+    assert (f["patch"], f["patch_state"]) == ("V200R019SPH011", "running")
     assert [s["serial"] for s in f["serials"]] == ["2102350DLL10K9000123", "2102350DLL10K9000456"]
     assert f["cpu"] == {"percent": 11.0, "period_seconds": 300}  # the five-minute figure
     assert f["memory"] == {"percent": 32.0, "period_seconds": 0, "total_bytes": 1073741824, "used_bytes": 343597383}
@@ -143,6 +150,29 @@ def test_a_changed_host_key_is_refused_and_never_retried(monkeypatch: pytest.Mon
     monkeypatch.setattr(ssh, "_session", _session_raising(exc, calls))
     r = ssh.collect(TARGET, CRED, ssh.SshOptions(retries=3))
     assert (r.ok, r.error, len(calls), r.facts) == (False, "host_key_changed", 1, None)
+
+
+# Two fixed keys and their fingerprints as `ssh-keygen -lf` prints them (not computed by the code under test).
+TRUSTED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+TRUSTED_FP = "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU"
+NEW = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1aR9fNe7ikZ5CgLlGqFr6rLqHRYf2o5jXgX9l0b0cz"
+NEW_FP = "SHA256:kUvnjjv9BadKNFKhLXP35a5crOWQmzNFAJEBuQB5HH8"
+
+
+def test_a_changed_host_key_reports_the_new_keys_fingerprint_beside_the_trusted_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def key(text: str) -> paramiko.PKey:
+        return paramiko.Ed25519Key(data=base64.b64decode(text.split()[1]))
+
+    exc = paramiko.BadHostKeyException("192.0.2.10", key(NEW), key(TRUSTED))
+    monkeypatch.setattr(ssh, "_session", _session_raising(exc, []))
+    r = ssh.collect(TARGET, CRED, ssh.SshOptions(retries=0))
+    assert r.error == "host_key_changed" and r.host_key == NEW
+    assert r.detail == f"host key changed: presented {NEW_FP}, trusted {TRUSTED_FP}; session refused"
+    assert len(r.detail) <= 200  # fits the stored detail column
+    assert ssh.presented_fingerprint(r.detail) == NEW_FP
+    assert ssh.presented_fingerprint("authentication failed") is None
 
 
 def test_timeouts_are_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
