@@ -94,6 +94,7 @@ PLATFORMS: dict[str, Platform] = {
         "ZTE",
         {
             "version": "show version",
+            "serials": "show board-info",  # every board of every shelf (chassis / stack member)
             "interfaces": "show interface brief",
             "cpu": "show processor",
             "memory": "show processor",  # one command for both (run once)
@@ -321,6 +322,12 @@ def _serials(p: Platform, text: str) -> list[dict[str, str]]:
                 member = "/".join(x for x in (r.get("chassis_id"), str(r.get("slot_id") or "")) if x)
                 out.append({"member": member, "serial": sn, "name": str(r.get("device_name") or "")})
         return out
+    if p.ntc == "zte_zxros":  # boards with a serial (fans and power supplies print N/A)
+        return [
+            {"member": f"{r['shelf']}/{r['slot']}", "serial": r["serial"], "name": str(r.get("board") or "")}
+            for r in rows
+            if r.get("serial") and r["serial"].upper() not in ("N/A", "NA", "NONE", "NULL")
+        ]
     out = []
     for r in rows:  # cisco show inventory: chassis and stack members, not modules or optics
         name, sn = str(r.get("name") or ""), str(r.get("sn") or "")

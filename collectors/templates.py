@@ -31,6 +31,7 @@ PROJECT_TEMPLATES: dict[tuple[str, str], str] = {
     ("ruijie_os", "show cpu"): "ruijie_os_show_cpu.textfsm",
     ("ruijie_os", "show memory"): "ruijie_os_show_memory.textfsm",
     ("zte_zxros", "show processor"): "zte_zxros_show_processor.textfsm",
+    ("zte_zxros", "show board-info"): "zte_zxros_show_board-info.textfsm",
 }
 
 _lock = threading.Lock()

@@ -272,6 +272,28 @@ def zte_version(h: str) -> str:
     )
 
 
+def zte_board(name: str, desc: str, shelf: int, slot: int, serial: str) -> str:
+    """One board stanza in the layout of a real ZXCTN `show version` (ntc-templates fixture), plus its serial."""
+    return (
+        f"[{name}, shelf {shelf}, slot {slot}]:\n"
+        f"Board Name        : {name}\n"
+        f"Description       : {desc}\n"
+        f"Serial Number     : {serial}\n"
+        "Board License     : N/A\n\n"
+    )
+
+
+def zte_board_info(h: str) -> str:
+    """`show board-info` of a two-member stack: per member its main board, a fan and a power board (no serial)."""
+    return (
+        zte_board("SMGD", "6120H-S System Main Board D", 1, 1, "219000734530")
+        + zte_board("FAN", "Fan Control Board", 1, 2, "N/A")
+        + zte_board("PW1DC", "Integrated DC Power Board", 1, 3, "N/A")
+        + zte_board("SMGD", "6120H-S System Main Board D", 2, 1, "219000734611")
+        + zte_board("FAN", "Fan Control Board", 2, 2, "N/A")
+    )
+
+
 def zte_brief(h: str) -> str:
     return (
         "Interface               Attribute  Mode         BW    Admin Phy   Prot  Description\n"
@@ -337,6 +359,7 @@ COMMANDS = {
 COMMANDS["zte"] = {
     "terminal length 0": lambda h: "",
     "show version": zte_version,
+    "show board-info": zte_board_info,
     "show interface brief": zte_brief,
     "show processor": zte_processor,
 }

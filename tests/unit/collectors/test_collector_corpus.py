@@ -220,3 +220,30 @@ def test_huawei_patch_output_that_does_not_parse_is_a_parse_failure() -> None:
         read_text = "%%% garbage ###\n"
         F.READERS["patch"](F.PLATFORMS["huawei"], read_text)
     assert e.value.command == "display patch-information"
+
+
+def test_zte_board_stanzas_of_a_real_output_are_read_board_by_board() -> None:
+    """The board stanzas of the captured ZXCTN `show version` (no serial lines in it): four boards, read
+    with the template that reads `show board-info`, and no serial invented for any of them."""
+    from collectors import templates
+
+    text = (CORPUS / "zte_zxros/show_version_zxctn6120hs_all_boards.txt").read_text()
+    rows = templates.parse("zte_zxros", "show board-info", text)
+    assert [(r["board"], r["shelf"], r["slot"]) for r in rows] == [
+        ("SMGD", "1", "1"),
+        ("FAN", "1", "2"),
+        ("PW1DC", "1", "3"),
+        ("PW1DC", "1", "4"),
+    ]
+    assert read("zte_zxros", "serials", "zte_zxros/show_version_zxctn6120hs_all_boards.txt") == []
+
+
+def test_zte_without_show_board_info_lists_it_unsupported_and_still_succeeds() -> None:
+    outputs = {
+        "version": (CORPUS / "zte_zxros/show_version_zxctn6120hs.txt").read_text(),
+        "serials": "show board-info\n            ^\n% Invalid input detected at '^' marker.\n",
+        "interfaces": (CORPUS / "zte_zxros/show_interface_brief_36ports.txt").read_text(),
+    }
+    facts = F.parse_facts(F.PLATFORMS["zte_zxros"], outputs, "ZTE#")
+    assert "show board-info" in facts["unsupported"] and "serials" not in facts
+    assert facts["interfaces_total"] == 36

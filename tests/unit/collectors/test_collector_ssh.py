@@ -81,6 +81,11 @@ def test_ruijie_and_zte_facts(sim: ModuleType) -> None:
     assert rj["interfaces_by_physical"] == {"admin_down": 1, "down": 1, "up": 2}
     zte = facts(sim, "zte", "zte_zxros", "GX-ZTE-5-1#")
     assert (zte["version"], zte["model"]) == ("V5.10.00.50", "ZXCTN 6120H-S")
+    # both stack members' main boards; fans and power boards print N/A
+    assert zte["serials"] == [
+        {"member": "1/1", "serial": "219000734530", "name": "SMGD"},
+        {"member": "2/1", "serial": "219000734611", "name": "SMGD"},
+    ]
     assert zte["cpu"] == {"percent": 8.0, "period_seconds": 120}
     assert zte["memory"]["percent"] == 37.5  # (8192 - 5120) / 8192
     assert zte["interfaces_by_physical"] == {"admin_down": 1, "down": 1, "up": 1}
