@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
@@ -185,7 +186,7 @@ def test_status_table_at_80_columns_never_cuts_reasons_or_times() -> None:
 
     from collectors.devices_cli import _table
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "code": "GX-NN-CORE-SWITCH-0001-LONG-NAME",
             "node": "GX-NANNING-QINGXIU-NODE-01",
