@@ -22,12 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, func, select, text
 
 from bench.results import write_section
-from inventory import io, service
-from inventory.db import Database
-from inventory.models import ChangeLog, InformationSystem
-from inventory.service import ChangeContext
-from inventory.spreadsheets import read_table
-from orchestrator import dbschema
+from core.audit import ChangeContext
+from core.db import Database
+from core.models import ChangeLog
+from inventory import service
+from inventory.io import importing as io
+from inventory.io.spreadsheets import read_table
+from inventory.models import InformationSystem
+from orchestrator.app import schema as dbschema
 
 N = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
 BASELINE_ROWS = 500  # per-row service.create, for comparison
@@ -85,7 +87,7 @@ def systems_rows(n: int, units: list[str], rooms: list[str], clouds: list[str]) 
 
 def to_file(rows: list[dict[str, Any]], fmt: str) -> bytes:
     headers = list(rows[0])
-    from inventory.spreadsheets import write_csv, write_xlsx
+    from inventory.io.spreadsheets import write_csv, write_xlsx
 
     matrix = [[r[h] for h in headers] for r in rows]
     return (

@@ -23,15 +23,15 @@ from sqlalchemy import create_engine, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results import percentile, write_section
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.demo import DEPARTMENT_USER_UNIT, load_demo
-from inventory.enums import Role
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from inventory.demo.generator import DEPARTMENT_USER_UNIT, load_demo
 from inventory.models import Unit
-from inventory.service import ChangeContext
-from orchestrator import dbschema
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from orchestrator.app import schema as dbschema
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = float(os.environ.get("BENCH_INVENTORY_SCALE", "33.4"))  # 3,000 systems × scale

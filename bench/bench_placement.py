@@ -1,6 +1,6 @@
 """Placement benchmark: 10,000 requests over 50 clouds × 20 availability zones (goal: ≤ 1 s in total).
 
-Runs `orchestrator.placement.place_all` (capacity consumed request after request) on a seeded synthetic world,
+Runs `orchestrator.placement.engine.place_all` (capacity consumed request after request) on a seeded synthetic world,
 and a sample of single `place` calls (full scan with complete explanation, what the API uses).
 """
 
@@ -15,8 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results import summary_ms, write_section
-from orchestrator.placement import Candidate, PlacementRequest, place, place_all
-from orchestrator.resource_requests import DRLevel
+from orchestrator.placement.engine import Candidate, DRLevel, PlacementRequest, place, place_all
 
 CLOUDS, AZS, REQUESTS, UNITS, REPEATS = 50, 20, 10_000, 1_000, 5
 SITES = ["南宁核心"] * 4 + ["桂林灾备", "梧州灾备", "柳州", "玉林"]

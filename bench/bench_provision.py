@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from keystoneauth1 import session as ks_session  # counts HTTP requests of both variants
 
 from bench.results import write_section
-from inventory.db import Database
-from orchestrator import dbschema
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision import provision, retire
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from core.db import Database
+from orchestrator.app import schema as dbschema
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import provision, retire
 
 warnings.filterwarnings("ignore")
 REPS = int(os.environ.get("BENCH_PROVISION_REPS", "4"))
@@ -196,7 +196,7 @@ def main() -> None:
     )
     body = f"""Same resources on the real local OpenStack (cloud `{CLOUD}`, fake virt driver): network + subnet + router,
 security group, {SERVERS} servers to ACTIVE, 1 volume attached, 1 floating IP. Bare openstacksdk calls vs
-`orchestrator.provision.provision` (durable step log in SQLite, look-before-create, retry wrapper, audit).
+`orchestrator.provisioning.runs.provision` (durable step log in SQLite, look-before-create, retry wrapper, audit).
 Teardown not timed; one warm-up pair not counted (bare {warm[0]:.1f} s, yunwang {warm[1]:.1f} s: first-use
 service discovery and tokens); which goes first alternates. Goal: overhead ≤ 10 %.
 

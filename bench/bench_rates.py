@@ -20,16 +20,17 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from bench.results import summary_ms, write_section
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from core.models import ChangeLog
 from dashboards import rates
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.demo import load_demo
-from inventory.enums import Role
-from inventory.models import ChangeLog, InformationSystem
-from inventory.service import ChangeContext
-from orchestrator import dbschema
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from inventory.demo.generator import load_demo
+from inventory.models import InformationSystem
+from orchestrator.app import schema as dbschema
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 
 SYSTEMS = int(os.environ.get("YUNWANG_BENCH_SYSTEMS", "100000"))
 DEMO_SYSTEMS_AT_SCALE_1 = 3000

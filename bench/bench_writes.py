@@ -20,13 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_inventory import pg_url
 from bench.results import percentile, write_section
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
 from inventory import service
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
 from inventory.models import Region
-from inventory.service import ChangeContext
-from orchestrator import dbschema
+from orchestrator.app import schema as dbschema
 from tests.live_server import LiveServer
 from tests.write_load import run_writers
 

@@ -13,13 +13,13 @@ from pydantic import BaseModel, Field, SecretStr
 
 from collectors import credentials, snmp_store, store
 from collectors.jobs import ProbeJobs
-from collectors.results import ProbeKind, now_utc
+from collectors.results import ProbeKind
 from collectors.runner import CollectorService
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.errors import NotFound, Problem, ValidationFailed
+from core.times import iso, now_utc
+from core.validation import Id
 from inventory.areas import Gap
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import NotFound, Problem, ValidationFailed
-from inventory.times import iso
-from inventory.validation import Id
 
 
 class JobBoard(Protocol):

@@ -28,10 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors.models import DeviceCredential
-from collectors.results import now_utc
-from inventory.enums import ChangeAction
-from inventory.service import ChangeContext, record_change
-from inventory.times import iso
+from core.audit import ChangeContext, record_change
+from core.enums import ChangeAction
+from core.times import iso, now_utc
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from collectors.device_status import DeviceView
-from collectors.results import now_utc
+from core.times import now_utc
 
 
 class DeviceCollector(Collector):

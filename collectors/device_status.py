@@ -14,12 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors.models import DeviceCollectStatus
-from collectors.results import ProbeError, ProbeResult, now_utc
+from collectors.results import ProbeError, ProbeResult
 from collectors.ssh import fingerprint, presented_fingerprint
-from inventory import service, times
-from inventory.enums import ChangeAction
+from core import times
+from core.audit import ChangeContext
+from core.enums import ChangeAction
+from core.times import now_utc
+from inventory import service
 from inventory.models import Device, ExtranetNode
-from inventory.service import ChangeContext
 
 # The reasons an SSH collection can fail (metric label values; bounded).
 SSH_REASONS = (

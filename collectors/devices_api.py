@@ -1,7 +1,7 @@
 """Device collection status API: per device last success, last error and reason, facts age, host key.
 
 Everyone authenticated reads the list; the raw excerpt of a failed output, clearing a host key and setting an
-encoding need network_admin or admin (routes are gated by orchestrator/permissions.py).
+encoding need network_admin or admin (routes are gated by orchestrator/app/permissions.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from collectors import device_status
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.enums import Role
-from inventory.errors import NotFound, Problem
-from inventory.validation import Id
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.enums import Role
+from core.errors import NotFound, Problem
+from core.validation import Id
 
 WRITERS = (Role.ADMIN, Role.NETWORK_ADMIN)
 

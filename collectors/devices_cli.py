@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import device_status
-from inventory.db import Database
+from core.db import Database
 
 BEIJING = timezone(timedelta(hours=8))
 

@@ -22,7 +22,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
+from collectors.results import ProbeError, ProbeKind, ProbeResult
+from core.times import now_utc
 from inventory.addresses import is_host
 
 _ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE = 8, 0, 3

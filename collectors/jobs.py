@@ -19,9 +19,9 @@ from enum import StrEnum
 from typing import Any
 
 from collectors import store
-from collectors.results import ProbeKind, ProbeResult, now_utc
+from collectors.results import ProbeKind, ProbeResult
 from collectors.runner import CollectorService, SweepSummary
-from inventory.times import iso
+from core.times import iso, now_utc
 
 log = logging.getLogger("yunwang.collectors")
 

@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.results import ProbeResult, now_utc
+from collectors.results import ProbeResult
 from collectors.store import AVAILABLE, NodeInfo, load_nodes
+from core.times import now_utc
 from inventory.areas import CoverageRow, Gap, RegionTree
 from inventory.areas import coverage as area_coverage
 from inventory.enums import AccessStatus, NodeState, RegionLevel

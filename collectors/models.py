@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from inventory.db import Base
+from core.db import Base
 from inventory.enums import NodeState
 from inventory.models import enum_type
 
@@ -43,22 +43,6 @@ class NodeStatePeriod(Base):
     state: Mapped[NodeState] = mapped_column(enum_type(NodeState))
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class JobRun(Base):
-    """One run of a scheduled or manual job, with its outcome (the API shows the last error)."""
-
-    __tablename__ = "collector_job_runs"
-    __table_args__ = (Index("ix_collector_job_runs_job_started", "job_id", "started_at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[str] = mapped_column(String(100))
-    trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ok: Mapped[bool | None] = mapped_column(Boolean)
-    error: Mapped[str | None] = mapped_column(Text)
-    targets: Mapped[int] = mapped_column(Integer, default=0)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DeviceCredential(Base):

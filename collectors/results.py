@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.times import now_utc
 from inventory.enums import NodeState
 
 
@@ -33,10 +34,6 @@ class ProbeError(StrEnum):
     HOST_KEY_CHANGED = "host_key_changed"  # the SSH host key differs from the one trusted on first use
     BAD_TARGET = "bad_target"
     ERROR = "error"
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

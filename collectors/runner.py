@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from collectors import credentials, device_status, icmp, snmp, snmp_store, ssh, store, tcp
 from collectors.live import LiveView
-from collectors.results import ProbeKind, ProbeResult, node_state, now_utc
-from inventory.db import Database
+from collectors.results import ProbeKind, ProbeResult, node_state
+from core.audit import ChangeContext
+from core.db import Database
+from core.times import now_utc
 from inventory.enums import NodeState
-from inventory.service import ChangeContext
 
 log = logging.getLogger("yunwang.collectors")
 

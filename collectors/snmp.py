@@ -41,7 +41,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 
 from collectors.credentials import Credential
-from collectors.results import ProbeError, now_utc
+from collectors.results import ProbeError
+from core.times import now_utc
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 COLUMNS = {  # IF-MIB columns, by the name they get in a sample

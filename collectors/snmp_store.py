@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from collectors import credentials, snmp, store
 from collectors.models import SnmpDevice, SnmpInterface
-from collectors.results import ProbeError, ProbeKind, ProbeResult, now_utc
-from inventory.enums import ChangeAction
-from inventory.errors import Problem, ValidationFailed
+from collectors.results import ProbeError, ProbeKind, ProbeResult
+from core.audit import ChangeContext, record_change
+from core.enums import ChangeAction
+from core.errors import Problem, ValidationFailed
+from core.times import now_utc
 from inventory.kinds import KINDS
 from inventory.models import Device, ExtranetNode
-from inventory.service import ChangeContext, get_or_404, record_change
+from inventory.service import get_or_404
 
 if TYPE_CHECKING:
     from collectors.runner import CollectorService, SweepSummary

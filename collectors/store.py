@@ -10,13 +10,15 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from collectors.models import JobRun, NodeStatePeriod, ProbeRecord
-from collectors.results import ProbeResult, now_utc, parse_ports
-from inventory import service, times
+from collectors.models import NodeStatePeriod, ProbeRecord
+from collectors.results import ProbeResult, parse_ports
+from core import times
+from core.audit import ChangeContext
+from core.models import JobRun
+from core.times import iso, now_utc
+from inventory import service
 from inventory.enums import NodeState, RegionLevel
 from inventory.models import Device, ExtranetNode, Region
-from inventory.service import ChangeContext
-from inventory.times import iso
 
 AVAILABLE = (NodeState.UP, NodeState.DEGRADED)
 

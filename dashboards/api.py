@@ -13,16 +13,16 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.errors import NotFound, Problem
+from core.identity import Principal
+from core.times import InputTime, OutputTime
+from core.validation import Id, Offset
 from dashboards import confirmations, rates
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport
 from inventory import history
-from inventory.auth import Principal
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.enums import SubjectKind
-from inventory.errors import NotFound, Problem
 from inventory.models import Unit
-from inventory.times import InputTime, OutputTime
-from inventory.validation import Id, Offset
 
 PREFIX = "/api/v1/rates"
 

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.enums import ChangeAction
+from core.errors import Conflict, NotFound, Problem
 from dashboards.rates import pending_declarations, utc
 from inventory import service
-from inventory.enums import ChangeAction
-from inventory.errors import Conflict, NotFound, Problem
 from inventory.kinds import KINDS
 from inventory.models import Unit
 

@@ -20,11 +20,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.db import Database
+from core.deps import CurrentPrincipal
+from core.errors import Forbidden, Problem
 from dashboards import rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
-from inventory.db import Database
-from inventory.deps import CurrentPrincipal
-from inventory.errors import Forbidden, Problem
 
 log = logging.getLogger("yunwang.metrics")
 

@@ -43,10 +43,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
-from inventory import times
+from core import times
+from core.enums import ChangeAction, Role
+from core.models import ChangeLog
 from inventory.enums import (
     AccessStatus,
-    ChangeAction,
     CloudKind,
     Decision,
     DockingStatus,
@@ -54,14 +55,13 @@ from inventory.enums import (
     Hosting,
     NetworkStatus,
     RegionLevel,
-    Role,
     RoomStatus,
     SubjectKind,
     SystemStatus,
     VerticalScope,
 )
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, Region, Unit
+from inventory.models import Region, Unit
 
 
 class RateKey(StrEnum):
@@ -213,7 +213,7 @@ class RateReport:
 
 
 def utc(at: datetime | None) -> datetime | None:
-    """`at` in UTC (naive means Beijing time, inventory.times): the change log is compared in UTC on every backend."""
+    """`at` in UTC (naive means Beijing time, core.times): the change log is compared in UTC on every backend."""
     return None if at is None else times.to_utc(at)
 
 

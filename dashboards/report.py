@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import times
+from core.audit import ChangeContext, record_change
+from core.enums import ChangeAction
+from core.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
+from core.times import now_utc
 from dashboards.models import PublishedReport
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport, compute_all
-from inventory import history, times
-from inventory.enums import ChangeAction
-from inventory.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
-from inventory.service import ChangeContext, now_utc, record_change
+from inventory import history
 
 # China Standard Time has had no daylight saving since 1991, so a fixed offset is exact and needs no tzdata.
 CST = times.BEIJING

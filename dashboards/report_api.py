@@ -7,15 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.identity import GLOBAL_READERS
+from core.times import InputTime, iso
 from dashboards import report
 from dashboards.rates import compute_all
 from dashboards.report import Month, RankRow
 from dashboards.report_html import render_html
 from dashboards.report_xlsx import render_xlsx
-from inventory.auth import GLOBAL_READERS
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
 from inventory.models import Unit
-from inventory.times import InputTime, iso
 
 PREFIX = "/api/v1/reports"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -111,7 +111,9 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
     )
-    def download_xlsx(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+    def download_xlsx(
+        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
+    ) -> Response:
         return _content(session, principal, month, draft, "xlsx")
 
     @router.get(
@@ -120,7 +122,9 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"description": "HTML", "content": {"text/html": {}}}},
     )
-    def download_html(month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False) -> Response:
+    def download_html(
+        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
+    ) -> Response:
         return _content(session, principal, month, draft, "html")
 
     return router

@@ -11,14 +11,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import AppError
 from dashboards import report
 from dashboards.report import Month
 from dashboards.report_html import render_html
 from dashboards.report_pdf import PdfUnavailable, html_to_pdf
 from dashboards.report_xlsx import render_xlsx
-from inventory.db import Database
-from inventory.errors import InventoryError
-from inventory.service import ChangeContext
 
 console = Console()
 MONTH = typer.Option(..., "--month", help="YYYY-MM; figures as of the month's last instant, Beijing time")
@@ -43,7 +43,7 @@ def _write(out: Path, kind: str, content: bytes) -> None:
     out.write_bytes(content)
 
 
-def _fail(exc: InventoryError) -> typer.Exit:
+def _fail(exc: AppError) -> typer.Exit:
     console.print(f"[red]{exc.message}[/red]")
     for p in exc.problems:
         console.print(f"[red]  {p.field or ''}: {p.message}[/red]")
@@ -62,7 +62,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             m = Month.parse(month)
             with open_db().session() as s:
                 data = report.build(s, m)
-        except InventoryError as exc:
+        except AppError as exc:
             raise _fail(exc) from None
         content = render_xlsx(data) if kind == "xlsx" else render_html(data)
         _write(out, kind, content)
@@ -78,7 +78,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             with open_db().session() as s:
                 row = report.publish(s, m, ChangeContext(actor=actor, role="admin"), render_xlsx, render_html)
                 summary = report.summary(row)
-        except InventoryError as exc:
+        except AppError as exc:
             raise _fail(exc) from None
         console.print(f"已发布 published {summary['month']} xlsx sha256 {summary['xlsx_sha256']}")
 
@@ -91,7 +91,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
             with open_db().session() as s:
                 row = report.require_published(s, m)
                 content, digest = (row.xlsx, row.xlsx_sha256) if kind == "xlsx" else (row.html, row.html_sha256)
-        except InventoryError as exc:
+        except AppError as exc:
             raise _fail(exc) from None
         _write(out, kind, content)
         console.print(f"已发布 published {m} → {out} ({'printed from HTML ' if kind == 'pdf' else ''}sha256 {digest})")

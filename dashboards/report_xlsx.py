@@ -18,7 +18,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from dashboards.rates import Rate, RateKey
 from dashboards.report import CST, RankRow, ReportData
-from inventory.sheet_text import cell as text_cell
+from inventory.io.sheet_text import cell as text_cell
 
 HEADER_ROW = 3
 FIRST_DATA_ROW = 4

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from inventory.errors import Problem
+from core.errors import Problem
 
 # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, 1–63 characters each.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

@@ -11,15 +11,16 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.errors import AppError, Conflict, Forbidden, NotFound, Problem, Unavailable, ValidationFailed
+from core.identity import GLOBAL_READERS, Principal
+from core.times import InputTime, iso
+from core.validation import Id, InputGuard, Limit, Offset
 from inventory import queries, service
-from inventory.auth import GLOBAL_READERS, Principal, write_guard
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import Conflict, Forbidden, InventoryError, NotFound, Problem, Unavailable, ValidationFailed
-from inventory.io_api import add_io_routes
+from inventory.access import write_guard
+from inventory.io.api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, update_schema
-from inventory.times import InputTime, iso
-from inventory.validation import Id, InputGuard, Limit, Offset
 
 log = logging.getLogger("yunwang.http")
 
@@ -34,8 +35,8 @@ def add_error_handlers(app: FastAPI) -> None:
     """
     app.add_middleware(InputGuard)
 
-    @app.exception_handler(InventoryError)
-    async def _inventory_error(_: Request, exc: InventoryError) -> JSONResponse:
+    @app.exception_handler(AppError)
+    async def _inventory_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -44,7 +45,7 @@ def add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:  # every method the path answers, not just the first matching route's
             headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        body = InventoryError(message).body()
+        body = AppError(message).body()
         body["error"]["code"] = HTTP_CODES.get(exc.status_code, body["error"]["code"])
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
@@ -125,7 +126,7 @@ class ChangePage(BaseModel):
 def _visible(principal: Principal, spec: KindSpec, obj: dict[str, Any], session: Any) -> None:
     if principal.units is None:
         return
-    from inventory.auth import owner_unit
+    from inventory.access import owner_unit
 
     owner = owner_unit(session, spec, obj)
     if owner is not False and owner not in principal.units:
@@ -217,7 +218,7 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
             try:
                 with session.begin_nested():
                     created.append(service.create(session, name, item, ctx, row=i).id)  # type: ignore[attr-defined]
-            except InventoryError as exc:
+            except AppError as exc:
                 problems += _at(exc, f"create[{i}]")
         for i, item in enumerate(body.update):
             patch = dict(item)
@@ -228,13 +229,13 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
             try:
                 with session.begin_nested():
                     service.update(session, name, obj_id, patch, ctx, row=i)
-            except InventoryError as exc:
+            except AppError as exc:
                 problems += _at(exc, f"update[{i}]")
         for i, obj_id in enumerate(body.delete):
             try:
                 with session.begin_nested():
                     service.delete(session, name, obj_id, ctx)
-            except InventoryError as exc:
+            except AppError as exc:
                 problems += _at(exc, f"delete[{i}]")
         if problems:
             session.rollback()
@@ -252,7 +253,7 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
         return ChangePage(items=[ChangeOut.model_validate(r) for r in rows], total=total)
 
 
-def _at(exc: InventoryError, where: str) -> list[Problem]:
+def _at(exc: AppError, where: str) -> list[Problem]:
     if not exc.problems:
         return [Problem(exc.message, field=where)]
     return [Problem(p.message, field=f"{where}.{p.field}" if p.field else where, value=p.value) for p in exc.problems]

@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory import times
-from inventory.enums import ChangeAction, Decision, SubjectKind
+from core import times
+from core.enums import ChangeAction
+from core.models import ChangeLog
+from inventory.enums import Decision, SubjectKind
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, Determination
+from inventory.models import Determination
 
 # kind → (determination subject kind, 中文, English)
 GUARDED: dict[str, tuple[SubjectKind, str, str]] = {

@@ -118,22 +118,3 @@ class Decision(StrEnum):
     RETIRE = "retire"
     KEEP = "keep"
     ALLOW_NEW = "allow_new"  # 准予新建: the office allows building a new room, network, exit or cloud
-
-
-class Role(StrEnum):
-    """API roles; scoped roles see and change only their unit subtree."""
-
-    ADMIN = "admin"
-    CLOUD_CHIEF_OFFICE = "cloud_chief_office"
-    SUB_CLOUD_CHIEF = "sub_cloud_chief"
-    CLOUD_OPERATOR = "cloud_operator"
-    NETWORK_ADMIN = "network_admin"
-    DEPARTMENT_USER = "department_user"
-    AUDITOR = "auditor"
-
-
-class ChangeAction(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    DECIDE = "decide"

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.cells import CN_TZ
-from inventory.enums import ChangeAction
+from core.enums import ChangeAction
+from core.models import ChangeLog
+from inventory.io.cells import CN_TZ
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Table
 
-from inventory.db import Base
+from core.db import Base
 from inventory.enums import SubjectKind
 from inventory.models import (
     Cloud,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -12,7 +11,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -25,10 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.db import Base
+from core.db import Base, enum_type
 from inventory.enums import (
     AccessStatus,
-    ChangeAction,
     CloudKind,
     Decision,
     DockingStatus,
@@ -37,25 +34,12 @@ from inventory.enums import (
     NetworkStatus,
     NodeState,
     RegionLevel,
-    Role,
     RoomStatus,
     SubjectKind,
     SystemStatus,
     UnitKind,
     VerticalScope,
 )
-
-
-def enum_type(cls: type[StrEnum]) -> Enum:
-    """Store an enum by its value as a checked VARCHAR, identical on SQLite and PostgreSQL."""
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-        name=cls.__name__.lower(),
-    )
 
 
 class Timestamped:
@@ -332,37 +316,3 @@ class Determination(Timestamped, Base):
 
 
 # --- audit and access -----------------------------------------------------------------------
-
-
-class ChangeLog(Base):
-    """One row per change or decision: who, when, before/after snapshots. Append-only."""
-
-    __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_kind_object_at", "kind", "object_id", "at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    actor: Mapped[str] = mapped_column(String(100))
-    actor_role: Mapped[str | None] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(40))
-    object_id: Mapped[int] = mapped_column(Integer)
-    object_code: Mapped[str | None] = mapped_column(String(90))
-    action: Mapped[ChangeAction] = mapped_column(enum_type(ChangeAction))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    message: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
-
-
-class ApiToken(Base):
-    """An API token: only its SHA-256 is stored; the role and unit scope decide what it may do."""
-
-    __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(12))
-    role: Mapped[Role] = mapped_column(enum_type(Role))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -28,12 +28,13 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session, selectinload
 
-from inventory import times, validation
-from inventory.enums import ChangeAction
-from inventory.errors import Problem, ValidationFailed
+from core import times, validation
+from core.audit import json_value
+from core.enums import ChangeAction
+from core.errors import Problem, ValidationFailed
+from core.models import ChangeLog
 from inventory.kinds import KINDS, KindSpec
-from inventory.models import ChangeLog
-from inventory.service import json_value, snapshot
+from inventory.service import snapshot
 
 OPS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "contains", "isnull")
 MAX_LIMIT = validation.MAX_LIMIT
@@ -379,7 +380,7 @@ def _list_as_of(
     infos = field_infos(spec.name)
     rows = as_of(session, spec.name, lq.as_of)
     if units is not None:
-        from inventory.auth import owner_unit
+        from inventory.access import owner_unit
 
         rows = [r for r in rows if (owner := owner_unit(session, spec, r)) is False or owner in units]
     typed = [(r, {n: _snapshot_value(i, r.get(n)) for n, i in infos.items()}) for r in rows]

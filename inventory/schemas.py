@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from sqlalchemy import Enum, String, inspect
 from sqlalchemy.sql.schema import Column as SAColumn
 
+from core.times import InputTime, OutputTime
+from core.validation import INT32_MAX, MAX_TEXT, SafeStr
 from inventory.kinds import KINDS, KindSpec
-from inventory.times import InputTime, OutputTime
-from inventory.validation import INT32_MAX, MAX_TEXT, SafeStr
 
 _SKIP = {"id", "created_at", "updated_at"}
 

@@ -2,54 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from enum import Enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from inventory import addresses, areas, build_rules, history, pydantic_text, times, validation
-from inventory.db import Base
-from inventory.enums import (
-    ChangeAction,
-    CloudKind,
-    Decision,
-    Hosting,
-    NetworkStatus,
-    RegionLevel,
-    SystemStatus,
-)
-from inventory.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
+from core import pydantic_text
+from core.audit import ChangeContext, json_value, record_change
+from core.db import Base
+from core.enums import ChangeAction
+from core.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
+from core.models import ChangeLog
+from inventory import addresses, areas, build_rules, history
+from inventory.enums import CloudKind, Decision, Hosting, NetworkStatus, RegionLevel, SystemStatus
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
-from inventory.models import ChangeLog, Cloud, Determination
+from inventory.models import Cloud, Determination
 from inventory.schemas import create_schema, update_schema
-
-# Called with (spec, before, after) snapshots before anything is written; raises Forbidden.
-Guard = Callable[[Session, KindSpec, dict[str, Any] | None, dict[str, Any] | None], None]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ChangeContext:
-    """Who is changing the inventory, why, and (for back-dated loads) when."""
-
-    actor: str
-    role: str | None = None
-    message: str | None = None
-    request_id: str | None = None
-    at: datetime | None = None
-    guard: Guard | None = None
-    history_since: datetime | None = None  # new objects are on record since then (see inventory.history)
-
-    def when(self) -> datetime:
-        return times.to_utc(self.at) if self.at else now_utc()  # aware UTC (naive = Beijing time)
 
 
 def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
@@ -77,17 +49,6 @@ def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datet
     ]
 
 
-def json_value(v: Any) -> Any:
-    """A JSON-safe form of a column value (enums by value, dates ISO)."""
-    if isinstance(v, Enum):
-        return v.value
-    if isinstance(v, datetime):
-        return times.iso(v)
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
-
-
 def snapshot(spec: KindSpec, obj: Base) -> dict[str, Any]:
     """The object as one JSON dict: every column plus link id lists (sorted)."""
     # Timestamps are skipped before reading: after a flush they are expired, and reading one reloads the row.
@@ -99,42 +60,6 @@ def snapshot(spec: KindSpec, obj: Base) -> dict[str, Any]:
     for link in spec.links:
         data[link.field] = sorted(o.id for o in getattr(obj, link.relationship))
     return data
-
-
-def record_change(
-    session: Session,
-    ctx: ChangeContext,
-    kind: str,
-    object_id: int,
-    action: ChangeAction,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    object_code: str | None = None,
-    message: str | None = None,
-) -> ChangeLog:
-    """Append one audit entry; every package records its changes and decisions through this.
-
-    A snapshot that could not be read back (NaN, a lone surrogate, …) is refused here, so no package can
-    store a change that breaks as-of queries later.
-    """
-    problems = validation.check_json(before, "before") + validation.check_json(after, "after")
-    if problems:
-        raise ValidationFailed(f"{kind} {object_id}: the change cannot be recorded / 变更无法记录", problems)
-    entry = ChangeLog(
-        at=times.to_utc(ctx.when()),
-        actor=ctx.actor,
-        actor_role=ctx.role,
-        kind=kind,
-        object_id=object_id,
-        object_code=object_code,
-        action=action,
-        before=before,
-        after=after,
-        message=message or ctx.message,
-        request_id=ctx.request_id,
-    )
-    session.add(entry)
-    return entry
 
 
 def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int | None) -> dict[str, Any]:

@@ -16,16 +16,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from inventory.auth import Principal
-from inventory.deps import CurrentPrincipal, SessionDep, change_context
-from inventory.errors import NotFound, Problem
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.errors import NotFound, Problem
+from core.identity import Principal
+from core.times import today_beijing
+from core.validation import INT32_MAX, Id
 from inventory.models import InformationSystem
-from inventory.validation import INT32_MAX, Id
 from migrations_plan import export, guards, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemKind, ItemStatus, RetirementCase, WaveItem, WavePlan
-from migrations_plan.planning import today_local
 from migrations_plan.readiness import Assessment, Outcome
 from migrations_plan.zombies import ProbeHistory, Utilisation, ZombieScore, score
 
@@ -147,7 +147,7 @@ def _case_out(case: RetirementCase, session: Any, live: list[dict[str, Any]] | N
     out = retirement.case_dict(case)
     if case.state in retirement.OPEN:
         live = retirement.live_dependents(session, case.system_id) if live is None else live
-        now = retirement.current_score(session, case.system_id, today_local())
+        now = retirement.current_score(session, case.system_id, today_beijing())
         out["dependents"] = live
         out["override_needed"] = [p.message for p in retirement.override_needed(case, now, live)]
     else:
@@ -163,7 +163,7 @@ def _item_out(item: WaveItem, stale: list[guards.Note] | None = None) -> dict[st
 
 
 def build_router() -> APIRouter:
-    """The /api/v1/plan router; included by orchestrator/app.py."""
+    """The /api/v1/plan router; included by orchestrator/app/factory.py."""
     router = APIRouter(prefix=PREFIX, tags=["migration planning / 迁移规划"])
 
     # --- readiness -----------------------------------------------------------------------
@@ -213,7 +213,7 @@ def build_router() -> APIRouter:
         on: Annotated[date | None, Query(description="judge as of this date (default today)")] = None,
     ) -> dict[str, Any]:
         util, probes = _evidence(request)
-        found = planning.zombies(session, on or today_local(), utilisation=util, probes=probes)
+        found = planning.zombies(session, on or today_beijing(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
@@ -226,7 +226,7 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         util = {k: Utilisation(v.cpu_ratio, v.days) for k, v in body.utilisation.items()}
         probes = {k: ProbeHistory(v.reachable_ratio, v.requests_seen, v.days) for k, v in body.probes.items()}
-        found = planning.zombies(session, on or today_local(), utilisation=util, probes=probes)
+        found = planning.zombies(session, on or today_beijing(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
@@ -256,7 +256,7 @@ def build_router() -> APIRouter:
         inv_sys = load_inventory(session).systems
         facts = inv_sys[system.id]
         repl = inv_sys.get(facts.replaced_by_id) if facts.replaced_by_id else None
-        z = score(facts, today_local(), replacement_code=repl.code if repl else None)
+        z = score(facts, today_beijing(), replacement_code=repl.code if repl else None)
         case = retirement.propose(session, z, change_context(request, principal), body.reason)
         session.commit()
         return _case_out(case, session)
@@ -280,7 +280,7 @@ def build_router() -> APIRouter:
             session,
             case_id,
             ctx,
-            today_local(),
+            today_beijing(),
             body.note,
             body.override_reason,
             (util or {}).get(system_id),
@@ -383,7 +383,7 @@ def build_router() -> APIRouter:
         request: Request, session: SessionDep, principal: CurrentPrincipal, on: date | None = None
     ) -> dict[str, Any]:
         found = planning.run_lookback(
-            session, change_context(request, principal, message="回头看"), on or today_local()
+            session, change_context(request, principal, message="回头看"), on or today_beijing()
         )
         session.commit()
         return {"findings": [asdict(f) for f in found], "total": len(found)}

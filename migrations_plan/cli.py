@@ -17,12 +17,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from inventory.db import Database
-from inventory.errors import InventoryError, Problem, ValidationFailed
-from inventory.service import ChangeContext
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import AppError, Problem, ValidationFailed
+from core.times import today_beijing
 from migrations_plan import export, guards, planning, store
 from migrations_plan.facts import Capacity
-from migrations_plan.planning import CapacityProvider, today_local
+from migrations_plan.planning import CapacityProvider
 from migrations_plan.readiness import OUTCOME_ZH, Outcome
 
 console = Console()
@@ -37,7 +38,7 @@ def domain_errors() -> Iterator[None]:
     """A refused command prints one line (the error and its problems, Chinese first) and exits 1, no traceback."""
     try:
         yield
-    except InventoryError as exc:
+    except AppError as exc:
         details = "; ".join(p.message for p in exc.problems if p.message not in exc.message)
         console.print(
             f"[red]错误 / error: {exc.message}" + (f" — {details}" if details else "") + "[/red]", soft_wrap=True
@@ -48,7 +49,7 @@ def domain_errors() -> Iterator[None]:
 def _day(value: str | None, option: str) -> date:
     """A YYYY-MM-DD option (a Beijing date), or today; a date that does not exist is refused."""
     if value is None:
-        return today_local()
+        return today_beijing()
     try:
         return date.fromisoformat(value)
     except ValueError:

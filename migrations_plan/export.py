@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from inventory.sheet_text import append_row
+from inventory.io.sheet_text import append_row
 
 
 @dataclass(frozen=True)

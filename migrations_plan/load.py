@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
+from core.times import today_beijing
 from inventory.enums import Decision, ExitStatus, RegionLevel, SubjectKind
 from inventory.models import (
     DedicatedNetwork,
@@ -20,7 +21,6 @@ from inventory.models import (
     system_networks,
     system_rooms,
 )
-from migrations_plan.clock import today_local
 from migrations_plan.facts import ExitFacts, Inventory, NetworkFacts, SystemFacts
 
 
@@ -51,7 +51,7 @@ def in_force(today: date | None = None) -> ColumnElement[bool]:
 
     A decision dated in the future takes effect on its date; until then the previous one stays in force.
     """
-    return and_(Determination.active.is_(True), Determination.decided_on <= (today or today_local()))
+    return and_(Determination.active.is_(True), Determination.decided_on <= (today or today_beijing()))
 
 
 def determinations(

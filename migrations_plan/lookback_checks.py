@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.models import ChangeLog
 from inventory.enums import Decision, ExitStatus, NetworkStatus, RoomStatus, SubjectKind, SystemStatus
 from inventory.models import (
-    ChangeLog,
     DedicatedNetwork,
     Determination,
     InformationSystem,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from inventory.db import Base
+from core.db import Base
 from inventory.models import enum_type
 
 

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory.db import Database
+from core.audit import ChangeContext
+from core.db import Database
+from core.times import today_beijing
 from inventory.models import Cloud, Region, Unit
-from inventory.service import ChangeContext
 from migrations_plan import guards, lookback_checks, tracking
-from migrations_plan.clock import today_local
 from migrations_plan.export import Row
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, Inventory
 from migrations_plan.load import load_inventory
@@ -156,5 +156,5 @@ def scheduled_lookback(db: Database, today: date | None = None) -> tuple[int, in
     with db.session() as session:
         tracked = tracking.tracked_items(session)
         ctx = ChangeContext(actor="scheduler", role="system", message="每日回头看 / daily look-back")
-        findings = run_lookback(session, ctx, today or today_local())
+        findings = run_lookback(session, ctx, today or today_beijing())
     return len(tracked), len(findings)

@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext, json_value, record_change
+from core.enums import ChangeAction
+from core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from inventory import service
-from inventory.enums import ChangeAction, Decision, SubjectKind, SystemStatus
-from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from inventory.enums import Decision, SubjectKind, SystemStatus
 from inventory.models import Determination, InformationSystem, system_depends_on
-from inventory.service import ChangeContext, json_value, record_change
 from migrations_plan.load import system_facts
 from migrations_plan.models import RetirementCase, RetirementState
 from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, score

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from inventory.enums import ChangeAction
-from inventory.errors import NotFound, Problem
-from inventory.service import ChangeContext, json_value, record_change
+from core.audit import ChangeContext, json_value, record_change
+from core.enums import ChangeAction
+from core.errors import NotFound, Problem
 from migrations_plan.models import ItemKind, ItemStatus, WaveItem, WavePlan
 from migrations_plan.waves import Plan
 

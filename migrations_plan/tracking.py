@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext, record_change
+from core.enums import ChangeAction
+from core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from inventory import service
-from inventory.enums import ChangeAction, CloudKind, Hosting, NetworkStatus, SystemStatus
-from inventory.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from inventory.enums import CloudKind, Hosting, NetworkStatus, SystemStatus
 from inventory.models import Cloud, DedicatedNetwork, InformationSystem
-from inventory.service import ChangeContext, record_change
 from migrations_plan import guards
 from migrations_plan.facts import Inventory
 from migrations_plan.models import ItemKind, ItemStatus, WaveItem

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from inventory import build_rules, service
-from inventory.service import ChangeContext
 
 _seq = itertools.count(1)
 

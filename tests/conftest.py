@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.service import ChangeContext
-from orchestrator import dbschema
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from orchestrator.app import schema as dbschema
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 
 PG_URL = os.environ.get("YUNWANG_TEST_PG_URL")
 IN_CI = os.environ.get("CI") == "true"

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from inventory import service
-from inventory.service import ChangeContext
 from tests.builders import Inv
 
 T0 = datetime(2021, 6, 1, tzinfo=UTC)

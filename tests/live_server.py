@@ -30,8 +30,8 @@ def free_port() -> int:
 
 def app_with_faults() -> FastAPI:
     """The real app plus a route that fails with an unhandled exception (test servers only)."""
-    from orchestrator.app import create_app
-    from orchestrator.permissions import PERMISSIONS, PUBLIC
+    from orchestrator.app.factory import create_app
+    from orchestrator.app.permissions import PERMISSIONS, PUBLIC
 
     PERMISSIONS[("GET", BOOM_PATH)] = PUBLIC  # this server process only
     app = create_app()
@@ -54,7 +54,7 @@ class LiveServer:
         cls,
         db_url: str,
         work: Path,
-        factory: str = "orchestrator.app:create_app",
+        factory: str = "orchestrator.app.factory:create_app",
         env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> LiveServer:

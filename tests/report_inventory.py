@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from inventory.service import ChangeContext
+from core.audit import ChangeContext
 from tests.builders import Inv
 
 JAN = datetime(2024, 1, 10, tzinfo=UTC)

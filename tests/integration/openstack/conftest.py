@@ -13,9 +13,9 @@ import pytest
 import yaml
 from os_helpers import everything_in
 
-from orchestrator import provision as provision_module
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision import RetryPolicy
+from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.runs import RetryPolicy
 
 pytestmark = [pytest.mark.integration]
 CLOUDS = ("gov-nanning", "gov-guilin")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.cloud_driver import CloudObject
-from orchestrator.clouds import OpenStackDriver
+from orchestrator.provisioning.driver import CloudObject
+from orchestrator.provisioning.openstack import OpenStackDriver
 
 
 def owned_by(driver: OpenStackDriver, project_id: str, request_id: str) -> list[CloudObject]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from inventory.db import Database
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision import provision
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, ServerSpec, VolumeSpec
+from core.db import Database
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import provision
 
 
 def kill_plan(request_id: str, cloud: str, project: str) -> ProvisionPlan:

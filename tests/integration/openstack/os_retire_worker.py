@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from inventory.auth import Principal
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.service import ChangeContext
-from orchestrator.clouds import CloudRegistry
-from orchestrator.request_provisioning import retire
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import Principal
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.requests.provisioning_hook import retire
 
 if __name__ == "__main__":
     db_url, clouds_yaml, request_id = sys.argv[1:4]

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.cloud_driver import CloudDriver, InMemoryDriver, marker, parse_marker
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision_plan import ResourceKind
+from orchestrator.provisioning.driver import CloudDriver, InMemoryDriver, marker, parse_marker
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.plan import ResourceKind
 
 pytestmark = [pytest.mark.filterwarnings("ignore::Warning")]
 

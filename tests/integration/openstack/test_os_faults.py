@@ -19,11 +19,11 @@ from os_helpers import everything_in, owned_by
 from os_kill_worker import kill_plan
 from sqlalchemy import func, select
 
-from inventory.db import Database
-from orchestrator.cloud_models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision import provision, resume, retire
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from core.db import Database
+from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import provision, resume, retire
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 HERE = Path(__file__).resolve().parent

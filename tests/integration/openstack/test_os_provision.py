@@ -9,11 +9,11 @@ import pytest
 from os_helpers import everything_in, owned_by
 from sqlalchemy import select
 
-from inventory.db import Database
-from inventory.models import ChangeLog
-from orchestrator.clouds import CloudRegistry
-from orchestrator.provision import provision, retire, steps_of
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from core.db import Database
+from core.models import ChangeLog
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import provision, retire, steps_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 

@@ -19,19 +19,19 @@ import pytest
 from os_helpers import everything_in
 from sqlalchemy import func, select
 
-from inventory.auth import Principal
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
-from orchestrator import approval, quotas
-from orchestrator import request_provisioning as rp
-from orchestrator import request_service as svc
-from orchestrator.cloud_models import ProvisionStep, StepStatus
-from orchestrator.clouds import CloudRegistry
-from orchestrator.flavors import CloudFlavors
-from orchestrator.placement import PlacementPolicy
-from orchestrator.resource_requests import DRLevel, RequestCreate, RequestStatus
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import Principal
+from core.models import ChangeLog
+from orchestrator.placement.engine import DRLevel, PlacementPolicy
+from orchestrator.provisioning.models import ProvisionStep, StepStatus
+from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.requests import approval, quotas
+from orchestrator.requests import provisioning_hook as rp
+from orchestrator.requests import service as svc
+from orchestrator.requests.flavors import CloudFlavors
+from orchestrator.requests.lifecycle import RequestCreate, RequestStatus
 from tests.builders import Inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
@@ -108,8 +108,6 @@ def unit(
     yield u
     # the cloud admin's quota is restored whatever the test did (the project is deleted by `cleanup` too)
     u.reg.driver("gov-nanning").admin().compute.update_quota_set(u.pid, **before)
-
-
 
 
 def at_once(*calls: Callable[[], Any]) -> list[Any]:

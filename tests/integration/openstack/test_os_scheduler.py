@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from os_helpers import owned_by
 
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.clouds import CloudRegistry
+from core.db import Database
+from core.enums import Role
+from orchestrator.provisioning.openstack import CloudRegistry
 from tests.builders import Inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inventory.db import Database
+from core.db import Database
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import os
 import sys
 import time
 
-from inventory.db import Database
-from orchestrator.jobs import JobOutcome, Jobs
+from core.db import Database
+from core.jobs import JobOutcome, Jobs
 
 
 def task(seconds: float):  # type: ignore[no-untyped-def]

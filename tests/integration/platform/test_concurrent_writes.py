@@ -1,7 +1,7 @@
 """30 concurrent writers through the real HTTP server, on SQLite and PostgreSQL: 0 errors, nothing lost.
 
 Before the fix SQLite answered "database is locked" (500) to a share of the writes: a deferred transaction
-that read first could not upgrade to a writer. Now every write session begins IMMEDIATE (inventory/db.py).
+that read first could not upgrade to a writer. Now every write session begins IMMEDIATE (core/db.py).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from collectors.models import JobRun
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import ChangeAction, Role
+from core.identity import create_token
+from core.jobs import JobOutcome, Jobs
+from core.models import ChangeLog, JobRun
 from inventory import service
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import ChangeAction, Role
-from inventory.models import ChangeLog, Region
-from inventory.service import ChangeContext
-from orchestrator.jobs import JobOutcome, Jobs
+from inventory.models import Region
 from tests.live_server import LiveServer
 from tests.write_load import run_writers
 

@@ -12,9 +12,9 @@ import uuid
 import httpx
 import pytest
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
 from tests.live_server import BOOM_PATH, LiveServer
 
 pytestmark = pytest.mark.integration

@@ -24,12 +24,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.service import ChangeContext
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 pytestmark = pytest.mark.integration

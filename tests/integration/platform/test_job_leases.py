@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from collectors.models import JobRun
-from inventory.db import Database
-from orchestrator.jobs import ABANDONED, Jobs
-from orchestrator.models import JobLease
+from core.db import Database
+from core.jobs import ABANDONED, Jobs
+from core.models import JobLease, JobRun
 
 pytestmark = pytest.mark.integration
 WORKER = Path(__file__).with_name("job_worker.py")

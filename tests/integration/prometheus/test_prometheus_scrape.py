@@ -16,12 +16,12 @@ import httpx
 import pytest
 import yaml
 
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
 from dashboards import rates
 from dashboards.rates import HEADLINE_KEYS
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator import dbschema
+from orchestrator.app import schema as dbschema
 from tests import known_rates
 from tests.integration.prometheus.conftest import ROOT, RULES_DIR, free_port, wait_for
 
@@ -70,7 +70,7 @@ def test_prometheus_scrapes_rates_and_records_rollups(
     }
     app_log = (tmp_path / "app.log").open("wb")
     app = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "orchestrator.app:create_app", "--factory", "--port", str(app_port)],
+        [sys.executable, "-m", "uvicorn", "orchestrator.app.factory:create_app", "--factory", "--port", str(app_port)],
         cwd=ROOT,
         env=env,
         stdout=app_log,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inventory.db import Database
-from orchestrator.settings import Settings
+from core.db import Database
+from orchestrator.app.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.network]
 UP_SH = Path(__file__).resolve().parents[2] / "env" / "testnet" / "up.sh"

@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 from collectors.models import DeviceCredential
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
-from inventory.db import Database
-from inventory.enums import NodeState, Role
-from inventory.models import ChangeLog, ExtranetNode
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
+from inventory.enums import NodeState
+from inventory.models import ExtranetNode
 from tests.builders import Inv
 from tests.integration.testnet.extranet_plan import Extranet, build_extranet
 

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.app import create_app
-from orchestrator.jobs import JobOutcome
-from orchestrator.settings import Settings
+from core.db import Database
+from core.enums import Role
+from core.jobs import JobOutcome
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.network]

@@ -21,9 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ChangeLog
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
 from tests.builders import Inv
 
 pytestmark = [pytest.mark.integration, pytest.mark.network]

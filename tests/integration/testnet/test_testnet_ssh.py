@@ -34,8 +34,8 @@ from collectors.devices_cli import make_app as devices_cli
 from collectors.models import DeviceCollectStatus
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
-from inventory.db import Database
-from inventory.enums import Role
+from core.db import Database
+from core.enums import Role
 from inventory.models import Device
 from tests.builders import Inv
 

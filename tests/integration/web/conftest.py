@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator import dbschema
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from orchestrator.app import schema as dbschema
 from tests import report_inventory
 
 pytestmark = pytest.mark.integration
@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     log = (work / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,

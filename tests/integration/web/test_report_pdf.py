@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from inventory.db import Database
+from core.db import Database
 from tests import report_inventory
 
 pytestmark = pytest.mark.integration
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_cli_prints_draft_and_published_reports_to_pdf(
     chromium: str, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.cli import app
+    from orchestrator.app.cli import app
 
     with db.session() as s:
         report_inventory.build(s)

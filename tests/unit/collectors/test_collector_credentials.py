@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from collectors import credentials
 from collectors.models import DeviceCredential
-from inventory.db import Database
+from core.db import Database
 
 PASSWORD = "Pa55-never-visible"
 

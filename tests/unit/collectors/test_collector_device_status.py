@@ -15,9 +15,10 @@ from collectors import device_status
 from collectors.device_metrics import DeviceCollector
 from collectors.devices_cli import make_app
 from collectors.results import ProbeError, ProbeKind, ProbeResult
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ChangeLog, Device
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
+from inventory.models import Device
 from tests.builders import Inv
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

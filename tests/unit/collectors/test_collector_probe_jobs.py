@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.settings import Settings
+from core.db import Database
+from core.enums import Role
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 URL = "/api/v1/collectors"
@@ -101,7 +101,7 @@ def test_cli_follows_the_job_with_a_progress_bar(
 ) -> None:
     from rich.console import Console
 
-    from orchestrator.probe_cli import ProbeFailed, run_probe
+    from orchestrator.app.probe_cli import ProbeFailed, run_probe
 
     client.headers["Authorization"] = f"Bearer {token_for(Role.NETWORK_ADMIN)}"
     console = Console(record=True, width=120, force_terminal=False)

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from collectors import store
 from collectors.models import NodeStatePeriod, ProbeRecord
 from collectors.results import ProbeKind, ProbeResult
-from inventory.db import Database
+from core.audit import ChangeContext
+from core.db import Database
+from core.models import ChangeLog
 from inventory.enums import NodeState
-from inventory.models import ChangeLog, ExtranetNode
-from inventory.service import ChangeContext
+from inventory.models import ExtranetNode
 from tests.builders import Inv
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

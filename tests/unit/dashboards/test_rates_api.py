@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inventory.db import Database
-from inventory.enums import Role
+from core.db import Database
+from core.enums import Role
 from inventory.models import Unit
 from tests import known_rates
 

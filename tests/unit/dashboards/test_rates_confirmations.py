@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import ChangeAction, Role
 from dashboards import confirmations, rates
 from dashboards.rates import SELF_DECLARED, RateKey
 from inventory import service
-from inventory.db import Database
-from inventory.enums import ChangeAction, Role
-from inventory.service import ChangeContext
-from orchestrator.models import ResourceRequest
+from orchestrator.requests.models import ResourceRequest
 from tests.builders import Inv
 
 T0 = datetime(2021, 6, 1, tzinfo=UTC)

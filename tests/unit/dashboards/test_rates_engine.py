@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.db import Database
 from dashboards import rates
 from dashboards.rates import Rate, RateKey, RateReport
-from inventory.db import Database
 from tests import known_rates
 from tests.builders import Inv
 from tests.known_rates import BEFORE_T1, BETWEEN

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.db import Database
+from core.enums import Role
 from dashboards import rates
 from dashboards.metrics import RatesExporter
-from inventory.db import Database
-from inventory.enums import Role
 from tests import known_rates
 
 

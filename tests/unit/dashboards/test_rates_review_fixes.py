@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import RuleViolation
+from core.models import ChangeLog
 from dashboards import confirmations, metrics, rates
 from dashboards.rates import SELF_DECLARED, UNMANAGED_CLOUD, UNRECORDED_CLOUD, RateKey
 from inventory import service
-from inventory.db import Database
-from inventory.errors import RuleViolation
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
 from tests.builders import Inv
 
 K = RateKey

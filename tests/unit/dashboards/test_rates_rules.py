@@ -30,13 +30,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import RuleViolation
+from core.models import ChangeLog
 from dashboards import rates
 from dashboards.rates import RateKey
 from inventory import service
-from inventory.db import Database
-from inventory.errors import RuleViolation
-from inventory.models import ChangeLog, NodeAccess
-from inventory.service import ChangeContext
+from inventory.models import NodeAccess
 from tests.builders import Inv
 
 T0 = datetime(2021, 6, 1, tzinfo=UTC)

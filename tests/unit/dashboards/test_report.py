@@ -13,14 +13,14 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import Conflict, RuleViolation, ValidationFailed
+from core.models import ChangeLog
 from dashboards import report
 from dashboards.report import Month
 from dashboards.report_html import render_html
 from dashboards.report_xlsx import FIRST_DATA_ROW, HEADER_ROW, render_xlsx
-from inventory.db import Database
-from inventory.errors import Conflict, RuleViolation, ValidationFailed
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
 from tests import report_inventory
 from tests.builders import Inv
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from inventory.db import Database
-from inventory.enums import Role
+from core.db import Database
+from core.enums import Role
 from tests import report_inventory
 from tests.builders import Inv
 
@@ -144,7 +144,7 @@ def test_office_page_html_has_no_data_and_no_secrets(
 def test_cli_preview_publish_download(
     db: Database, ids: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.cli import app
+    from orchestrator.app.cli import app
 
     monkeypatch.setenv("YUNWANG_DATABASE_URL", db.url)
     monkeypatch.setenv("YUNWANG_DATA_DIR", str(tmp_path / "data"))

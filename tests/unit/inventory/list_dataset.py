@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from inventory import build_rules, service
 from inventory.enums import Decision
 from inventory.kinds import KINDS
 from inventory.models import Determination
-from inventory.service import ChangeContext
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=CST)  # the dataset is created

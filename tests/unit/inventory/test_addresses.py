@@ -11,10 +11,11 @@ from sqlalchemy import func, select, update
 
 from collectors.results import ProbeKind
 from collectors.runner import CollectorConfig, CollectorService
+from core.db import Database
+from core.models import ChangeLog
 from inventory.addresses import BAD_HOST, BAD_PORT, is_host, port_list_problem
-from inventory.db import Database
 from inventory.enums import NodeState
-from inventory.models import ChangeLog, Device, ExtranetNode
+from inventory.models import Device, ExtranetNode
 from tests.builders import Inv
 
 API = "/api/v1/inventory"

@@ -12,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.models import ChangeLog
 from inventory import service
-from inventory.db import Database
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, InformationSystem
-from inventory.service import ChangeContext
+from inventory.models import InformationSystem
 from tests.builders import Inv
 
 API = "/api/v1/inventory"

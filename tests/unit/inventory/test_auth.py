@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from inventory.auth import INVENTORY_WRITE, create_token
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ApiToken, ChangeLog
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from core.models import ApiToken, ChangeLog
+from inventory.access import INVENTORY_WRITE
 from tests.builders import Inv
 from tests.unit.inventory.test_api import API, assert_error
 

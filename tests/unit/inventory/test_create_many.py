@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
+from core.models import ChangeLog
 from inventory import service
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, InformationSystem, system_depends_on
-from inventory.service import ChangeContext
+from inventory.models import InformationSystem, system_depends_on
 from tests.builders import Inv
 
 
@@ -71,7 +72,8 @@ def test_create_many_collects_every_problem_and_writes_nothing(any_db: Database,
 
 
 def test_create_many_applies_the_write_guard(db: Database) -> None:
-    from inventory.auth import Principal, write_guard
+    from core.identity import Principal
+    from inventory.access import write_guard
 
     with db.session() as s:
         b = Inv(s).basic()

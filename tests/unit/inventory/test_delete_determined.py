@@ -12,14 +12,15 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from core.db import Database
+from core.enums import Role
+from core.errors import Conflict, ValidationFailed
+from core.identity import create_token
+from core.models import ChangeLog
 from inventory import service
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.errors import Conflict, ValidationFailed
-from inventory.models import ChangeLog, DedicatedNetwork, InformationSystem
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from inventory.models import DedicatedNetwork, InformationSystem
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 INV = "/api/v1/inventory"

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import authenticate
 from dashboards.rates import determination_history
 from inventory.areas import RegionTree, coverage
-from inventory.auth import authenticate
-from inventory.db import Database
-from inventory.demo import DEMO_PREFIX, NAME_MARK, DemoSummary, inventory_digest, load_demo
-from inventory.enums import CloudKind, Hosting, NetworkStatus, RegionLevel, Role, SystemStatus
+from inventory.demo.generator import DEMO_PREFIX, NAME_MARK, DemoSummary, inventory_digest, load_demo
+from inventory.enums import CloudKind, Hosting, NetworkStatus, RegionLevel, SystemStatus
 from inventory.models import (
     Cloud,
     DedicatedNetwork,
@@ -29,7 +31,6 @@ from inventory.models import (
     Region,
     Unit,
 )
-from inventory.service import ChangeContext
 
 SCALE = 0.05
 TODAY = date(2026, 10, 31)
@@ -139,7 +140,7 @@ def test_demo_shows_uncovered_areas_and_a_superseded_determination(db: Database)
 def test_demo_command_loads_writes_private_tokens_and_keeps_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.cli import app
+    from orchestrator.app.cli import app
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     monkeypatch.setenv("YUNWANG_DATABASE_URL", url)

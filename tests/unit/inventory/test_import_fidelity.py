@@ -17,13 +17,15 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory import cells, io
-from inventory.cells import CellError
-from inventory.db import Database
+from core.audit import ChangeContext
+from core.db import Database
+from core.models import ChangeLog
 from inventory.enums import Hosting, NetworkStatus, SystemStatus
-from inventory.models import ChangeLog, InformationSystem
-from inventory.service import ChangeContext
-from inventory.spreadsheets import read_table
+from inventory.io import cells
+from inventory.io import importing as io
+from inventory.io.cells import CellError
+from inventory.io.spreadsheets import read_table
+from inventory.models import InformationSystem
 from tests.builders import Inv
 
 CTX = ChangeContext(actor="importer", role="admin", message="fidelity")

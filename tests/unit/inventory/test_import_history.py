@@ -13,13 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import ChangeAction
+from core.models import ChangeLog
 from dashboards.rates import RateKey, compute
-from inventory import history, io, queries
-from inventory.db import Database
-from inventory.enums import ChangeAction
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
-from inventory.spreadsheets import read_table
+from inventory import history, queries
+from inventory.io import importing as io
+from inventory.io.spreadsheets import read_table
 from tests.builders import Inv
 
 CST = timezone(timedelta(hours=8))

@@ -21,12 +21,13 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory import cells, io
-from inventory.db import Database
+from core.audit import ChangeContext
+from core.db import Database
 from inventory.enums import Hosting, SystemStatus
+from inventory.io import cells
+from inventory.io import importing as io
+from inventory.io.spreadsheets import read_table
 from inventory.models import InformationSystem
-from inventory.service import ChangeContext
-from inventory.spreadsheets import read_table
 from tests.builders import Inv
 from tests.unit.inventory.test_import_fidelity import _counts
 

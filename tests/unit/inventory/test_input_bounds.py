@@ -4,7 +4,7 @@ The app's OpenAPI is walked: every path/query parameter and every request-body f
 (inventory, requests, collectors, plan, dashboards, clouds, reports). Integers must declare a range inside
 the database's (64-bit at most), numbers a range (NaN fails a range), strings a length, an enum or a
 date format. Unbounded JSON values that slip past a declaration (NaN literals, 2^63, NUL, lone
-surrogates) are refused centrally by inventory.validation.InputGuard (tested in test_input_guard.py).
+surrogates) are refused centrally by core.validation.InputGuard (tested in test_input_guard.py).
 """
 
 from __future__ import annotations

@@ -19,16 +19,17 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import ChangeAction, Role
+from core.errors import ValidationFailed
+from core.identity import create_token
+from core.models import ChangeLog
 from inventory import queries, service
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import ChangeAction, Role
-from inventory.errors import ValidationFailed
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, InformationSystem
-from inventory.service import ChangeContext
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from inventory.models import InformationSystem
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 API = "/api/v1/inventory"

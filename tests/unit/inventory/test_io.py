@@ -12,13 +12,15 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory import io, spreadsheets
-from inventory.db import Database
-from inventory.errors import TooLarge, ValidationFailed
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import TooLarge, ValidationFailed
+from core.models import ChangeLog
+from inventory.io import importing as io
+from inventory.io import spreadsheets
+from inventory.io.spreadsheets import SourceTable, read_table
 from inventory.kinds import KINDS
-from inventory.models import ChangeLog, InformationSystem, Region, Room, Unit
-from inventory.service import ChangeContext
-from inventory.spreadsheets import SourceTable, read_table
+from inventory.models import InformationSystem, Region, Room, Unit
 from tests.builders import Inv
 
 CTX = ChangeContext(actor="importer", role="admin", message="test import")

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ChangeLog, InformationSystem, Room, Unit
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
+from inventory.models import InformationSystem, Room, Unit
 from tests.builders import Inv
 
 URL = "/api/v1/inventory"

@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import JSON, Enum, inspect
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
 from inventory.kinds import KINDS
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.unit.inventory import list_dataset
 from tests.unit.inventory.list_dataset import T1, Rows
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.db import Database
+from core.errors import Conflict, RuleViolation, ValidationFailed
+from core.models import ChangeLog
 from inventory import queries, service
-from inventory.db import Database
-from inventory.errors import Conflict, RuleViolation, ValidationFailed
-from inventory.models import ChangeLog, InformationSystem
+from inventory.models import InformationSystem
 from tests.builders import Inv
 
 

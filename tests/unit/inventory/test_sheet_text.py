@@ -1,4 +1,4 @@
-"""Every XLSX writer of the service keeps formula-like text as text (inventory.sheet_text).
+"""Every XLSX writer of the service keeps formula-like text as text (inventory.io.sheet_text).
 
 Writers (grep `Workbook(`): inventory exports/templates (inventory/spreadsheets.write_xlsx), the wave plan
 (migrations_plan/export.workbook) and the monthly report (dashboards/report_xlsx.render_xlsx).
@@ -13,13 +13,13 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
+from core.audit import ChangeContext
+from core.db import Database
 from dashboards import report
 from dashboards.report import Month
 from dashboards.report_xlsx import render_xlsx
-from inventory import io as inv_io
 from inventory import service
-from inventory.db import Database
-from inventory.service import ChangeContext
+from inventory.io import importing as inv_io
 from migrations_plan.export import Row, workbook
 from tests import report_inventory
 

@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")

@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from inventory.db import Database
-from inventory.enums import Role, SystemStatus
-from inventory.models import ChangeLog, InformationSystem
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
+from inventory.enums import SystemStatus
+from inventory.models import InformationSystem
 from migrations_plan.facts import Capacity
 from migrations_plan.models import RetirementCase, WavePlan
 from tests.builders import Inv

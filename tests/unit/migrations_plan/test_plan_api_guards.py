@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.models import ChangeLog
 from inventory import service
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
 from migrations_plan.cli import make_app
-from orchestrator.cloud_models import CapacitySample
-from orchestrator.plan_capacity import plan_capacity
+from orchestrator.app.plan_capacity import plan_capacity
+from orchestrator.provisioning.models import CapacitySample
 from tests.builders import Inv
 
 P = "/api/v1/plan"
@@ -131,7 +131,7 @@ def test_cli_and_api_plan_with_the_same_capacity(admin: TestClient, db: Database
     admin.app.state.plan_capacity = plan_capacity  # type: ignore[attr-defined]
     api = admin.post(f"{P}/waves", json={"store": False}).json()
     assert (api["summary"]["planned"], api["summary"]["unplanned"]) == (2, 3)
-    from orchestrator.cli import app as yunwang
+    from orchestrator.app.cli import app as yunwang
 
     runner = CliRunner()
     out = runner.invoke(

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from inventory.db import Database
-from orchestrator.cloud_models import CapacitySample
-from orchestrator.plan_capacity import plan_capacity
+from core.db import Database
+from orchestrator.app.plan_capacity import plan_capacity
+from orchestrator.provisioning.models import CapacitySample
 from tests.builders import Inv
 
 

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from inventory.db import Database
+from core.db import Database
 from migrations_plan.cli import make_app
 from migrations_plan.models import WavePlan
 from tests.builders import Inv

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import Conflict, Forbidden
+from core.models import ChangeLog
 from dashboards import rates
-from inventory.db import Database
 from inventory.enums import Decision, Hosting, NetworkStatus, SystemStatus
-from inventory.errors import Conflict, Forbidden
-from inventory.models import ChangeLog, Determination, InformationSystem
-from inventory.service import ChangeContext
+from inventory.models import Determination, InformationSystem
 from migrations_plan import planning, retirement, tracking
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, RetirementState, WaveItem

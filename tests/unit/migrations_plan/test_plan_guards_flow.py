@@ -10,12 +10,13 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.errors import Conflict, ValidationFailed
+from core.models import ChangeLog
 from inventory import service
-from inventory.db import Database
 from inventory.enums import Decision, SystemStatus
-from inventory.errors import Conflict, ValidationFailed
-from inventory.models import ChangeLog, Determination, InformationSystem
-from inventory.service import ChangeContext
+from inventory.models import Determination, InformationSystem
 from migrations_plan import guards, planning, retirement, tracking
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, RetirementState, WaveItem

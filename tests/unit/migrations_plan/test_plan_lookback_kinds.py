@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from inventory.db import Database
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
+from core.audit import ChangeContext
+from core.db import Database
+from core.models import ChangeLog
 from migrations_plan import planning
 from migrations_plan.lookback_checks import determination_findings
 from tests.builders import Inv

@@ -20,24 +20,26 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.errors import Conflict, ValidationFailed
+from core.identity import create_token
+from core.models import ChangeLog
+from core.times import today_beijing
 from inventory import service
-from inventory.auth import create_token
-from inventory.db import Database
-from inventory.enums import Decision, Role, SubjectKind, SystemStatus
-from inventory.errors import Conflict, ValidationFailed
-from inventory.models import ChangeLog, Determination, InformationSystem
-from inventory.service import ChangeContext
+from inventory.enums import Decision, SubjectKind, SystemStatus
+from inventory.models import Determination, InformationSystem
 from migrations_plan import guards, lookback_checks, planning, retirement, tracking
 from migrations_plan.cli import make_app
-from migrations_plan.clock import today_local
 from migrations_plan.load import load_inventory
 from migrations_plan.models import ItemStatus, WaveItem
 from migrations_plan.planning import Options
 from migrations_plan.readiness import Outcome
 from migrations_plan.store import plan_items, save_plan
 from migrations_plan.zombies import score
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 TODAY = date(2024, 6, 30)
@@ -298,7 +300,7 @@ def test_the_api_reads_decisions_in_force_on_the_beijing_date(
 ) -> None:
     """Exempt G-T decided today (Beijing): out of scope now. Exempt G-M decided tomorrow: still ready."""
     client, auth = api
-    today = today_local()
+    today = today_beijing()
     with any_db.session() as s:
         inv = Inv(s)
         t = inv.system(shop["unit"], room_id=shop["room"], code="G-T", vcpus=2, memory_gb=4)

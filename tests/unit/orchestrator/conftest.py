@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.cloud_driver import InMemoryDriver
+from core.db import Database
+from core.enums import Role
+from orchestrator.provisioning.driver import InMemoryDriver
 from tests.builders import Inv
 
 HOSTS = {"h1": {"VCPU": (64.0, 0), "MEMORY_MB": (262144.0, 0), "DISK_GB": (4000.0, 0)}}

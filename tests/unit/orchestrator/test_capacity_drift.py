@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator import provision as provision_module
-from orchestrator.capacity import collect_capacity, reconcile, sweep
-from orchestrator.cloud_driver import CloudObject, InMemoryDriver
-from orchestrator.provision import RetryPolicy, provision
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, ResourceKind, ServerSpec, VolumeSpec
+from core.db import Database
+from core.enums import Role
+from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.capacity import collect_capacity, reconcile, sweep
+from orchestrator.provisioning.driver import CloudObject, InMemoryDriver
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, ResourceKind, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import RetryPolicy, provision
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,7 @@ def test_clouds_api_roles_and_metrics(
 def test_cloud_cli_steps_and_missing_clouds_yaml(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from orchestrator.cli import app as cli
+    from orchestrator.app.cli import app as cli
 
     assert provision(db, plan("R-CLI"), InMemoryDriver()).ok
     monkeypatch.setenv("YUNWANG_DATABASE_URL", db.url)

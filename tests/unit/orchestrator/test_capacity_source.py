@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from inventory.db import Database
-from orchestrator.cloud_models import CapacitySample
-from orchestrator.requests_api import latest_capacities
+from core.db import Database
+from orchestrator.provisioning.models import CapacitySample
+from orchestrator.requests.api import latest_capacities
 
 
 def test_newest_sweep_of_each_cloud_with_its_availability_zone(db: Database) -> None:

@@ -10,13 +10,14 @@ import pytest
 from openstack import exceptions as os_exc
 from sqlalchemy import select
 
-from inventory.db import Database
-from inventory.models import ChangeLog
-from orchestrator import provision as provision_module
-from orchestrator.cloud_driver import CloudError, FlavorSize, InMemoryDriver
-from orchestrator.cloud_models import ProvisionRun, RunStatus
-from orchestrator.clouds import OpenStackDriver, is_quota_refusal
-from orchestrator.provision import (
+from core.db import Database
+from core.models import ChangeLog
+from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.driver import CloudError, FlavorSize, InMemoryDriver
+from orchestrator.provisioning.models import ProvisionRun, RunStatus
+from orchestrator.provisioning.openstack import OpenStackDriver, is_quota_refusal
+from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, ResourceKind, ServerSpec, VolumeSpec
+from orchestrator.provisioning.runs import (
     NoRun,
     RetryPolicy,
     call,
@@ -26,7 +27,6 @@ from orchestrator.provision import (
     retire,
     size_mismatch,
 )
-from orchestrator.provision_plan import NetworkSpec, ProvisionPlan, ResourceKind, ServerSpec, VolumeSpec
 
 TINY = FlavorSize(1, 512, 1)
 SMALL = FlavorSize(2, 4096, 20)
@@ -57,8 +57,6 @@ def plan(request_id: str, servers: int = 2, manage: bool = False, **sizes: int) 
         networks=(NetworkSpec(f"n{request_id.lower()}", "10.1.0.0/24"),),
         manage_quota=manage,
     )
-
-
 
 
 def servers_of(d: InMemoryDriver) -> int:
@@ -258,8 +256,8 @@ def test_resume_and_retire_of_a_cloud_without_a_run_say_so(db: Database) -> None
 
 
 def test_flavor_tables_merge_and_a_name_with_two_sizes_is_ambiguous() -> None:
-    from orchestrator.flavors import merge, resolve_bundle
-    from orchestrator.resource_requests import Bundle
+    from orchestrator.requests.flavors import merge, resolve_bundle
+    from orchestrator.requests.lifecycle import Bundle
 
     table, ambiguous = merge(
         [

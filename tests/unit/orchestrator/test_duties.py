@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from inventory.enums import Role
-from inventory.models import ChangeLog, Unit
+from core.enums import Role
+from core.models import ChangeLog
+from inventory.models import Unit
 from tests.unit.orchestrator.conftest import World
 
 BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits
@@ -137,8 +138,8 @@ def test_a_sub_cloud_chief_cannot_create_or_delete_approver_units_nor_change_its
 
 
 def test_token_names_are_identities_look_alikes_and_reserved_names_are_refused(world: World) -> None:
-    from inventory.auth import create_token
-    from inventory.errors import Conflict, ValidationFailed
+    from core.errors import Conflict, ValidationFailed
+    from core.identity import create_token
 
     w = world
     with w.db.session() as s:

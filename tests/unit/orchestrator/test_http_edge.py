@@ -1,4 +1,4 @@
-"""The HTTP edge (orchestrator/http.py) through the app: headers, error shape, log line, OpenAPI, docs."""
+"""The HTTP edge (core/http.py) through the app: headers, error shape, log line, OpenAPI, docs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator.permissions import PERMISSIONS, PUBLIC
+from orchestrator.app.permissions import PERMISSIONS, PUBLIC
 
 API = "/api/v1/inventory"
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from inventory.db import Database
-from inventory.models import ChangeLog, Unit
-from orchestrator.cli import app
+from core.db import Database
+from core.models import ChangeLog
+from inventory.models import Unit
+from orchestrator.app.cli import app
 from tests.builders import Inv
 
 runner = CliRunner()

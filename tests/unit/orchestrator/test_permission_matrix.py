@@ -1,4 +1,4 @@
-"""Every route of the app × every role against the one permission table (orchestrator/permissions.py).
+"""Every route of the app × every role against the one permission table (orchestrator/app/permissions.py).
 
 Fails when a route has no declared permission, when a role outside the table gets past the gate or writes
 anything, when a role inside the table is refused for its role anywhere (table and behaviour disagree), or when
@@ -16,9 +16,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, literal, select, text, union_all
 
-from inventory.db import Base, Database
-from inventory.enums import Role
-from orchestrator.permissions import PERMISSIONS, PUBLIC, permission_for
+from core.db import Base, Database
+from core.enums import Role
+from orchestrator.app.permissions import PERMISSIONS, PUBLIC, permission_for
 from tests.builders import Inv
 
 SCOPED = {Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER}

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from orchestrator.placement import (
+from orchestrator.placement.engine import (
     Candidate,
+    DRLevel,
     PlacementPolicy,
     PlacementRequest,
     Role,
@@ -16,7 +17,6 @@ from orchestrator.placement import (
     place,
     place_all,
 )
-from orchestrator.resource_requests import DRLevel
 
 
 def cand(cloud: str = "gov-nanning", az: str = "az1", site: str = "南宁核心", **kw: object) -> Candidate:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.models import ResourceRequest
-from orchestrator.request_provisioning import plans_for
-from orchestrator.resource_requests import DRLevel, RequestStatus
+from orchestrator.placement.engine import DRLevel
+from orchestrator.requests.lifecycle import RequestStatus
+from orchestrator.requests.models import ResourceRequest
+from orchestrator.requests.provisioning_hook import plans_for
 
 
 def scheduled(dr: DRLevel) -> ResourceRequest:

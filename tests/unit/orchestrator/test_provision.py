@@ -5,19 +5,28 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from inventory.db import Database
-from inventory.models import ChangeLog
-from orchestrator import provision as provision_module
-from orchestrator.cloud_driver import CloudError, InMemoryDriver, TransientCloudError
-from orchestrator.cloud_models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
-from orchestrator.provision import RETRY, RetryPolicy, plan_from_dict, plan_to_dict, provision, resume, retire, steps_of
-from orchestrator.provision_plan import (
+from core.db import Database
+from core.models import ChangeLog
+from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.driver import CloudError, InMemoryDriver, TransientCloudError
+from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
+from orchestrator.provisioning.plan import (
     NetworkSpec,
     ProvisionPlan,
     ResourceKind,
     SecurityGroupSpec,
     ServerSpec,
     VolumeSpec,
+)
+from orchestrator.provisioning.runs import (
+    RETRY,
+    RetryPolicy,
+    plan_from_dict,
+    plan_to_dict,
+    provision,
+    resume,
+    retire,
+    steps_of,
 )
 
 

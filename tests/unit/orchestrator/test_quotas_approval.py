@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from inventory.auth import Principal
-from inventory.enums import Role
-from inventory.errors import Forbidden
-from orchestrator import approval, quotas
-from orchestrator.resource_requests import Action, DRLevel, Resources
+from core.enums import Role
+from core.errors import Forbidden
+from core.identity import Principal
+from orchestrator.placement.engine import DRLevel
+from orchestrator.requests import approval, quotas
+from orchestrator.requests.lifecycle import Action, Resources
 
 
 def level(unit: int, used: Resources, **limits: int) -> quotas.QuotaLevel:

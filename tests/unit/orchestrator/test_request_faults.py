@@ -11,21 +11,21 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from inventory.auth import Principal
-from inventory.enums import Role
-from inventory.errors import Conflict
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
-from orchestrator import provision as provision_module
-from orchestrator import request_provisioning as rp
-from orchestrator import request_service as svc
-from orchestrator.cloud_driver import CloudError, FlavorSize
-from orchestrator.cloud_models import ProvisionRun, RunStatus, StepStatus
-from orchestrator.placement import Decision, Removal
-from orchestrator.provision_plan import ProvisionOutcome, ResourceKind
-from orchestrator.request_provisioning import part_failure, part_retired
-from orchestrator.request_service import NO_SAMPLE, refusal_text, with_sample_gaps
-from orchestrator.resource_requests import Action, RequestStatus
+from core.audit import ChangeContext
+from core.enums import Role
+from core.errors import Conflict
+from core.identity import Principal
+from core.models import ChangeLog
+from orchestrator.placement.engine import Decision, Removal
+from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.driver import CloudError, FlavorSize
+from orchestrator.provisioning.models import ProvisionRun, RunStatus, StepStatus
+from orchestrator.provisioning.plan import ProvisionOutcome, ResourceKind
+from orchestrator.requests import provisioning_hook as rp
+from orchestrator.requests import service as svc
+from orchestrator.requests.lifecycle import Action, RequestStatus
+from orchestrator.requests.provisioning_hook import part_failure, part_retired
+from orchestrator.requests.service import NO_SAMPLE, refusal_text, with_sample_gaps
 from tests.unit.orchestrator.conftest import World
 
 OP = Principal("op", Role.CLOUD_OPERATOR)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from inventory.auth import Principal, unit_subtree
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.service import ChangeContext
-from orchestrator import approval, quotas
-from orchestrator import request_service as svc
-from orchestrator.models import EventKind
-from orchestrator.requests_api import RequestsCollector
-from orchestrator.resource_requests import Bundle, RequestCreate, RequestStatus, Resources
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.identity import Principal, unit_subtree
+from orchestrator.requests import approval, quotas
+from orchestrator.requests import service as svc
+from orchestrator.requests.api import RequestsCollector
+from orchestrator.requests.lifecycle import Bundle, RequestCreate, RequestStatus, Resources
+from orchestrator.requests.models import EventKind
 from tests.builders import Inv
 
 BUNDLE = Bundle.model_validate(

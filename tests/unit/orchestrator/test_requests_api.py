@@ -5,13 +5,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 
-from inventory.auth import Principal
-from inventory.enums import Role
-from inventory.service import ChangeContext
-from orchestrator import request_service as svc
-from orchestrator.cloud_driver import CloudError
-from orchestrator.provision_plan import ResourceKind
-from orchestrator.resource_requests import Action
+from core.audit import ChangeContext
+from core.enums import Role
+from core.identity import Principal
+from orchestrator.provisioning.driver import CloudError
+from orchestrator.provisioning.plan import ResourceKind
+from orchestrator.requests import service as svc
+from orchestrator.requests.lifecycle import Action
 from tests.unit.orchestrator.conftest import World
 
 BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from inventory.db import Database
+from core.db import Database
 from inventory.models import Unit
-from orchestrator.cli import app
+from orchestrator.app.cli import app
 from tests.unit.orchestrator.conftest import World
 
 

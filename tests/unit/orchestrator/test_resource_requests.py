@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.resource_requests import (
+from orchestrator.placement.engine import DRLevel
+from orchestrator.requests.lifecycle import (
     MAIN_PATH,
     TRANSITIONS,
     Action,
     Bundle,
-    DRLevel,
     IllegalTransition,
     RequestState,
     RequestStatus,

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from collectors import credentials
-from inventory.db import Database
-from inventory.enums import Role
-from orchestrator.app import create_app
-from orchestrator.settings import Settings
+from core.db import Database
+from core.enums import Role
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 
 PASSWORD = "Sup3r-secret-device-pw"
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+from core.errors import RuleViolation
+from core.identity import Principal, unit_subtree
+from core.models import ChangeLog
 from inventory import service
-from inventory.auth import Principal, unit_subtree
-from inventory.db import Database
-from inventory.enums import Role
-from inventory.errors import RuleViolation
-from inventory.models import ChangeLog
-from inventory.service import ChangeContext
-from orchestrator import approval
-from orchestrator import request_service as svc
-from orchestrator.models import EventKind, RequestEvent, ResourceRequest
-from orchestrator.resource_requests import Bundle, RequestCreate, RequestStatus
+from orchestrator.requests import approval
+from orchestrator.requests import service as svc
+from orchestrator.requests.lifecycle import Bundle, RequestCreate, RequestStatus
+from orchestrator.requests.models import EventKind, RequestEvent, ResourceRequest
 from tests.builders import Inv
 from tests.unit.orchestrator.conftest import World
 

@@ -1,0 +1,300 @@
+"""The HTTP edge of the app: request ids, the one error body, security headers and offline API docs.
+
+`RequestContext` is a plain ASGI middleware (no BaseHTTPMiddleware) placed inside Starlette's
+ServerErrorMiddleware. It
+- gives every request an id (a clean `X-Request-ID` from the client, or a new one), echoed in the response
+  header, in every error body (`error.request_id`) and in the access log line;
+- turns any unhandled exception into a 500 in the error shape *without re-raising*, so the server keeps the
+  keep-alive connection open for the next request (a re-raised error makes uvicorn drop the connection);
+- rewrites every JSON error body into `{"error": {"code", "message", "details", "request_id"}}` (bodies from
+  other handlers such as `{"detail": …}` included) and masks token-like strings and the caller's own token;
+- adds security headers to every response and `Cache-Control: no-store` under `/api/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+from fastapi import FastAPI, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import mask_secrets
+
+log = logging.getLogger("yunwang.http")
+
+_CLEAN_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_failed",
+    500: "internal_error",
+}
+# 'self' only: the docs' assets are served by the app itself (DOCS_STATIC), never from a CDN. Redoc
+# renders in a blob: worker and both UIs use inline styles and data: icons.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+def request_id_from(headers: Headers) -> str:
+    """The client's X-Request-ID when it is short and plain (it goes into logs), else a new id."""
+    given = headers.get("x-request-id", "")
+    return given if _CLEAN_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def error_body(status: int, message: str, request_id: str, details: list[Any] | None = None) -> dict[str, Any]:
+    code = _STATUS_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    return {"error": {"code": code, "message": message, "details": details or [], "request_id": request_id}}
+
+
+def _reshape(raw: bytes, status: int, request_id: str, token: str | None) -> bytes:
+    """Any JSON error body → the one error shape with the request id; secrets masked."""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body["error"].setdefault("details", [])
+        body["error"]["request_id"] = request_id
+    else:
+        detail = body.get("detail") if isinstance(body, dict) else None
+        message = detail if isinstance(detail, str) else _reason(status)
+        details = detail if isinstance(detail, list) else None
+        body = error_body(status, message, request_id, details)
+    return json.dumps(mask_secrets(body, token), ensure_ascii=False).encode()
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def _bearer(headers: Headers) -> str | None:
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() or None if auth.lower().startswith("bearer ") else None
+
+
+class RequestContext:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        rid = request_id_from(headers)
+        scope.setdefault("state", {})["request_id"] = rid
+        path: str = scope.get("path", "")
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": 0, "start": None, "chunks": [], "sent": False}
+
+        def decorate(message: Message) -> None:
+            out = MutableHeaders(scope=message)
+            for k, v in SECURITY_HEADERS.items():
+                out.setdefault(k, v)
+            out["x-request-id"] = rid
+            if path.startswith("/api/"):
+                out["cache-control"] = "no-store"
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                decorate(message)
+                ctype = Headers(raw=message.get("headers", [])).get("content-type", "")
+                if message["status"] >= 400 and ctype.startswith("application/json"):
+                    state["start"] = message  # hold it: the body is reshaped before anything is sent
+                    return
+                state["sent"] = True
+                await send(message)
+                return
+            if message["type"] == "http.response.body" and state["start"] is not None:
+                state["chunks"].append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = _reshape(b"".join(state["chunks"]), state["status"], rid, _bearer(headers))
+                start = state["start"]
+                MutableHeaders(scope=start)["content-length"] = str(len(body))
+                state["start"], state["sent"] = None, True
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapped)
+        except Exception:
+            log.exception("unhandled error in %s %s request_id=%s", scope.get("method"), path, rid)
+            if state["sent"]:
+                raise  # the response is already on the wire; nothing valid can follow
+            state["status"] = 500
+            body = json.dumps(
+                error_body(500, "internal error / 服务内部错误（请凭请求编号联系运维）", rid), ensure_ascii=False
+            ).encode()
+            start: Message = {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+            decorate(start)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            log.info(
+                "%s %s %s %.1fms request_id=%s",
+                scope.get("method"),
+                path,
+                state["status"],
+                (time.perf_counter() - started) * 1000,
+                rid,
+            )
+
+
+# ---- OpenAPI: bearer security scheme and the documented error responses ----
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details", "request_id"],
+            "properties": {
+                "code": {"type": "string", "description": "stable machine code, e.g. validation_failed"},
+                "message": {"type": "string", "description": "中文 / English"},
+                "details": {"type": "array", "items": {"type": "object"}, "description": "row/field/value"},
+                "request_id": {"type": "string", "description": "also in X-Request-ID and the server log"},
+            },
+        }
+    },
+}
+_ERROR_TEXT = {
+    "401": "no or unknown token / 未认证",
+    "403": "the role may not do this / 无权限",
+    "404": "not found / 不存在",
+    "409": "conflicts with the current state / 冲突",
+    "413": "request too large / 请求过大",
+    "422": "invalid input; nothing was written / 输入有误，未写入",
+    "500": "internal error; quote the request id / 内部错误",
+}
+_PUBLIC = {"/healthz"}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the schema once, with `bearerAuth` and an Error response on every operation."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+        )
+        comps = schema.setdefault("components", {})
+        comps.setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "API token (yunwang token create) / API 令牌",
+        }
+        comps.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for path, ops in schema.get("paths", {}).items():
+            for op in ops.values():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                op["security"] = [] if path in _PUBLIC else [{"bearerAuth": []}]
+                codes = (
+                    tuple(_ERROR_TEXT)
+                    if path not in _PUBLIC
+                    else ("500", *(c for c in op["responses"] if c in _ERROR_TEXT))
+                )
+                for code in codes:
+                    given = op["responses"].get(code, {})
+                    op["responses"][code] = {"description": given.get("description") or _ERROR_TEXT[code], **ref}
+        text = json.dumps(schema["paths"])
+        if "#/components/schemas/HTTPValidationError" not in text:  # FastAPI's {"detail": …} body, unused now
+            comps["schemas"].pop("HTTPValidationError", None)
+            if "#/components/schemas/ValidationError" not in json.dumps(comps["schemas"]):
+                comps["schemas"].pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# ---- /docs and /redoc from the installed fastapi-offline assets (no CDN) ----
+
+DOCS_STATIC = "/docs-static"
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+_SWAGGER_INIT = """window.ui = SwaggerUIBundle({
+  url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, showExtensions: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  layout: "BaseLayout", persistAuthorization: false
+});
+"""
+
+
+def _page(title: str, head: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" href="{DOCS_STATIC}/favicon.png">{head}</head><body>{body}</body></html>'
+    )
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, every asset from this server (CSP 'self')."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=ASSETS), name="docs-static")
+    title = f"{app.title} API"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return _page(
+            title,
+            f'<link rel="stylesheet" href="{DOCS_STATIC}/swagger-ui.css">',
+            f'<div id="swagger-ui"></div><script src="{DOCS_STATIC}/swagger-ui-bundle.js"></script>'
+            '<script src="/docs-init.js"></script>',
+        )
+
+    @app.get("/docs-init.js", include_in_schema=False)
+    def swagger_init() -> Response:
+        return Response(_SWAGGER_INIT, media_type="text/javascript")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return _page(
+            title,
+            "",
+            f'<redoc spec-url="/openapi.json"></redoc><script src="{DOCS_STATIC}/redoc.standalone.js"></script>',
+        )

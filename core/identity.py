@@ -1,0 +1,126 @@
+"""Identity: API tokens (stored hashed), the caller (`Principal`) with its role and unit-subtree scope.
+
+Scoped roles (sub-cloud-chief, department user) see and change only their unit and the units below it. The
+unit tree is the inventory's `units` table, read here by name (id, parent_id) because core sits below the
+inventory; what each role may do is `core.permissions` (routes) and `inventory.access` (inventory kinds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from core.db import Base
+from core.enums import Role
+from core.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
+from core.models import ApiToken
+from core.times import now_utc
+
+
+def _units() -> Table:
+    return Base.metadata.tables["units"]
+
+
+TOKEN_PREFIX = "yw_"
+SCOPED_ROLES = frozenset({Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER})
+GLOBAL_READERS = frozenset({Role.ADMIN, Role.CLOUD_CHIEF_OFFICE, Role.AUDITOR})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a token's name, role and (for scoped roles) the unit ids it may see."""
+
+    name: str
+    role: Role
+    unit_id: int | None = None
+    units: frozenset[int] | None = None  # None: not scoped
+
+    @property
+    def scoped(self) -> bool:
+        return self.units is not None
+
+    def require(self, *roles: Role) -> None:
+        """Raise Forbidden unless the caller has one of these roles."""
+        if self.role not in roles:
+            raise Forbidden(
+                f"role {self.role.value} may not do this",
+                [Problem(f"needs one of: {', '.join(r.value for r in roles)}", field="role")],
+            )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+RESERVED_NAME_PREFIX = "system:"
+
+
+def identity_key(name: str) -> str:
+    """Who a token name stands for: width, case and white space do not make another person (duties)."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def create_token(
+    session: Session, name: str, role: Role, unit_id: int | None = None, expires_at: datetime | None = None
+) -> str:
+    """Create a token and return its plain text once; only the hash is stored.
+
+    The name is the person's identity for segregation of duties: normalised, never empty, never the reserved
+    `system:` prefix, and unique up to width, case and white space.
+    """
+    name = " ".join(unicodedata.normalize("NFKC", name).split())
+    if not name or name.casefold().startswith(RESERVED_NAME_PREFIX):
+        raise ValidationFailed(
+            "令牌名称不能为空，也不能以 system: 开头 / a token name must not be empty or start with system:",
+            [Problem("empty or reserved", field="name", value=name)],
+        )
+    key = identity_key(name)
+    if any(identity_key(n) == key for n in session.scalars(select(ApiToken.name))):
+        raise Conflict(
+            f"令牌名称 {name} 已被使用 / token name {name} is taken (names identify people; use the existing "
+            "token or another name)",
+            [Problem("duplicate up to width, case and spaces", field="name", value=name)],
+        )
+    if role in SCOPED_ROLES and unit_id is None:
+        raise Forbidden(f"role {role.value} needs a unit", [Problem("required for scoped roles", field="unit")])
+    if unit_id is not None and session.scalar(select(_units().c.id).where(_units().c.id == unit_id)) is None:
+        raise NotFound("unknown unit", [Problem("no such unit", field="unit", value=unit_id)])
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            name=name, token_hash=hash_token(plain), prefix=plain[:8], role=role, unit_id=unit_id, expires_at=expires_at
+        )
+    )
+    session.flush()
+    return plain
+
+
+def unit_subtree(session: Session, unit_id: int) -> frozenset[int]:
+    """The unit and every unit below it (recursive over parent_id)."""
+    units = _units()
+    tree = select(units.c.id).where(units.c.id == unit_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(units.c.id).where(units.c.parent_id == tree.c.id))
+    return frozenset(session.scalars(select(tree.c.id)))
+
+
+def authenticate(session: Session, token: str | None) -> Principal:
+    """The principal for a bearer token, or Unauthorized (the token itself is never echoed)."""
+    if not token:
+        raise Unauthorized(
+            "missing bearer token", [Problem("send Authorization: Bearer <token>", field="authorization")]
+        )
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked:
+        raise Unauthorized("invalid or revoked token")
+    if row.expires_at is not None:
+        exp = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now_utc().tzinfo)
+        if exp < now_utc():
+            raise Unauthorized("token expired")
+    units = unit_subtree(session, row.unit_id) if row.role in SCOPED_ROLES and row.unit_id else None
+    return Principal(name=row.name, role=row.role, unit_id=row.unit_id, units=units)

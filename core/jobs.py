@@ -1,0 +1,268 @@
+"""The app's single scheduler (APScheduler 3): persistent jobs on the app database, no overlapping runs.
+
+Several service processes may share one database (and so the APScheduler job store): each fires every
+job. A run starts only after taking the job's lease row (`job_leases`) in a write transaction (SQLite:
+BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE), so one process runs it; a second firing of the same
+slot (another process, or a catch-up after downtime) within half an interval of the last start is
+skipped. The holder renews the lease while the job runs; a run whose holder died (process gone, or its
+lease expired) is marked abandoned when a service starts (`mark_abandoned`).
+
+Add a job with `jobs.add_interval(job_id, func, seconds, jitter)` before the app starts. The job store
+keeps only `run_task(<scheduler name>, <job id>)`, so a persisted job finds its function again after a
+restart, keeps its next run time when its interval is unchanged, and every run lands in `collector_job_runs`
+with its error (redacted) for the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from core.db import Database
+from core.logs import redact
+from core.models import JobLease, JobRun
+from core.times import now_utc
+
+log = logging.getLogger("yunwang.jobs")
+JOBS_TABLE = "apscheduler_jobs"
+LEASE_SECONDS = 60  # renewed every third of it while the job runs
+HOLDER = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+ABANDONED = "abandoned: the process running it stopped / 运行中断（进程已停止）"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job reports about its run (targets touched, how many failed)."""
+
+    targets: int = 0
+    failures: int = 0
+
+
+Task = Callable[[], JobOutcome | None]
+_ACTIVE: dict[str, Jobs] = {}  # persisted jobs name their scheduler; this finds it in this process
+
+
+def run_task(scheduler_name: str, job_id: str) -> None:
+    """Entry point stored in the job store for every job."""
+    jobs = _ACTIVE.get(scheduler_name) or next((j for j in _ACTIVE.values() if job_id in j.tasks), None)
+    if jobs is None or job_id not in jobs.tasks:
+        log.warning("job %s has no task in this process; skipped", job_id)
+        return
+    jobs.run(job_id, "schedule")
+
+
+class Jobs:
+    """Wraps one BackgroundScheduler; jobs coalesce, never overlap, and misfire within a grace period."""
+
+    def __init__(self, db: Database, name: str = "yunwang", workers: int = 4) -> None:
+        self.db = db
+        self.name = name
+        self.tasks: dict[str, Task] = {}
+        self._intervals: dict[str, tuple[int, int]] = {}
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": self._store},
+            executors={"default": ThreadPoolExecutor(workers)},
+            # After downtime a missed job runs once (coalesced, however late), never once per missed slot.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+    def add_interval(self, job_id: str, func: Task, seconds: int, jitter: int = 0) -> None:
+        """Run `func` every `seconds` (± up to `jitter`); registered now, scheduled when started."""
+        self.tasks[job_id] = func
+        self._intervals[job_id] = (seconds, jitter)
+
+    def start(self) -> None:
+        self._create_store_table()
+        self.mark_abandoned()
+        _ACTIVE[self.name] = self
+        self.scheduler.start(paused=True)
+        for job_id, (seconds, jitter) in self._intervals.items():
+            existing = self.scheduler.get_job(job_id)
+            trigger = getattr(existing, "trigger", None)
+            if (
+                isinstance(trigger, IntervalTrigger)
+                and trigger.interval == timedelta(seconds=seconds)
+                and (trigger.jitter or 0) == jitter
+            ):
+                continue  # persisted with the same schedule: keep its next run time
+            self.scheduler.add_job(
+                run_task,
+                "interval",
+                args=[self.name, job_id],
+                id=job_id,
+                name=job_id,
+                seconds=seconds,
+                jitter=jitter or None,
+                replace_existing=True,
+            )
+        self.scheduler.resume()
+
+    def _create_store_table(self) -> None:
+        """Two processes starting on a fresh PostgreSQL both CREATE the job table: the loser retries."""
+        for attempt in range(5):
+            try:
+                self._store.jobs_t.create(self.db.engine, checkfirst=True)
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        _ACTIVE.pop(self.name, None)
+
+    def run(self, job_id: str, trigger: str = "manual") -> JobOutcome | None:
+        """Run a job now, recording the run; refused while it runs here or in another process."""
+        with self._lock:
+            if job_id in self._running:
+                log.info("job %s already running; skipped", job_id)
+                return None
+            self._running.add(job_id)
+        try:
+            run_id = self._acquire(job_id, trigger)
+            if run_id is None:
+                return None
+            stop = threading.Event()
+            beat = threading.Thread(target=self._heartbeat, args=(job_id, run_id, stop), daemon=True)
+            beat.start()
+            try:
+                outcome = self.tasks[job_id]()
+                ok, error = True, None
+            except Exception as exc:  # a failing job is recorded and shown, never kills the scheduler
+                outcome, ok, error = None, False, f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+                log.error("job %s failed: %s", job_id, error)
+            finally:
+                stop.set()
+                beat.join()
+            with self.db.session() as s:
+                row = s.get(JobRun, run_id)
+                if row is not None:
+                    row.finished_at, row.ok, row.error = now_utc(), ok, error
+                    row.targets = outcome.targets if outcome else 0
+                    row.failures = outcome.failures if outcome else 0
+                lease = s.get(JobLease, job_id)
+                if lease is not None and lease.run_id == run_id:
+                    lease.holder, lease.run_id, lease.expires_at = None, None, None
+            return outcome
+        finally:
+            with self._lock:
+                self._running.discard(job_id)
+
+    def _acquire(self, job_id: str, trigger: str) -> int | None:
+        """Take the job's lease and record the run start in one write transaction; None: not ours to run."""
+        now = now_utc()
+        seconds = self._intervals.get(job_id, (0, 0))[0]
+        try:
+            with self.db.session() as s:
+                lease = s.scalars(select(JobLease).where(JobLease.job_id == job_id).with_for_update()).first()
+                if lease is None:
+                    lease = JobLease(job_id=job_id)
+                    s.add(lease)
+                    s.flush()  # two processes inserting the first lease: one gets IntegrityError
+                if lease.run_id is not None and _aware(lease.expires_at) > now:
+                    log.info("job %s is running in %s; skipped", job_id, lease.holder)
+                    return None
+                last = _aware(lease.last_started_at)
+                if trigger == "schedule" and seconds and now - last < timedelta(seconds=seconds / 2):
+                    log.info("job %s already ran for this slot (at %s); skipped", job_id, last.isoformat())
+                    return None
+                run = JobRun(job_id=job_id, trigger=trigger, started_at=now, targets=0, failures=0)
+                s.add(run)
+                s.flush()
+                lease.holder, lease.run_id = HOLDER, run.id
+                lease.expires_at, lease.last_started_at = now + timedelta(seconds=LEASE_SECONDS), now
+                return run.id
+        except IntegrityError:
+            log.info("job %s lease taken by another process; skipped", job_id)
+            return None
+
+    def _heartbeat(self, job_id: str, run_id: int, stop: threading.Event) -> None:
+        while not stop.wait(LEASE_SECONDS / 3):
+            try:
+                with self.db.session() as s:
+                    lease = s.get(JobLease, job_id)
+                    if lease is not None and lease.run_id == run_id:
+                        lease.expires_at = now_utc() + timedelta(seconds=LEASE_SECONDS)
+            except Exception as exc:  # the next beat tries again; the lease outlives one missed beat
+                log.warning("job %s lease renewal failed: %s", job_id, type(exc).__name__)
+
+    def mark_abandoned(self) -> int:
+        """Runs left unfinished by a dead process (gone, or lease expired) → finished, not ok, 'abandoned'."""
+        now = now_utc()
+        count = 0
+        with self.db.session() as s:
+            for run in s.scalars(select(JobRun).where(JobRun.finished_at.is_(None))):
+                lease = s.get(JobLease, run.job_id)
+                held = lease is not None and lease.run_id == run.id
+                if held and lease is not None and _aware(lease.expires_at) > now and _alive(lease.holder):
+                    continue
+                run.finished_at, run.ok, run.error = now, False, ABANDONED
+                if held and lease is not None:
+                    lease.holder, lease.run_id, lease.expires_at = None, None, None
+                count += 1
+        if count:
+            log.warning("%d job run(s) marked abandoned", count)
+        return count
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Scheduled jobs with their interval and next run (for the API)."""
+        out = []
+        for job_id, (seconds, jitter) in sorted(self._intervals.items()):
+            job = self.scheduler.get_job(job_id) if self.scheduler.running else None
+            out.append(
+                {
+                    "id": job_id,
+                    "interval_seconds": seconds,
+                    "jitter_seconds": jitter,
+                    "scheduled": job is not None,
+                    "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None,
+                    "running": job_id in self._running,
+                }
+            )
+        return out
+
+
+def _aware(at: datetime | None) -> datetime:
+    """SQLite hands back naive UTC datetimes; None is 'long ago'."""
+    if at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _alive(holder: str | None) -> bool:
+    """False when the holder is a process of this host that no longer exists (or a past instance of us)."""
+    host, _, rest = (holder or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:100] or not pid_text.isdigit():
+        return True  # another host: trust its lease until it expires
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return holder == HOLDER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

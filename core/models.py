@@ -1,0 +1,82 @@
+"""Platform tables: the audit log (who changed or decided what, when), API tokens, job runs and job leases.
+
+The tables were created by the first schema revisions of the packages that used to own them (inventory:
+`change_log`, `api_tokens`; collectors: `collector_job_runs`; orchestrator: `job_leases`); names are unchanged; `api_tokens.unit_id`
+refers to the inventory's `units` table by name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, enum_type
+from core.enums import ChangeAction, Role
+
+
+class ChangeLog(Base):
+    """One row per change or decision: who, when, before/after snapshots. Append-only."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_kind_object_at", "kind", "object_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int] = mapped_column(Integer)
+    object_code: Mapped[str | None] = mapped_column(String(90))
+    action: Mapped[ChangeAction] = mapped_column(enum_type(ChangeAction))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored; the role and unit scope decide what it may do."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class JobRun(Base):
+    """One run of a scheduled or manual job, with its outcome (the API shows the last error)."""
+
+    __tablename__ = "collector_job_runs"
+    __table_args__ = (Index("ix_collector_job_runs_job_started", "job_id", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(100))
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    targets: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobLease(Base):
+    """Who runs a scheduled job now (core/jobs.py): one row per job, taken in a write transaction.
+
+    Several service processes on one database share the APScheduler job store, so each may fire the same
+    job; only the one that takes the lease runs it. The lease expires unless its holder renews it.
+    """
+
+    __tablename__ = "job_leases"
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))  # host:pid:instance of the running process
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the collector_job_runs row of the current run
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,171 @@
+"""Routes for spreadsheet import (dry run or apply), export and blank templates of each inventory kind."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
+from core.identity import Principal
+from inventory.access import INVENTORY_WRITE, write_guard
+from inventory.io import importing as io
+from inventory.io.cells import to_utc
+from inventory.kinds import KINDS
+
+KindName = StrEnum("KindName", {name: name for name in KINDS})  # type: ignore[misc]
+FileFormat = Literal["csv", "xlsx"]
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the file", "content": {m.split(";")[0]: {} for m in MEDIA.values()}}
+}
+_FORM_SLACK = 64 * 1024  # multipart boundaries and headers around the file itself
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": ".csv or .xlsx"}},
+                }
+            }
+        },
+    }
+}
+
+
+def _too_large(size: int, limit: int) -> TooLarge:
+    return TooLarge(
+        f"upload is larger than {limit} bytes / 上传文件超过上限",
+        [Problem("file too large", field="file", value=size)],
+    )
+
+
+async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None]:
+    """The uploaded `file` field, refused with 413 as soon as it is known to exceed the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _FORM_SLACK:
+        raise _too_large(int(declared), limit)
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed(
+                "send the spreadsheet as the multipart field 'file' / 请以 file 字段上传文件",
+                [Problem("required", field="file")],
+            )
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise _too_large(len(data), limit)
+        return data, upload.filename
+    finally:
+        await form.close()
+
+
+def _may_import(principal: Principal, kind: str) -> None:
+    if kind not in INVENTORY_WRITE[principal.role]:
+        raise Forbidden(
+            f"role {principal.role.value} may not change {kind}",
+            [Problem("not writable by this role", field="kind", value=kind)],
+        )
+
+
+def _attachment(content: bytes, kind: str, fmt: str, stem: str) -> Response:
+    name = f"{kind}-{stem}.{fmt}"
+    return Response(content, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def add_io_routes(router: APIRouter) -> None:
+    """Add `/{kind}/import`, `/{kind}/export` and `/{kind}/template` (before the `/{kind}/{id}` routes)."""
+
+    @router.post(
+        "/{kind}/import",
+        summary="Import a CSV/XLSX file (dry run or all-or-nothing apply) / 导入",
+        openapi_extra=_UPLOAD_BODY,
+        responses={422: {"description": "some rows are wrong; nothing was written"}, 413: {"description": "too big"}},
+    )
+    async def import_kind(
+        kind: KindName,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        dry_run: Annotated[bool, Query(description="only report the diff; write nothing")] = False,
+        message: Annotated[str | None, Query(max_length=500)] = None,
+        history_since: Annotated[
+            datetime | None,
+            Query(
+                description="new objects are on record since this time (no offset = Beijing time); default: the "
+                "earliest status date in the file / 新建对象的在册起始时间"
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        """Rows are matched by code: new codes are created, known ones updated; references are codes.
+
+        Returns the per-row report; with any error it is a 422 whose `error.details` name row and field.
+        """
+        name = str(kind.value)
+        _may_import(principal, name)
+        data, filename = await _read_upload(request, request.app.state.settings.max_upload_bytes)
+        ctx = change_context(request, principal, write_guard(principal), message)
+        if history_since is not None:
+            ctx = replace(ctx, history_since=to_utc(history_since))
+
+        def run() -> io.ImportReport:
+            try:
+                report = io.import_file(session, name, data, filename, ctx, dry_run)
+                if report.applied:
+                    session.commit()
+                return report
+            finally:
+                if session.in_transaction():
+                    session.rollback()
+
+        report = await run_in_threadpool(run)
+        body: dict[str, Any] = {"report": report.as_dict()}
+        if not report.ok:
+            return JSONResponse({**report.error().body(), **body}, status_code=422)
+        return JSONResponse(body["report"])
+
+    @router.get(
+        "/{kind}/export",
+        summary="Export a kind as CSV/XLSX (codes for references) / 导出",
+        response_class=Response,
+        responses=FILE_RESPONSE,
+    )
+    def export_kind(
+        kind: KindName,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        format: Annotated[FileFormat, Query(description="csv or xlsx")] = "xlsx",
+    ) -> Response:
+        """Scoped roles get only their unit subtree; the file re-imports to no change."""
+        name = str(kind.value)
+        return _attachment(
+            io.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
+        )
+
+    @router.get(
+        "/{kind}/template",
+        summary="A blank import template / 导入模板",
+        response_class=Response,
+        responses=FILE_RESPONSE,
+    )
+    def template_kind(
+        kind: KindName,
+        principal: CurrentPrincipal,
+        format: Annotated[FileFormat, Query(description="xlsx (with a 说明 Notes sheet) or csv")] = "xlsx",
+    ) -> Response:
+        name = str(kind.value)
+        return _attachment(io.template(name, format), name, format, "template")

@@ -1,0 +1,185 @@
+"""The `yunwang` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from collectors.devices_cli import make_app as devices_cli
+from core.db import Database
+from core.enums import Role
+from core.errors import AppError
+from core.identity import create_token
+from core.logs import configure
+from core.models import ApiToken
+from dashboards.report_cli import make_app as report_cli
+from inventory.models import Unit
+from migrations_plan.cli import make_app as plan_cli
+from orchestrator.app import schema as dbschema
+from orchestrator.app.cloud_cli import make_app as clouds_cli
+from orchestrator.app.factory import create_app
+from orchestrator.app.inventory_cli import register as register_io
+from orchestrator.app.plan_capacity import plan_capacity
+from orchestrator.app.probe_cli import register as register_probe
+from orchestrator.app.settings import Settings
+from orchestrator.requests.cli import make_app as requests_cli
+
+app = typer.Typer(
+    help="yunwang 云网: cloud-and-network orchestration for the Guangxi e-government", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema / 数据库", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens / 访问令牌", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+register_io(app)  # yunwang import / export / template
+console = Console()
+log = logging.getLogger("yunwang")
+register_probe(app, console)  # yunwang probe NODE_CODE (a probe-now job with a progress bar)
+
+
+def _settings() -> Settings:
+    s = Settings()
+    s.ensure_dirs()
+    return s
+
+
+app.add_typer(plan_cli(lambda: Database(_settings().database_url), plan_capacity), name="plan")  # as the API
+app.add_typer(report_cli(lambda: Database(_settings().database_url)), name="report")
+_request_cli, _quota_cli = requests_cli(lambda: Database(_settings().database_url))
+app.add_typer(_request_cli, name="request")
+app.add_typer(_quota_cli, name="quota")
+app.add_typer(clouds_cli(_settings), name="cloud")
+app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema of every package to the newest revision."""
+    s = _settings()
+    dbschema.upgrade(s.database_url)
+    console.print("[green]schema up to date[/green]")
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m"), branch: str = typer.Option("inventory")) -> None:
+    """Autogenerate a migration on one package's branch (developers)."""
+    s = _settings()
+    dbschema.upgrade(s.database_url)
+    dbschema.revision(s.database_url, message, branch)
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., help="who or what uses the token"),
+    role: Role = typer.Option(..., help="role"),
+    unit: str | None = typer.Option(None, help="unit code, for scoped roles"),
+) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    s = _settings()
+    db = Database(s.database_url)
+    try:
+        with db.session() as session:
+            unit_id = None
+            if unit:
+                found = session.query(Unit).filter_by(code=unit).one_or_none()
+                if found is None:
+                    raise typer.BadParameter(f"unknown unit code {unit!r}", param_hint="--unit")
+                unit_id = found.id
+            plain = create_token(session, name, role, unit_id)
+    except AppError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(plain)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (name, role, prefix), never the tokens themselves."""
+    s = _settings()
+    db = Database(s.database_url)
+    table = Table("name", "role", "prefix", "unit_id", "revoked", "created_at")
+    with db.session() as session:
+        for t in session.query(ApiToken).order_by(ApiToken.id):
+            table.add_row(t.name, t.role.value, t.prefix + "…", str(t.unit_id or ""), str(t.revoked), str(t.created_at))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke a token by name."""
+    s = _settings()
+    db = Database(s.database_url)
+    with db.session() as session:
+        t = session.query(ApiToken).filter_by(name=name).one_or_none()
+        if t is None:
+            console.print(f"[red]no token named {name!r}[/red]")
+            raise typer.Exit(2)
+        t.revoked = True
+    console.print(f"revoked {name}")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="bind address (default from settings)"),
+    port: int | None = typer.Option(None, help="port (default from settings)"),
+    upgrade: bool = typer.Option(True, help="upgrade the schema first"),
+) -> None:
+    """Run the API service."""
+    s = _settings()
+    configure(s.log_level)
+    if upgrade:
+        dbschema.upgrade(s.database_url)
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
+
+
+@app.command()
+def demo(
+    reset: bool = typer.Option(False, "--reset", help="drop everything and load the demo again / 清空后重新加载"),
+    scale: float = typer.Option(1.0, "--scale", min=0.01, help="multiplies systems, networks and the like"),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading"),
+    host: str | None = typer.Option(None, help="bind address (default from settings)"),
+    port: int | None = typer.Option(None, help="port (default from settings)"),
+) -> None:
+    """Load the demo inventory of Guangxi (demo data / 演示数据), issue one token per role, then serve."""
+    from orchestrator.app import demo as demo_setup
+
+    s = _settings()
+    configure(s.log_level)
+    if reset:
+        demo_setup.reset_database(s.database_url)
+    dbschema.upgrade(s.database_url)
+    db = Database(s.database_url)
+    try:
+        with db.session() as session:
+            if demo_setup.has_units(session):
+                console.print("database already has units; keeping them (use --reset to reload the demo)")
+            else:
+                with console.status("loading the demo inventory / 正在加载演示数据…"):
+                    summary = demo_setup.load(session, scale)
+                console.print(
+                    f"[green]demo inventory loaded[/green] in {summary.seconds:.1f}s: "
+                    + ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+                )
+        with db.session() as session:
+            tokens = demo_setup.issue_tokens(session)
+    finally:
+        db.dispose()
+    path = demo_setup.write_token_file(s.data_dir, tokens)
+    table = Table("role / 角色", "token name", "unit / 单位", "token file / 令牌文件", title="demo tokens / 演示令牌")
+    for t in tokens:
+        table.add_row(t.role.value, t.name, t.unit_code or "-", str(path))
+    console.print(table)
+    admin_token = next(t.token for t in tokens if t.role is Role.ADMIN)
+    console.print(f"admin token (shown once; all tokens are in {path}):\n{admin_token}")
+    if serve_after:
+        where = f"http://{host or s.host}:{port or s.port}"
+        console.print(f"serving on {where} (API docs {where}/docs)")
+        uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    app()

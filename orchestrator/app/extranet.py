@@ -1,0 +1,71 @@
+"""Wires the extranet collectors into the app: the service, its metrics, its router and its jobs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from collectors.api import build_router
+from collectors.device_metrics import DeviceCollector
+from collectors.devices_api import build_devices_router
+from collectors.icmp import IcmpOptions
+from collectors.jobs import ProbeJobs
+from collectors.metrics import ExtranetCollector
+from collectors.results import ProbeKind
+from collectors.runner import CollectorConfig, CollectorService
+from collectors.snmp import SnmpOptions
+from collectors.snmp_metrics import SnmpCollector
+from collectors.ssh import SshOptions
+from collectors.tcp import TcpOptions
+from core.jobs import JobOutcome, Jobs
+from orchestrator.app.settings import Settings
+
+
+def collector_config(s: Settings) -> CollectorConfig:
+    v = s.collector_vantage
+    return CollectorConfig(
+        vantage=v,
+        icmp=IcmpOptions(
+            count=s.collector_icmp_count,
+            interval_seconds=s.collector_icmp_packet_interval_seconds,
+            timeout_seconds=s.collector_icmp_timeout_seconds,
+            privileged=s.collector_icmp_privileged,
+            vantage=v,
+        ),
+        tcp=TcpOptions(s.collector_tcp_timeout_seconds, s.collector_tcp_concurrency, s.collector_retries, v),
+        ssh=SshOptions(s.collector_ssh_timeout_seconds, s.collector_ssh_concurrency, s.collector_retries, v),
+        snmp=SnmpOptions(s.collector_snmp_timeout_seconds, s.collector_retries, s.collector_snmp_concurrency, v),
+        degraded_loss_ratio=s.collector_degraded_loss_ratio,
+        history_hours=s.collector_history_hours,
+        secret_key=s.secret_key.get_secret_value() if s.secret_key else None,
+        data_dir=s.data_dir,
+        credential_files_dir=s.credential_files_dir,
+        credential_env_prefix=s.credential_env_prefix,
+    )
+
+
+def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
+    """Service on app.state.collectors, metrics on app.state.registry, router, and one job per probe kind."""
+    settings: Settings = app.state.settings
+    svc = CollectorService(app.state.db, collector_config(settings))
+    app.state.collectors = svc
+    app.state.registry.register(ExtranetCollector(svc.live))
+    app.state.registry.register(DeviceCollector(svc.devices))
+    app.state.registry.register(SnmpCollector(svc.snmp_view))
+    app.state.probe_jobs = probe_jobs = ProbeJobs(svc)  # probe-now jobs, run on the app's event loop
+    app.state.components.stoppers.append(lambda a: probe_jobs.cancel_all())
+    app.include_router(build_router())
+    app.include_router(build_devices_router())
+    intervals = {
+        ProbeKind.ICMP: settings.collector_icmp_interval_seconds,
+        ProbeKind.TCP: settings.collector_tcp_interval_seconds,
+        ProbeKind.SSH: settings.collector_ssh_interval_seconds,
+        ProbeKind.SNMP: settings.collector_snmp_interval_seconds,
+    }
+    for kind, seconds in intervals.items():
+
+        def task(kind: ProbeKind = kind) -> JobOutcome:
+            summary = svc.sweep_blocking(kind)
+            return JobOutcome(summary.targets, summary.failures)
+
+        jobs.add_interval(f"collectors.{kind.value}", task, seconds, settings.collector_jitter_seconds)
+    return svc

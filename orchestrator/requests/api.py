@@ -1,0 +1,329 @@
+"""API of the multi-cloud governance scheduler: requests, approval, placement, provisioning, events, quotas.
+
+Thin: every write goes through `orchestrator.requests.service` (authorisation, state machine, audit, events)
+or, for provisioning and retirement, `orchestrator.requests.provisioning_hook`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.enums import Role
+from core.errors import Conflict, Problem
+from core.times import OutputTime
+from core.validation import INT32_MAX, Count, Id, Limit, Offset
+from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, HostCapacity
+from orchestrator.provisioning.models import CapacitySample
+from orchestrator.requests import approval, quotas
+from orchestrator.requests import provisioning_hook as provisioning
+from orchestrator.requests import service as svc
+from orchestrator.requests.flavors import flavor_table
+from orchestrator.requests.lifecycle import RequestCreate, RequestStatus, Resources
+from orchestrator.requests.models import ResourceRequest
+
+PREFIX = "/api/v1"
+CapacitySource = Callable[[Session], list[CloudCapacity]]
+
+
+class RequestOut(BaseModel):
+    """A resource request as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    title: str
+    unit_id: int
+    system_id: int | None
+    target_hosting: str
+    dr_level: str
+    status: RequestStatus
+    first_level_done: bool
+    approver_unit_id: int | None
+    bundle: dict[str, Any]
+    justification: str | None
+    demand: dict[str, int]
+    placement: dict[str, Any] | None
+    primary_cloud: str | None
+    primary_az: str | None
+    replica_cloud: str | None
+    replica_az: str | None
+    resources: list[dict[str, Any]] | None
+    failure_reason: str | None
+    office_review: str | None  # why only the office may approve (zombie candidate); never auto-approved
+    created_by: str
+
+    @classmethod
+    def of(cls, row: ResourceRequest) -> RequestOut:
+        data = {k: getattr(row, k) for k in cls.model_fields if k != "demand"}
+        data["target_hosting"] = row.target_hosting.value
+        data["dr_level"] = row.dr_level.value
+        return cls(**data, demand=svc.demand_of(row).as_dict())
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    request_id: int
+    unit_id: int
+    at: OutputTime
+    kind: str
+    status: str
+    actor: str
+    actor_role: str | None
+    message: str | None
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class QuotaIn(BaseModel):
+    """New limits; a null clears that limit, an absent field keeps it."""
+
+    model_config = ConfigDict(extra="forbid")
+    vcpus: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    ram_mb: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    disk_gb: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    instances: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    floating_ips: int | None = Field(default=None, ge=0, le=INT32_MAX)
+
+
+def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
+    """Capacity from the newest sample of every cloud (written by the provisioning side's capacity collector);
+    samples carry no availability zone, `az_of(cloud)` supplies it (from clouds.yaml)."""
+    newest = (
+        select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
+    )
+    rows = session.scalars(
+        select(CapacitySample).join(
+            newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at)
+        )
+    )
+    hosts: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
+    for r in rows:
+        hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
+    return [
+        CloudCapacity(cloud, az_of(cloud), tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
+        for cloud, by_host in sorted(hosts.items())
+    ]
+
+
+def _driver_for(app: FastAPI) -> Callable[[str], CloudDriver]:
+    custom = getattr(app.state, "driver_for", None)
+    if custom is not None:
+        return custom  # type: ignore[no-any-return]
+    path = app.state.settings.clouds_yaml
+    if path is None:
+        raise Conflict("no clouds.yaml configured", [Problem("set YUNWANG_CLOUDS_YAML", field="clouds_yaml")])
+    from orchestrator.provisioning.openstack import CloudRegistry
+
+    reg = getattr(app.state, "cloud_registry", None) or CloudRegistry(path)
+    app.state.cloud_registry = reg
+    return reg.driver  # type: ignore[no-any-return]
+
+
+class RequestsCollector(Collector):
+    """`yunwang_resource_requests{status}`: how many requests are in each state (one GROUP BY per scrape)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        g = GaugeMetricFamily("yunwang_resource_requests", "Resource requests by lifecycle state", labels=["status"])
+        with self.db.sessions() as s:
+            rows = s.execute(select(ResourceRequest.status, func.count()).group_by(ResourceRequest.status)).all()
+        counts = {status: int(n) for status, n in rows}
+        for status in RequestStatus:
+            g.add_metric([status.value], counts.get(status, 0))
+        yield g
+
+
+def install(app: FastAPI) -> None:
+    """Wire the scheduler into the app: router, metrics collector, default capacity source."""
+    app.include_router(build_router())
+    app.state.registry.register(RequestsCollector(app.state.db))
+    if getattr(app.state, "scheduler_capacity", None) is None:
+
+        def sampled(session: Session) -> list[CloudCapacity]:
+            return latest_capacities(session, _az_lookup(app))
+
+        app.state.scheduler_capacity = sampled
+
+
+def _az_lookup(app: FastAPI) -> Callable[[str], str | None]:
+    """Each cloud's availability zone from clouds.yaml (`yunwang.availability_zone`), when one is configured."""
+    try:
+        driver_for = _driver_for(app)
+    except Conflict:
+        return lambda _: None
+
+    def az(cloud: str) -> str | None:
+        try:
+            return driver_for(cloud).availability_zone
+        except KeyError:
+            return None
+
+    return az
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["multi-cloud scheduler / 多云共治"])
+
+    @router.post("/requests", status_code=201, summary="Create a draft request / 新建资源申请")
+    def create_request(body: RequestCreate, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        table, ambiguous = flavor_table(request.app)
+        row = svc.create(session, p, change_context(request, p), body, table, ambiguous)
+        session.commit()
+        return RequestOut.of(row)
+
+    @router.get("/requests", summary="List requests / 申请列表")
+    def list_requests(
+        session: SessionDep,
+        p: CurrentPrincipal,
+        status: RequestStatus | None = None,
+        unit_id: Id | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[RequestOut]:
+        rows = svc.list_requests(session, p, status, unit_id, min(max(limit, 1), 1000), max(offset, 0))
+        return [RequestOut.of(r) for r in rows]
+
+    @router.get("/requests/{request_id}", summary="One request / 申请详情")
+    def get_request(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        return RequestOut.of(svc.get(session, p, request_id))
+
+    @router.post("/requests/{request_id}/submit", summary="Submit (quota check, auto-approval) / 提交")
+    def submit(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        svc.submit(session, p, change_context(request, p), row, svc.auto_rules_from(request.app.state.settings))
+        session.commit()
+        return RequestOut.of(row)
+
+    @router.post("/requests/{request_id}/approve", summary="Approve: first level (sub-cloud chief) or final (office)")
+    def approve(
+        request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal, body: CommentIn | None = None
+    ) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        ctx = change_context(request, p)
+        text = body.comment if body else None
+        if p.role == Role.SUB_CLOUD_CHIEF:
+            svc.first_approve(session, p, ctx, row, text)
+        else:
+            svc.approve(session, p, ctx, row, text)
+        session.commit()
+        return RequestOut.of(row)
+
+    @router.post("/requests/{request_id}/reject", summary="Reject with a comment / 驳回")
+    def reject(
+        request_id: Id, body: RejectIn, request: Request, session: SessionDep, p: CurrentPrincipal
+    ) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        svc.reject(session, p, change_context(request, p), row, body.comment)
+        session.commit()
+        return RequestOut.of(row)
+
+    @router.post("/requests/{request_id}/comments", status_code=201, summary="Comment / 评论")
+    def add_comment(
+        request_id: Id, body: NoteIn, request: Request, session: SessionDep, p: CurrentPrincipal
+    ) -> EventOut:
+        row = svc.get(session, p, request_id)
+        ev = svc.comment(session, p, change_context(request, p), row, body.text)
+        session.commit()
+        return EventOut.model_validate(ev)
+
+    @router.post("/requests/{request_id}/schedule", summary="Place it (explained) / 调度")
+    def schedule(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        approval.authorize(p, svc.Action.SCHEDULE, svc.facts(row))
+        source: CapacitySource = request.app.state.scheduler_capacity
+        cands = svc.candidates(session, source(session))
+        try:
+            svc.schedule(
+                session, p, change_context(request, p), row, cands, svc.policy_from(request.app.state.settings)
+            )
+        except svc.PlacementRefused:
+            session.commit()  # the refusal and its reasons stay on the request
+            raise
+        session.commit()
+        return RequestOut.of(row)
+
+    @router.post("/requests/{request_id}/provision", summary="Provision on the chosen clouds / 开通")
+    def provision(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        approval.authorize(p, svc.Action.PROVISION, svc.facts(row))
+        session.rollback()  # end this read; provisioning commits step by step in its own sessions
+        db: Database = request.app.state.db
+        managed = request.app.state.settings.cloud_quota_mode == "managed"
+        provisioning.provision(db, p, change_context(request, p), request_id, _driver_for(request.app), managed)
+        session.rollback()  # a fresh snapshot of what provisioning committed
+        return RequestOut.of(svc.get(session, p, request_id))
+
+    @router.post("/requests/{request_id}/retire", summary="Retire: delete what it created / 退役")
+    def retire(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+        row = svc.get(session, p, request_id)
+        approval.authorize(p, svc.Action.RETIRE, svc.facts(row))
+        session.rollback()  # end this read; provisioning commits step by step in its own sessions
+        db: Database = request.app.state.db
+        provisioning.retire(db, p, change_context(request, p), request_id, _driver_for(request.app))
+        session.rollback()  # a fresh snapshot of what provisioning committed
+        return RequestOut.of(svc.get(session, p, request_id))
+
+    @router.get("/requests/{request_id}/events", summary="A request's events / 申请动态")
+    def request_events(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> list[EventOut]:
+        svc.get(session, p, request_id)
+        return [EventOut.model_validate(e) for e in svc.events(session, p, request_id=request_id, limit=1000)]
+
+    @router.get("/events", summary="Notifications / 通知 (poll with since_id)")
+    def all_events(session: SessionDep, p: CurrentPrincipal, since_id: Count = 0, limit: Limit = 200) -> list[EventOut]:
+        return [
+            EventOut.model_validate(e)
+            for e in svc.events(session, p, since_id=since_id, limit=min(max(limit, 1), 1000))
+        ]
+
+    @router.get("/quotas/{unit_id}", summary="A unit's quota, usage and headroom / 配额")
+    def get_quota(unit_id: Id, session: SessionDep, p: CurrentPrincipal) -> dict[str, Any]:
+        approval.require_read(p, unit_id, "quota")
+        chain = quotas.chain_for(session, unit_id)
+        own = quotas.limits_of(session.get(quotas.UnitQuota, unit_id))
+        headroom = {
+            f: min((lv.limits[f] - getattr(lv.used, f) for lv in chain if f in lv.limits), default=None)
+            for f in Resources.FIELDS
+        }
+        return {
+            "unit_id": unit_id,
+            "limits": own,
+            "usage": quotas.usage_of(session, unit_id).as_dict(),
+            "chain": [{"unit_id": lv.unit_id, "limits": lv.limits, "subtree_used": lv.used.as_dict()} for lv in chain],
+            "headroom": headroom,
+        }
+
+    @router.put("/quotas/{unit_id}", summary="Set a unit's quota (office) / 分配配额")
+    def put_quota(
+        unit_id: Id, body: QuotaIn, request: Request, session: SessionDep, p: CurrentPrincipal
+    ) -> dict[str, Any]:
+        row = quotas.set_limits(session, change_context(request, p), unit_id, body.model_dump(exclude_unset=True))
+        session.commit()
+        return {"unit_id": unit_id, "limits": quotas.limits_of(row)}
+
+    return router
