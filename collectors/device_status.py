@@ -17,10 +17,11 @@ from collectors.models import DeviceCollectStatus
 from collectors.results import ProbeError, ProbeResult
 from collectors.ssh import fingerprint, presented_fingerprint
 from core import times
-from core.audit import ChangeContext
+from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction
 from core.times import now_utc
 from inventory import service
+from inventory.kinds import KINDS
 from inventory.models import Device, ExtranetNode
 
 # The reasons an SSH collection can fail (metric label values; bounded).
@@ -92,14 +93,12 @@ def record(session: Session, results: Sequence[ProbeResult]) -> None:
 
 def clear_host_key(session: Session, device_id: int, ctx: ChangeContext) -> dict[str, Any]:
     """Forget a device's trusted host key (after a legitimate change); the next session trusts the new one."""
-    service.get_or_404(session, service.KINDS["devices"], device_id)
+    service.get_or_404(session, KINDS["devices"], device_id)
     row = session.get(DeviceCollectStatus, device_id)
     before = {"host_key_fingerprint": fingerprint(row.host_key) if row and row.host_key else None}
     if row is not None:
         row.host_key, row.host_key_seen_at = None, None
-    service.record_change(
-        session, ctx, "devices", device_id, ChangeAction.DECIDE, before, {"host_key_fingerprint": None}
-    )
+    record_change(session, ctx, "devices", device_id, ChangeAction.DECIDE, before, {"host_key_fingerprint": None})
     session.flush()
     return before
 
@@ -109,14 +108,14 @@ ENCODINGS = ("utf-8", "gbk", "gb18030")
 
 def set_encoding(session: Session, device_id: int, encoding: str, ctx: ChangeContext) -> None:
     """The encoding to try first for this device's CLI output (UTF-8 then GBK stay the fallbacks)."""
-    service.get_or_404(session, service.KINDS["devices"], device_id)
+    service.get_or_404(session, KINDS["devices"], device_id)
     row = session.get(DeviceCollectStatus, device_id)
     if row is None:
         row = DeviceCollectStatus(device_id=device_id, consecutive_failures=0, facts_stale=False)
         session.add(row)
     before = {"encoding": row.encoding}
     row.encoding = encoding
-    service.record_change(session, ctx, "devices", device_id, ChangeAction.DECIDE, before, {"encoding": encoding})
+    record_change(session, ctx, "devices", device_id, ChangeAction.DECIDE, before, {"encoding": encoding})
     session.flush()
 
 

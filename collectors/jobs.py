@@ -64,6 +64,10 @@ def sweep_out(summary: SweepSummary) -> dict[str, Any]:
     }
 
 
+def _stamp(t: datetime | None) -> str | None:
+    return iso(t) if t else None
+
+
 @dataclass
 class ProbeJob:
     id: str
@@ -79,16 +83,15 @@ class ProbeJob:
     sweeps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self, with_results: bool = True) -> dict[str, Any]:
-        stamp = lambda t: iso(t) if t else None  # noqa: E731
         return {
             "job_id": self.id,
             "status": self.status.value,
             "node_ids": self.node_ids,
             "kinds": [k.value for k in self.kinds],
             "requested_by": self.requested_by,
-            "created_at": stamp(self.created_at),
-            "started_at": stamp(self.started_at),
-            "finished_at": stamp(self.finished_at),
+            "created_at": _stamp(self.created_at),
+            "started_at": _stamp(self.started_at),
+            "finished_at": _stamp(self.finished_at),
             "progress": {
                 "done": len(self.sweeps),
                 "total": len(self.kinds),

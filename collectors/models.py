@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, enum_type
 from inventory.enums import NodeState
-from inventory.models import enum_type
 
 
 class ProbeRecord(Base):

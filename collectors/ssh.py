@@ -123,7 +123,7 @@ def presented_fingerprint(detail: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-class _FirstUse(paramiko.MissingHostKeyPolicy):
+class _FirstUse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko ships no type hints
     """Accept an unknown key (trust on first use) and remember it; a known, different key never gets here."""
 
     def __init__(self) -> None:

@@ -18,6 +18,7 @@ from core.models import JobRun
 from core.times import iso, now_utc
 from inventory import service
 from inventory.enums import NodeState, RegionLevel
+from inventory.kinds import KINDS
 from inventory.models import Device, ExtranetNode, Region
 
 AVAILABLE = (NodeState.UP, NodeState.DEGRADED)
@@ -95,7 +96,7 @@ def load_nodes(session: Session, node_ids: Iterable[int] | None = None) -> list[
 
 def subtree(session: Session, node_id: int) -> list[int]:
     """The node and every node below it."""
-    service.get_or_404(session, service.KINDS["extranet_nodes"], node_id)
+    service.get_or_404(session, KINDS["extranet_nodes"], node_id)
     children: dict[int | None, list[int]] = {}
     for nid, parent in session.execute(select(ExtranetNode.id, ExtranetNode.parent_id)):
         children.setdefault(parent, []).append(nid)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext, json_value, record_change
 from core.enums import ChangeAction
 from core.errors import Conflict, NotFound, Problem
 from dashboards.rates import pending_declarations, utc
@@ -60,14 +61,14 @@ def pending(
                     "declared_status": r["status"],
                     "status": getattr(r["status_now"], "value", r["status_now"]),
                     "declared_by": r["declared_by"],
-                    "declared_at": service.json_value(declared_at) if declared_at is not None else None,
+                    "declared_at": json_value(declared_at) if declared_at is not None else None,
                 }
             )
     out.sort(key=lambda d: (d["declared_at"] or "", d["kind"], d["code"]))
     return out
 
 
-def confirm(session: Session, ctx: service.ChangeContext, kind: str, obj_id: int) -> dict[str, Any]:
+def confirm(session: Session, ctx: ChangeContext, kind: str, obj_id: int) -> dict[str, Any]:
     """Record the office's confirmation of a pending self-declared completion (409 when nothing is pending)."""
     if kind not in KINDS_CONFIRMED:
         raise NotFound(
@@ -83,7 +84,7 @@ def confirm(session: Session, ctx: service.ChangeContext, kind: str, obj_id: int
             [Problem("not pending confirmation", field="id", value=obj_id)],
         )
     snap = service.snapshot(spec, obj)
-    service.record_change(
+    record_change(
         session,
         ctx,
         kind,

@@ -171,7 +171,7 @@ class RatesExporter:
                 reports = rates.compute_all(session, keys=tuple(RateKey))
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
-            snap = Snapshot(time.time(), built, reports, generate_latest(_Families(built)))  # type: ignore[arg-type]
+            snap = Snapshot(time.time(), built, reports, generate_latest(_Families(built)))
         except Exception:
             self.failures.inc()
             raise
@@ -186,7 +186,7 @@ class RatesExporter:
         snap = self.collector.snapshot
         if snap is None:
             return generate_latest(registry)
-        rest = generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))  # type: ignore[arg-type]
+        rest = generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))
         return snap.text + rest
 
     def _run(self) -> None:

@@ -666,7 +666,8 @@ def item_source(key: RateKey, at: datetime | None) -> Subquery:
         stmt = _units(at)
     else:
         stmt = union_all(_systems(at), _networks(at))
-    return stmt.subquery("items")
+    items: Subquery = stmt.subquery("items")
+    return items
 
 
 KEEP_EXEMPTS = (SubjectKind.ROOM.value, SubjectKind.EXIT.value)  # "keep" leaves these out like an exemption
@@ -960,7 +961,7 @@ def compute_all(
 # --- drill-down -------------------------------------------------------------------------------
 
 
-def _part_filter(part: Part, category: Any) -> ColumnElement[bool]:
+def _part_filter(part: Part, category: ColumnElement[Any]) -> ColumnElement[bool]:
     if part == "numerator":
         return category == NUMERATOR
     if part == "denominator":

@@ -220,7 +220,7 @@ def _notes(wb: Workbook, data: ReportData) -> None:
 def render_xlsx(data: ReportData) -> bytes:
     """The workbook's bytes; the same data always gives the same bytes (fixed times, fixed zip entries)."""
     wb = Workbook()
-    wb.remove(wb.active)  # type: ignore[arg-type]
+    wb.remove(wb.active)
     _overall(wb, data)
     _ranking(wb, data, SHEET_UNITS, f"{data.month.label_zh}单位排名 Ranking of units", "单位", data.units)
     _ranking(wb, data, SHEET_CITIES, f"{data.month.label_zh}地市排名 Ranking of cities", "地市", data.cities)

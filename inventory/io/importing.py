@@ -963,7 +963,7 @@ def export_rows(
 ) -> list[dict[str, Any]]:
     """Every object of a kind (or of a unit subtree, or with these ids) as file values: codes for references."""
     spec = KINDS[kind]
-    table: Any = spec.model.__table__  # type: ignore[attr-defined]
+    table: Any = spec.model.__table__
     stmt = select(table).order_by(table.c.id)
     scope = queries.scope_clause(spec, units)
     if scope is not None:

@@ -4,7 +4,7 @@ sweep, show a step log. Answers are messages with an exit code, never tracebacks
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,6 +29,10 @@ CLI_CTX = ChangeContext(actor="cli", role="admin")
 FINAL_OK = (RequestStatus.ACTIVE, RequestStatus.RETIRED)
 
 
+if TYPE_CHECKING:
+    from orchestrator.provisioning.openstack import CloudRegistry
+
+
 def _request_id(db: Database, ref: str) -> int | None:
     """A request's id from its code (RR000042) or id (42); None when it is not a request of this database."""
     with db.session() as s:
@@ -48,7 +52,7 @@ def _code(db: Database, rid: int | None, ref: str) -> str:
 def make_app(settings: Callable[[], Settings]) -> typer.Typer:
     app = typer.Typer(help="Clouds: provisioning runs, capacity and drift / 云资源", no_args_is_help=True)
 
-    def registry():  # type: ignore[no-untyped-def]
+    def registry() -> tuple[Database, CloudRegistry]:
         s = settings()
         if s.clouds_yaml is None:
             console.print("[red]set YUNWANG_CLOUDS_YAML[/red]")

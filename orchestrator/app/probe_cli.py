@@ -64,7 +64,8 @@ def run_probe(
     console.print(table)
     if job["status"] != "succeeded":
         raise ProbeFailed(f"job {job['job_id']} {job['status']}: {job.get('error') or 'still running'}")
-    return job
+    finished: dict[str, Any] = job
+    return finished
 
 
 def register(app: typer.Typer, console: Console) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
-from inventory.models import Timestamped, enum_type
+from core.db import Base, enum_type
+from inventory.models import Timestamped
 
 
 class RunStatus(StrEnum):

@@ -173,7 +173,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> ProvisionPlan:
         volumes=tuple(VolumeSpec(**v) for v in d.get("volumes", ())),
         networks=tuple(NetworkSpec(**n) for n in d.get("networks", ())),
         security_groups=tuple(
-            SecurityGroupSpec(g["name"], tuple(tuple(r) for r in g.get("rules", ())))  # type: ignore[misc]
+            SecurityGroupSpec(g["name"], tuple(tuple(r) for r in g.get("rules", ())))
             for g in d.get("security_groups", ())
         ),
         floating_ips=int(d.get("floating_ips", 0)),

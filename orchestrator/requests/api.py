@@ -28,8 +28,8 @@ from orchestrator.requests import approval, quotas
 from orchestrator.requests import provisioning_hook as provisioning
 from orchestrator.requests import service as svc
 from orchestrator.requests.flavors import flavor_table
-from orchestrator.requests.lifecycle import RequestCreate, RequestStatus, Resources
-from orchestrator.requests.models import ResourceRequest
+from orchestrator.requests.lifecycle import Action, RequestCreate, RequestStatus, Resources
+from orchestrator.requests.models import ResourceRequest, UnitQuota
 
 PREFIX = "/api/v1"
 CapacitySource = Callable[[Session], list[CloudCapacity]]
@@ -140,7 +140,7 @@ def _driver_for(app: FastAPI) -> Callable[[str], CloudDriver]:
 
     reg = getattr(app.state, "cloud_registry", None) or CloudRegistry(path)
     app.state.cloud_registry = reg
-    return reg.driver  # type: ignore[no-any-return]
+    return reg.driver
 
 
 class RequestsCollector(Collector):
@@ -255,7 +255,7 @@ def build_router() -> APIRouter:
     @router.post("/requests/{request_id}/schedule", summary="Place it (explained) / 调度")
     def schedule(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
-        approval.authorize(p, svc.Action.SCHEDULE, svc.facts(row))
+        approval.authorize(p, Action.SCHEDULE, svc.facts(row))
         source: CapacitySource = request.app.state.scheduler_capacity
         cands = svc.candidates(session, source(session))
         try:
@@ -271,7 +271,7 @@ def build_router() -> APIRouter:
     @router.post("/requests/{request_id}/provision", summary="Provision on the chosen clouds / 开通")
     def provision(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
-        approval.authorize(p, svc.Action.PROVISION, svc.facts(row))
+        approval.authorize(p, Action.PROVISION, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         db: Database = request.app.state.db
         managed = request.app.state.settings.cloud_quota_mode == "managed"
@@ -282,7 +282,7 @@ def build_router() -> APIRouter:
     @router.post("/requests/{request_id}/retire", summary="Retire: delete what it created / 退役")
     def retire(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         row = svc.get(session, p, request_id)
-        approval.authorize(p, svc.Action.RETIRE, svc.facts(row))
+        approval.authorize(p, Action.RETIRE, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         db: Database = request.app.state.db
         provisioning.retire(db, p, change_context(request, p), request_id, _driver_for(request.app))
@@ -305,7 +305,7 @@ def build_router() -> APIRouter:
     def get_quota(unit_id: Id, session: SessionDep, p: CurrentPrincipal) -> dict[str, Any]:
         approval.require_read(p, unit_id, "quota")
         chain = quotas.chain_for(session, unit_id)
-        own = quotas.limits_of(session.get(quotas.UnitQuota, unit_id))
+        own = quotas.limits_of(session.get(UnitQuota, unit_id))
         headroom = {
             f: min((lv.limits[f] - getattr(lv.used, f) for lv in chain if f in lv.limits), default=None)
             for f in Resources.FIELDS

@@ -23,6 +23,7 @@ from orchestrator.provisioning.models import ProvisionRun
 from orchestrator.requests import quotas
 from orchestrator.requests import service as svc
 from orchestrator.requests.lifecycle import RequestStatus
+from orchestrator.requests.models import UnitQuota
 
 CLI = Principal(name="cli", role=Role.ADMIN)
 console = Console()
@@ -112,7 +113,7 @@ def make_app(database: Callable[[], Database]) -> tuple[typer.Typer, typer.Typer
             if unit_id is None:
                 raise typer.BadParameter(f"no unit {unit}")
             console.print(
-                f"limits {quotas.limits_of(s.get(quotas.UnitQuota, unit_id))}; usage {quotas.usage_of(s, unit_id).as_dict()}"
+                f"limits {quotas.limits_of(s.get(UnitQuota, unit_id))}; usage {quotas.usage_of(s, unit_id).as_dict()}"
             )
             for lv in quotas.chain_for(s, unit_id):
                 console.print(f"  unit {lv.unit_id}: limits {lv.limits}, subtree used {lv.used.as_dict()}")

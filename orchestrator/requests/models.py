@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
-from inventory.models import enum_type
+from core.db import Base, enum_type
 from orchestrator.placement.engine import DRLevel
 from orchestrator.requests.lifecycle import RequestStatus, TargetHosting
 

@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.audit import ChangeContext
+from core.audit import ChangeContext, record_change
 from core.db import Database
 from core.enums import ChangeAction, Role
 from dashboards import confirmations, rates
 from dashboards.rates import SELF_DECLARED, RateKey
-from inventory import service
 from orchestrator.requests.models import ResourceRequest
 from tests.builders import Inv
 
@@ -73,7 +72,7 @@ def build(s: Any) -> dict[str, int]:
     )
     s.add(req)
     s.flush()
-    service.record_change(
+    record_change(
         s,
         ChangeContext(actor="operator", role="cloud_operator", at=T1),
         "resource_requests",

@@ -37,6 +37,7 @@ from core.models import ChangeLog
 from dashboards import rates
 from dashboards.rates import RateKey
 from inventory import service
+from inventory.kinds import KINDS
 from inventory.models import NodeAccess
 from tests.builders import Inv
 
@@ -154,7 +155,7 @@ def test_mismatched_access_record_is_refused_naming_codes(world: Database, unit:
         ids = {
             code: oid
             for kind in ("units", "extranet_nodes")
-            for code, oid in s.execute(select(service.KINDS[kind].model.code, service.KINDS[kind].model.id))  # type: ignore[attr-defined]
+            for code, oid in s.execute(select(KINDS[kind].model.code, KINDS[kind].model.id))  # type: ignore[attr-defined]
         }
         logged = s.scalar(select(func.count()).select_from(ChangeLog))
         with pytest.raises(RuleViolation) as err:

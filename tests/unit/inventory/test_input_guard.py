@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from core.audit import ChangeContext
+from core.audit import ChangeContext, record_change
 from core.db import Database
 from core.enums import ChangeAction, Role
 from core.errors import ValidationFailed
@@ -182,7 +182,7 @@ def test_change_log_never_stores_what_breaks_as_of(any_db: Database) -> None:
     before = counts(any_db)
     for after in ({"memory_gb": float("nan")}, {"x": float("inf")}, {"name": "\ud800"}, {"n": "a\x00"}, {"i": BIG}):
         with pytest.raises(ValidationFailed), any_db.session() as s:
-            service.record_change(s, ctx, "systems", sid, ChangeAction.DECIDE, None, after)
+            record_change(s, ctx, "systems", sid, ChangeAction.DECIDE, None, after)
             s.flush()
     for bad in ({"memory_gb": float("nan")}, {"storage_gb": float("-inf")}, {"vcpus": -1}, {"name": "a\x00"}):
         with pytest.raises(ValidationFailed), any_db.session() as s:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.audit import ChangeContext
 from core.db import Database
 from core.errors import Conflict, RuleViolation, ValidationFailed
 from core.models import ChangeLog
@@ -132,7 +133,7 @@ def test_as_of_reads_the_past_state(any_db: Database) -> None:
             room_id=None,
             status="migrated",
         )
-        service.delete(s, "systems", gone, service.ChangeContext(actor="x", at=t0 + timedelta(days=50)))
+        service.delete(s, "systems", gone, ChangeContext(actor="x", at=t0 + timedelta(days=50)))
         before = {r["id"]: r["status"] for r in queries.as_of(s, "systems", t0 + timedelta(days=10))}
         after = {r["id"]: r["status"] for r in queries.as_of(s, "systems", t0 + timedelta(days=60))}
         assert before == {a: "not_migrated", gone: "not_migrated"}
