@@ -14,7 +14,7 @@ carries the reasons for its wave. Rules:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from inventory.enums import Decision
@@ -285,185 +285,259 @@ def _oversized(k: int, units: dict[int, int], cities: dict[int, int], c: Constra
 
 def plan_waves(items: Sequence[Item], constraints: Constraints = Constraints()) -> Plan:
     """Assign every item a wave (or leave it unplanned with the reason); see the module docstring."""
-    c = constraints
-    if c.max_wave_size < 1:
+    if constraints.max_wave_size < 1:
         raise ValueError("max_wave_size must be at least 1")
-    ordered = sorted(items, key=lambda i: (i.code, i.key))
-    pos = {it.key: n for n, it in enumerate(ordered)}
-    n = len(ordered)
-    edges: list[list[int]] = [sorted({pos[k] for k in it.needs if k in pos and k != it.key}) for it in ordered]
-    comps = strongly_connected(n, edges)
-    comp_of = [0] * n
-    for ci, comp in enumerate(comps):
-        for v in comp:
-            comp_of[v] = ci
-    cycle_comps = sorted(
-        (ci for ci, comp in enumerate(comps) if len(comp) > 1), key=lambda ci: ordered[comps[ci][0]].code
-    )
-    group_no = {ci: g + 1 for g, ci in enumerate(cycle_comps)}
-    # Condensation: component → the components it needs, and who needs it.
-    needs_c: list[set[int]] = [set() for _ in comps]
-    users_c: list[set[int]] = [set() for _ in comps]
-    for v in range(n):
-        for w in edges[v]:
-            a, b = comp_of[v], comp_of[w]
-            if a != b:
-                needs_c[a].add(b)
-                users_c[b].add(a)
-    pending = [len(x) for x in needs_c]
-    earliest = [1] * len(comps)
-    comp_wave: list[int | None] = [None] * len(comps)
-    comp_blocked: dict[int, str] = {}
+    return _Planner(_Graph.build(items), constraints).run()
 
-    def rank(ci: int) -> tuple[int, int, int, str]:
-        first = ordered[comps[ci][0]]
-        return (earliest[ci], first.city_id or -1, first.unit_id or -1, first.code)
 
-    heap = [(rank(ci), ci) for ci in range(len(comps)) if pending[ci] == 0]
-    heapq.heapify(heap)
-    waves: list[_Wave] = [_Wave()]  # index 0 unused; waves are numbered from 1
-    first_open = 1  # waves before it are full
-    unit_open: dict[int, int] = {}  # per unit: waves before it have reached max_per_unit
-    city_open: dict[int, int] = {}
-    remaining = dict(c.capacity) if c.capacity is not None else None
-    reasons: dict[int, list[str]] = {}
-    targets: dict[int, int | None] = {}
-    while heap:
-        _, ci = heapq.heappop(heap)
-        members = comps[ci]
-        why: list[str] = []
-        # the latest-moving dependencies decide the earliest wave; name those
-        deps = [(-(comp_wave[d] or 0), ordered[comps[d][0]].code) for d in needs_c[ci]]
-        dep_waves = sorted(deps) if len(deps) <= 5 else heapq.nsmallest(5, deps)
-        n_deps = len(deps)
-        blocked_by = sorted(ordered[comps[d][0]].code for d in needs_c[ci] if d in comp_blocked)
-        if blocked_by:
-            comp_blocked[ci] = f"依赖未排入的 {', '.join(blocked_by)} / depends on unplanned {', '.join(blocked_by)}"
-        elif remaining is not None:
-            trial = dict(remaining)
-            chosen: dict[int, int] = {}
-            for v in members:
-                it = ordered[v]
-                if it.demand is None:
-                    continue
-                prefs = list(it.targets) if it.targets else sorted(trial)
-                got = next((t for t in prefs if t in trial and trial[t].fits(it.demand)), None)
-                if got is None:
-                    comp_blocked[ci] = (
-                        f"目标云容量不足（{it.code}）/ no target cloud has room left for {it.code}"
-                        if len(members) > 1
-                        else "目标云容量不足 / no target cloud has room left"
-                    )
-                    break
-                trial[got] = trial[got].minus(it.demand)
-                chosen[v] = got
-            if ci not in comp_blocked:
-                remaining = trial
-                for v, t in chosen.items():
-                    targets[v] = t
-        if ci in comp_blocked:
-            for v in members:
-                reasons[v] = [comp_blocked[ci]]
-        else:
-            unit_need: dict[int, int] = {}
-            city_need: dict[int, int] = {}
-            for v in members:
-                it = ordered[v]
-                if it.unit_id is not None:
-                    unit_need[it.unit_id] = unit_need.get(it.unit_id, 0) + 1
-                if it.city_id is not None:
-                    city_need[it.city_id] = city_need.get(it.city_id, 0) + 1
-            w = earliest[ci]
-            if dep_waves:
-                named = ", ".join(f"{code}（第{-wv}批）" for wv, code in dep_waves)
-                more = f" 等{n_deps}项" if n_deps > 5 else ""
-                why.append(f"排在所依赖的 {named}{more} 之后 / after what it depends on: earliest wave {w}")
-            else:
-                why.append("无待迁依赖，可最早批次 / no pending dependencies: earliest wave 1")
-            too_big = _oversized(len(members), unit_need, city_need, c)
-            skipped: dict[str, list[int]] = {}
-            # Jump over waves known to be full for this group (size, or its unit's / city's limit).
-            for kind, start in (
-                ("size", first_open),
-                *(("unit", unit_open.get(u, 1)) for u in unit_need),
-                *(("city", city_open.get(cy, 1)) for cy in city_need),
-            ):
-                if start > w:
-                    skipped[kind] = [w, start - 1]
-                    w = start
-            while True:
-                while len(waves) <= w:
-                    waves.append(_Wave())
-                ok, full = _fits(waves[w], len(members), unit_need, city_need, c, bool(too_big))
-                if ok:
-                    break
-                skipped.setdefault(full or "size", []).append(w)
-                w += 1
-            for kind, ws in skipped.items():
-                span = f"{ws[0]}" if len(ws) == 1 else f"{ws[0]}–{ws[-1]}"
-                why.append(f"第{span}批{_FULL[kind].format(n=c.max_wave_size)} → wave {w}")
-            wave = waves[w]
-            wave.exclusive = bool(too_big)
-            wave.size += len(members)
-            for u, k in unit_need.items():
-                wave.units[u] = wave.units.get(u, 0) + k
-            for city, k in city_need.items():
-                wave.cities[city] = wave.cities.get(city, 0) + k
-            while first_open < len(waves) and (
-                waves[first_open].size >= c.max_wave_size or waves[first_open].exclusive
-            ):
-                first_open += 1
-            if c.max_per_unit is not None:
-                for u in unit_need:
-                    p = unit_open.get(u, 1)
-                    while p < len(waves) and waves[p].units.get(u, 0) >= c.max_per_unit:
-                        p += 1
-                    unit_open[u] = p
-            if c.max_per_city is not None:
-                for cy in city_need:
-                    p = city_open.get(cy, 1)
-                    while p < len(waves) and waves[p].cities.get(cy, 0) >= c.max_per_city:
-                        p += 1
-                    city_open[cy] = p
-            comp_wave[ci] = w
-            if len(members) > 1:
-                codes = [ordered[v].code for v in members]
-                why.append(f"循环依赖组 {group_no[ci]}：{'、'.join(codes)} 同批迁移 / dependency cycle: moves together")
-                for note in too_big:
-                    why.append(f"{note}，单独成批 / own wave {w}")
-            for v in members:
-                reasons[v] = list(why)
-                tgt = targets.get(v)
-                if tgt is not None and remaining is not None:
-                    reasons[v].append(f"目标云 {remaining[tgt].code} / target cloud {remaining[tgt].code}")
-                reasons[v].extend(ordered[v].notes)
-        placed = comp_wave[ci]
-        for u in users_c[ci]:
-            if placed is not None and placed + 1 > earliest[u]:
-                earliest[u] = placed + 1
-            pending[u] -= 1
-            if pending[u] == 0:
-                heapq.heappush(heap, (rank(u), u))
-    out: list[PlannedItem] = []
-    for v, it in enumerate(ordered):
-        ci = comp_of[v]
-        out.append(
-            PlannedItem(
-                it.key,
-                it.kind,
-                it.id,
-                it.code,
-                it.name,
-                it.unit_id,
-                it.city_id,
-                comp_wave[ci],
-                targets.get(v),
-                it.flavor,
-                group_no.get(ci),
-                tuple(ordered[w].code for w in edges[v]),
-                tuple(reasons.get(v, ())),
-            )
+@dataclass
+class _Graph:
+    """The items in a fixed order, their dependency edges and its condensation into components."""
+
+    ordered: list[Item]
+    edges: list[list[int]]  # per item: the items it needs
+    comps: list[list[int]]  # strongly connected components, dependencies first
+    comp_of: list[int]
+    needs_c: list[set[int]]  # per component: the components it needs
+    users_c: list[set[int]]  # per component: the components that need it
+    cycle_comps: list[int]  # components of more than one item, by their first code
+    group_no: dict[int, int]  # cycle component → its group number (from 1)
+
+    @classmethod
+    def build(cls, items: Sequence[Item]) -> _Graph:
+        ordered = sorted(items, key=lambda i: (i.code, i.key))
+        pos = {it.key: n for n, it in enumerate(ordered)}
+        edges = [sorted({pos[k] for k in it.needs if k in pos and k != it.key}) for it in ordered]
+        comps = strongly_connected(len(ordered), edges)
+        comp_of = [0] * len(ordered)
+        for ci, comp in enumerate(comps):
+            for v in comp:
+                comp_of[v] = ci
+        cycle_comps = sorted(
+            (ci for ci, comp in enumerate(comps) if len(comp) > 1), key=lambda ci: ordered[comps[ci][0]].code
         )
-    out.sort(key=lambda p: (p.wave is None, p.wave or 0, p.code))
-    used = max((p.wave for p in out if p.wave is not None), default=0)
-    return Plan(out, used, [[ordered[v].code for v in comps[ci]] for ci in cycle_comps])
+        needs_c: list[set[int]] = [set() for _ in comps]
+        users_c: list[set[int]] = [set() for _ in comps]
+        for v, succ in enumerate(edges):
+            for w in succ:
+                a, b = comp_of[v], comp_of[w]
+                if a != b:
+                    needs_c[a].add(b)
+                    users_c[b].add(a)
+        group_no = {ci: g + 1 for g, ci in enumerate(cycle_comps)}
+        return cls(ordered, edges, comps, comp_of, needs_c, users_c, cycle_comps, group_no)
+
+    def first(self, ci: int) -> Item:
+        return self.ordered[self.comps[ci][0]]
+
+
+class _Waves:
+    """The waves filled so far, and per limit the first wave that may still take more."""
+
+    def __init__(self, c: Constraints) -> None:
+        self.c = c
+        self.waves: list[_Wave] = [_Wave()]  # index 0 unused; waves are numbered from 1
+        self.first_open = 1  # waves before it are full
+        self.unit_open: dict[int, int] = {}  # per unit: waves before it have reached max_per_unit
+        self.city_open: dict[int, int] = {}
+
+    def find(
+        self, w: int, k: int, units: dict[int, int], cities: dict[int, int], oversized: bool
+    ) -> tuple[int, dict[str, list[int]]]:
+        """The first wave from `w` that takes a group of `k`, and the waves skipped by the limit that filled them."""
+        skipped: dict[str, list[int]] = {}
+        # Jump over waves known to be full for this group (size, or its unit's / city's limit).
+        for kind, start in (
+            ("size", self.first_open),
+            *(("unit", self.unit_open.get(u, 1)) for u in units),
+            *(("city", self.city_open.get(cy, 1)) for cy in cities),
+        ):
+            if start > w:
+                skipped[kind] = [w, start - 1]
+                w = start
+        while True:
+            while len(self.waves) <= w:
+                self.waves.append(_Wave())
+            ok, full = _fits(self.waves[w], k, units, cities, self.c, oversized)
+            if ok:
+                return w, skipped
+            skipped.setdefault(full or "size", []).append(w)
+            w += 1
+
+    def add(self, w: int, k: int, units: dict[int, int], cities: dict[int, int], exclusive: bool) -> None:
+        wave = self.waves[w]
+        wave.exclusive = exclusive
+        wave.size += k
+        for u, n in units.items():
+            wave.units[u] = wave.units.get(u, 0) + n
+        for city, n in cities.items():
+            wave.cities[city] = wave.cities.get(city, 0) + n
+        waves, c = self.waves, self.c
+        while self.first_open < len(waves) and (
+            waves[self.first_open].size >= c.max_wave_size or waves[self.first_open].exclusive
+        ):
+            self.first_open += 1
+        if c.max_per_unit is not None:
+            _advance(self.unit_open, units, lambda p, u: waves[p].units.get(u, 0), c.max_per_unit, len(waves))
+        if c.max_per_city is not None:
+            _advance(self.city_open, cities, lambda p, cy: waves[p].cities.get(cy, 0), c.max_per_city, len(waves))
+
+
+def _advance(
+    open_at: dict[int, int], keys: Mapping[int, int], have: Callable[[int, int], int], limit: int, end: int
+) -> None:
+    for key in keys:
+        p = open_at.get(key, 1)
+        while p < end and have(p, key) >= limit:
+            p += 1
+        open_at[key] = p
+
+
+class _Planner:
+    """Takes components dependencies-first (best-ranked first among the ready ones) and gives each a wave."""
+
+    def __init__(self, graph: _Graph, c: Constraints) -> None:
+        self.g = graph
+        self.c = c
+        n = len(graph.comps)
+        self.pending = [len(x) for x in graph.needs_c]
+        self.earliest = [1] * n
+        self.comp_wave: list[int | None] = [None] * n
+        self.comp_blocked: dict[int, str] = {}
+        self.waves = _Waves(c)
+        self.remaining = dict(c.capacity) if c.capacity is not None else None
+        self.reasons: dict[int, list[str]] = {}
+        self.targets: dict[int, int | None] = {}
+
+    def rank(self, ci: int) -> tuple[int, int, int, str]:
+        first = self.g.first(ci)
+        return (self.earliest[ci], first.city_id or -1, first.unit_id or -1, first.code)
+
+    def run(self) -> Plan:
+        heap = [(self.rank(ci), ci) for ci in range(len(self.g.comps)) if self.pending[ci] == 0]
+        heapq.heapify(heap)
+        while heap:
+            _, ci = heapq.heappop(heap)
+            self.place(ci)
+            for u in self.release(ci):
+                heapq.heappush(heap, (self.rank(u), u))
+        return self.result()
+
+    def place(self, ci: int) -> None:
+        members = self.g.comps[ci]
+        blocked_by = sorted(self.g.first(d).code for d in self.g.needs_c[ci] if d in self.comp_blocked)
+        if blocked_by:
+            self.comp_blocked[ci] = (
+                f"依赖未排入的 {', '.join(blocked_by)} / depends on unplanned {', '.join(blocked_by)}"
+            )
+        elif self.remaining is not None:
+            self.take_capacity(ci)
+        if ci in self.comp_blocked:
+            for v in members:
+                self.reasons[v] = [self.comp_blocked[ci]]
+        else:
+            self.assign_wave(ci)
+
+    def take_capacity(self, ci: int) -> None:
+        """Room on a target cloud for every member, or the component is blocked (and nothing is taken)."""
+        assert self.remaining is not None
+        members = self.g.comps[ci]
+        trial = dict(self.remaining)
+        chosen: dict[int, int] = {}
+        for v in members:
+            it = self.g.ordered[v]
+            if it.demand is None:
+                continue
+            prefs = list(it.targets) if it.targets else sorted(trial)
+            got = next((t for t in prefs if t in trial and trial[t].fits(it.demand)), None)
+            if got is None:
+                self.comp_blocked[ci] = (
+                    f"目标云容量不足（{it.code}）/ no target cloud has room left for {it.code}"
+                    if len(members) > 1
+                    else "目标云容量不足 / no target cloud has room left"
+                )
+                return
+            trial[got] = trial[got].minus(it.demand)
+            chosen[v] = got
+        self.remaining = trial
+        self.targets.update(chosen)
+
+    def assign_wave(self, ci: int) -> None:
+        members = self.g.comps[ci]
+        unit_need: dict[int, int] = {}
+        city_need: dict[int, int] = {}
+        for v in members:
+            it = self.g.ordered[v]
+            if it.unit_id is not None:
+                unit_need[it.unit_id] = unit_need.get(it.unit_id, 0) + 1
+            if it.city_id is not None:
+                city_need[it.city_id] = city_need.get(it.city_id, 0) + 1
+        why = [self.dependency_reason(ci)]
+        too_big = _oversized(len(members), unit_need, city_need, self.c)
+        w, skipped = self.waves.find(self.earliest[ci], len(members), unit_need, city_need, bool(too_big))
+        for kind, ws in skipped.items():
+            span = f"{ws[0]}" if len(ws) == 1 else f"{ws[0]}–{ws[-1]}"
+            why.append(f"第{span}批{_FULL[kind].format(n=self.c.max_wave_size)} → wave {w}")
+        self.waves.add(w, len(members), unit_need, city_need, bool(too_big))
+        self.comp_wave[ci] = w
+        if len(members) > 1:
+            codes = [self.g.ordered[v].code for v in members]
+            why.append(
+                f"循环依赖组 {self.g.group_no[ci]}：{'、'.join(codes)} 同批迁移 / dependency cycle: moves together"
+            )
+            why.extend(f"{note}，单独成批 / own wave {w}" for note in too_big)
+        for v in members:
+            self.reasons[v] = list(why)
+            tgt = self.targets.get(v)
+            if tgt is not None and self.remaining is not None:
+                code = self.remaining[tgt].code
+                self.reasons[v].append(f"目标云 {code} / target cloud {code}")
+            self.reasons[v].extend(self.g.ordered[v].notes)
+
+    def dependency_reason(self, ci: int) -> str:
+        """Why the component can move no earlier: the latest-moving dependencies decide, so name those."""
+        deps = [(-(self.comp_wave[d] or 0), self.g.first(d).code) for d in self.g.needs_c[ci]]
+        if not deps:
+            return "无待迁依赖，可最早批次 / no pending dependencies: earliest wave 1"
+        dep_waves = sorted(deps) if len(deps) <= 5 else heapq.nsmallest(5, deps)
+        named = ", ".join(f"{code}（第{-wv}批）" for wv, code in dep_waves)
+        more = f" 等{len(deps)}项" if len(deps) > 5 else ""
+        return f"排在所依赖的 {named}{more} 之后 / after what it depends on: earliest wave {self.earliest[ci]}"
+
+    def release(self, ci: int) -> list[int]:
+        """Tell the components that need `ci` where it went; those with nothing left pending are ready."""
+        placed = self.comp_wave[ci]
+        ready = []
+        for u in self.g.users_c[ci]:
+            if placed is not None and placed + 1 > self.earliest[u]:
+                self.earliest[u] = placed + 1
+            self.pending[u] -= 1
+            if self.pending[u] == 0:
+                ready.append(u)
+        return ready
+
+    def result(self) -> Plan:
+        g = self.g
+        out: list[PlannedItem] = []
+        for v, it in enumerate(g.ordered):
+            ci = g.comp_of[v]
+            out.append(
+                PlannedItem(
+                    it.key,
+                    it.kind,
+                    it.id,
+                    it.code,
+                    it.name,
+                    it.unit_id,
+                    it.city_id,
+                    self.comp_wave[ci],
+                    self.targets.get(v),
+                    it.flavor,
+                    g.group_no.get(ci),
+                    tuple(g.ordered[w].code for w in g.edges[v]),
+                    tuple(self.reasons.get(v, ())),
+                )
+            )
+        out.sort(key=lambda p: (p.wave is None, p.wave or 0, p.code))
+        used = max((p.wave for p in out if p.wave is not None), default=0)
+        return Plan(out, used, [[g.ordered[v].code for v in g.comps[ci]] for ci in g.cycle_comps])

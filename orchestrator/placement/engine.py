@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from inventory.enums import CloudKind
+
 
 class DRLevel(StrEnum):
     """Disaster recovery: none, a remote DR replica (异地灾备) or an active-active pair (双活)."""
@@ -50,7 +52,7 @@ class Candidate:
     region: str
     az: str
     site: str
-    cloud_kind: str  # inventory CloudKind value: gov_cloud / sub_cloud / industry_cloud
+    cloud_kind: CloudKind
     on_gov_cloud: bool = True
     owner_unit_id: int | None = None  # sub-clouds belong to a unit
     provisionable: bool = True  # has a clouds.yaml entry and is managed
@@ -177,7 +179,7 @@ def provisionable_filter(
 def gov_cloud_filter(
     r: PlacementRequest, role: Role, c: Candidate, p: PlacementPolicy, primary: Candidate | None
 ) -> str | None:
-    if c.cloud_kind == "gov_cloud" or (c.cloud_kind == "sub_cloud" and c.on_gov_cloud):
+    if c.cloud_kind == CloudKind.GOV_CLOUD or (c.cloud_kind == CloudKind.SUB_CLOUD and c.on_gov_cloud):
         return None
     return f"{c.cloud_kind} not built on the gov cloud; new resources go on the gov cloud"
 
@@ -185,7 +187,7 @@ def gov_cloud_filter(
 def owner_filter(
     r: PlacementRequest, role: Role, c: Candidate, p: PlacementPolicy, primary: Candidate | None
 ) -> str | None:
-    if c.owner_unit_id is None or c.cloud_kind == "gov_cloud" or c.owner_unit_id in r.unit_path:
+    if not _owned_sub_cloud(c) or c.owner_unit_id in r.unit_path:
         return None
     return f"sub-cloud of unit {c.owner_unit_id}, outside the requesting unit's line"
 
@@ -252,7 +254,7 @@ def base_scores(c: Candidate, p: PlacementPolicy) -> dict[str, float]:
     return {
         "free": p.weight_free * (min(ratios) if ratios else 0.0),
         "cost": p.weight_cost * (1.0 - c.cost),
-        "gov_cloud": p.weight_gov_cloud if c.cloud_kind == "gov_cloud" else 0.0,
+        "gov_cloud": p.weight_gov_cloud if c.cloud_kind == CloudKind.GOV_CLOUD else 0.0,
     }
 
 
@@ -376,91 +378,106 @@ def place_all(
 
     Chooses exactly what `place` then `consume` per request would, in about O(log n) per request instead of O(n).
     """
-    p = policy or PlacementPolicy()
-    slots: dict[str, _Slot] = {}
-    pools = _Pools()
-    by_owner: dict[int, list[str]] = {}  # slots owned by a unit (affinity for that unit's line)
-    owned_sub: dict[str, int] = {}  # sub-clouds owned by a unit: eligible only inside its line, never pooled
-    static_removed: list[Removal] = []  # removed whatever the request
-    probe = PlacementRequest("", -1, (), 0, 0, 0)
-    for c in candidates:
+    placer = _Placer(candidates, policy or PlacementPolicy())
+    decisions = [placer.place(r) for r in requests]
+    final = [placer.slots[c.key].cand if c.key in placer.slots else c for c in candidates]
+    return decisions, final
+
+
+_PROBE = PlacementRequest("", -1, (), 0, 0, 0)  # for the filters that do not depend on the request
+
+
+def _owned_sub_cloud(c: Candidate) -> bool:
+    """A sub-cloud (or industry cloud) owned by a unit: eligible only inside that unit's line, never pooled."""
+    return c.owner_unit_id is not None and c.cloud_kind != CloudKind.GOV_CLOUD
+
+
+class _Placer:
+    """The candidates as slots in heaps by site role, consumed request after request."""
+
+    def __init__(self, candidates: Sequence[Candidate], p: PlacementPolicy) -> None:
+        self.p = p
+        self.slots: dict[str, _Slot] = {}
+        self.pools = _Pools()
+        self.by_owner: dict[int, list[str]] = {}  # slots owned by a unit (affinity for that unit's line)
+        self.owned_sub: dict[str, int] = {}  # owned sub-clouds: eligible only inside the owner's line
+        self.static_removed: list[Removal] = []  # removed whatever the request
+        for c in candidates:
+            self._add(c)
+        self.owner_removals: dict[int, list[Removal]] = {}  # what each owned sub-cloud is to units outside its line
+        for key, owner in self.owned_sub.items():
+            reason = owner_filter(_PROBE, Role.PRIMARY, self.slots[key].cand, p, None) or ""
+            self.owner_removals.setdefault(owner, []).append(Removal(key, "owner", reason))
+        self.by_line: dict[frozenset[int], tuple[Removal, ...]] = {}
+        self.affinity: dict[int, set[str]] = {}
+        for key, s in self.slots.items():
+            for u in s.cand.units_present:
+                self.affinity.setdefault(u, set()).add(key)
+
+    def _add(self, c: Candidate) -> None:
+        p = self.p
         gone = next(
             (
                 Removal(c.key, name, why)
                 for name, check in POLICY_FILTERS[:2]
-                if (why := check(probe, Role.PRIMARY, c, p, None)) is not None
+                if (why := check(_PROBE, Role.PRIMARY, c, p, None)) is not None
             ),
             None,
         )
         if gone is not None:
-            static_removed.append(gone)
-            continue
+            self.static_removed.append(gone)
+            return
         s = _Slot(c, SiteRole(p.site_role(c.site)), 0, sum(base_scores(c, p).values()))
-        slots[c.key] = s
+        self.slots[c.key] = s
         if c.owner_unit_id is not None:
-            by_owner.setdefault(c.owner_unit_id, []).append(c.key)
-        if c.owner_unit_id is not None and c.cloud_kind != "gov_cloud":
-            owned_sub[c.key] = c.owner_unit_id
+            self.by_owner.setdefault(c.owner_unit_id, []).append(c.key)
+        if c.owner_unit_id is not None and _owned_sub_cloud(c):
+            self.owned_sub[c.key] = c.owner_unit_id
         else:
-            _push(pools, s)
-    owner_removals: dict[int, list[Removal]] = {}  # what each owned sub-cloud is to units outside its line
-    for key, owner in owned_sub.items():
-        reason = owner_filter(probe, Role.PRIMARY, slots[key].cand, p, None) or ""
-        owner_removals.setdefault(owner, []).append(Removal(key, "owner", reason))
-    by_line: dict[frozenset[int], tuple[Removal, ...]] = {}
-    affinity: dict[int, set[str]] = {}
-    for key, s in slots.items():
-        for u in s.cand.units_present:
-            affinity.setdefault(u, set()).add(key)
+            _push(self.pools, s)
 
-    decisions: list[Decision] = []
-    for r in requests:
+    def _policy_removed(self, r: PlacementRequest) -> tuple[Removal, ...]:
+        """What the policy removes for this request's unit line: shared by every request of the same line."""
+        mine = frozenset(u for u in r.unit_path if u in self.owner_removals)
+        removed = self.by_line.get(mine)
+        if removed is None:
+            removed = self.by_line[mine] = tuple(self.static_removed) + tuple(
+                x for owner, outside in self.owner_removals.items() if owner not in mine for x in outside
+            )
+        return removed
+
+    def place(self, r: PlacementRequest) -> Decision:
         if r.classified:
-            decisions.append(
-                Decision(r.request_id, False, error="classified (涉密) systems are never placed on a cloud")
-            )
-            continue
-        mine = frozenset(u for u in r.unit_path if u in owner_removals)
-        policy_removed = by_line.get(mine)
-        if policy_removed is None:  # shared by every request of the same line: no per-request copies
-            policy_removed = by_line[mine] = tuple(static_removed) + tuple(
-                x for owner, outside in owner_removals.items() if owner not in mine for x in outside
-            )
+            return Decision(r.request_id, False, error="classified (涉密) systems are never placed on a cloud")
+        policy_removed = self._policy_removed(r)
         removed: list[Removal] = []  # capacity removals of this request
-        extra = {k for u in r.unit_path for k in by_owner.get(u, ())} | affinity.get(r.unit_id, set())
+        extra = {k for u in r.unit_path for k in self.by_owner.get(u, ())} | self.affinity.get(r.unit_id, set())
         need_core = r.dr_level != DRLevel.NONE
+        pools, slots, p = self.pools, self.slots, self.p
         primary = _best(r, Role.PRIMARY, pools.core if need_core else pools.any, slots, extra, p, None, removed)
         if primary is None:
-            decisions.append(
-                Decision(
-                    r.request_id,
-                    False,
-                    removed=policy_removed + tuple(removed),
-                    error="no candidate passes every filter",
-                )
-            )
-            continue
+            error = "no candidate passes every filter"
+            return Decision(r.request_id, False, removed=policy_removed + tuple(removed), error=error)
         replica = None
         if need_core:
             replica = _best(r, Role.REPLICA, pools.dr, slots, extra, p, primary.candidate, removed)
             if replica is None:
                 error = f"{r.dr_level.value}: no DR-site candidate for the replica"
-                decisions.append(Decision(r.request_id, False, removed=policy_removed + tuple(removed), error=error))
-                continue
+                return Decision(r.request_id, False, removed=policy_removed + tuple(removed), error=error)
         for ch in (primary, replica):
-            if ch is None:
-                continue
-            s = slots[ch.candidate.key]
-            s.cand = consume(s.cand, r)
-            s.version += 1
-            s.base = sum(base_scores(s.cand, p).values())
-            affinity.setdefault(r.unit_id, set()).add(s.key)
-            if s.key not in owned_sub:
-                _push(pools, s)
+            if ch is not None:
+                self._consume(ch.candidate.key, r)
         explained = policy_removed + tuple(removed) if removed else policy_removed
-        decisions.append(Decision(r.request_id, True, primary, replica, explained))
-    final = [slots[c.key].cand if c.key in slots else c for c in candidates]
-    return decisions, final
+        return Decision(r.request_id, True, primary, replica, explained)
+
+    def _consume(self, key: str, r: PlacementRequest) -> None:
+        s = self.slots[key]
+        s.cand = consume(s.cand, r)
+        s.version += 1
+        s.base = sum(base_scores(s.cand, self.p).values())
+        self.affinity.setdefault(r.unit_id, set()).add(s.key)
+        if s.key not in self.owned_sub:
+            _push(self.pools, s)
 
 
 def _push(pools: _Pools, s: _Slot) -> None:
@@ -510,7 +527,7 @@ def _best(
         if (
             (r.dr_level != DRLevel.NONE and s.site_role != need)
             or (primary is not None and c.site == primary.site)
-            or (c.owner_unit_id is not None and c.cloud_kind != "gov_cloud" and c.owner_unit_id not in r.unit_path)
+            or (_owned_sub_cloud(c) and c.owner_unit_id not in r.unit_path)
             or not fits(r, c.free_vcpus, c.free_ram_mb, c.free_disk_gb)
         ):
             continue

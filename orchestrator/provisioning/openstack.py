@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import openstack
 import yaml
@@ -46,6 +46,11 @@ def is_quota_refusal(status: int | None, detail: str) -> bool:
     """A refusal by the cloud's own project quota: permanent, whatever its status (never retried)."""
     text = detail.lower()
     return status in QUOTA_STATUSES and any(w in text for w in QUOTA_WORDS)
+
+
+# A per-kind step of `OpenStackDriver.create` / `delete`: (driver, project connection, …).
+_Create = Callable[["OpenStackDriver", Any, str, str, Mapping[str, Any]], CloudObject]
+_Delete = Callable[["OpenStackDriver", Any, CloudObject], None]
 
 
 class CloudRegistry:
@@ -263,69 +268,90 @@ class OpenStackDriver:
 
     def create(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
         with self._calls(f"create {kind.value}"):
-            conn = self._project_conn(project_id)
-            net = conn.network
-            name = spec.get("name")
-            if kind == ResourceKind.NETWORK:
-                r = net.create_network(name=name, description=mark)
-                return self._net_obj(kind, r, project_id)
-            if kind == ResourceKind.SUBNET:
-                r = net.create_subnet(
-                    name=name, description=mark, network_id=spec["network_id"], cidr=spec["cidr"], ip_version=4
-                )
-                return self._net_obj(kind, r, project_id)
-            if kind == ResourceKind.ROUTER:
-                body: dict[str, Any] = {"name": name, "description": mark}
-                if self._external_network:
-                    ext_id = self._lookup("network", self._external_network, self._connect().network.find_network)
-                    body["external_gateway_info"] = {"network_id": ext_id}
-                r = net.create_router(**body)
-                net.add_interface_to_router(r, subnet=spec["subnet_id"])
-                return self._net_obj(kind, r, project_id)
-            if kind == ResourceKind.SECURITY_GROUP:
-                r = net.create_security_group(name=name, description=mark)
-                for proto, pmin, pmax, cidr in spec.get("rules", ()):
-                    rule: dict[str, Any] = {
-                        "security_group_id": r.id,
-                        "direction": "ingress",
-                        "ethertype": "IPv4",
-                        "protocol": proto,
-                        "remote_ip_prefix": cidr,
-                    }
-                    if proto != "icmp":
-                        rule.update(port_range_min=pmin, port_range_max=pmax)
-                    net.create_security_group_rule(**rule)
-                return self._net_obj(kind, r, project_id)
-            if kind == ResourceKind.SERVER:
-                flavor_id = self._lookup("flavor", spec["flavor"], conn.compute.find_flavor)
-                image_id = self._lookup("image", spec["image"], conn.image.find_image)
-                kw: dict[str, Any] = {
-                    "name": name,
-                    "flavor_id": flavor_id,
-                    "image_id": image_id,
-                    "metadata": {"yunwang": mark},
-                    "networks": [{"uuid": spec["network_id"]}] if spec.get("network_id") else "none",
-                }
-                if spec.get("security_groups") and spec.get("network_id"):
-                    kw["security_groups"] = [{"name": g} for g in spec["security_groups"]]
-                if spec.get("availability_zone"):
-                    kw["availability_zone"] = spec["availability_zone"]
-                s = conn.compute.create_server(**kw)
-                return CloudObject(kind, s.id, str(name), project_id, mark, s.status or "BUILD", {})
-            if kind == ResourceKind.VOLUME:
-                v = conn.block_storage.create_volume(size=spec["size_gb"], name=name, metadata={"yunwang": mark})
-                return CloudObject(kind, v.id, str(name), project_id, mark, v.status, {})
-            if kind == ResourceKind.VOLUME_ATTACHMENT:
-                conn.compute.create_volume_attachment(spec["server_id"], volume_id=spec["volume_id"])
-                return self._attachment(project_id, spec)
-            if kind == ResourceKind.FLOATING_IP:
-                ext_id = self._lookup("network", self._external_network or "", self._connect().network.find_network)
-                ports = list(net.ports(device_id=spec["server_id"]))
-                if not ports:
-                    raise CloudError(f"{self._name}: server {spec['server_id']} has no port for a floating IP")
-                fip = net.create_ip(floating_network_id=ext_id, port_id=ports[0].id, description=mark)
-                return CloudObject(kind, fip.id, fip.floating_ip_address, project_id, mark, fip.status, {})
-            raise CloudError(f"cannot create {kind.value}")
+            make = self._CREATE.get(kind)
+            if make is None:
+                raise CloudError(f"cannot create {kind.value}")
+            return make(self, self._project_conn(project_id), project_id, mark, spec)
+
+    # One function a resource kind: (driver, project connection, project id, marker, spec) → the new object.
+    def _create_network(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        r = conn.network.create_network(name=spec.get("name"), description=mark)
+        return self._net_obj(ResourceKind.NETWORK, r, project_id)
+
+    def _create_subnet(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        r = conn.network.create_subnet(
+            name=spec.get("name"), description=mark, network_id=spec["network_id"], cidr=spec["cidr"], ip_version=4
+        )
+        return self._net_obj(ResourceKind.SUBNET, r, project_id)
+
+    def _create_router(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        body: dict[str, Any] = {"name": spec.get("name"), "description": mark}
+        if self._external_network:
+            ext_id = self._lookup("network", self._external_network, self._connect().network.find_network)
+            body["external_gateway_info"] = {"network_id": ext_id}
+        r = conn.network.create_router(**body)
+        conn.network.add_interface_to_router(r, subnet=spec["subnet_id"])
+        return self._net_obj(ResourceKind.ROUTER, r, project_id)
+
+    def _create_security_group(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        net = conn.network
+        r = net.create_security_group(name=spec.get("name"), description=mark)
+        for proto, pmin, pmax, cidr in spec.get("rules", ()):
+            rule: dict[str, Any] = {
+                "security_group_id": r.id,
+                "direction": "ingress",
+                "ethertype": "IPv4",
+                "protocol": proto,
+                "remote_ip_prefix": cidr,
+            }
+            if proto != "icmp":
+                rule.update(port_range_min=pmin, port_range_max=pmax)
+            net.create_security_group_rule(**rule)
+        return self._net_obj(ResourceKind.SECURITY_GROUP, r, project_id)
+
+    def _create_server(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        name = spec.get("name")
+        kw: dict[str, Any] = {
+            "name": name,
+            "flavor_id": self._lookup("flavor", spec["flavor"], conn.compute.find_flavor),
+            "image_id": self._lookup("image", spec["image"], conn.image.find_image),
+            "metadata": {"yunwang": mark},
+            "networks": [{"uuid": spec["network_id"]}] if spec.get("network_id") else "none",
+        }
+        if spec.get("security_groups") and spec.get("network_id"):
+            kw["security_groups"] = [{"name": g} for g in spec["security_groups"]]
+        if spec.get("availability_zone"):
+            kw["availability_zone"] = spec["availability_zone"]
+        s = conn.compute.create_server(**kw)
+        return CloudObject(ResourceKind.SERVER, s.id, str(name), project_id, mark, s.status or "BUILD", {})
+
+    def _create_volume(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        name = spec.get("name")
+        v = conn.block_storage.create_volume(size=spec["size_gb"], name=name, metadata={"yunwang": mark})
+        return CloudObject(ResourceKind.VOLUME, v.id, str(name), project_id, mark, v.status, {})
+
+    def _create_volume_attachment(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        conn.compute.create_volume_attachment(spec["server_id"], volume_id=spec["volume_id"])
+        return self._attachment(project_id, spec)
+
+    def _create_floating_ip(self, conn: Any, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject:
+        ext_id = self._lookup("network", self._external_network or "", self._connect().network.find_network)
+        ports = list(conn.network.ports(device_id=spec["server_id"]))
+        if not ports:
+            raise CloudError(f"{self._name}: server {spec['server_id']} has no port for a floating IP")
+        fip = conn.network.create_ip(floating_network_id=ext_id, port_id=ports[0].id, description=mark)
+        return CloudObject(ResourceKind.FLOATING_IP, fip.id, fip.floating_ip_address, project_id, mark, fip.status, {})
+
+    _CREATE: ClassVar[dict[ResourceKind, _Create]] = {
+        ResourceKind.NETWORK: _create_network,
+        ResourceKind.SUBNET: _create_subnet,
+        ResourceKind.ROUTER: _create_router,
+        ResourceKind.SECURITY_GROUP: _create_security_group,
+        ResourceKind.SERVER: _create_server,
+        ResourceKind.VOLUME: _create_volume,
+        ResourceKind.VOLUME_ATTACHMENT: _create_volume_attachment,
+        ResourceKind.FLOATING_IP: _create_floating_ip,
+    }
 
     def wait_ready(self, kind: ResourceKind, project_id: str, obj: CloudObject) -> CloudObject:
         with self._calls(f"wait {kind.value}"):
@@ -354,56 +380,79 @@ class OpenStackDriver:
 
     def delete(self, kind: ResourceKind, project_id: str, obj: CloudObject) -> None:
         with self._calls(f"delete {kind.value}"):
-            conn = self._project_conn(project_id)
-            net = conn.network
-            wait = self.wait_timeout
-            if kind == ResourceKind.SERVER:
-                conn.compute.delete_server(obj.cloud_id, ignore_missing=True)
-                deadline = time.monotonic() + wait
-                while conn.compute.find_server(obj.cloud_id) is not None:
-                    if time.monotonic() > deadline:
-                        raise TransientCloudError(f"{self._name}: server {obj.cloud_id} still deleting")
-                    time.sleep(0.3)
-            elif kind == ResourceKind.VOLUME:
-                v = conn.block_storage.find_volume(obj.cloud_id)
-                if v is not None:
-                    deadline = time.monotonic() + wait
-                    detached = False
-                    while v.status in ("attaching", "detaching", "creating", "reserved", "in-use"):
-                        if v.status == "in-use" and not detached:  # attached by a step we never logged
-                            detached = True
-                            for a in v.attachments or []:
-                                conn.compute.delete_volume_attachment(a["server_id"], v.id, ignore_missing=True)
-                        if time.monotonic() > deadline:
-                            raise TransientCloudError(f"{self._name}: volume {v.id} stuck in {v.status}")
-                        time.sleep(0.5)
-                        v = conn.block_storage.get_volume(v.id)
-                    conn.block_storage.delete_volume(v, ignore_missing=True)
-                    conn.block_storage.wait_for_delete(v, interval=0.5, wait=wait)
-            elif kind == ResourceKind.VOLUME_ATTACHMENT:
-                server_id, volume_id = obj.attrs["server_id"], obj.attrs["volume_id"]
-                if conn.compute.find_server(server_id) is not None:
-                    conn.compute.delete_volume_attachment(server_id, volume_id, ignore_missing=True)
-                v = conn.block_storage.find_volume(volume_id)
-                if v is not None and v.attachments:
-                    conn.block_storage.wait_for_status(
-                        v, status="available", failures=["error"], interval=0.5, wait=wait
-                    )
-            elif kind == ResourceKind.FLOATING_IP:
-                net.delete_ip(obj.cloud_id, ignore_missing=True)
-            elif kind == ResourceKind.ROUTER:
-                r = net.find_router(obj.cloud_id)
-                if r is not None:
-                    for port in net.ports(device_id=r.id, device_owner="network:router_interface"):
-                        for ip in port.fixed_ips:
-                            net.remove_interface_from_router(r, subnet=ip["subnet_id"])
-                    net.delete_router(r, ignore_missing=True)
-            elif kind == ResourceKind.SECURITY_GROUP:
-                net.delete_security_group(obj.cloud_id, ignore_missing=True)
-            elif kind == ResourceKind.SUBNET:
-                net.delete_subnet(obj.cloud_id, ignore_missing=True)
-            elif kind == ResourceKind.NETWORK:
-                net.delete_network(obj.cloud_id, ignore_missing=True)
+            remove = self._DELETE.get(kind)
+            if remove is not None:  # nothing to delete for any other kind
+                remove(self, self._project_conn(project_id), obj)
+
+    # One function a resource kind: (driver, project connection, the object); a missing object is no error.
+    def _delete_server(self, conn: Any, obj: CloudObject) -> None:
+        conn.compute.delete_server(obj.cloud_id, ignore_missing=True)
+        deadline = time.monotonic() + self.wait_timeout
+        while conn.compute.find_server(obj.cloud_id) is not None:
+            if time.monotonic() > deadline:
+                raise TransientCloudError(f"{self._name}: server {obj.cloud_id} still deleting")
+            time.sleep(0.3)
+
+    def _delete_volume(self, conn: Any, obj: CloudObject) -> None:
+        v = conn.block_storage.find_volume(obj.cloud_id)
+        if v is None:
+            return
+        deadline = time.monotonic() + self.wait_timeout
+        detached = False
+        while v.status in ("attaching", "detaching", "creating", "reserved", "in-use"):
+            if v.status == "in-use" and not detached:  # attached by a step we never logged
+                detached = True
+                for a in v.attachments or []:
+                    conn.compute.delete_volume_attachment(a["server_id"], v.id, ignore_missing=True)
+            if time.monotonic() > deadline:
+                raise TransientCloudError(f"{self._name}: volume {v.id} stuck in {v.status}")
+            time.sleep(0.5)
+            v = conn.block_storage.get_volume(v.id)
+        conn.block_storage.delete_volume(v, ignore_missing=True)
+        conn.block_storage.wait_for_delete(v, interval=0.5, wait=self.wait_timeout)
+
+    def _delete_volume_attachment(self, conn: Any, obj: CloudObject) -> None:
+        server_id, volume_id = obj.attrs["server_id"], obj.attrs["volume_id"]
+        if conn.compute.find_server(server_id) is not None:
+            conn.compute.delete_volume_attachment(server_id, volume_id, ignore_missing=True)
+        v = conn.block_storage.find_volume(volume_id)
+        if v is not None and v.attachments:
+            conn.block_storage.wait_for_status(
+                v, status="available", failures=["error"], interval=0.5, wait=self.wait_timeout
+            )
+
+    def _delete_router(self, conn: Any, obj: CloudObject) -> None:
+        net = conn.network
+        r = net.find_router(obj.cloud_id)
+        if r is None:
+            return
+        for port in net.ports(device_id=r.id, device_owner="network:router_interface"):
+            for ip in port.fixed_ips:
+                net.remove_interface_from_router(r, subnet=ip["subnet_id"])
+        net.delete_router(r, ignore_missing=True)
+
+    def _delete_floating_ip(self, conn: Any, obj: CloudObject) -> None:
+        conn.network.delete_ip(obj.cloud_id, ignore_missing=True)
+
+    def _delete_security_group(self, conn: Any, obj: CloudObject) -> None:
+        conn.network.delete_security_group(obj.cloud_id, ignore_missing=True)
+
+    def _delete_subnet(self, conn: Any, obj: CloudObject) -> None:
+        conn.network.delete_subnet(obj.cloud_id, ignore_missing=True)
+
+    def _delete_network(self, conn: Any, obj: CloudObject) -> None:
+        conn.network.delete_network(obj.cloud_id, ignore_missing=True)
+
+    _DELETE: ClassVar[dict[ResourceKind, _Delete]] = {
+        ResourceKind.SERVER: _delete_server,
+        ResourceKind.VOLUME: _delete_volume,
+        ResourceKind.VOLUME_ATTACHMENT: _delete_volume_attachment,
+        ResourceKind.FLOATING_IP: _delete_floating_ip,
+        ResourceKind.ROUTER: _delete_router,
+        ResourceKind.SECURITY_GROUP: _delete_security_group,
+        ResourceKind.SUBNET: _delete_subnet,
+        ResourceKind.NETWORK: _delete_network,
+    }
 
     # --- listing, capacity ----------------------------------------------------------------------------------
     def _net_obj(self, kind: ResourceKind, r: Any, project_id: str | None) -> CloudObject:

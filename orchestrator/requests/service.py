@@ -365,7 +365,7 @@ def candidates(session: Session, capacities: Sequence[CloudCapacity]) -> list[Ca
                 region=cloud.site or cloud.code,
                 az=cap.availability_zone or "nova",
                 site=cloud.site or "",
-                cloud_kind=cloud.kind.value,
+                cloud_kind=cloud.kind,
                 on_gov_cloud=cloud.on_gov_cloud,
                 owner_unit_id=cloud.owner_unit_id,
                 provisionable=cloud.managed,
