@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -14,9 +14,7 @@ from rich.table import Table
 
 from collectors import device_status
 from core.db import Database
-
-BEIJING = timezone(timedelta(hours=8))
-
+from core.times import BEIJING
 
 TIME_WIDTH = len("2026-12-01T09:00:00+08:00")
 REASON_WIDTH = max(len(r.value) for r in device_status.SSH_REASONS)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from core.db import Database
 from core.deps import CurrentPrincipal
 from core.errors import Forbidden, Problem
+from core.times import now_utc
 from dashboards import rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
 
@@ -167,7 +168,7 @@ class RatesExporter:
         started = time.perf_counter()
         try:
             with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
-                now = datetime.now(UTC)
+                now = now_utc()
                 reports = rates.compute_all(session, keys=tuple(RateKey))
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.

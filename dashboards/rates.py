@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -686,7 +686,7 @@ DETERMINATION_FIELDS: dict[str, FieldType] = {
 
 def in_force_on(at: datetime | None) -> str:
     """The Beijing date (ISO text) a determination must be decided on or before to be in force at `at`."""
-    return times.beijing(at or datetime.now(UTC)).date().isoformat()
+    return times.beijing(at or times.now_utc()).date().isoformat()
 
 
 def _ranked_determinations(at: datetime | None) -> Subquery:
@@ -889,7 +889,7 @@ def _rate_from(key: RateKey, counts: dict[str, int], target: float | None) -> Ra
 def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateReport:
     """One rate, overall and broken down, counted by a single grouped SQL query."""
     at = utc(at)
-    when = at or datetime.now(UTC)
+    when = at or times.now_utc()
     items, _det, category = _categorised(key, at)
     per_item = select(items.c.unit_id, items.c.region_id, category.label("category")).subquery("per_item")
     grouped = select(per_item.c.unit_id, per_item.c.region_id, per_item.c.category, func.count()).group_by(

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from core.audit import ChangeContext
 from core.db import Database
+from core.enums import Role
 from core.errors import AppError
 from dashboards import report
 from dashboards.report import Month
@@ -76,7 +77,7 @@ def make_app(open_db: Callable[[], Database]) -> typer.Typer:
         try:
             m = Month.parse(month)
             with open_db().session() as s:
-                row = report.publish(s, m, ChangeContext(actor=actor, role="admin"), render_xlsx, render_html)
+                row = report.publish(s, m, ChangeContext(actor=actor, role=Role.ADMIN), render_xlsx, render_html)
                 summary = report.summary(row)
         except AppError as exc:
             raise _fail(exc) from None

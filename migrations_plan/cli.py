@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext
 from core.db import Database
+from core.enums import Role
 from core.errors import AppError, Problem, ValidationFailed
 from core.times import today_beijing
 from migrations_plan import export, guards, planning, store
@@ -132,7 +133,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
             p.add_task("计算批次 / planning waves…")
             plan = planning.compute_plan(s, options, cap(s))
             if save:
-                row = store.save_plan(s, plan, name, options.params(), ChangeContext(actor=actor, role="admin"))
+                row = store.save_plan(s, plan, name, options.params(), ChangeContext(actor=actor, role=Role.ADMIN))
                 s.flush()
                 console.print(f"[green]已保存 / stored plan #{row.id}[/green]")
         table = Table("批次 wave", "编码 code", "类型 kind", "排批理由 why", title="迁移批次 / waves")
@@ -189,7 +190,7 @@ def make_app(open_db: Callable[[], Database], capacity: CapacityProvider | None 
         db = open_db()
         with domain_errors(), db.session() as s:
             found = planning.run_lookback(
-                s, ChangeContext(actor="cli", role="admin", message="回头看 / look-back"), _day(on, "--on")
+                s, ChangeContext(actor="cli", role=Role.ADMIN, message="回头看 / look-back"), _day(on, "--on")
             )
         table = Table("编码 code", "类型 kind", "问题 problem", "说明 finding", title="回头看 / look-back")
         for f in found:

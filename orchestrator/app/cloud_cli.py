@@ -25,7 +25,7 @@ from orchestrator.requests.models import ResourceRequest
 
 console = Console()
 CLI = Principal(name="cli", role=Role.ADMIN)
-CLI_CTX = ChangeContext(actor="cli", role="admin")
+CLI_CTX = ChangeContext(actor="cli", role=Role.ADMIN)
 FINAL_OK = (RequestStatus.ACTIVE, RequestStatus.RETIRED)
 
 

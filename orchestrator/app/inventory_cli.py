@@ -12,6 +12,7 @@ from rich.table import Table
 
 from core.audit import ChangeContext
 from core.db import Database
+from core.enums import Role
 from core.errors import AppError
 from core.identity import unit_subtree
 from inventory.io import importing as io
@@ -93,7 +94,7 @@ def import_command(
             console.print(f"[red]--history-since: {exc}[/red]")
             raise typer.Exit(2) from None
     db = _database()
-    ctx = ChangeContext(actor=actor, role="admin", message=message, history_since=since)
+    ctx = ChangeContext(actor=actor, role=Role.ADMIN, message=message, history_since=since)
     try:
         table = read_table(file.read_bytes(), file.name)
         with (

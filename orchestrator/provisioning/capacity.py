@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
@@ -22,6 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from core.db import Database
+from core.times import now_utc
 from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, CloudError, CloudObject
 from orchestrator.provisioning.models import (
     CapacitySample,
@@ -48,7 +48,7 @@ def collect_capacity(db: Database, drivers: Iterable[CloudDriver]) -> tuple[list
             errors.append(exc.message)
             log.warning("capacity of %s failed: %s", d.cloud, exc.message)
             continue
-        at = datetime.now(UTC)
+        at = now_utc()
         with db.session() as s:
             for h in cap.hosts:
                 for rc, (total, used) in h.resources.items():
@@ -139,7 +139,7 @@ def _store(db: Database, drift: Drift, error: str | None) -> None:
     with db.session() as s:
         s.add(
             DriftReport(
-                at=datetime.now(UTC),
+                at=now_utc(),
                 cloud=drift.cloud,
                 ok=error is None,
                 error=error,

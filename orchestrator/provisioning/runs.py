@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -33,7 +33,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from core.audit import ChangeContext, record_change
 from core.db import Database
 from core.enums import ChangeAction
-from core.times import iso
+from core.times import iso, now_utc
 from orchestrator.provisioning.driver import QUOTA_KEYS, CloudDriver, CloudError, CloudObject, FlavorSize, marker
 from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
 from orchestrator.provisioning.plan import (
@@ -527,10 +527,6 @@ def _applied(attrs: Mapping[str, Any], usage: Mapping[str, tuple[int, int]]) -> 
     return all(k in usage and usage[k][1] >= int(v) for k, v in after.items())
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _outcome(db: Database, run_id: int, ok: bool, error: str | None, rolled_back: bool = False) -> ProvisionOutcome:
     with db.session() as s:
         run = s.get(ProvisionRun, run_id)
@@ -607,7 +603,7 @@ def _run_plan(
             run_id,
             status,
             text,
-            finished_at=_now(),
+            finished_at=now_utc(),
             duration_s=time.perf_counter() - started,
             attempts=engine.counter.retries,
         )
@@ -618,7 +614,7 @@ def _run_plan(
         run_id,
         RunStatus.DONE,
         None,
-        finished_at=_now(),
+        finished_at=now_utc(),
         duration_s=time.perf_counter() - started,
         attempts=engine.counter.retries,
     )
@@ -649,7 +645,7 @@ def settle(db: Database, run_id: int, seconds: float | None = None) -> float:
         return 0.0
     if newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)
-    wait = seconds - (datetime.now(UTC) - newest).total_seconds()
+    wait = seconds - (now_utc() - newest).total_seconds()
     if wait > 0:
         log.info("run %s: waiting %.1f s for in-flight cloud calls of a dead process to land", run_id, wait)
         time.sleep(wait)
@@ -781,7 +777,7 @@ def retire(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContex
     engine = _Run(db, run_id, driver, plan, ctx)
     err = engine.undo()
     final = RunStatus.RETIRING if err else RunStatus.RETIRED
-    _set_status(db, run_id, final, err, finished_at=_now())
+    _set_status(db, run_id, final, err, finished_at=now_utc())
     _audit(db, ctx, run_id, RunStatus.RETIRING, final, "retired" if not err else "retirement incomplete")
     return _outcome(db, run_id, not err, err)
 

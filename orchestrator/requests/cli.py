@@ -96,7 +96,7 @@ def make_app(database: Callable[[], Database]) -> tuple[typer.Typer, typer.Typer
                     raise typer.BadParameter(f"no unit {unit}")
                 row = quotas.set_limits(
                     s,
-                    ChangeContext(actor="cli", role="admin"),
+                    ChangeContext(actor="cli", role=Role.ADMIN),
                     unit_id,
                     {k: v for k, v in given.items() if v is not None},
                 )
