@@ -5,7 +5,7 @@ the one error family and its HTTP mapping (`errors`, `http`), identity and roles
 permission gate (`permissions`; the table itself is declared in `orchestrator.app.permissions`), FastAPI
 dependencies (`deps`), the audit (change log) API (`audit`), time and clock (`times`), bounded inputs
 (`validation`, `pydantic_text`), the single job scheduler and its run records (`jobs`), logging with secret
-redaction (`logs`) and metrics plumbing (`metrics`).
+redaction (`redaction`, used by `errors`, `logs` and `jobs`) and metrics plumbing (`metrics`).
 
 May import: the standard library and third-party packages only — never `inventory`, `collectors`,
 `migrations_plan`, `dashboards` or `orchestrator` (enforced by import-linter).

@@ -6,8 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# An API token (yw_…) echoed back in an error body would leak it into browser consoles and proxies' logs.
-_TOKEN_LIKE = re.compile(r"yw_[A-Za-z0-9_\-]{8,}")
+from core.redaction import redact
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,8 @@ SECRET_FIELD = re.compile(r"password|secret|community|token|auth_key|priv_key|pa
 
 
 def _mask(v: Any) -> Any:
-    return _TOKEN_LIKE.sub("yw_***", v) if isinstance(v, str) else v
+    # A token (yw_…) or password echoed back in an error body would leak it into browser consoles and proxies' logs.
+    return redact(v) if isinstance(v, str) else v
 
 
 def mask_secrets(value: Any, token: str | None = None) -> Any:

@@ -34,8 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core.db import Database
-from core.logs import redact
 from core.models import JobLease, JobRun
+from core.redaction import redact
 from core.times import now_utc
 
 log = logging.getLogger("yunwang.jobs")

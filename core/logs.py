@@ -1,22 +1,10 @@
-"""Logging set-up with a filter that redacts secrets from every record."""
+"""Logging set-up with a filter that redacts secrets from every record (patterns: `core.redaction`)."""
 
 from __future__ import annotations
 
 import logging
-import re
 
-_PATTERNS = [
-    (re.compile(r"yw_[A-Za-z0-9_\-]{20,}"), "yw_***"),
-    (re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"), r"\1\2***"),
-    (re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"), r"\1***"),
-]
-
-
-def redact(text: str) -> str:
-    """Mask anything that looks like a token, password or key."""
-    for pattern, repl in _PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
+from core.redaction import redact
 
 
 class RedactingFilter(logging.Filter):
