@@ -6,6 +6,7 @@ A reply's arrival time is the kernel's receive timestamp (`SO_TIMESTAMPNS`, read
 ancillary data), not the moment the reader gets its turn: with thousands of replies queued, the RTT of
 the last one would otherwise include the time spent reading all the others.
 `engine="icmplib"` runs the same sweep through icmplib's per-host `async_multiping` (for comparison).
+icmplib is in the `dev` dependency group only (the benchmark), not a runtime dependency.
 """
 
 from __future__ import annotations
