@@ -49,7 +49,7 @@ def _code(db: Database, rid: int | None, ref: str) -> str:
         return str(s.scalar(select(ResourceRequest.code).where(ResourceRequest.id == rid)))
 
 
-def make_app(settings: Callable[[], Settings]) -> typer.Typer:
+def make_app(settings: Callable[[], Settings]) -> typer.Typer:  # noqa: C901 - the sum of independent nested commands
     app = typer.Typer(help="Clouds: provisioning runs, capacity and drift / 云资源", no_args_is_help=True)
 
     def registry() -> tuple[Database, CloudRegistry]:
@@ -83,13 +83,10 @@ def make_app(settings: Callable[[], Settings]) -> typer.Typer:
         console.print(f"{result.status.value}" + (f": {result.message}" if result.message else ""))
         raise typer.Exit(0 if result.status in FINAL_OK else 1)
 
-    @app.command("resume")
-    def resume_cmd(
-        request: str = typer.Argument(..., help="request code (RR000042) or id; or a provisioning run's request id"),
-        cloud: str | None = typer.Option(None, help="only this clouds.yaml entry's run"),
-    ) -> None:
-        """Bring an interrupted request to its final state (active, or failed with the reason; retiring → retired),
-        or, with --cloud, continue/finish one cloud's run."""
+    def one_run_or_whole(
+        request: str, cloud: str | None, retiring: bool
+    ) -> tuple[Database, CloudRegistry, int | None, str]:
+        """Without --cloud: the whole request, to its final state (never returns); else what one run needs."""
         db, reg = registry()
         rid = _request_id(db, request)
         if cloud is None:
@@ -98,7 +95,17 @@ def make_app(settings: Callable[[], Settings]) -> typer.Typer:
                     f"[red]没有该申请 / no request {request!r}[/red] (give --cloud for a bare provisioning run)"
                 )
                 raise typer.Exit(1)
-            whole_request(db, reg, rid, retiring=False)
+            whole_request(db, reg, rid, retiring=retiring)
+        return db, reg, rid, cloud
+
+    @app.command("resume")
+    def resume_cmd(
+        request: str = typer.Argument(..., help="request code (RR000042) or id; or a provisioning run's request id"),
+        cloud: str | None = typer.Option(None, help="only this clouds.yaml entry's run"),
+    ) -> None:
+        """Bring an interrupted request to its final state (active, or failed with the reason; retiring → retired),
+        or, with --cloud, continue/finish one cloud's run."""
+        db, reg, rid, cloud = one_run_or_whole(request, cloud, retiring=False)
         try:
             out = resume(db, _code(db, rid, request), driver(reg, cloud))
         except NoRun as exc:
@@ -113,15 +120,7 @@ def make_app(settings: Callable[[], Settings]) -> typer.Typer:
         cloud: str | None = typer.Option(None, help="only this clouds.yaml entry's run"),
     ) -> None:
         """Delete exactly what a request created (every cloud, request → retired), or with --cloud one run."""
-        db, reg = registry()
-        rid = _request_id(db, request)
-        if cloud is None:
-            if rid is None:
-                console.print(
-                    f"[red]没有该申请 / no request {request!r}[/red] (give --cloud for a bare provisioning run)"
-                )
-                raise typer.Exit(1)
-            whole_request(db, reg, rid, retiring=True)
+        db, reg, rid, cloud = one_run_or_whole(request, cloud, retiring=True)
         try:
             out = retire(db, _code(db, rid, request), driver(reg, cloud))
         except NoRun as exc:
