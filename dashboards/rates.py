@@ -99,10 +99,8 @@ LABELS: dict[RateKey, tuple[str, str]] = {
 }
 
 Part = Literal["numerator", "denominator", "excluded"]
-Dimension = Literal["unit", "city", "level"]
 EXCLUSION_REASONS = ("classified", "retired", "exempt")
 NUMERATOR, OPEN = "numerator", "open"
-CATEGORIES = (NUMERATOR, OPEN, *EXCLUSION_REASONS)
 LEVEL_LABELS: dict[str, str] = {
     RegionLevel.REGION: "自治区级",
     RegionLevel.CITY: "市级",
@@ -298,20 +296,6 @@ def _is_true(col: Any) -> ColumnElement[bool]:
 
 # --- the items behind each rate ---------------------------------------------------------------
 
-_ITEM_COLS = (
-    "kind",
-    "id",
-    "code",
-    "name",
-    "unit_id",
-    "classified",
-    "status",
-    "done",
-    "retired",
-    "subject_kind",
-    "note",
-    "region_id",  # only for items without an owner unit (clouds): grouped by the region's city and level
-)
 _NO_REGION: Any = cast(null(), Integer())  # typed NULL: a bare NULL in a UNION would read as text on PostgreSQL
 UNMANAGED_CLOUD = "所在云未纳入统筹管理，不计为上云 / the cloud is not under unified management: "
 UNRECORDED_CLOUD = (

@@ -202,11 +202,6 @@ class Resources:
     def as_dict(self) -> dict[str, int]:
         return {f: getattr(self, f) for f in self.FIELDS}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, int] | None) -> Resources:
-        d = d or {}
-        return cls(**{f: int(d.get(f) or 0) for f in cls.FIELDS})
-
 
 def _sized(value: int | None, what: str) -> int:
     if value is None:
@@ -279,7 +274,6 @@ TRANSITIONS: dict[Action, tuple[frozenset[RequestStatus], RequestStatus]] = {
 }
 # The main path: an action whose target lies behind the current state on it has already happened.
 MAIN_PATH = (S.DRAFT, S.SUBMITTED, S.APPROVED, S.SCHEDULED, S.PROVISIONING, S.ACTIVE, S.RETIRING, S.RETIRED)
-TERMINAL = frozenset({S.RETIRED, S.REJECTED})
 
 
 def _already_happened(state: RequestState, action: Action) -> bool:
