@@ -234,14 +234,27 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
         model: Any = KINDS[kind].model
         cols: list[Any] = [type_coerce(getattr(model, f), sql_type[t]).label(f) for f, t in fields.items()]
         return select(model.id.label("id"), *cols).subquery(name)
+    latest = (ChangeLog.at.desc(), ChangeLog.id.desc())
+    return _snapshot(kind, fields, name, latest, ChangeLog.at <= at, ChangeLog.action != ChangeAction.DELETE)
+
+
+def first_state(kind: str, fields: dict[str, FieldType], name: str) -> FromClause:
+    """Rows (id, *fields) of one inventory kind as first recorded (its earliest change-log snapshot)."""
+    earliest = (ChangeLog.at.asc(), ChangeLog.id.asc())
+    return _snapshot(kind, fields, name, earliest, ChangeLog.action != ChangeAction.DELETE)
+
+
+def _snapshot(
+    kind: str, fields: dict[str, FieldType], name: str, order: tuple[Any, ...], among: Any, *keep: Any
+) -> FromClause:
+    """Rows (id, *fields) from the first change-log snapshot per object in `order` among the rows `among`,
+    kept when every `keep` condition holds for it."""
     ranked = (
         select(
             ChangeLog.id.label("log_id"),
-            func.row_number()
-            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.desc(), ChangeLog.id.desc()))
-            .label("rn"),
+            func.row_number().over(partition_by=ChangeLog.object_id, order_by=order).label("rn"),
         )
-        .where(ChangeLog.kind == kind, ChangeLog.at <= at)
+        .where(ChangeLog.kind == kind, among)
         .subquery(f"{name}_ranked")
     )
     after: Any = ChangeLog.after
@@ -255,35 +268,7 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
     return (
         select(ChangeLog.object_id.label("id"), *cols)
         .join(ranked, ranked.c.log_id == ChangeLog.id)
-        .where(ranked.c.rn == 1, ChangeLog.action != ChangeAction.DELETE)
-        .cte(name)
-        .prefix_with("MATERIALIZED")
-    )
-
-
-def first_state(kind: str, fields: dict[str, FieldType], name: str) -> FromClause:
-    """Rows (id, *fields) of one inventory kind as first recorded (its earliest change-log snapshot)."""
-    ranked = (
-        select(
-            ChangeLog.id.label("log_id"),
-            func.row_number()
-            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.asc(), ChangeLog.id.asc()))
-            .label("rn"),
-        )
-        .where(ChangeLog.kind == kind, ChangeLog.action != ChangeAction.DELETE)
-        .subquery(f"{name}_ranked")
-    )
-    after: Any = ChangeLog.after
-    extract = {
-        "str": lambda f: after[f].as_string(),
-        "int": lambda f: after[f].as_integer(),
-        "bool": lambda f: after[f].as_boolean(),
-    }
-    cols = [extract[t](f).label(f) for f, t in fields.items()]
-    return (
-        select(ChangeLog.object_id.label("id"), *cols)
-        .join(ranked, ranked.c.log_id == ChangeLog.id)
-        .where(ranked.c.rn == 1)
+        .where(ranked.c.rn == 1, *keep)
         .cte(name)
         .prefix_with("MATERIALIZED")
     )

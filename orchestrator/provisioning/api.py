@@ -41,15 +41,10 @@ def build_router() -> APIRouter:
 
     @router.get("/capacity", summary="Newest capacity per cloud / 各云容量")
     def get_capacity(session: SessionDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
-        newest = (
-            select(CapacitySample.cloud, func.max(CapacitySample.at).label("at"))
-            .group_by(CapacitySample.cloud)
-            .subquery()
-        )
         rows = session.scalars(
-            select(CapacitySample)
-            .join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
-            .order_by(CapacitySample.cloud, CapacitySample.host, CapacitySample.resource_class)
+            capacity.of_newest_samples(select(CapacitySample)).order_by(
+                CapacitySample.cloud, CapacitySample.host, CapacitySample.resource_class
+            )
         ).all()
         out: dict[str, dict[str, Any]] = {}
         for r in rows:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from core.db import Database
 from core.times import now_utc
@@ -33,8 +33,18 @@ from orchestrator.provisioning.models import (
 )
 from orchestrator.provisioning.plan import ResourceKind
 
+_Ts = TypeVarTuple("_Ts")
+
 log = logging.getLogger("yunwang.capacity")
 HEALTHY = {"server": {"ACTIVE"}, "volume": {"available", "in-use"}}
+
+
+def of_newest_samples(stmt: Select[*_Ts]) -> Select[*_Ts]:
+    """`stmt` (a select over `CapacitySample`) limited to each cloud's newest sampling."""
+    newest = (
+        select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
+    )
+    return stmt.join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
 
 
 def collect_capacity(db: Database, drivers: Iterable[CloudDriver]) -> tuple[list[CloudCapacity], list[str]]:
@@ -186,20 +196,15 @@ class CloudsCollector(Collector):
             "yunwang_provision_retries", "Transient cloud errors retried during provisioning", labels=["cloud"]
         )
         with self.db.sessions() as s:
-            newest = (
-                select(CapacitySample.cloud, func.max(CapacitySample.at).label("at"))
-                .group_by(CapacitySample.cloud)
-                .subquery()
-            )
             rows = s.execute(
-                select(
-                    CapacitySample.cloud,
-                    CapacitySample.resource_class,
-                    func.sum(CapacitySample.total),
-                    func.sum(CapacitySample.used),
-                )
-                .join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
-                .group_by(CapacitySample.cloud, CapacitySample.resource_class)
+                of_newest_samples(
+                    select(
+                        CapacitySample.cloud,
+                        CapacitySample.resource_class,
+                        func.sum(CapacitySample.total),
+                        func.sum(CapacitySample.used),
+                    )
+                ).group_by(CapacitySample.cloud, CapacitySample.resource_class)
             ).all()
             for cloud, rc, total, u in rows:
                 cap.add_metric([cloud, rc], float(total or 0))

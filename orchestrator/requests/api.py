@@ -22,6 +22,7 @@ from core.enums import Role
 from core.errors import Conflict, Problem
 from core.times import OutputTime
 from core.validation import INT32_MAX, Count, Id, Limit, Offset
+from orchestrator.provisioning.capacity import of_newest_samples
 from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, HostCapacity
 from orchestrator.provisioning.models import CapacitySample
 from orchestrator.requests import approval, quotas
@@ -112,14 +113,7 @@ class QuotaIn(BaseModel):
 def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
     """Capacity from the newest sample of every cloud (written by the provisioning side's capacity collector);
     samples carry no availability zone, `az_of(cloud)` supplies it (from clouds.yaml)."""
-    newest = (
-        select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
-    )
-    rows = session.scalars(
-        select(CapacitySample).join(
-            newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at)
-        )
-    )
+    rows = session.scalars(of_newest_samples(select(CapacitySample)))
     hosts: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
     for r in rows:
         hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
