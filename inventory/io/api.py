@@ -17,6 +17,7 @@ from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.io import importing as io
+from inventory.io.api_models import ImportReportOut
 from inventory.io.cells import to_utc
 from inventory.kinds import KINDS
 
@@ -94,7 +95,11 @@ def add_io_routes(router: APIRouter) -> None:
         "/{kind}/import",
         summary="Import a CSV/XLSX file (dry run or all-or-nothing apply) / 导入",
         openapi_extra=_UPLOAD_BODY,
-        responses={422: {"description": "some rows are wrong; nothing was written"}, 413: {"description": "too big"}},
+        responses={
+            200: {"model": ImportReportOut, "description": "the per-row report (dry run or applied)"},
+            422: {"description": "some rows are wrong; nothing was written"},
+            413: {"description": "too big"},
+        },
     )
     async def import_kind(
         kind: KindName,
