@@ -39,6 +39,24 @@ CTX = ChangeContext(actor="bench", role="admin", message="bench import")
 def skeleton(session: Any) -> tuple[list[str], list[str], list[str]]:
     """A region, 100 units, 40 rooms and 2 gov-cloud sites; returns their codes."""
     rid = service.create(session, "regions", {"code": "450000", "name": "广西", "level": "region"}, CTX).id  # type: ignore[attr-defined]
+    service.create_many(  # the office's allow_new for each new room and cloud (inventory.build_rules)
+        session,
+        "determinations",
+        [
+            {
+                "code": f"ALLOW-{code}",
+                "subject_kind": subject,
+                "new_object_code": code,
+                "decision": "allow_new",
+                "reason": "bench",
+                "decided_by": "bench",
+                "decided_on": "2024-01-01",
+            }
+            for subject, codes in (("room", [f"R{i:03d}" for i in range(40)]), ("cloud", ["C0", "C1"]))
+            for code in codes
+        ],
+        CTX,
+    )
     units = service.create_many(
         session,
         "units",
