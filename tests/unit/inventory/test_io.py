@@ -180,7 +180,8 @@ def test_apply_creates_updates_and_logs_only_changed_fields(db: Database, world:
         entries = s.scalars(select(ChangeLog).where(ChangeLog.id > log_before).order_by(ChangeLog.id)).all()
         assert [(e.action, e.object_code) for e in entries] == [("create", "SYS-N"), ("update", "SYS-A")]
         assert {e.actor for e in entries} == {"importer"} and entries[0].message == "test import"
-        changed = {k for k in entries[1].after or {} if (entries[1].before or {}).get(k) != entries[1].after[k]}
+        after = entries[1].after or {}
+        changed = {k for k in after if (entries[1].before or {}).get(k) != after[k]}
         assert changed == {"name", "vcpus", "business_active"}
     again = import_csv(db, "systems", data, dry_run=True)
     assert again.counts["unchanged"] == 2
