@@ -33,7 +33,8 @@ def _typed(doc: JsonSchema, schema: JsonSchema) -> bool:
     """Whether a schema says what it holds (a bare object, a list of bare objects or `{}` does not)."""
     schema = _resolve(doc, schema)
     if "anyOf" in schema or "oneOf" in schema:
-        options = [s for s in schema.get("anyOf", schema.get("oneOf", [])) if s.get("type") != "null"]
+        choices: list[JsonSchema] = schema.get("anyOf") or schema.get("oneOf") or []
+        options = [s for s in choices if s.get("type") != "null"]
         return bool(options) and all(_typed(doc, s) for s in options)
     if schema.get("type") == "object" or "properties" in schema:
         extra = schema.get("additionalProperties")
