@@ -67,7 +67,9 @@ def render() -> str:
     rows = []
     for name, field in Settings.model_fields.items():
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{prefix}{name.upper()}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
+        rows.append(
+            f"| `{prefix}{name.upper()}` | {_type_name(field.annotation)} | {_default(field)} | {description} |"
+        )
     return HEADER + "\n".join(rows) + "\n"
 
 
