@@ -16,6 +16,7 @@ from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
 from inventory.access import INVENTORY_WRITE, write_guard
+from inventory.io import exporting
 from inventory.io import importing as io
 from inventory.io.cells import to_utc
 from inventory.kinds import KINDS
@@ -153,7 +154,7 @@ def add_io_routes(router: APIRouter) -> None:
         """Scoped roles get only their unit subtree; the file re-imports to no change."""
         name = str(kind.value)
         return _attachment(
-            io.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
+            exporting.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
         )
 
     @router.get(
@@ -168,4 +169,4 @@ def add_io_routes(router: APIRouter) -> None:
         format: Annotated[FileFormat, Query(description="xlsx (with a 说明 Notes sheet) or csv")] = "xlsx",
     ) -> Response:
         name = str(kind.value)
-        return _attachment(io.template(name, format), name, format, "template")
+        return _attachment(exporting.template(name, format), name, format, "template")
