@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results import summary_ms, write_section
+from inventory.enums import CloudKind
 from orchestrator.placement.engine import Candidate, DRLevel, PlacementRequest, place, place_all
 
 CLOUDS, AZS, REQUESTS, UNITS, REPEATS = 50, 20, 10_000, 1_000, 5
@@ -25,9 +26,9 @@ def world(seed: int = 2021) -> tuple[list[Candidate], list[PlacementRequest]]:
     rng = random.Random(seed)
     cands = []
     for c in range(CLOUDS):
-        kind = "gov_cloud" if c < 40 else rng.choice(["sub_cloud", "industry_cloud"])
+        kind = CloudKind.GOV_CLOUD if c < 40 else rng.choice([CloudKind.SUB_CLOUD, CloudKind.INDUSTRY_CLOUD])
         site = SITES[c % len(SITES)]
-        owner = rng.randrange(UNITS) if kind != "gov_cloud" else None
+        owner = rng.randrange(UNITS) if kind != CloudKind.GOV_CLOUD else None
         for z in range(AZS):
             total = rng.choice([512, 1024, 2048])
             cands.append(
@@ -37,7 +38,7 @@ def world(seed: int = 2021) -> tuple[list[Candidate], list[PlacementRequest]]:
                     az=f"az-{z:02d}",
                     site=site,
                     cloud_kind=kind,
-                    on_gov_cloud=kind == "sub_cloud",
+                    on_gov_cloud=kind == CloudKind.SUB_CLOUD,
                     owner_unit_id=owner,
                     total_vcpus=total,
                     total_ram_mb=total * 4096,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
+from collectors import api_models as m
 from collectors import credentials, snmp_store, store
 from collectors.jobs import ProbeJobs
 from collectors.results import ProbeKind
@@ -73,7 +74,7 @@ def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
 def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested routes, each simple
     router = APIRouter(prefix="/api/v1/collectors", tags=["collectors"])
 
-    @router.get("/nodes", summary="Extranet node states with the newest measurements")
+    @router.get("/nodes", response_model=list[m.NodeOut], summary="Extranet node states with the newest measurements")
     def nodes(
         principal: CurrentPrincipal,
         session: SessionDep,
@@ -111,7 +112,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             )
         return out
 
-    @router.get("/availability", summary="Share of time up or degraded over 1, 7 and 30 days")
+    @router.get(
+        "/availability",
+        response_model=list[m.AvailabilityOut],
+        summary="Share of time up or degraded over 1, 7 and 30 days",
+    )
     def availability(
         principal: CurrentPrincipal,
         session: SessionDep,
@@ -123,7 +128,9 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             {"id": n.id, "code": n.code, "level": n.level, "state": n.state.value, **av.get(n.id, {})} for n in infos
         ]
 
-    @router.get("/coverage", summary="Four-level coverage and the live horizontal access rate")
+    @router.get(
+        "/coverage", response_model=m.CoverageOut, summary="Four-level coverage and the live horizontal access rate"
+    )
     def coverage(principal: CurrentPrincipal, session: SessionDep, request: Request) -> dict[str, Any]:
         svc = _service(request)
         snap = svc.live.snapshot if svc.live.snapshot.at else svc.live.refresh(session, svc.icmp_latest)
@@ -153,7 +160,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             ],
         }
 
-    @router.get("/jobs", summary="Scheduled jobs, their last run and last error")
+    @router.get(
+        "/jobs",
+        response_model=list[m.JobOut],
+        response_model_exclude_unset=True,
+        summary="Scheduled jobs, their last run and last error",
+    )
     def jobs(principal: CurrentPrincipal, session: SessionDep, request: Request) -> list[dict[str, Any]]:
         board: JobBoard | None = getattr(request.app.state, "jobs", None)
         scheduled = board.describe() if board else []
@@ -165,7 +177,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             for i in ids
         ]
 
-    @router.post("/probe", status_code=202, summary="Probe one node (or its subtree) now: returns a job at once")
+    @router.post(
+        "/probe",
+        status_code=202,
+        response_model=m.ProbeJobOut,
+        summary="Probe one node (or its subtree) now: returns a job at once",
+    )
     async def probe_now(
         body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request, response: Response
     ) -> dict[str, Any]:
@@ -177,11 +194,18 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job.id}"
         return job.as_dict()
 
-    @router.get("/probe-jobs", summary="Recent probe-now jobs and their progress (without per-target results)")
+    @router.get(
+        "/probe-jobs",
+        response_model=list[m.ProbeJobOut],
+        response_model_exclude_unset=True,
+        summary="Recent probe-now jobs and their progress (without per-target results)",
+    )
     def probe_jobs(principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
         return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
 
-    @router.get("/probe-jobs/{job_id}", summary="One probe-now job: status, progress and results")
+    @router.get(
+        "/probe-jobs/{job_id}", response_model=m.ProbeJobOut, summary="One probe-now job: status, progress and results"
+    )
     def probe_job(
         job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, request: Request
     ) -> dict[str, Any]:
@@ -192,7 +216,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             )
         return job.as_dict()
 
-    @router.put("/snmp/devices/{device_id}", summary="Set how a device is polled over SNMP (change-logged)")
+    @router.put(
+        "/snmp/devices/{device_id}",
+        response_model=m.SnmpSettingsOut,
+        summary="Set how a device is polled over SNMP (change-logged)",
+    )
     def put_snmp(
         device_id: Id, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
@@ -203,11 +231,19 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return out
 
-    @router.get("/snmp/devices", summary="Devices polled over SNMP and their settings (credential names only)")
+    @router.get(
+        "/snmp/devices",
+        response_model=list[m.SnmpSettingsOut],
+        summary="Devices polled over SNMP and their settings (credential names only)",
+    )
     def snmp_devices(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, Any]]:
         return snmp_store.all_settings(session)
 
-    @router.get("/snmp/interfaces", summary="Newest interface status, rates (bits/s), utilisation, errors, discards")
+    @router.get(
+        "/snmp/interfaces",
+        response_model=list[m.InterfaceOut],
+        summary="Newest interface status, rates (bits/s), utilisation, errors, discards",
+    )
     def snmp_interfaces(
         principal: CurrentPrincipal,
         session: SessionDep,
@@ -215,7 +251,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     ) -> list[dict[str, Any]]:
         return [{**asdict(r), "sampled_at": iso(r.sampled_at)} for r in snmp_store.interface_rows(session, node_id)]
 
-    @router.get("/snmp/uplinks", summary="Uplink bandwidth (bits/s) and utilisation (0–1) per node")
+    @router.get(
+        "/snmp/uplinks",
+        response_model=list[m.UplinkOut],
+        summary="Uplink bandwidth (bits/s) and utilisation (0–1) per node",
+    )
     def snmp_uplinks(
         principal: CurrentPrincipal,
         session: SessionDep,
@@ -223,11 +263,17 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     ) -> list[dict[str, Any]]:
         return [asdict(u) for u in snmp_store.uplinks(snmp_store.interface_rows(session, node_id))]
 
-    @router.get("/credentials", summary="Stored device credential names (never passwords)")
+    @router.get(
+        "/credentials",
+        response_model=list[m.CredentialNameOut],
+        summary="Stored device credential names (never passwords)",
+    )
     def list_credentials(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, str]]:
         return credentials.names(session)
 
-    @router.put("/credentials/{name}", summary="Store a device credential encrypted")
+    @router.put(
+        "/credentials/{name}", response_model=m.CredentialStoredOut, summary="Store a device credential encrypted"
+    )
     def put_credential(
         name: Annotated[str, Path(min_length=1, max_length=100)],
         body: CredentialIn,

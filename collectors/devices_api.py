@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from collectors import api_models as m
 from collectors import device_status
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.enums import Role
@@ -27,7 +28,12 @@ class EncodingIn(BaseModel):
 def build_devices_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/collectors/devices", tags=["collectors"])
 
-    @router.get("", summary="SSH collection status per device: last success, last error and reason, facts age")
+    @router.get(
+        "",
+        response_model=list[m.DeviceStatusOut],
+        response_model_exclude_unset=True,
+        summary="SSH collection status per device: last success, last error and reason, facts age",
+    )
     def devices(
         principal: CurrentPrincipal,
         session: SessionDep,
@@ -44,7 +50,12 @@ def build_devices_router() -> APIRouter:
             and (node_id is None or r["node_id"] == node_id)
         ]
 
-    @router.get("/{device_id}", summary="One device: status, current facts and the excerpt of a failed output")
+    @router.get(
+        "/{device_id}",
+        response_model=m.DeviceStatusOut,
+        response_model_exclude_unset=True,
+        summary="One device: status, current facts and the excerpt of a failed output",
+    )
     def device(device_id: Id, principal: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
         rows = device_status.describe(session, [device_id])
         if not rows:
@@ -55,7 +66,11 @@ def build_devices_router() -> APIRouter:
             out["last_error_excerpt"] = device_status.excerpt(session, device_id)
         return out
 
-    @router.delete("/{device_id}/host-key", summary="Forget the trusted SSH host key (after a legitimate change)")
+    @router.delete(
+        "/{device_id}/host-key",
+        response_model=m.HostKeyClearedOut,
+        summary="Forget the trusted SSH host key (after a legitimate change)",
+    )
     def clear_host_key(
         device_id: Id, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:
@@ -64,7 +79,11 @@ def build_devices_router() -> APIRouter:
         session.commit()
         return {"device_id": device_id, "cleared": before["host_key_fingerprint"]}
 
-    @router.put("/{device_id}/encoding", summary="The encoding to try first for this device's CLI output")
+    @router.put(
+        "/{device_id}/encoding",
+        response_model=m.EncodingOut,
+        summary="The encoding to try first for this device's CLI output",
+    )
     def put_encoding(
         device_id: Id, body: EncodingIn, principal: CurrentPrincipal, session: SessionDep, request: Request
     ) -> dict[str, Any]:

@@ -78,6 +78,45 @@ class ItemsPage(BaseModel):
     items: list[dict[str, Any]]
 
 
+class DeterminationOut(BaseModel):
+    """A determination with its standing: in_force, superseded (see superseded_by), withdrawn or not_yet_in_force."""
+
+    id: int
+    code: str | None
+    subject_kind: str
+    subject_id: int | None
+    new_object_code: str | None
+    decision: str
+    decided_by: str | None
+    decided_on: str | None
+    reason: str | None
+    active: bool
+    standing: Literal["in_force", "superseded", "withdrawn", "not_yet_in_force"]
+    superseded_by: str | None
+
+
+class PendingOut(BaseModel):
+    """A self-declared completion awaiting the office (the object as it is now)."""
+
+    kind: str
+    id: int
+    code: str
+    name: str | None
+    unit_code: str | None
+    declared_status: str | None
+    status: str | None
+    declared_by: str | None
+    declared_at: str | None
+
+
+class ConfirmedOut(BaseModel):
+    kind: str
+    id: int
+    code: str
+    status: str | None
+    confirmed: bool
+
+
 def _rate(r: Rate) -> RateOut:
     return RateOut(numerator=r.numerator, denominator=r.denominator, ratio=r.ratio, target=r.target)
 
@@ -149,7 +188,11 @@ def build_router() -> APIRouter:
         own = _own_unit_codes(session, principal)
         return [report_out(r, own) for r in rates.compute_all(session, as_of, rates.CONSOLIDATION_KEYS).values()]
 
-    @router.get("/determinations/history", summary="Determinations and which supersede which / 技术认定历史")
+    @router.get(
+        "/determinations/history",
+        summary="Determinations and which supersede which / 技术认定历史",
+        response_model=list[DeterminationOut],
+    )
     def determination_history(
         session: SessionDep,
         principal: CurrentPrincipal,
@@ -164,14 +207,22 @@ def build_router() -> APIRouter:
         then record), superseded (with superseded_by) or withdrawn. 同一对象以最新有效认定为准，其余留作历史。"""
         return rates.determination_history(session, as_of, subject_kind, subject_id, superseded_only)
 
-    @router.get("/confirmations/pending", summary="Self-declared completions awaiting the office / 待确认自报完成")
+    @router.get(
+        "/confirmations/pending",
+        summary="Self-declared completions awaiting the office / 待确认自报完成",
+        response_model=list[PendingOut],
+    )
     def pending_confirmations(
         session: SessionDep, principal: CurrentPrincipal, as_of: AsOf = None
     ) -> list[dict[str, Any]]:
         """Systems and networks a department user set to migrated/interconnected itself; they count once confirmed."""
         return confirmations.pending(session, as_of)
 
-    @router.post("/confirmations/{kind}/{obj_id}", summary="Confirm a self-declared completion / 确认自报完成")
+    @router.post(
+        "/confirmations/{kind}/{obj_id}",
+        summary="Confirm a self-declared completion / 确认自报完成",
+        response_model=ConfirmedOut,
+    )
     def confirm_completion(
         kind: Literal["systems", "networks", "internet_exits"],
         obj_id: Id,

@@ -46,6 +46,7 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from core import times
 from core.enums import ChangeAction, Role
 from core.models import ChangeLog
+from inventory import history
 from inventory.enums import (
     AccessStatus,
     CloudKind,
@@ -234,44 +235,48 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
         model: Any = KINDS[kind].model
         cols: list[Any] = [type_coerce(getattr(model, f), sql_type[t]).label(f) for f, t in fields.items()]
         return select(model.id.label("id"), *cols).subquery(name)
-    latest = (ChangeLog.at.desc(), ChangeLog.id.desc())
-    return _snapshot(kind, fields, name, latest, ChangeLog.at <= at, ChangeLog.action != ChangeAction.DELETE)
+    latest = history.state_entries(kind, at, name=f"{name}_latest")
+    cols = _snapshot_columns(fields)
+    # MATERIALIZED: evaluate the window once; otherwise SQLite re-runs it for every row of an outer join.
+    return (
+        select(ChangeLog.object_id.label("id"), *cols)
+        .join(latest, latest.c.log_id == ChangeLog.id)
+        .cte(name)
+        .prefix_with("MATERIALIZED")
+    )
 
 
 def first_state(kind: str, fields: dict[str, FieldType], name: str) -> FromClause:
     """Rows (id, *fields) of one inventory kind as first recorded (its earliest change-log snapshot)."""
-    earliest = (ChangeLog.at.asc(), ChangeLog.id.asc())
-    return _snapshot(kind, fields, name, earliest, ChangeLog.action != ChangeAction.DELETE)
-
-
-def _snapshot(
-    kind: str, fields: dict[str, FieldType], name: str, order: tuple[Any, ...], among: Any, *keep: Any
-) -> FromClause:
-    """Rows (id, *fields) from the first change-log snapshot per object in `order` among the rows `among`,
-    kept when every `keep` condition holds for it."""
     ranked = (
         select(
             ChangeLog.id.label("log_id"),
-            func.row_number().over(partition_by=ChangeLog.object_id, order_by=order).label("rn"),
+            func.row_number()
+            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.asc(), ChangeLog.id.asc()))
+            .label("rn"),
         )
-        .where(ChangeLog.kind == kind, among)
+        .where(ChangeLog.kind == kind, ChangeLog.action != ChangeAction.DELETE)
         .subquery(f"{name}_ranked")
     )
+    cols = _snapshot_columns(fields)
+    return (
+        select(ChangeLog.object_id.label("id"), *cols)
+        .join(ranked, ranked.c.log_id == ChangeLog.id)
+        .where(ranked.c.rn == 1)
+        .cte(name)
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _snapshot_columns(fields: dict[str, FieldType]) -> list[Any]:
+    """The fields of a change-log snapshot (`after`) as typed columns."""
     after: Any = ChangeLog.after
     extract = {
         "str": lambda f: after[f].as_string(),
         "int": lambda f: after[f].as_integer(),
         "bool": lambda f: after[f].as_boolean(),
     }
-    cols = [extract[t](f).label(f) for f, t in fields.items()]
-    # MATERIALIZED: evaluate the window once; otherwise SQLite re-runs it for every row of an outer join.
-    return (
-        select(ChangeLog.object_id.label("id"), *cols)
-        .join(ranked, ranked.c.log_id == ChangeLog.id)
-        .where(ranked.c.rn == 1, *keep)
-        .cte(name)
-        .prefix_with("MATERIALIZED")
-    )
+    return [extract[t](f).label(f) for f, t in fields.items()]
 
 
 def _is_true(col: Any) -> ColumnElement[bool]:

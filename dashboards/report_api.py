@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.identity import GLOBAL_READERS
-from core.times import InputTime, iso
+from core.responses import AwareTime
+from core.times import InputTime, OutputTime, iso
 from dashboards import report
+from dashboards.api import RateOut
 from dashboards.rates import compute_all
 from dashboards.report import Month, RankRow
 from dashboards.report_html import render_html
@@ -42,6 +45,41 @@ def _download(content: bytes, media_type: str, filename: str, digest: str, draft
     )
 
 
+class ReportSummaryOut(BaseModel):
+    """A published report (never its bytes): `as_of` is the month end in Beijing time (+08:00)."""
+
+    month: str
+    as_of: AwareTime
+    published_at: AwareTime
+    published_by: str
+    xlsx_sha256: str
+    html_sha256: str
+    size_bytes: int
+
+
+class ReportListOut(BaseModel):
+    items: list[ReportSummaryOut]
+    total: int
+    as_of_rule: str
+
+
+class RankOut(BaseModel):
+    """A unit or city in a ranking: score is the mean of its rates that have a denominator (rates by key)."""
+
+    rank: int | None
+    key: str
+    label: str
+    score: float | None
+    rates: dict[str, RateOut]
+
+
+class RankingsOut(BaseModel):
+    at: OutputTime | None
+    keys: list[str]
+    units: list[RankOut]
+    cities: list[RankOut]
+
+
 def _rank_out(row: RankRow) -> dict[str, Any]:
     return {
         "rank": row.rank,
@@ -59,12 +97,17 @@ def build_router() -> APIRouter:
     """Routes under /api/v1/reports; every one needs a token, publishing needs admin or the cloud-chief office."""
     router = APIRouter(prefix=PREFIX, tags=["reports"])
 
-    @router.get("", summary="Published monthly reports / 已发布督查通报")
+    @router.get("", summary="Published monthly reports / 已发布督查通报", response_model=ReportListOut)
     def list_reports(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         rows = [report.summary(r) for r in report.list_published(session)]
         return {"items": rows, "total": len(rows), "as_of_rule": "month end, Asia/Shanghai (UTC+8)"}
 
-    @router.post("/{month}/publish", status_code=201, summary="Publish and freeze a month's report / 发布并冻结")
+    @router.post(
+        "/{month}/publish",
+        status_code=201,
+        summary="Publish and freeze a month's report / 发布并冻结",
+        response_model=ReportSummaryOut,
+    )
     def publish(month: MonthPath, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         m = Month.parse(month)
         row = report.publish(session, m, change_context(request, principal), render_xlsx, render_html)
@@ -86,7 +129,9 @@ def build_router() -> APIRouter:
         content, digest = (row.xlsx, row.xlsx_sha256) if kind == "xlsx" else (row.html, row.html_sha256)
         return _download(content, media_type, name, digest, False)
 
-    @router.get("/rankings", summary="Unit and city rankings now or as of a date / 单位与地市排名")
+    @router.get(
+        "/rankings", summary="Unit and city rankings now or as of a date / 单位与地市排名", response_model=RankingsOut
+    )
     def rankings(
         session: SessionDep,
         principal: CurrentPrincipal,

@@ -20,7 +20,7 @@ from inventory import queries, service
 from inventory.access import write_guard
 from inventory.io.api import add_io_routes
 from inventory.kinds import KINDS, KindSpec
-from inventory.schemas import ChangeOut, create_schema, update_schema
+from inventory.schemas import ChangeOut, create_schema, out_schema, page_schema, update_schema
 
 log = logging.getLogger("yunwang.http")
 
@@ -123,6 +123,31 @@ class ChangePage(BaseModel):
     total: int
 
 
+class BulkOut(BaseModel):
+    """What an all-or-nothing batch wrote: the new ids (in order), how many patched and deleted."""
+
+    created: list[int]
+    updated: int
+    deleted: int
+
+
+class FieldOut(BaseModel):
+    """A column or link of a kind: its field, Chinese and English names and the kind it refers to."""
+
+    field: str
+    zh: str
+    en: str
+    ref: str | None
+
+
+class KindOut(BaseModel):
+    name: str
+    zh: str
+    en: str
+    columns: list[FieldOut]
+    links: list[FieldOut]
+
+
 def _visible(principal: Principal, spec: KindSpec, obj: dict[str, Any], session: Any) -> None:
     if principal.units is None:
         return
@@ -137,9 +162,16 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
     name = spec.name
     create_model = create_schema(name)
     update_model = update_schema(name)
+    out_model = out_schema(name)
     path = f"/{name}"
 
-    @router.get(path, summary=f"List {spec.en} / 列出{spec.zh}", name=f"list_{name}")
+    @router.get(
+        path,
+        summary=f"List {spec.en} / 列出{spec.zh}",
+        name=f"list_{name}",
+        response_model=page_schema(name),
+        response_model_exclude_unset=True,
+    )
     def list_objects(
         request: Request,
         session: SessionDep,
@@ -159,13 +191,15 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
             page["as_of"] = iso(as_of)
         return page
 
-    @router.get(path + "/{obj_id}", summary=f"Get one of {spec.en}", name=f"get_{name}")
+    @router.get(path + "/{obj_id}", summary=f"Get one of {spec.en}", name=f"get_{name}", response_model=out_model)
     def get_object(obj_id: Id, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         out = queries.to_out(spec, service.get_or_404(session, spec, obj_id))
         _visible(principal, spec, out, session)
         return out
 
-    @router.post(path, status_code=201, summary=f"Create one of {spec.en}", name=f"create_{name}")
+    @router.post(
+        path, status_code=201, summary=f"Create one of {spec.en}", name=f"create_{name}", response_model=out_model
+    )
     def create_object(
         body: create_model,  # type: ignore[valid-type]
         request: Request,
@@ -178,7 +212,9 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
         session.commit()
         return queries.to_out(spec, obj)
 
-    @router.patch(path + "/{obj_id}", summary=f"Update one of {spec.en}", name=f"update_{name}")
+    @router.patch(
+        path + "/{obj_id}", summary=f"Update one of {spec.en}", name=f"update_{name}", response_model=out_model
+    )
     def update_object(
         obj_id: Id,
         body: update_model,  # type: ignore[valid-type]
@@ -203,7 +239,12 @@ def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
         service.delete(session, name, obj_id, change_context(request, principal, write_guard(principal), message))
         session.commit()
 
-    @router.post(path + "/bulk", summary=f"Bulk create/update/delete {spec.en} (all or nothing)", name=f"bulk_{name}")
+    @router.post(
+        path + "/bulk",
+        summary=f"Bulk create/update/delete {spec.en} (all or nothing)",
+        name=f"bulk_{name}",
+        response_model=BulkOut,
+    )
     def bulk(
         body: Annotated[BulkBody, Body()],
         request: Request,
@@ -263,7 +304,7 @@ def build_router() -> APIRouter:
     """The inventory router: CRUD, bulk and history for every kind, plus kinds metadata and the global change log."""
     router = APIRouter(prefix=PREFIX, tags=["inventory"])
 
-    @router.get("/kinds", summary="Inventory kinds with their columns / 资源类型")
+    @router.get("/kinds", summary="Inventory kinds with their columns / 资源类型", response_model=list[KindOut])
     def kinds(principal: CurrentPrincipal) -> list[dict[str, Any]]:
         return [
             {

@@ -74,10 +74,35 @@ def out_schema(kind: str) -> type[BaseModel]:
     for col in cols:
         if col.name == "id":
             continue
-        fields[col.name] = (_python_type(col) | None, None)
+        fields[col.name] = (_out_type(col) | None, None)
     for link in spec.links:
         fields[link.field] = (list[int], Field(default_factory=list))
     return create_model(f"{_camel(kind)}Out", __base__=OutModel, **fields)
+
+
+def _out_type(col: SAColumn[Any]) -> Any:
+    """A column's type as returned: times with their offset, JSON columns as objects."""
+    typ = _python_type(col)
+    if typ is datetime:
+        return OutputTime
+    if typ is object:  # JSON (device facts)
+        return dict[str, Any]
+    return typ
+
+
+@cache
+def page_schema(kind: str) -> type[BaseModel]:
+    """One page of a kind's list; `as_of` only when the list was read as of a time."""
+    items: Any = list[out_schema(kind)]  # type: ignore[misc]
+    return create_model(
+        f"{_camel(kind)}Page",
+        __base__=OutModel,
+        items=(items, ...),
+        total=(int, ...),
+        limit=(int, ...),
+        offset=(int, ...),
+        as_of=(OutputTime | None, None),
+    )
 
 
 def _build(spec: KindSpec, optional: bool, suffix: str) -> type[BaseModel]:
@@ -129,4 +154,4 @@ class ChangeOut(BaseModel):
         return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
-__all__ = ["ChangeOut", "Page", "create_schema", "date", "datetime", "out_schema", "update_schema"]
+__all__ = ["ChangeOut", "Page", "create_schema", "date", "datetime", "out_schema", "page_schema", "update_schema"]

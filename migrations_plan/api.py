@@ -22,6 +22,7 @@ from core.identity import Principal
 from core.times import today_beijing
 from core.validation import INT32_MAX, Id
 from inventory.models import InformationSystem
+from migrations_plan import api_models as m
 from migrations_plan import export, guards, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
 from migrations_plan.load import load_inventory
@@ -168,7 +169,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
 
     # --- readiness -----------------------------------------------------------------------
 
-    @router.get("/readiness", summary="Readiness of every system / 迁移就绪度")
+    @router.get("/readiness", summary="Readiness of every system / 迁移就绪度", response_model=m.ReadinessPage)
     def readiness(
         request: Request,
         session: SessionDep,
@@ -190,7 +191,9 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
         return {"items": out, "total": len(out), "by_outcome": counts}
 
-    @router.get("/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度")
+    @router.get(
+        "/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度", response_model=m.AssessmentOut
+    )
     def readiness_one(
         system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         provider = getattr(request.app.state, "plan_zombie_evidence", None)
         return provider() if provider is not None else (None, None)
 
-    @router.get("/zombies", summary="Zombie candidates with their evidence / 僵尸系统候选")
+    @router.get("/zombies", summary="Zombie candidates with their evidence / 僵尸系统候选", response_model=m.ZombiePage)
     def zombies(
         request: Request,
         session: SessionDep,
@@ -217,7 +220,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
-    @router.post("/zombies/score", summary="Score systems with given utilisation/probe evidence / 带证据评分")
+    @router.post(
+        "/zombies/score",
+        summary="Score systems with given utilisation/probe evidence / 带证据评分",
+        response_model=m.ZombiePage,
+    )
     def zombies_with_evidence(
         body: EvidenceIn,
         session: SessionDep,
@@ -230,7 +237,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
 
-    @router.get("/retirements", summary="Retirement cases / 僵尸系统下线流程")
+    @router.get(
+        "/retirements",
+        summary="Retirement cases / 僵尸系统下线流程",
+        response_model=list[m.RetirementCaseOut],
+        response_model_exclude_unset=True,
+    )
     def retirements(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         rows = (
             session.query(RetirementCase, InformationSystem.owner_unit_id)
@@ -248,7 +260,13 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             or any(_visible_unit(principal, d.get("unit_id")) for d in [*live[c.system_id], *(c.dependents or [])])
         ]
 
-    @router.post("/retirements", status_code=201, summary="Propose retiring a zombie / 提出下线")
+    @router.post(
+        "/retirements",
+        status_code=201,
+        summary="Propose retiring a zombie / 提出下线",
+        response_model=m.RetirementCaseOut,
+        response_model_exclude_unset=True,
+    )
     def propose(body: ProposeIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         system = session.get(InformationSystem, body.system_id)
         if system is None or not _visible_unit(principal, system.owner_unit_id):
@@ -261,7 +279,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return _case_out(case, session)
 
-    @router.post("/retirements/{case_id}/confirm", summary="Owner unit confirms / 责任单位确认")
+    @router.post(
+        "/retirements/{case_id}/confirm",
+        summary="Owner unit confirms / 责任单位确认",
+        response_model=m.RetirementCaseOut,
+        response_model_exclude_unset=True,
+    )
     def confirm(
         case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -269,7 +292,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return _case_out(case, session)
 
-    @router.post("/retirements/{case_id}/approve", summary="Office approves: system retired / 云长办审批下线")
+    @router.post(
+        "/retirements/{case_id}/approve",
+        summary="Office approves: system retired / 云长办审批下线",
+        response_model=m.RetirementCaseOut,
+        response_model_exclude_unset=True,
+    )
     def approve(
         case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -289,7 +317,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return _case_out(case, session)
 
-    @router.post("/retirements/{case_id}/reject", summary="Reject a retirement / 驳回")
+    @router.post(
+        "/retirements/{case_id}/reject",
+        summary="Reject a retirement / 驳回",
+        response_model=m.RetirementCaseOut,
+        response_model_exclude_unset=True,
+    )
     def reject(
         case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -299,7 +332,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
 
     # --- wave plans -------------------------------------------------------------------------
 
-    @router.post("/waves", summary="Compute (and store) a wave plan / 计算分批迁移计划")
+    @router.post(
+        "/waves",
+        summary="Compute (and store) a wave plan / 计算分批迁移计划",
+        response_model=m.ComputedPlanOut,
+        response_model_exclude_unset=True,
+    )
     def compute(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
         plan = planning.compute_plan(session, options, _capacity(request, session))
@@ -324,11 +362,13 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         )
         return _xlsx(data, "wave-plan.xlsx")
 
-    @router.get("/waves", summary="Stored wave plans / 已存计划")
+    @router.get("/waves", summary="Stored wave plans / 已存计划", response_model=list[m.WavePlanOut])
     def plans(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         return [store.row_dict(p) for p in session.scalars(select(WavePlan).order_by(WavePlan.id.desc()))]
 
-    @router.get("/waves/{plan_id}", summary="One stored plan with its items / 计划详情")
+    @router.get(
+        "/waves/{plan_id}", summary="One stored plan with its items / 计划详情", response_model=m.WavePlanDetail
+    )
     def plan_detail(plan_id: Id, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
         row = store.get_plan(session, plan_id)
         visible = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
@@ -356,7 +396,9 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
 
     # --- tracking and look-back -------------------------------------------------------------
 
-    @router.post("/items/{item_id}/status", summary="Move a wave item / 更新迁移进度")
+    @router.post(
+        "/items/{item_id}/status", summary="Move a wave item / 更新迁移进度", response_model=m.WaveItemMovedOut
+    )
     def item_status(
         item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -378,7 +420,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return {**_item_out(item), "warnings": [{"code": w.code, "zh": w.zh, "en": w.en} for w in warnings]}
 
-    @router.post("/lookback", summary="Run the look-back review / 回头看")
+    @router.post("/lookback", summary="Run the look-back review / 回头看", response_model=m.LookbackOut)
     def lookback(
         request: Request, session: SessionDep, principal: CurrentPrincipal, on: date | None = None
     ) -> dict[str, Any]:

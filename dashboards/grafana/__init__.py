@@ -1,4 +1,8 @@
-"""Grafana dashboards for the cloud-chief office, generated from code (see office.py).
+"""Grafana dashboards generated from code with grafanalib: the office's rates (`office`), the extranet for
+network admins (`extranet`), shared panels (`common`); the committed JSON in `json/` and Grafana's provisioning
+files in `provisioning/`. Regenerate with `python -m dashboards.grafana.office` / `.extranet` (a test fails when
+the committed JSON is stale).
 
-Build time only: these modules import grafanalib, which is in the `dev` dependency group, not in the runtime
-dependencies; the service and its CLI never import them (they serve the committed JSON under json/)."""
+May import: `dashboards` (metric names, rate keys) and grafanalib, a build-time tool: nothing at run time
+imports this package (grafanalib is in the `dev` dependency group, not a runtime dependency).
+"""

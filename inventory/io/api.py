@@ -16,7 +16,9 @@ from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
 from inventory.access import INVENTORY_WRITE, write_guard
+from inventory.io import exporting
 from inventory.io import importing as io
+from inventory.io.api_models import ImportReportOut
 from inventory.io.cells import to_utc
 from inventory.kinds import KINDS
 
@@ -94,7 +96,11 @@ def add_io_routes(router: APIRouter) -> None:
         "/{kind}/import",
         summary="Import a CSV/XLSX file (dry run or all-or-nothing apply) / 导入",
         openapi_extra=_UPLOAD_BODY,
-        responses={422: {"description": "some rows are wrong; nothing was written"}, 413: {"description": "too big"}},
+        responses={
+            200: {"model": ImportReportOut, "description": "the per-row report (dry run or applied)"},
+            422: {"description": "some rows are wrong; nothing was written"},
+            413: {"description": "too big"},
+        },
     )
     async def import_kind(
         kind: KindName,
@@ -153,7 +159,7 @@ def add_io_routes(router: APIRouter) -> None:
         """Scoped roles get only their unit subtree; the file re-imports to no change."""
         name = str(kind.value)
         return _attachment(
-            io.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
+            exporting.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
         )
 
     @router.get(
@@ -168,4 +174,4 @@ def add_io_routes(router: APIRouter) -> None:
         format: Annotated[FileFormat, Query(description="xlsx (with a 说明 Notes sheet) or csv")] = "xlsx",
     ) -> Response:
         name = str(kind.value)
-        return _attachment(io.template(name, format), name, format, "template")
+        return _attachment(exporting.template(name, format), name, format, "template")

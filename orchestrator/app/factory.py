@@ -18,6 +18,7 @@ from core.db import Database
 from core.http import RequestContext, install_docs, install_openapi
 from core.jobs import JobOutcome, Jobs
 from core.permissions import gate
+from core.responses import HealthOut
 from dashboards import metrics as rates_metrics
 from dashboards.api import build_router as rates_router
 from dashboards.office import STATIC_PATH, WEB_DIR
@@ -113,7 +114,12 @@ def create_app(
         components.starters.append(lambda a: a.state.jobs.start())
         components.stoppers.append(lambda a: a.state.jobs.stop())
 
-    @app.get("/healthz", tags=["health"], summary="Health: the service and its database answer (no auth)")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Health: the service and its database answer (no auth)",
+        response_model=HealthOut,
+    )
     def healthz() -> dict[str, str]:
         with db.read_session() as s:
             s.execute(text("SELECT 1"))  # a lost database raises OperationalError → 503 in the error shape

@@ -17,57 +17,106 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YUNWANG_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///var/yunwang.db", description="SQLAlchemy URL; postgresql+psycopg://… in production"
+        default="sqlite:///var/yunwang.db",
+        description="数据库地址 / SQLAlchemy URL; production: `postgresql+psycopg://user@host/db`",
     )
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = Path("var")
-    max_upload_bytes: int = 20 * 1024 * 1024
-    log_level: str = "INFO"
-    # Key for device credentials at rest (Fernet); generated into data_dir when unset.
-    secret_key: SecretStr | None = None
-    # `file:` credential references only inside this directory (default <data_dir>/secrets);
-    # `env:` references only to variables starting with this prefix.
-    credential_files_dir: Path | None = None
-    credential_env_prefix: str = "YUNWANG_CRED_"
-    clouds_yaml: Path | None = None
+    host: str = Field(default="127.0.0.1", description="`yunwang serve` 监听地址 / address `yunwang serve` listens on")
+    port: int = Field(default=8080, description="`yunwang serve` 监听端口 / port `yunwang serve` listens on")
+    data_dir: Path = Field(default=Path("var"), description="本地状态目录 / local state (demo tokens, keys, reports)")
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, description="导入文件上限（字节）/ largest accepted import file (bytes); larger → 413"
+    )
+    log_level: str = Field(default="INFO", description="日志级别 / log level; secrets are redacted from every log line")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="设备凭据加密密钥 / Fernet key for device credentials at rest; unset: `<data_dir>/credentials.key` "
+        "(created 0600)",
+    )
+    credential_files_dir: Path | None = Field(
+        default=None,
+        description="`file:` 凭据引用唯一可读目录 / the only directory `file:` credential references may read; "
+        "unset: `<data_dir>/secrets`",
+    )
+    credential_env_prefix: str = Field(
+        default="YUNWANG_CRED_",
+        description="`env:` 凭据引用必须的前缀 / what `env:` credential references must start with",
+    )
+    clouds_yaml: Path | None = Field(
+        default=None,
+        description="clouds.yaml 路径 / clouds.yaml of the clouds to provision on; unset: no provisioning, "
+        "no capacity/drift job",
+    )
     # The clouds' own project quotas (docs/CLOUD_QUOTAS.md): "observe" never changes them (a request they cannot
     # hold fails fast, naming the quota); "managed" raises them by each request's needs and lowers them again.
-    cloud_quota_mode: Literal["observe", "managed"] = "observe"
-    scheduler_enabled: bool = True
-    metrics_recompute_seconds: int = 60
+    cloud_quota_mode: Literal["observe", "managed"] = Field(
+        default="observe",
+        description="云平台项目配额策略 / the clouds' own project quotas: `observe` never changes them, `managed` "
+        "raises and returns them (docs/CLOUD_QUOTAS.md)",
+    )
+    scheduler_enabled: bool = Field(
+        default=True, description="启用定时任务 / run the app's job scheduler (probes, capacity, look-back)"
+    )
+    metrics_recompute_seconds: int = Field(
+        default=60, description="指标重算间隔（秒）/ how often the rates exporter recomputes `/metrics` (seconds)"
+    )
     # Extranet collectors (collectors/): where they run, how often, how hard.
-    collector_vantage: str = Field(default="nanning-core", description="name of this probing point in results")
-    collector_icmp_interval_seconds: int = 60
-    collector_tcp_interval_seconds: int = 60
-    collector_ssh_interval_seconds: int = 900
-    collector_jitter_seconds: int = 10
-    collector_icmp_count: int = 5
-    collector_icmp_packet_interval_seconds: float = 0.2
-    collector_icmp_timeout_seconds: float = 1.0
-    collector_icmp_privileged: bool = True
-    collector_tcp_timeout_seconds: float = 2.0
-    collector_tcp_concurrency: int = 500
-    collector_ssh_concurrency: int = 50
-    collector_ssh_timeout_seconds: float = 20.0
-    collector_retries: int = 2
-    collector_snmp_interval_seconds: int = 300
-    collector_snmp_timeout_seconds: float = 2.0
-    collector_snmp_concurrency: int = 100
-    collector_degraded_loss_ratio: float = 0.2
-    collector_history_hours: int = 48
+    collector_vantage: str = Field(
+        default="nanning-core", description="探测点名称 / name of this probing point, recorded with every result"
+    )
+    collector_icmp_interval_seconds: int = Field(default=60, description="ICMP 探测间隔 / ICMP sweep every (s)")
+    collector_tcp_interval_seconds: int = Field(default=60, description="TCP 端口探测间隔 / TCP sweep every (s)")
+    collector_ssh_interval_seconds: int = Field(default=900, description="SSH 采集间隔 / SSH collection every (s)")
+    collector_jitter_seconds: int = Field(default=10, description="任务随机抖动 / ± jitter of every sweep (s)")
+    collector_icmp_count: int = Field(default=5, description="每节点 ICMP 请求数 / echo requests per node per sweep")
+    collector_icmp_packet_interval_seconds: float = Field(
+        default=0.2, description="同一节点两次 ICMP 请求间隔 / gap between echo requests to one node (s)"
+    )
+    collector_icmp_timeout_seconds: float = Field(default=1.0, description="ICMP 超时 / echo reply timeout (s)")
+    collector_icmp_privileged: bool = Field(
+        default=True, description="使用原始套接字 / raw ICMP socket; false: unprivileged ICMP socket"
+    )
+    collector_tcp_timeout_seconds: float = Field(default=2.0, description="TCP 连接超时 / TCP connect timeout (s)")
+    collector_tcp_concurrency: int = Field(default=500, description="TCP 并发连接数 / concurrent TCP connects")
+    collector_ssh_concurrency: int = Field(default=50, description="SSH 并发会话数 / concurrent SSH sessions")
+    collector_ssh_timeout_seconds: float = Field(default=20.0, description="SSH 超时 / SSH session timeout (s)")
+    collector_retries: int = Field(
+        default=2, description="超时/复位重试次数 / retries after timeouts and resets (never after auth failures)"
+    )
+    collector_snmp_interval_seconds: int = Field(default=300, description="SNMP 轮询间隔 / SNMP poll every (s)")
+    collector_snmp_timeout_seconds: float = Field(default=2.0, description="SNMP 超时 / SNMP request timeout (s)")
+    collector_snmp_concurrency: int = Field(default=100, description="SNMP 并发设备数 / devices polled at once")
+    collector_degraded_loss_ratio: float = Field(
+        default=0.2, description="丢包率高于此值为降级 / loss above this makes a node `degraded`"
+    )
+    collector_history_hours: int = Field(
+        default=48, description="原始探测结果保留时长 / hours raw probe results are kept"
+    )
     # Multi-cloud scheduler (orchestrator/requests/approval.py, placement.py): auto-approval limits and placement policy.
-    approval_auto_enabled: bool = True
-    approval_auto_max_vcpus: int = 8
-    approval_auto_max_ram_mb: int = 16384
-    approval_auto_max_instances: int = 2
-    approval_auto_allow_dr: bool = False
-    placement_core_sites: tuple[str, ...] = ("nanning", "南宁")
-    placement_dr_sites: tuple[str, ...] = ("guilin", "桂林", "wuzhou", "梧州")
-    placement_weight_free: float = 1.0
-    placement_weight_cost: float = 0.5
-    placement_weight_affinity: float = 0.75
-    placement_weight_gov_cloud: float = 0.25
+    approval_auto_enabled: bool = Field(default=True, description="启用自动审批 / approve small requests within quota")
+    approval_auto_max_vcpus: int = Field(default=8, description="自动审批 vCPU 上限 / auto-approval: at most vCPUs")
+    approval_auto_max_ram_mb: int = Field(
+        default=16384, description="自动审批内存上限 / auto-approval: at most RAM (MB)"
+    )
+    approval_auto_max_instances: int = Field(
+        default=2, description="自动审批云主机数上限 / auto-approval: at most servers"
+    )
+    approval_auto_allow_dr: bool = Field(
+        default=False, description="灾备申请可自动审批 / auto-approve requests with a DR replica"
+    )
+    placement_core_sites: tuple[str, ...] = Field(
+        default=("nanning", "南宁"), description="核心站点 / sites a DR request's primary must be in"
+    )
+    placement_dr_sites: tuple[str, ...] = Field(
+        default=("guilin", "桂林", "wuzhou", "梧州"), description="灾备站点 / sites a DR replica may be in"
+    )
+    placement_weight_free: float = Field(default=1.0, description="调度权重：空闲 / weigher `free` (emptier slot)")
+    placement_weight_cost: float = Field(default=0.5, description="调度权重：成本 / weigher `cost`")
+    placement_weight_affinity: float = Field(
+        default=0.75, description="调度权重：亲和 / weigher `affinity` (the unit already runs there or owns it)"
+    )
+    placement_weight_gov_cloud: float = Field(
+        default=0.25, description="调度权重：政务云 / weigher `gov_cloud` (prefer the gov cloud)"
+    )
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

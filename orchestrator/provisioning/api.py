@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from core.deps import CurrentPrincipal, SessionDep
 from core.errors import Conflict, NotFound, Problem
 from core.jobs import JobOutcome
-from core.times import iso
+from core.times import OutputTime, iso
 from orchestrator.provisioning import capacity
 from orchestrator.provisioning.driver import CloudDriver
 from orchestrator.provisioning.models import CapacitySample, DriftReport
@@ -19,6 +20,54 @@ from orchestrator.provisioning.runs import steps_of
 
 PREFIX = "/api/v1/clouds"
 SWEEP_JOB = "cloud_capacity_drift"
+
+
+class Amount(BaseModel):
+    """Total and used of one resource class (e.g. VCPU, MEMORY_MB, DISK_GB)."""
+
+    total: float
+    used: int
+
+
+class CloudCapacityOut(BaseModel):
+    """The newest capacity sample of a cloud: totals and per host, by resource class."""
+
+    cloud: str
+    at: OutputTime
+    totals: dict[str, Amount]
+    hosts: dict[str, dict[str, Amount]]
+
+
+class DriftOut(BaseModel):
+    cloud: str
+    at: OutputTime
+    ok: bool
+    error: str | None
+    missing: int
+    changed: int
+    unknown: int
+    findings: list[dict[str, Any]]
+
+
+class SweepOut(BaseModel):
+    clouds: int
+    failures: int
+
+
+class StepOut(BaseModel):
+    """One provisioning step of a request on one cloud (cloud ids only; never credentials)."""
+
+    cloud: str
+    run_status: str
+    seq: int
+    key: str
+    kind: str
+    name: str
+    cloud_id: str | None
+    status: str
+    owned: bool
+    error: str | None
+    updated_at: OutputTime | None
 
 
 def drivers(app: FastAPI) -> list[CloudDriver]:
@@ -39,7 +88,7 @@ def drivers(app: FastAPI) -> list[CloudDriver]:
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["clouds / 云资源"])
 
-    @router.get("/capacity", summary="Newest capacity per cloud / 各云容量")
+    @router.get("/capacity", summary="Newest capacity per cloud / 各云容量", response_model=list[CloudCapacityOut])
     def get_capacity(session: SessionDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
         rows = session.scalars(
             capacity.of_newest_samples(select(CapacitySample)).order_by(
@@ -55,7 +104,7 @@ def build_router() -> APIRouter:
             t["used"] += r.used
         return list(out.values())
 
-    @router.get("/drift", summary="Newest drift report per cloud / 资源漂移")
+    @router.get("/drift", summary="Newest drift report per cloud / 资源漂移", response_model=list[DriftOut])
     def get_drift(session: SessionDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
         last = select(DriftReport.cloud, func.max(DriftReport.id).label("id")).group_by(DriftReport.cloud).subquery()
         reps = session.scalars(select(DriftReport).join(last, last.c.id == DriftReport.id).order_by(DriftReport.cloud))
@@ -73,12 +122,16 @@ def build_router() -> APIRouter:
             for r in reps
         ]
 
-    @router.post("/sweep", summary="Collect capacity and reconcile drift now / 立即采集")
+    @router.post("/sweep", summary="Collect capacity and reconcile drift now / 立即采集", response_model=SweepOut)
     def run_sweep(request: Request, p: CurrentPrincipal) -> dict[str, int]:
         clouds, failures = capacity.sweep(request.app.state.db, lambda: drivers(request.app))
         return {"clouds": clouds, "failures": failures}
 
-    @router.get("/provisioning/{request_id}/steps", summary="Provisioning step log of a request / 开通步骤")
+    @router.get(
+        "/provisioning/{request_id}/steps",
+        summary="Provisioning step log of a request / 开通步骤",
+        response_model=list[StepOut],
+    )
     def get_steps(
         request_id: Annotated[str, Path(max_length=64)], request: Request, p: CurrentPrincipal
     ) -> list[dict[str, Any]]:

@@ -36,6 +36,55 @@ PREFIX = "/api/v1"
 CapacitySource = Callable[[Session], list[CloudCapacity]]
 
 
+class ResourcesOut(BaseModel):
+    """An amount of cloud resources (every field)."""
+
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    instances: int
+    floating_ips: int
+
+
+class LimitsOut(BaseModel):
+    """Limits set (a resource without a limit is left out)."""
+
+    vcpus: int | None = None
+    ram_mb: int | None = None
+    disk_gb: int | None = None
+    instances: int | None = None
+    floating_ips: int | None = None
+
+
+class QuotaLevelOut(BaseModel):
+    unit_id: int
+    limits: LimitsOut
+    subtree_used: ResourcesOut
+
+
+class HeadroomOut(BaseModel):
+    """What is left under the tightest limit on the path to the root (null: no limit)."""
+
+    vcpus: int | None
+    ram_mb: int | None
+    disk_gb: int | None
+    instances: int | None
+    floating_ips: int | None
+
+
+class QuotaOut(BaseModel):
+    unit_id: int
+    limits: LimitsOut
+    usage: ResourcesOut
+    chain: list[QuotaLevelOut]
+    headroom: HeadroomOut
+
+
+class QuotaSetOut(BaseModel):
+    unit_id: int
+    limits: LimitsOut
+
+
 class RequestOut(BaseModel):
     """A resource request as the API shows it."""
 
@@ -295,7 +344,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             for e in svc.events(session, p, since_id=since_id, limit=min(max(limit, 1), 1000))
         ]
 
-    @router.get("/quotas/{unit_id}", summary="A unit's quota, usage and headroom / 配额")
+    @router.get(
+        "/quotas/{unit_id}",
+        summary="A unit's quota, usage and headroom / 配额",
+        response_model=QuotaOut,
+        response_model_exclude_unset=True,
+    )
     def get_quota(unit_id: Id, session: SessionDep, p: CurrentPrincipal) -> dict[str, Any]:
         approval.require_read(p, unit_id, "quota")
         chain = quotas.chain_for(session, unit_id)
@@ -312,7 +366,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             "headroom": headroom,
         }
 
-    @router.put("/quotas/{unit_id}", summary="Set a unit's quota (office) / 分配配额")
+    @router.put(
+        "/quotas/{unit_id}",
+        summary="Set a unit's quota (office) / 分配配额",
+        response_model=QuotaSetOut,
+        response_model_exclude_unset=True,
+    )
     def put_quota(
         unit_id: Id, body: QuotaIn, request: Request, session: SessionDep, p: CurrentPrincipal
     ) -> dict[str, Any]:

@@ -1,0 +1,259 @@
+"""Response models of the collector routers (collectors/api.py, collectors/devices_api.py).
+
+Credentials appear by name and username only: no model here has a password or secret field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from core.responses import AwareTime, ResponseModel
+from core.times import OutputTime
+
+
+class NodeOut(ResponseModel):
+    """An extranet node's state with its newest ICMP measurement."""
+
+    id: int
+    code: str
+    name: str | None
+    level: str | None
+    city: str | None
+    county: str | None
+    address: str | None
+    state: str
+    state_since: OutputTime | None
+    loss_ratio: float | None
+    rtt_avg_seconds: float | None
+    probed_at: OutputTime | None
+    vantage: str | None
+
+
+class AvailabilityOut(ResponseModel):
+    """Share (0–1) of observed time up or degraded over 1, 7 and 30 days; null: never observed."""
+
+    id: int
+    code: str
+    level: str | None
+    state: str
+    day1: float | None = Field(None, alias="1d")
+    day7: float | None = Field(None, alias="7d")
+    day30: float | None = Field(None, alias="30d")
+
+
+class CoverageRow(ResponseModel):
+    level: str
+    city: str | None
+    city_code: str | None
+    areas: int
+    covered: int
+    expected: int
+    reachable: int
+    ratio: float | None
+
+
+class GapArea(ResponseModel):
+    code: str
+    name: str
+    nodes: int
+
+
+class GapCity(ResponseModel):
+    city_code: str | None
+    city: str | None
+    areas: list[GapArea]
+
+
+class AccessRow(ResponseModel):
+    level: str
+    units: int
+    connected_up: int
+    ratio: float | None
+
+
+class CoverageOut(ResponseModel):
+    """Four-level coverage, the uncovered areas per level (grouped by city) and horizontal access."""
+
+    at: OutputTime | None
+    coverage_rule: str
+    coverage: list[CoverageRow]
+    gaps: dict[str, list[GapCity]]
+    horizontal_access: list[AccessRow]
+
+
+class LastRun(ResponseModel):
+    started_at: OutputTime
+    finished_at: OutputTime | None
+    ok: bool | None
+    trigger: str | None
+    targets: int | None
+    failures: int | None
+
+
+class LastError(ResponseModel):
+    at: OutputTime
+    error: str | None
+
+
+class JobOut(ResponseModel):
+    """A scheduled (or once-run) job: interval, next run, last run and last error."""
+
+    id: str
+    interval_seconds: float | None = None
+    jitter_seconds: float | None = None
+    scheduled: bool
+    next_run_time: AwareTime | None = None
+    running: bool | None = None
+    last_run: LastRun | None
+    last_error: LastError | None
+
+
+class ProbeResultOut(ResponseModel):
+    kind: str
+    target: str | None
+    port: int | None
+    node_id: int | None
+    device_id: int | None
+    vantage: str | None
+    ok: bool
+    error: str | None
+    detail: str | None
+    at: OutputTime
+    loss_ratio: float | None
+    rtt_avg_seconds: float | None
+    rtt_min_seconds: float | None
+    rtt_max_seconds: float | None
+    facts: dict[str, Any] | None
+
+
+class StateChange(ResponseModel):
+    node_id: int
+    from_state: str = Field(alias="from")
+    to: str
+
+
+class SweepOut(ResponseModel):
+    kind: str
+    targets: int
+    failures: int
+    seconds: float
+    state_changes: list[StateChange]
+    results: list[ProbeResultOut] | None = None
+
+
+class ProbeProgress(ResponseModel):
+    done: int
+    total: int
+    ratio: float
+    current: str | None
+
+
+class ProbeJobOut(ResponseModel):
+    """A probe-now job; `sweeps[].results` only on the single-job route."""
+
+    job_id: str
+    status: str
+    node_ids: list[int]
+    kinds: list[str]
+    requested_by: str
+    created_at: OutputTime | None
+    started_at: OutputTime | None
+    finished_at: OutputTime | None
+    progress: ProbeProgress
+    error: str | None
+    sweeps: list[SweepOut]
+
+
+class SnmpSettingsOut(ResponseModel):
+    """How a device is polled: the credential by reference only."""
+
+    device_id: int
+    version: str
+    credential_ref: str
+    port: int
+    uplinks: list[str]
+    auth_protocol: str
+    priv_protocol: str
+
+
+class InterfaceOut(ResponseModel):
+    node_id: int
+    node_code: str
+    device_id: int
+    device_code: str
+    name: str
+    is_uplink: bool
+    oper_up: bool
+    speed_bps: float
+    in_bps: float | None
+    out_bps: float | None
+    utilisation: float | None
+    in_errors: int
+    out_errors: int
+    in_discards: int
+    out_discards: int
+    uptime_seconds: float
+    sampled_at: OutputTime
+
+
+class UplinkOut(ResponseModel):
+    node_id: int
+    node_code: str
+    interfaces: int
+    in_bps: float | None
+    out_bps: float | None
+    capacity_bps: float
+    utilisation: float | None
+
+
+class CredentialNameOut(ResponseModel):
+    """A stored credential: its name and username, never the password."""
+
+    name: str
+    username: str
+    updated_at: OutputTime
+
+
+class CredentialStoredOut(ResponseModel):
+    name: str
+    username: str
+    stored_at: OutputTime
+
+
+class DeviceStatusOut(ResponseModel):
+    """SSH collection status of one device; `facts` and `last_error_excerpt` only on the one-device route."""
+
+    id: int
+    code: str
+    node_id: int
+    node: str
+    device_type: str | None
+    address: str | None
+    status: str
+    last_attempt_at: OutputTime | None
+    last_success_at: OutputTime | None
+    last_error_at: OutputTime | None
+    last_error: str | None
+    last_error_detail: str | None
+    consecutive_failures: int
+    facts_at: OutputTime | None
+    facts_age_seconds: float | None
+    facts_stale: bool
+    encoding: str | None
+    host_key_fingerprint: str | None
+    host_key_seen_at: OutputTime | None
+    host_key_presented_fingerprint: str | None
+    facts: dict[str, Any] | None = None
+    last_error_excerpt: str | None = None
+
+
+class HostKeyClearedOut(ResponseModel):
+    device_id: int
+    cleared: str | None
+
+
+class EncodingOut(ResponseModel):
+    device_id: int
+    encoding: str
