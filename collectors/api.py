@@ -19,6 +19,7 @@ from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import NotFound, Problem, ValidationFailed
 from core.times import iso, now_utc
 from core.validation import Id
+from core.wiring import JOBS, Key, provider, services
 from inventory.areas import Gap
 
 
@@ -49,14 +50,18 @@ class CredentialIn(BaseModel):
     secret: SecretStr | None = Field(default=None, max_length=1000)
 
 
+COLLECTOR_SERVICE: Key[CollectorService] = Key("collector_service")
+PROBE_JOBS: Key[ProbeJobs] = Key("probe_jobs")
+get_collector_service = provider(COLLECTOR_SERVICE)
+get_probe_jobs = provider(PROBE_JOBS)
+
+
 def _service(request: Request) -> CollectorService:
-    svc: CollectorService = request.app.state.collectors
-    return svc
+    return get_collector_service(request)
 
 
 def _jobs(request: Request) -> ProbeJobs:
-    jobs: ProbeJobs = request.app.state.probe_jobs
-    return jobs
+    return get_probe_jobs(request)
 
 
 def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
@@ -155,7 +160,7 @@ def build_router() -> APIRouter:
 
     @router.get("/jobs", summary="Scheduled jobs, their last run and last error")
     def jobs(principal: CurrentPrincipal, session: SessionDep, request: Request) -> list[dict[str, Any]]:
-        board: JobBoard | None = getattr(request.app.state, "jobs", None)
+        board: JobBoard | None = services(request.app).find(JOBS)
         scheduled = board.describe() if board else []
         runs = store.job_runs(session)
         ids = [j["id"] for j in scheduled] + sorted(set(runs) - {j["id"] for j in scheduled})

@@ -1,26 +1,31 @@
 """Migration-planning API (/api/v1/plan): readiness, zombies and their retirement, wave plans, tracking, look-back.
 
-The orchestrator may put callables on `app.state`, all optional: `plan_capacity(session) -> {cloud_id: Capacity}
-| None`, `plan_request_factory(session, ResourceNeed, ctx) -> reference`, and `plan_zombie_evidence() ->
-(utilisation by system id, probe history by system id)`.
+What the planner needs from the rest of the service comes in one typed `PlanServices` (installed by the
+orchestrator with `install(app, services)`, read through `get_plan_services`): free capacity per cloud, the
+flavor table, zombie evidence (utilisation and probe history by system id) and the request factory that turns
+a wave's systems into draft resource requests.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import NotFound, Problem
 from core.identity import Principal
 from core.times import today_beijing
 from core.validation import INT32_MAX, Id
+from core.wiring import Key, provider, services
 from inventory.models import InformationSystem
 from migrations_plan import export, guards, planning, retirement, store, tracking
 from migrations_plan.facts import DEFAULT_FLAVORS, Capacity, Flavor, SystemFacts
@@ -36,17 +41,43 @@ XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _capacity(request: Request, session: Any) -> dict[int, Capacity] | None:
-    provider = getattr(request.app.state, "plan_capacity", None)
-    got = provider(session) if provider is not None else None
+Evidence = tuple[dict[int, Utilisation] | None, dict[int, ProbeHistory] | None]
+# Creates a draft resource request for a wave's system on behalf of `principal`; returns its reference.
+PlanRequestFactory = Callable[[Session, Principal, tracking.ResourceNeed, ChangeContext], str | None]
+
+
+def _no_evidence(session: Session) -> Evidence:
+    return None, None
+
+
+@dataclass(frozen=True)
+class PlanServices:
+    """What the orchestrator supplies to the planner (all optional: without them the planner still works)."""
+
+    capacity: planning.CapacityProvider = lambda session: None
+    flavors: Callable[[], tuple[Flavor, ...]] = lambda: DEFAULT_FLAVORS
+    zombie_evidence: Callable[[Session], Evidence] = _no_evidence
+    request_factory: PlanRequestFactory | None = None
+
+
+PLAN_SERVICES: Key[PlanServices] = Key("plan_services")
+get_plan_services = provider(PLAN_SERVICES)
+PlanDep = Annotated[PlanServices, Depends(get_plan_services)]
+
+
+def install(app: FastAPI, plan: PlanServices) -> None:
+    """The planning API with what the orchestrator supplies."""
+    services(app).provide(PLAN_SERVICES, plan)
+    app.include_router(build_router())
+
+
+def _capacity(plan: PlanServices, session: Session) -> dict[int, Capacity] | None:
+    got = plan.capacity(session)
     return dict(got) if got is not None else None
 
 
-def _flavors(request: Request) -> tuple[Flavor, ...]:
-    configured = getattr(getattr(request.app.state, "settings", None), "plan_flavors", None)
-    if not configured:
-        return DEFAULT_FLAVORS
-    return tuple(Flavor(**f) if isinstance(f, dict) else f for f in configured)
+def _flavors(plan: PlanServices) -> tuple[Flavor, ...]:
+    return plan.flavors() or DEFAULT_FLAVORS
 
 
 def _visible_unit(principal: Principal, unit_id: int | None) -> bool:
@@ -173,10 +204,11 @@ def build_router() -> APIRouter:
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        wired: PlanDep,
         outcome: Outcome | None = None,
         unit_id: Id | None = None,
     ) -> dict[str, Any]:
-        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        inv, got = planning.assess(session, _capacity(wired, session), _flavors(wired))
         out = []
         for sid, a in got.items():
             unit = inv.systems[sid].unit_id
@@ -192,27 +224,24 @@ def build_router() -> APIRouter:
 
     @router.get("/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度")
     def readiness_one(
-        system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal
+        system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> dict[str, Any]:
-        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        inv, got = planning.assess(session, _capacity(wired, session), _flavors(wired))
         if system_id not in got or not _visible_unit(principal, inv.systems[system_id].unit_id):
             raise NotFound(f"system {system_id} not found", [Problem("no such id", field="system_id", value=system_id)])
         return _assessment_out(got[system_id], inv.systems[system_id])
 
     # --- zombies and their retirement -----------------------------------------------------
 
-    def _evidence(request: Request) -> tuple[dict[int, Utilisation] | None, dict[int, ProbeHistory] | None]:
-        provider = getattr(request.app.state, "plan_zombie_evidence", None)
-        return provider() if provider is not None else (None, None)
-
     @router.get("/zombies", summary="Zombie candidates with their evidence / 僵尸系统候选")
     def zombies(
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        wired: PlanDep,
         on: Annotated[date | None, Query(description="judge as of this date (default today)")] = None,
     ) -> dict[str, Any]:
-        util, probes = _evidence(request)
+        util, probes = wired.zombie_evidence(session)
         found = planning.zombies(session, on or today_beijing(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
@@ -271,10 +300,10 @@ def build_router() -> APIRouter:
 
     @router.post("/retirements/{case_id}/approve", summary="Office approves: system retired / 云长办审批下线")
     def approve(
-        case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> dict[str, Any]:
         ctx = change_context(request, principal)
-        util, probes = _evidence(request)
+        util, probes = wired.zombie_evidence(session)
         system_id = retirement.get_case(session, case_id).system_id
         case = retirement.approve(
             session,
@@ -300,9 +329,11 @@ def build_router() -> APIRouter:
     # --- wave plans -------------------------------------------------------------------------
 
     @router.post("/waves", summary="Compute (and store) a wave plan / 计算分批迁移计划")
-    def compute(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
-        plan = planning.compute_plan(session, options, _capacity(request, session))
+    def compute(
+        body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
+    ) -> dict[str, Any]:
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
+        plan = planning.compute_plan(session, options, _capacity(wired, session))
         out: dict[str, Any] = {"summary": store.summary(plan), "items": [asdict(p) for p in plan.items]}
         if body.store:
             row = store.save_plan(session, plan, body.name, options.params(), change_context(request, principal))
@@ -316,9 +347,11 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses=XLSX_RESPONSE,
     )
-    def compute_xlsx(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
-        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
-        plan = planning.compute_plan(session, options, _capacity(request, session))
+    def compute_xlsx(
+        body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
+    ) -> Response:
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
+        plan = planning.compute_plan(session, options, _capacity(wired, session))
         data = export.workbook(
             planning.rows_from_plan(plan, planning.Names.load(session)), store.summary(plan), plan.cycles
         )
@@ -358,9 +391,12 @@ def build_router() -> APIRouter:
 
     @router.post("/items/{item_id}/status", summary="Move a wave item / 更新迁移进度")
     def item_status(
-        item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> dict[str, Any]:
-        factory = getattr(request.app.state, "plan_request_factory", None)
+        make = wired.request_factory
+        factory: tracking.RequestFactory | None = (
+            None if make is None else lambda s, need, ctx: make(s, principal, need, ctx)
+        )
         item = tracking.advance(
             session,
             item_id,

@@ -51,7 +51,7 @@ class ResourceNeed:
     wave_item_id: int
 
 
-# Injected by the orchestrator (app.state.plan_request_factory): creates a resource request, returns its reference.
+# Built by the API from PlanServices.request_factory: creates a resource request, returns its reference.
 RequestFactory = Callable[[Session, ResourceNeed, ChangeContext], Any]
 
 

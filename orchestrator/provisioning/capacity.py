@@ -1,7 +1,7 @@
 """Capacity and drift per cloud, and the provisioning metrics.
 
 - `collect_capacity` samples Placement inventories/usages of each cloud's hosts into `cloud_capacity_samples`
-  (one timestamp per cloud and sweep; the scheduler reads the newest sample).
+  (one timestamp per cloud and sweep; `latest_samples`/`latest_capacities` read the newest one).
 - `reconcile` compares what the step log says yunwang created with what the cloud lists: *missing* (logged
   READY, gone from the cloud), *changed* (server not ACTIVE, volume in error, renamed) and *unknown* (in a
   yunwang-managed project but carrying no yunwang marker: created outside yunwang). Stored in
@@ -20,9 +20,10 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.db import Database
-from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, CloudError, CloudObject
+from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, CloudError, CloudObject, HostCapacity
 from orchestrator.provisioning.models import (
     CapacitySample,
     DriftReport,
@@ -35,6 +36,33 @@ from orchestrator.provisioning.plan import ResourceKind
 
 log = logging.getLogger("yunwang.capacity")
 HEALTHY = {"server": {"ACTIVE"}, "volume": {"available", "in-use"}}
+
+
+def latest_samples(session: Session) -> list[CapacitySample]:
+    """The newest sample rows of every cloud (one sweep per cloud), by cloud, host and resource class: the one
+    "latest capacity" query (the scheduler, the planner, the capacity API and the metrics read it)."""
+    newest = (
+        select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
+    )
+    return list(
+        session.scalars(
+            select(CapacitySample)
+            .join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
+            .order_by(CapacitySample.cloud, CapacitySample.host, CapacitySample.resource_class)
+        )
+    )
+
+
+def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
+    """Capacity from the newest sample of every cloud; samples carry no availability zone, `az_of(cloud)`
+    supplies it (from clouds.yaml)."""
+    hosts: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
+    for r in latest_samples(session):
+        hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
+    return [
+        CloudCapacity(cloud, az_of(cloud), tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
+        for cloud, by_host in sorted(hosts.items())
+    ]
 
 
 def collect_capacity(db: Database, drivers: Iterable[CloudDriver]) -> tuple[list[CloudCapacity], list[str]]:
@@ -186,24 +214,14 @@ class CloudsCollector(Collector):
             "yunwang_provision_retries", "Transient cloud errors retried during provisioning", labels=["cloud"]
         )
         with self.db.sessions() as s:
-            newest = (
-                select(CapacitySample.cloud, func.max(CapacitySample.at).label("at"))
-                .group_by(CapacitySample.cloud)
-                .subquery()
-            )
-            rows = s.execute(
-                select(
-                    CapacitySample.cloud,
-                    CapacitySample.resource_class,
-                    func.sum(CapacitySample.total),
-                    func.sum(CapacitySample.used),
-                )
-                .join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
-                .group_by(CapacitySample.cloud, CapacitySample.resource_class)
-            ).all()
-            for cloud, rc, total, u in rows:
-                cap.add_metric([cloud, rc], float(total or 0))
-                used.add_metric([cloud, rc], float(u or 0))
+            sums: dict[tuple[str, str], list[float]] = {}
+            for r in latest_samples(s):
+                t = sums.setdefault((r.cloud, r.resource_class), [0.0, 0.0])
+                t[0] += float(r.total or 0)
+                t[1] += float(r.used or 0)
+            for (cloud, rc), (total, u) in sorted(sums.items()):
+                cap.add_metric([cloud, rc], total)
+                used.add_metric([cloud, rc], u)
             last = (
                 select(DriftReport.cloud, func.max(DriftReport.id).label("id")).group_by(DriftReport.cloud).subquery()
             )
