@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
-from core.errors import NotFound, Problem
+from core.errors import Conflict, NotFound, Problem
 from core.identity import Principal
 from core.times import today_beijing
 from core.validation import INT32_MAX, Id
@@ -58,6 +58,21 @@ class PlanServices:
     flavors: Callable[[], tuple[Flavor, ...]] = lambda: DEFAULT_FLAVORS
     zombie_evidence: Callable[[Session], Evidence] = _no_evidence
     request_factory: PlanRequestFactory | None = None
+
+
+class DraftOut(BaseModel):
+    item_id: int
+    code: str  # the system's code
+    request_code: str | None  # the resource request's code (RR000001); None when skipped
+
+
+class WaveRequestsOut(BaseModel):
+    """Draft requests of a plan: created now, already there (not created again), skipped (not for the gov cloud)."""
+
+    plan_id: int
+    created: list[DraftOut]
+    existing: list[DraftOut]
+    skipped: list[DraftOut]
 
 
 PLAN_SERVICES: Key[PlanServices] = Key("plan_services")
@@ -387,24 +402,50 @@ def build_router() -> APIRouter:
         data = export.workbook(rows, row.summary, row.summary.get("cycles", []))
         return _xlsx(data, f"wave-plan-{row.id}.xlsx")
 
+    @router.post(
+        "/waves/{plan_id}/requests",
+        summary="Draft resource requests for a stored plan's gov-cloud systems / 为迁移计划生成资源申请草稿",
+    )
+    def wave_requests(
+        plan_id: Id,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        wired: PlanDep,
+        wave: Annotated[
+            int | None, Query(ge=1, le=INT32_MAX, description="only this wave (default: every wave)")
+        ] = None,
+    ) -> WaveRequestsOut:
+        """One DRAFT request per system of the plan (or wave) that targets the gov cloud, through the request
+        service (audited); a system that already has its request is left alone, so a second call creates nothing."""
+        make = wired.request_factory
+        if make is None:
+            raise Conflict(
+                "没有接入资源申请 / no request service is wired into the planner",
+                [Problem("the orchestrator supplies PlanServices.request_factory", field="plan_id", value=plan_id)],
+            )
+        row = store.get_plan(session, plan_id)
+        ctx = change_context(request, principal, message=f"迁移计划 {row.id} / wave plan {row.id}")
+        got = tracking.draft_requests(
+            session, row.id, wave, principal.units, lambda s, need, c: make(s, principal, need, c), ctx
+        )
+        session.commit()
+        return WaveRequestsOut(
+            plan_id=row.id,
+            created=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.created],
+            existing=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.existing],
+            skipped=[DraftOut(item_id=i.id, code=i.code, request_code=None) for i in got.skipped],
+        )
+
     # --- tracking and look-back -------------------------------------------------------------
 
     @router.post("/items/{item_id}/status", summary="Move a wave item / 更新迁移进度")
     def item_status(
-        item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
+        item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        make = wired.request_factory
-        factory: tracking.RequestFactory | None = (
-            None if make is None else lambda s, need, ctx: make(s, principal, need, ctx)
-        )
+        # Draft requests come from POST /waves/{plan_id}/requests (by a requesting role), not from moving an item.
         item = tracking.advance(
-            session,
-            item_id,
-            body.status,
-            change_context(request, principal),
-            principal.units,
-            body.cloud_id,
-            factory,
+            session, item_id, body.status, change_context(request, principal), principal.units, body.cloud_id
         )
         warnings = (
             guards.out_of_order(session, item.object_id)

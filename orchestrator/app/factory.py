@@ -118,7 +118,7 @@ def create_app(
     collectors = install_collectors(app, settings, db, registry, jobs, components.stoppers)
     components.starters.insert(0, lambda a: collectors.check_credential_key())  # before anything else runs
     flavors = requests_api.install(app, db, requests_config(settings), clouds, registry)
-    plan_api.install(app, plan_services(db, flavors))
+    plan_api.install(app, plan_services(flavors))
     provisioning_api.install(app, db, clouds, registry, jobs)  # capacity, drift, step log; periodic sweep
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
     # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
