@@ -19,8 +19,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -59,7 +62,19 @@ def testnet_password(state: Path) -> tuple[str, bool]:
     return password, True
 
 
-def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def _map_all(ex: ThreadPoolExecutor, fn: Callable[[U], T], items: Sequence[U]) -> list[T]:
+    return list(ex.map(fn, items))
+
+
+def _ping_all(targets: list[IcmpTarget], opts: IcmpOptions) -> Any:
+    return asyncio.run(ping_many(targets, opts))
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
@@ -72,7 +87,7 @@ def bench_yunwang(engine: str = "socket") -> tuple[list[float], int]:
     for _ in range(RUNS):
         dt, res = timed(lambda: asyncio.run(ping_many(targets, opts)))
         times.append(dt)
-        alive = sum(r.ok for r in res)  # type: ignore[attr-defined]
+        alive = sum(r.ok for r in res)
     return times, alive
 
 
@@ -87,7 +102,7 @@ def bench_fping(listfile: Path) -> tuple[list[float], int]:
             )
         )
         times.append(dt)
-        alive = len(proc.stdout.split())  # type: ignore[attr-defined]
+        alive = len(proc.stdout.split())
     return times, alive
 
 
@@ -115,9 +130,9 @@ def bench_blackbox(tmp: Path) -> tuple[list[float], int]:
         times, alive = [], 0
         for _ in range(RUNS):
             with ThreadPoolExecutor(200) as ex:
-                dt, res = timed(lambda ex=ex: list(ex.map(probe, ADDRS)))
+                dt, res = timed(partial(_map_all, ex, probe, ADDRS))
             times.append(dt)
-            alive = sum(res)  # type: ignore[arg-type]
+            alive = sum(res)
         return times, alive
     finally:
         proc.terminate()
@@ -130,11 +145,11 @@ def bench_ssh(password: str, concurrency: int) -> tuple[float, int, dict[str, in
     opts = SshOptions(timeout_seconds=30, concurrency=concurrency, retries=2)
     dt, res = timed(lambda: asyncio.run(collect_many(targets, lambda t: cred, opts)))
     fails: dict[str, int] = {}
-    for r in res:  # type: ignore[attr-defined]
+    for r in res:
         if not r.ok:
             fails[str(r.error)] = fails.get(str(r.error), 0) + 1
-    parsed = sum(1 for r in res if r.ok and r.facts and r.facts.get("version") == "5.170")  # type: ignore[attr-defined]
-    return dt, parsed, fails, [r.duration_seconds for r in res]  # type: ignore[attr-defined]
+    parsed = sum(1 for r in res if r.ok and r.facts and r.facts.get("version") == "5.170")
+    return dt, parsed, fails, [r.duration_seconds for r in res]
 
 
 def fping_rtts(stderr: str) -> dict[str, float]:
@@ -184,8 +199,8 @@ def bench_accuracy(tmp: Path) -> str:
         )
         targets = [IcmpTarget(a) for a in addrs]
         opts = IcmpOptions(count=1, timeout_seconds=1.0, privileged=True)
-        yw = [timed(lambda t=targets, o=opts: asyncio.run(ping_many(t, o)))[0] for _ in range(RUNS)]  # type: ignore[misc]
-        fp = [timed(lambda f=listfile: subprocess.run(fping_cmd(1, f), capture_output=True))[0] for _ in range(RUNS)]  # type: ignore[misc]
+        yw = [timed(partial(_ping_all, targets, opts))[0] for _ in range(RUNS)]
+        fp = [timed(partial(subprocess.run, fping_cmd(1, listfile), capture_output=True))[0] for _ in range(RUNS)]
         rows_speed.append(f"| {n:,} | {fmt(yw)} | {fmt(fp)} | {statistics.median(yw) / statistics.median(fp):.2f}× |")
     return f"""
 Per-target RTT of yunwang (`collectors.icmp`, kernel receive timestamps `SO_TIMESTAMPNS`) and of fping 5

@@ -48,7 +48,7 @@ def measure(label: str, url: str, work: Path) -> list[str]:
                 {"code": f"B-{uuid.uuid4().hex[:6]}", "name": "共享", "level": "city"},
                 ChangeContext("bench"),
             )
-            shared_id = shared.id
+            shared_id = shared.id  # type: ignore[attr-defined]  # service.create returns the kind's row as Base
         server = LiveServer.start(url, work / f"{label}-{writers}")
         try:
             load = os.getloadavg()[0]

@@ -46,6 +46,7 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from core import times
 from core.enums import ChangeAction, Role
 from core.models import ChangeLog
+from inventory import history
 from inventory.enums import (
     AccessStatus,
     CloudKind,
@@ -236,16 +237,7 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
         model: Any = KINDS[kind].model
         cols: list[Any] = [type_coerce(getattr(model, f), sql_type[t]).label(f) for f, t in fields.items()]
         return select(model.id.label("id"), *cols).subquery(name)
-    ranked = (
-        select(
-            ChangeLog.id.label("log_id"),
-            func.row_number()
-            .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.desc(), ChangeLog.id.desc()))
-            .label("rn"),
-        )
-        .where(ChangeLog.kind == kind, ChangeLog.at <= at)
-        .subquery(f"{name}_ranked")
-    )
+    latest = history.state_entries(kind, at, name=f"{name}_latest")
     after: Any = ChangeLog.after
     extract = {
         "str": lambda f: after[f].as_string(),
@@ -256,8 +248,7 @@ def state(kind: str, at: datetime | None, fields: dict[str, FieldType], name: st
     # MATERIALIZED: evaluate the window once; otherwise SQLite re-runs it for every row of an outer join.
     return (
         select(ChangeLog.object_id.label("id"), *cols)
-        .join(ranked, ranked.c.log_id == ChangeLog.id)
-        .where(ranked.c.rn == 1, ChangeLog.action != ChangeAction.DELETE)
+        .join(latest, latest.c.log_id == ChangeLog.id)
         .cte(name)
         .prefix_with("MATERIALIZED")
     )

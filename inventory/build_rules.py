@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import times
+from core.db import Base
 from core.enums import ChangeAction
 from core.models import ChangeLog
 from inventory.enums import Decision, SubjectKind
-from inventory.kinds import KINDS
 from inventory.models import Determination
 
 # kind → (determination subject kind, 中文, English)
@@ -63,8 +63,8 @@ def _use_of(session: Session, kind: str, det: Determination, code: str) -> Use |
     )
     for entry in entries:
         if _spends(entry):
-            model: Any = KINDS[kind].model
-            now_code = session.scalar(select(model.code).where(model.id == entry.object_id))
+            table = Base.metadata.tables[kind]  # a guarded kind's table is named like the kind
+            now_code = session.scalar(select(table.c.code).where(table.c.id == entry.object_id))
             return Use(det.code, kind, entry.object_id, now_code or code)
     return None
 

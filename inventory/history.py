@@ -16,12 +16,14 @@ entry's actor). Only live writes are back-dated: a caller that sets `ChangeConte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
 
 from core.enums import ChangeAction
 from core.models import ChangeLog
@@ -130,3 +132,21 @@ def records_note(session: Session) -> tuple[str, str]:
         f"History is backed by change-log records since {day(first)}, for every kind since {day(full)} "
         f"({'; '.join(f'{k} {d}' for _, k, d in shown)}); figures before that are not backed by records.",
     )
+
+
+def state_entries(kind: str, at: datetime, ids: Sequence[int] | None = None, name: str | None = None) -> Subquery:
+    """The as-of query: (log_id) of the change-log entry that holds each object's state at `at` — its latest
+    entry written at or before `at` (the higher id on a tie) — leaving out objects whose latest entry is a delete.
+    Join `ChangeLog.id == log_id` and read `ChangeLog.after`. `at` is compared as given (pass UTC)."""
+    ranked = select(
+        ChangeLog.id.label("log_id"),
+        ChangeLog.action.label("action"),
+        func.row_number()
+        .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.desc(), ChangeLog.id.desc()))
+        .label("rn"),
+    ).where(ChangeLog.kind == kind, ChangeLog.at <= at)
+    if ids is not None:
+        ranked = ranked.where(ChangeLog.object_id.in_(ids))
+    inner = ranked.subquery(f"{name}_ranked" if name else None)
+    latest = select(inner.c.log_id).where(inner.c.rn == 1, inner.c.action != ChangeAction.DELETE)
+    return latest.subquery(name)

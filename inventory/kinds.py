@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Table
 
 from core.db import Base
+from inventory import rules
 from inventory.enums import SubjectKind
 from inventory.models import (
     Cloud,
@@ -27,6 +28,7 @@ from inventory.models import (
     system_networks,
     system_rooms,
 )
+from inventory.rules import Preload, Rule
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class KindSpec:
     subject: SubjectKind | None = None
     search_fields: tuple[str, ...] = ("code", "name")
     extra: dict[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()  # domain rules (inventory.rules), run in this order on every write
+    preload: Preload | None = None  # loads what the rules look up by id, once per batch
 
     @property
     def fields(self) -> list[str]:
@@ -97,6 +101,7 @@ _register(
             _c("level", "层级", "level"),
             _c("parent_id", "上级区划代码", "parent", ref="regions"),
         ),
+        rules=(rules.region_tree,),
     )
 )
 _register(
@@ -117,6 +122,7 @@ _register(
             _c("is_sub_cloud_chief", "是否子云长单位", "is_sub_cloud_chief"),
         ),
         unit_field="id",
+        rules=(rules.no_cycle,),
     )
 )
 _register(
@@ -138,6 +144,7 @@ _register(
         ),
         unit_field="owner_unit_id",
         subject=SubjectKind.ROOM,
+        rules=(rules.new_build_allowed,),
     )
 )
 _register(
@@ -158,6 +165,7 @@ _register(
             _c("managed", "是否纳入统筹管理", "managed"),
         ),
         subject=SubjectKind.CLOUD,
+        rules=(rules.new_build_allowed,),
     )
 )
 _register(
@@ -178,6 +186,7 @@ _register(
         ),
         unit_field="owner_unit_id",
         subject=SubjectKind.EXIT,
+        rules=(rules.new_build_allowed,),
     )
 )
 _register(
@@ -197,6 +206,7 @@ _register(
         ),
         unit_field="owner_unit_id",
         subject=SubjectKind.NETWORK,
+        rules=(rules.classified_network_stays, rules.new_build_allowed),
     )
 )
 _register(
@@ -233,6 +243,8 @@ _register(
         ),
         unit_field="owner_unit_id",
         subject=SubjectKind.SYSTEM,
+        rules=(rules.system_placement,),
+        preload=rules.system_clouds,
     )
 )
 _register(
@@ -287,6 +299,7 @@ _register(
             _c("state", "状态", "state"),
             _c("state_since", "状态起始时间", "state_since"),
         ),
+        rules=(rules.no_cycle,),
     )
 )
 _register(
@@ -323,6 +336,7 @@ _register(
         ),
         unit_field="unit_id",
         search_fields=("code",),
+        rules=(rules.access_matches_area,),
     )
 )
 _register(
@@ -344,13 +358,9 @@ _register(
             _c("active", "是否有效", "active"),
         ),
         search_fields=("code", "reason"),
+        rules=(rules.determination_complete,),
     )
 )
 
 # Which kind a determination's subject_kind points at.
 SUBJECT_KINDS: dict[SubjectKind, str] = {spec.subject: spec.name for spec in KINDS.values() if spec.subject is not None}
-
-
-def get_kind(name: str) -> KindSpec:
-    """The spec for a kind name, or KeyError."""
-    return KINDS[name]

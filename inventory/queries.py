@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import times, validation
 from core.audit import json_value
-from core.enums import ChangeAction
 from core.errors import Problem, ValidationFailed
 from core.models import ChangeLog
+from inventory import history
 from inventory.kinds import KINDS, KindSpec
 from inventory.service import snapshot
 
@@ -406,22 +406,8 @@ def to_out(spec: KindSpec, obj: Any) -> dict[str, Any]:
 
 def as_of(session: Session, kind: str, at: datetime, ids: list[int] | None = None) -> list[dict[str, Any]]:
     """The state of every object of a kind as it was at `at`, rebuilt from the change log."""
-    at = times.to_utc(at)  # SQLite compares the stored UTC text: bind UTC on every store
-    ranked = select(
-        ChangeLog.id,
-        func.row_number()
-        .over(partition_by=ChangeLog.object_id, order_by=(ChangeLog.at.desc(), ChangeLog.id.desc()))
-        .label("rn"),
-    ).where(ChangeLog.kind == kind, ChangeLog.at <= at)
-    if ids is not None:
-        ranked = ranked.where(ChangeLog.object_id.in_(ids))
-    sub = ranked.subquery()
-    stmt = (
-        select(ChangeLog.after)
-        .join(sub, sub.c.id == ChangeLog.id)
-        .where(sub.c.rn == 1, ChangeLog.action != ChangeAction.DELETE)
-        .order_by(ChangeLog.object_id)
-    )
+    latest = history.state_entries(kind, times.to_utc(at), ids)  # SQLite compares the stored UTC text: bind UTC
+    stmt = select(ChangeLog.after).join(latest, latest.c.log_id == ChangeLog.id).order_by(ChangeLog.object_id)
     return [dict(a) for a in session.scalars(stmt) if a is not None]
 
 
@@ -450,12 +436,6 @@ def changes(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(ChangeLog.at.desc(), ChangeLog.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
-
-
-def ids_by_code(session: Session, kind: str) -> dict[str, int]:
-    """code → id for a whole kind (used to resolve references in imports)."""
-    model: Any = KINDS[kind].model
-    return {code: i for code, i in session.execute(select(model.code, model.id))}
 
 
 def codes_by_id(session: Session, kind: str) -> dict[int, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,9 @@ from core.db import Base
 from core.enums import ChangeAction
 from core.errors import Conflict, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
 from core.models import ChangeLog
-from inventory import addresses, areas, build_rules, history
-from inventory.enums import CloudKind, Decision, Hosting, NetworkStatus, RegionLevel, SystemStatus
-from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
-from inventory.models import Cloud, Determination
+from inventory import addresses, history, rules
+from inventory.kinds import KINDS, KindSpec
+from inventory.models import Determination
 from inventory.schemas import create_schema, update_schema
 
 
@@ -72,7 +71,7 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
                 message=pydantic_text.message(err),  # Chinese first, English beside
                 field=".".join(str(p) for p in err["loc"]) or None,
                 row=row,
-                value=_short(err.get("input")),
+                value=rules.short(err.get("input")),
             )
             for err in exc.errors()
         ]
@@ -81,12 +80,6 @@ def _validate(spec: KindSpec, data: Mapping[str, Any], partial: bool, row: int |
     if bad := addresses.problems(spec.name, clean, row):  # probe addresses and ports of nodes and devices
         raise ValidationFailed(f"invalid {spec.name} data", bad)
     return clean
-
-
-def _short(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v if not isinstance(v, str) or len(v) <= 80 else v[:80] + "…"
-    return None
 
 
 def get_or_404(session: Session, spec: KindSpec, obj_id: int) -> Base:
@@ -126,88 +119,9 @@ def check_rules(
     row: int | None = None,
     before: Mapping[str, Any] | None = None,
 ) -> list[Problem]:
-    """Domain rules over the object's would-be state (`before`: its snapshot, for updates); what is broken."""
-    p: list[Problem] = []
-
-    def bad(msg: str, fld: str) -> None:
-        p.append(Problem(msg, field=fld, row=row, value=_short(json_value(state.get(fld)))))
-
-    if spec.name == "systems":
-        on_cloud = state.get("hosting") in (Hosting.GOV_CLOUD, Hosting.SUB_CLOUD)
-        if state.get("classified"):
-            if state.get("status") in (SystemStatus.MIGRATED, SystemStatus.IN_PROGRESS):
-                bad("a classified system can never be migrated to the cloud", "status")
-            if on_cloud:
-                bad("a classified system can never be hosted on a cloud", "hosting")
-            if state.get("cloud_id") is not None:
-                bad("a classified system can never get a cloud placement", "cloud_id")
-        if on_cloud:
-            if state.get("cloud_id") is None:
-                bad("hosting on a cloud needs cloud_id", "cloud_id")
-            else:
-                cloud = session.get(Cloud, state["cloud_id"])
-                want = {
-                    Hosting.GOV_CLOUD: {CloudKind.GOV_CLOUD},
-                    Hosting.SUB_CLOUD: {CloudKind.SUB_CLOUD, CloudKind.INDUSTRY_CLOUD},
-                }
-                if cloud is not None and cloud.kind not in want[state["hosting"]]:
-                    bad(f"cloud {cloud.code} is a {cloud.kind.value}, not a {state['hosting'].value}", "cloud_id")
-        elif state.get("cloud_id") is not None:
-            bad("cloud_id is only for systems hosted on a cloud", "cloud_id")
-        if state.get("hosting") == Hosting.ROOM and state.get("room_id") is None:
-            bad("hosting in a room needs room_id", "room_id")
-        if state.get("status") == SystemStatus.MIGRATED and not on_cloud:
-            bad("a migrated system must be hosted on the gov cloud or a sub-cloud", "hosting")
-        own = state.get("id")
-        if own is not None and own in (state.get("depends_on_ids") or []):
-            bad("a system cannot depend on itself", "depends_on_ids")
-        if own is not None and state.get("replaced_by_id") == own:
-            bad("a system cannot replace itself", "replaced_by_id")
-    elif spec.name == "networks":
-        if state.get("classified") and state.get("status") in (NetworkStatus.INTERCONNECTED, NetworkStatus.MIGRATED):
-            bad("a classified network can never be moved onto the extranet", "status")
-    elif spec.name == "determinations":
-        if state.get("decision") == Decision.EXEMPT and not (state.get("reason") or "").strip():
-            bad("an exemption needs a reason", "reason")
-        kind = SUBJECT_KINDS.get(state.get("subject_kind"))  # type: ignore[arg-type]
-        sid = state.get("subject_id")
-        if kind is not None and sid is not None and session.get(KINDS[kind].model, sid) is None:
-            bad(f"unknown {kind} id", "subject_id")
-        for msg, fld in build_rules.determination_problems(state):
-            bad(msg, fld)
-    if spec.name in build_rules.GUARDED:
-        refused = build_rules.new_build_problem(session, spec.name, state, before)
-        if refused:
-            bad(refused, "code")
-    if spec.name == "node_access":
-        mismatch = areas.node_access_problem(session, state)
-        if mismatch:
-            bad(mismatch, "node_id")
-    elif spec.name in ("regions", "units", "extranet_nodes"):
-        _check_tree(session, spec, state, p, row)
-    return p
-
-
-_LEVEL_ORDER = [RegionLevel.REGION, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.TOWNSHIP]
-
-
-def _check_tree(session: Session, spec: KindSpec, state: dict[str, Any], p: list[Problem], row: int | None) -> None:
-    parent_id, own = state.get("parent_id"), state.get("id")
-    model: Any = spec.model
-    seen: set[int] = set()
-    cur = parent_id
-    while cur is not None:
-        if cur == own or cur in seen:
-            p.append(Problem("parent would make a cycle", field="parent_id", row=row, value=parent_id))
-            return
-        seen.add(cur)
-        cur = session.scalar(select(model.parent_id).where(model.id == cur))
-    if spec.name == "regions" and parent_id is not None and "level" in state:
-        parent_level = session.scalar(select(model.level).where(model.id == parent_id))
-        if parent_level is not None and _LEVEL_ORDER.index(parent_level) >= _LEVEL_ORDER.index(state["level"]):
-            p.append(
-                Problem(f"a {state['level'].value} cannot sit under a {parent_level.value}", field="parent_id", row=row)
-            )
+    """The kind's domain rules (its spec's `rules`, inventory.rules) over the object's would-be state
+    (`before`: its snapshot, for updates); what is broken."""
+    return rules.run(rules.Check(session, spec, state, row, before, KINDS), spec.rules)
 
 
 def rule_problems(
@@ -266,27 +180,6 @@ def _state(spec: KindSpec, before: dict[str, Any] | None, data: dict[str, Any], 
     return state
 
 
-def create(session: Session, kind: str, data: Mapping[str, Any], ctx: ChangeContext, row: int | None = None) -> Base:
-    """Validate, check references and rules, insert, and log the creation."""
-    spec = KINDS[kind]
-    clean = _validate(spec, data, partial=False, row=row)
-    _check_code_unique(session, spec, clean["code"], None, row)
-    _check_refs(session, spec, clean, row)
-    problems = check_rules(session, spec, _state(spec, None, clean, None), row)
-    if problems:
-        raise RuleViolation(f"{kind}: domain rule violated", problems)
-    _stamp_status(spec, None, clean, ctx.when())
-    if ctx.guard:
-        ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
-    obj = spec.model()
-    _apply(session, spec, obj, clean)
-    session.add(obj)
-    session.flush()
-    after = snapshot(spec, obj)
-    session.add_all(ChangeLog(**entry) for entry in creation_log(ctx, kind, after, ctx.when()))
-    return obj
-
-
 def update(
     session: Session, kind: str, obj_id: int, data: Mapping[str, Any], ctx: ChangeContext, row: int | None = None
 ) -> Base:
@@ -318,25 +211,39 @@ def update(
 
 
 _BATCH_SKIP = ("id", "created_at", "updated_at")
-_IN_CHUNK = 900  # bound IN lists (SQLite allows 32766 variables; keep statements small)
 
 
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def create(session: Session, kind: str, data: Mapping[str, Any], ctx: ChangeContext, row: int | None = None) -> Base:
+    """Validate, check references and rules, insert, and log the creation (create_many's path for one row; its
+    problems carry `row` and are raised as the single-object errors)."""
+    spec = KINDS[kind]
+    (obj_id,) = _create(session, spec, [data], ctx, [row], single=True)
+    return get_or_404(session, spec, obj_id)
+
+
+def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: ChangeContext) -> list[int]:
+    """Create many objects of one kind with create()'s validation, rules, guard and change log, in bulk.
+
+    Rows may reference existing objects only (not each other). Every problem found is collected, with
+    row = index in `rows`, and raised together (ValidationFailed, else Conflict, else RuleViolation);
+    nothing is written then. Returns the new ids in row order.
+    """
+    return _create(session, KINDS[kind], rows, ctx, list(range(len(rows))), single=False)
 
 
 def _existing_ids(session: Session, kind: str, ids: set[int]) -> set[int]:
     model: Any = KINDS[kind].model
     found: set[int] = set()
     wanted = sorted(ids)
-    for part in _chunks(wanted):
+    for part in rules.chunks(wanted):
         found.update(session.scalars(select(model.id).where(model.id.in_(part))))
     return found
 
 
-def _batch_problems(session: Session, spec: KindSpec, cleans: list[dict[str, Any] | None]) -> list[Problem]:
-    """Codes already taken or repeated in the batch, and references to ids that do not exist."""
+def _code_problems(
+    session: Session, spec: KindSpec, cleans: list[dict[str, Any] | None], labels: Sequence[int | None]
+) -> list[Problem]:
+    """Codes already taken or repeated in the batch."""
     problems: list[Problem] = []
     first: dict[str, int] = {}
     for i, clean in enumerate(cleans):
@@ -344,13 +251,23 @@ def _batch_problems(session: Session, spec: KindSpec, cleans: list[dict[str, Any
             continue
         code = clean["code"]
         if code in first:
-            problems.append(Problem(f"duplicate code (also row {first[code]})", field="code", row=i, value=code))
+            problems.append(
+                Problem(f"duplicate code (also row {first[code]})", field="code", row=labels[i], value=code)
+            )
         else:
             first[code] = i
     model: Any = spec.model
-    for part in _chunks(list(first)):
+    for part in rules.chunks(list(first)):
         for code in session.scalars(select(model.code).where(model.code.in_(part))):
-            problems.append(Problem("duplicate code", field="code", row=first[code], value=code))
+            problems.append(Problem("duplicate code", field="code", row=labels[first[code]], value=code))
+    return problems
+
+
+def _ref_problems(
+    session: Session, spec: KindSpec, cleans: list[dict[str, Any] | None], labels: Sequence[int | None]
+) -> list[Problem]:
+    """References to ids that do not exist (looked up once per referenced kind)."""
+    problems: list[Problem] = []
     wanted: dict[str, set[int]] = {}
     for clean in cleans:
         if clean is None:
@@ -367,30 +284,27 @@ def _batch_problems(session: Session, spec: KindSpec, cleans: list[dict[str, Any
         for col in spec.columns:
             value = clean.get(col.field)
             if col.ref and value is not None and value not in known[col.ref]:
-                problems.append(Problem(f"unknown {col.ref} id", field=col.field, row=i, value=value))
+                problems.append(Problem(f"unknown {col.ref} id", field=col.field, row=labels[i], value=value))
         for link in spec.links:
             for target in clean.get(link.field) or []:
                 if target not in known[link.ref]:
-                    problems.append(Problem(f"unknown {link.ref} id", field=link.field, row=i, value=target))
+                    problems.append(Problem(f"unknown {link.ref} id", field=link.field, row=labels[i], value=target))
     return problems
 
 
-def _load_rule_targets(session: Session, spec: KindSpec, cleans: list[dict[str, Any]]) -> list[Any]:
-    """Load the objects check_rules looks up by id (clouds of systems) once; the session holds them weakly."""
-    if spec.name != "systems":
-        return []
-    ids = sorted({c["cloud_id"] for c in cleans if c.get("cloud_id") is not None})
-    return [obj for part in _chunks(ids) for obj in session.scalars(select(Cloud).where(Cloud.id.in_(part)))]
+def _create(
+    session: Session,
+    spec: KindSpec,
+    rows: Sequence[Mapping[str, Any]],
+    ctx: ChangeContext,
+    labels: Sequence[int | None],
+    single: bool,
+) -> list[int]:
+    """The one create path: validation → references and codes → domain rules → guard → insert → change log.
 
-
-def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: ChangeContext) -> list[int]:
-    """Create many objects of one kind with create()'s validation, rules, guard and change log, in bulk.
-
-    Rows may reference existing objects only (not each other). Every problem found is collected, with
-    row = index in `rows`, and raised together (ValidationFailed, else Conflict, else RuleViolation);
-    nothing is written then. Returns the new ids in row order.
-    """
-    spec = KINDS[kind]
+    `labels` are the rows' numbers in problems; `single` raises a lone object's errors as create() always has
+    (the first failing step only, with its own message) instead of the batch summary."""
+    kind = spec.name
     if not rows:
         return []
     table: Any = spec.model.__table__
@@ -400,27 +314,40 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
     cleans: list[dict[str, Any] | None] = []
     for i, data in enumerate(rows):
         try:
-            clean = _validate(spec, data, partial=False, row=i)
+            clean = _validate(spec, data, partial=False, row=labels[i])
         except ValidationFailed as exc:
+            if single:
+                raise
             invalid += exc.problems
             cleans.append(None)
             continue
         empty = [c.name for c in cols if not c.nullable and c.name in clean and clean[c.name] is None]
-        invalid += [Problem("cannot be empty", field=name, row=i) for name in empty]
+        invalid += [Problem("cannot be empty", field=name, row=labels[i]) for name in empty]
         cleans.append(None if empty else clean)
-    problems = invalid + _batch_problems(session, spec, cleans)
+    codes_taken = _code_problems(session, spec, cleans, labels)
+    if single and codes_taken:
+        code = codes_taken[0].value
+        raise Conflict(f"{kind} code {code!r} already exists", codes_taken)
+    refs = _ref_problems(session, spec, cleans, labels)
+    if single and refs:
+        raise ValidationFailed(f"{kind}: unknown references", refs)
+    problems = invalid + codes_taken + refs
     if problems:
-        kinds_of = {p.message for p in problems}
-        only_codes = not invalid and all(m.startswith("duplicate code") for m in kinds_of)
+        only_codes = not invalid and not refs
         raise (Conflict if only_codes else ValidationFailed)(
             f"{kind}: {len(problems)} problems in {len(rows)} rows; nothing was written", problems
         )
     good = [c for c in cleans if c is not None]
-    keep = _load_rule_targets(session, spec, good)  # noqa: F841  (strong refs keep the identity map warm)
+    keep = spec.preload(session, good) if spec.preload else []  # noqa: F841  (strong refs keep the identity map warm)
     for i, clean in enumerate(good):
-        problems += check_rules(session, spec, _state(spec, None, clean, None), i)
+        problems += check_rules(session, spec, _state(spec, None, clean, None), labels[i])
     if problems:
-        raise RuleViolation(f"{kind}: domain rule violated in {len({p.row for p in problems})} rows", problems)
+        raise RuleViolation(
+            f"{kind}: domain rule violated"
+            if single
+            else f"{kind}: domain rule violated in {len({p.row for p in problems})} rows",
+            problems,
+        )
     at = ctx.when()
     for i, clean in enumerate(good):
         _stamp_status(spec, None, clean, at)
@@ -428,15 +355,17 @@ def create_many(session: Session, kind: str, rows: list[dict[str, Any]], ctx: Ch
             try:
                 ctx.guard(session, spec, None, {k: json_value(v) for k, v in clean.items()})
             except Forbidden as exc:
-                raise Forbidden(exc.message, [replace(p, row=i) for p in exc.problems]) from None
+                if single:
+                    raise
+                raise Forbidden(exc.message, [replace(p, row=labels[i]) for p in exc.problems]) from None
     params = [{c.name: clean.get(c.name, defaults.get(c.name)) for c in cols} for clean in good]
     # Plain executemany, then ids by (unique) code: RETURNING in parameter order would make SQLite go row by row.
     session.execute(insert(table), params)
     codes: list[str] = [str(p["code"]) for p in params]
     new_ids: dict[str, int] = {}
-    for part in _chunks(codes):
-        rows_ = session.execute(select(table.c.code, table.c.id).where(table.c.code.in_(part)))
-        new_ids.update({code: int(obj_id) for code, obj_id in rows_})
+    for part in rules.chunks(codes):
+        found = session.execute(select(table.c.code, table.c.id).where(table.c.code.in_(part)))
+        new_ids.update({code: int(obj_id) for code, obj_id in found})
     ids = [new_ids[code] for code in codes]
     afters: list[dict[str, Any]] = []
     for obj_id, clean, values in zip(ids, good, params, strict=True):

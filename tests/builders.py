@@ -31,7 +31,7 @@ class Inv:
         data.setdefault("code", f"{kind_name[:3].upper()}{next(_seq):05d}")
         if self.allow_new and kind_name in build_rules.GUARDED and not data.get("classified"):
             self.allow(kind_name, data["code"], at)
-        return service.create(self.session, kind_name, data, self._ctx(at)).id  # type: ignore[attr-defined]
+        return int(service.create(self.session, kind_name, data, self._ctx(at)).id)  # type: ignore[attr-defined]
 
     def allow(self, kind_name: str, code: str, at: Any = None) -> int:
         """The office's determination allowing a new room/network/exit/cloud with this code (准予新建)."""
@@ -49,7 +49,7 @@ class Inv:
             "decided_by": "云长制办公室",
             "decided_on": day,
         }
-        return service.create(self.session, "determinations", data, self._ctx(at)).id  # type: ignore[attr-defined]
+        return int(service.create(self.session, "determinations", data, self._ctx(at)).id)  # type: ignore[attr-defined]
 
     def set(self, kind: str, obj_id: int, at: Any = None, **data: Any) -> None:
         service.update(self.session, kind, obj_id, data, self._ctx(at))

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from core.permissions import PUBLIC
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOM_PATH = "/api/v1/test-only/boom"
 
@@ -31,7 +33,7 @@ def free_port() -> int:
 def app_with_faults() -> FastAPI:
     """The real app plus a route that fails with an unhandled exception (test servers only)."""
     from orchestrator.app.factory import create_app
-    from orchestrator.app.permissions import PERMISSIONS, PUBLIC
+    from orchestrator.app.permissions import PERMISSIONS
 
     PERMISSIONS[("GET", BOOM_PATH)] = PUBLIC  # this server process only
     app = create_app()

@@ -19,6 +19,7 @@ As of 2024-02 end: systems 4/7 (1 classified, 1 exempt), networks 1/2, items 2/2
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -49,10 +50,10 @@ def build(session: Session) -> dict[str, int]:
     lz = add("LZ", "units", level="city", region_id=lz_r, name="柳州市大数据发展局")
     room = add("ROOM", "rooms", owner_unit_id=ra, region_id=reg, name="自治区机房")
     cloud = add("CLOUD", "clouds", kind="gov_cloud", region_id=reg, name="壮美广西·政务云")
-    on_cloud = {"hosting": "gov_cloud", "cloud_id": cloud}
-    in_room = {"hosting": "room", "room_id": room}
+    on_cloud: dict[str, Any] = {"hosting": "gov_cloud", "cloud_id": cloud}
+    in_room: dict[str, Any] = {"hosting": "room", "room_id": room}
 
-    def system(code: str, unit: int, status: str = "not_migrated", **kw: object) -> None:
+    def system(code: str, unit: int, status: str = "not_migrated", **kw: Any) -> None:
         place = on_cloud if status == "migrated" else in_room
         add(code, "systems", owner_unit_id=unit, status=status, name=f"系统{code}", **place, **kw)
 

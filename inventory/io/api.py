@@ -17,6 +17,7 @@ from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
 from core.wiring import Key, provider
 from inventory.access import INVENTORY_WRITE, write_guard
+from inventory.io import exporting
 from inventory.io import importing as io
 from inventory.io.cells import to_utc
 from inventory.kinds import KINDS
@@ -160,7 +161,7 @@ def add_io_routes(router: APIRouter) -> None:
         """Scoped roles get only their unit subtree; the file re-imports to no change."""
         name = str(kind.value)
         return _attachment(
-            io.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
+            exporting.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
         )
 
     @router.get(
@@ -175,4 +176,4 @@ def add_io_routes(router: APIRouter) -> None:
         format: Annotated[FileFormat, Query(description="xlsx (with a 说明 Notes sheet) or csv")] = "xlsx",
     ) -> Response:
         name = str(kind.value)
-        return _attachment(io.template(name, format), name, format, "template")
+        return _attachment(exporting.template(name, format), name, format, "template")

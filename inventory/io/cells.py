@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum, StrEnum
 from functools import cache
 from typing import Any
@@ -21,6 +21,7 @@ from inventory.io.labels import ENUM_LABELS
 CN_TZ = times.BEIJING  # naive times in files are Beijing time
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对", "✓", "√", "✔", "☑"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是", "×", "✗", "✘", "☐"})
+LIST_SEPARATORS = (";", "；")  # list cells: codes joined by ';' (full-width too)
 FORMULA_START = ("=", "+", "-", "@")  # CSV text starting so is written with a leading ' (spreadsheet injection)
 EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"})
 EXACT_DIGITS = 15  # Excel keeps 15 significant digits of a number
@@ -239,3 +240,48 @@ def read_cell(typ: Any, raw: Any, epoch: date = EXCEL_EPOCH) -> Any:
             raise CellError(f"应为以下值之一 / expected one of: {shown}")
         return value
     return raw
+
+
+# --- lists of codes, and values written back as cell text ------------------------------------------------
+
+
+def text_or_none(raw: Any) -> str | None:
+    """A cell's text, or None when it is blank or cannot be read as text."""
+    try:
+        return text(raw)
+    except CellError:
+        return None
+
+
+def read_codes(raw: Any) -> list[str]:
+    """A ';'-joined list of codes (full-width '；' too), each normalised, blanks dropped, duplicates kept once."""
+    joined = text(raw) or ""
+    for sep in LIST_SEPARATORS[1:]:
+        joined = joined.replace(sep, LIST_SEPARATORS[0])
+    found = (code(part) for part in joined.split(LIST_SEPARATORS[0]))
+    return list(dict.fromkeys(c for c in found if c))
+
+
+def cell_text(value: Any) -> str:
+    """A value as file text: 是/否, enum values, ISO dates, Beijing-time date-times, ';'-joined lists."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(CN_TZ).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (list, tuple)):
+        return LIST_SEPARATORS[0].join(str(v) for v in value)
+    return str(value)
+
+
+def quoted_formula(text: str) -> bool:
+    """Text that starts with ' before = + - @ (reading drops one such quote)."""
+    return text.startswith("'") and text.lstrip("'").startswith(FORMULA_START)

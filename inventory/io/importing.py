@@ -1,8 +1,9 @@
-"""Import and export of inventory kinds as CSV/XLSX: codes for references, a dry-run diff, all-or-nothing apply.
+"""Import of inventory kinds from CSV/XLSX: codes for references, a dry-run diff, all-or-nothing apply.
 
 A file has one header row (Chinese header, English header or field name) and one object per row, matched
 to the store by `code`: a new code is created, a known one updated (only the fields that differ). Every
-write goes through `inventory.service`, so domain rules, the write guard and the change log apply.
+write goes through `inventory.service`, so domain rules, the write guard and the change log apply. Headers are
+found by inventory.io.headers, cells read by inventory.io.cells; export is inventory.io.exporting.
 """
 
 from __future__ import annotations
@@ -11,159 +12,46 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
-from functools import cache
-from itertools import zip_longest
 from typing import Any, Literal
-from unicodedata import normalize
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core import pydantic_text
 from core.audit import ChangeContext
 from core.errors import AppError, Forbidden, Problem, RuleViolation, ValidationFailed
-from inventory import history, queries, service
+from inventory import history, service
 from inventory.enums import SubjectKind
 from inventory.io import cells as cellread
-from inventory.io import labels
-from inventory.io.cells import CN_TZ, FORMULA_START, CellError, read_cell
+from inventory.io.cells import (
+    LIST_SEPARATORS,
+    CellError,
+    cell_text,
+    read_cell,
+    read_codes,
+    text_or_none,
+)
 from inventory.io.cells import to_utc as _to_utc
-from inventory.io.spreadsheets import SourceTable, read_table, write_csv, write_xlsx
+from inventory.io.exporting import export_rows
+from inventory.io.headers import (
+    HEADER_SEARCH_ROWS,
+    FileColumn,
+    blank,
+    columns_by_field,
+    file_columns,
+    header_map,
+    locate,
+    norm,
+    nullable,
+    python_type,
+    required_fields,
+)
+from inventory.io.spreadsheets import SourceTable, read_table
 from inventory.kinds import KINDS, SUBJECT_KINDS, KindSpec
-from inventory.schemas import create_schema
 
 Action = Literal["create", "update", "unchanged", "error"]
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
-LIST_SEPARATORS = (";", "；")
-HEADER_SEARCH_ROWS = 30  # the header row is looked for among the first rows of the sheet
-
-
-# --- columns as files show them ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileColumn:
-    """One spreadsheet column: the field it fills, its headers, and how its cells are read."""
-
-    field: str
-    zh: str
-    en: str
-    ref: str | None = None  # the cell holds a code of this kind
-    link: str | None = None  # the cell holds codes of this kind joined by ';'
-    subject: bool = False  # determinations: a code of the kind named by subject_kind
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def header(self) -> str:
-        return self.zh
-
-
-@cache
-def file_columns(kind: str) -> tuple[FileColumn, ...]:
-    """The columns of a kind's file, in order: its fields, then its link lists."""
-    spec = KINDS[kind]
-    cols: list[FileColumn] = []
-    for c in spec.columns:
-        if kind == "determinations" and c.field == "subject_id":
-            cols.append(FileColumn("subject_id", "认定对象编码", "subject_code", subject=True, aliases=(c.zh, c.en)))
-        else:
-            cols.append(FileColumn(c.field, c.zh, c.en, ref=c.ref))
-    cols += [FileColumn(lk.field, lk.zh, lk.en, link=lk.ref) for lk in spec.links]
-    return tuple(cols)
-
-
-def _norm(header: str) -> str:
-    """A header as compared: full-width folded, spaces, line breaks, '*' and a trailing '(必填)' removed."""
-    text = "".join(normalize("NFKC", header).split()).replace("*", "").lower()
-    return text.removesuffix("(必填)").removesuffix("(required)")
-
-
-def _header_map(kind: str) -> dict[str, FileColumn]:
-    found: dict[str, FileColumn] = {}
-    for col in file_columns(kind):
-        for name in (col.zh, col.en, col.field, *col.aliases):
-            found.setdefault(_norm(name), col)
-    return found
-
-
-@cache
-def _column_type(kind: str, fld: str) -> Any:
-    return inspect(KINDS[kind].model).columns[fld].type.python_type
-
-
-def _python_type(spec: KindSpec, fld: str) -> Any:
-    return _column_type(spec.name, fld)
-
-
-@cache
-def _columns_by_field(kind: str) -> dict[str, FileColumn]:
-    return {c.field: c for c in file_columns(kind)}
-
-
-def _nullable(spec: KindSpec, fld: str) -> bool:
-    cols = inspect(spec.model).columns
-    return fld not in cols or bool(cols[fld].nullable)
-
-
-@cache
-def required_fields(kind: str) -> tuple[str, ...]:
-    """Fields a new object must have (the create schema's required ones)."""
-    return tuple(name for name, f in create_schema(kind).model_fields.items() if f.is_required())
-
-
-# --- reading cells (see inventory.io.cells) --------------------------------------------------------------
-
-
-def _text(raw: Any) -> str | None:
-    try:
-        return cellread.text(raw)
-    except CellError:
-        return None
-
-
-def read_codes(raw: Any) -> list[str]:
-    """A ';'-joined list of codes (full-width '；' too), each normalised, blanks dropped, duplicates kept once."""
-    text = cellread.text(raw) or ""
-    for sep in LIST_SEPARATORS[1:]:
-        text = text.replace(sep, LIST_SEPARATORS[0])
-    found = (cellread.code(part) for part in text.split(LIST_SEPARATORS[0]))
-    return list(dict.fromkeys(c for c in found if c))
-
-
-# --- writing cells --------------------------------------------------------------------------------
-
-
-def cell_text(value: Any) -> str:
-    """A value as file text: 是/否, enum values, ISO dates, Beijing-time date-times, ';'-joined lists."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(CN_TZ).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (list, tuple)):
-        return LIST_SEPARATORS[0].join(str(v) for v in value)
-    return str(value)
-
-
-def _xlsx_cell(value: Any) -> Any:
-    if isinstance(value, (bool, Enum, datetime, list, tuple)):
-        return cell_text(value)
-    if isinstance(value, str) and _quoted_formula(value):
-        return "'" + value  # reading drops one leading ' before = + - @: keep text that has one as it is
-    return value
-
-
-def _quoted_formula(text: str) -> bool:
-    return text.startswith("'") and text.lstrip("'").startswith(FORMULA_START)
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -286,60 +174,12 @@ def _problem(row: int, col: FileColumn | None, message: str, value: Any = None) 
     return Problem(text, field=col.field if col else None, row=row, value=value)
 
 
-def _blank(cells: Sequence[Any]) -> bool:
-    return all(c is None or (isinstance(c, str) and not _text(c)) for c in cells)
-
-
-def _header_cell(cell: Any) -> str:
-    return "" if cell is None or not isinstance(cell, str | int | float) else str(cell).strip()
-
-
-def _hits(hmap: dict[str, FileColumn], cells: Sequence[Any]) -> int:
-    return sum(1 for c in cells if (h := _header_cell(c)) and _norm(h) in hmap)
-
-
-def _merge_headers(hmap: dict[str, FileColumn], upper: Sequence[Any], lower: Sequence[Any]) -> list[str]:
-    """Two header rows as one: a merged cell has its text only in its first row, so the other one is empty."""
-    out = []
-    for up, low in zip_longest(upper, lower):
-        u, lo = _header_cell(up), _header_cell(low)
-        out.append(lo if lo and (_norm(lo) in hmap or _norm(u) not in hmap) else u)
-    return out
-
-
-def _code_index(hmap: dict[str, FileColumn], cells: Sequence[Any]) -> int | None:
-    found = (i for i, c in enumerate(cells) if (col := hmap.get(_norm(_header_cell(c)))) and col.field == "code")
-    return next(found, None)
-
-
-def _continues_header(hmap: dict[str, FileColumn], header: Sequence[Any], below: Sequence[Any]) -> bool:
-    """Whether the row under the header is its second row (sub-columns), not the first data row.
-
-    A data row always has a code; a second header row has none under the header's code column (that cell is
-    merged with the one above), or names the code column itself.
-    """
-    if _blank(below) or not _hits(hmap, below):
-        return False
-    at = _code_index(hmap, header)
-    if at is None:
-        return _code_index(hmap, below) is not None
-    return at >= len(below) or not _header_cell(below[at])
-
-
 def _locate_header(
     spec: KindSpec, table: SourceTable, report: ImportReport
 ) -> tuple[list[str], list[tuple[int, list[Any]]]]:
-    """Find the header among the first rows (title rows, notes and blank rows may come before it).
-
-    The header is the row naming most of the kind's columns (the first such row on a tie); with a merged
-    two-row header (a group title over sub-columns) the row below or above that also names columns is merged in.
-    """
-    hmap = _header_map(spec.name)
-    rows = table.all_rows()
-    window = [(i, n, cells) for i, (n, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if not _blank(cells)]
-    scored = [(_hits(hmap, cells), i) for i, _, cells in window]
-    best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
-    if best[0] == 0:
+    """Find the header (inventory.io.headers.locate); a problem on the report when there is none."""
+    found = locate(spec.name, table.all_rows())
+    if found is None:
         code = next(c for c in file_columns(spec.name) if c.field == "code")
         report.problems.append(
             Problem(
@@ -350,20 +190,13 @@ def _locate_header(
             )
         )
         return [], []
-    first = last = best[1]
-    headers = [_header_cell(c) for c in rows[first][1]]
-    below = first + 1
-    if below < len(rows) and _continues_header(hmap, rows[first][1], rows[below][1]):
-        headers, last = _merge_headers(hmap, rows[first][1], rows[below][1]), below
-    elif first > 0 and not _blank(rows[first - 1][1]) and _hits(hmap, rows[first - 1][1]):
-        headers, first = _merge_headers(hmap, rows[first - 1][1], rows[first][1]), first - 1
-    report.header_rows = (rows[first][0], rows[last][0])
-    return headers, rows[last + 1 :]
+    report.header_rows = found.rows
+    return found.headers, found.body
 
 
 def _as_written(raw: Any) -> str | None:
     """A code cell as the file holds it (text untouched; numbers as their digits), to tell what was normalised."""
-    return raw if isinstance(raw, str) else _text(raw)
+    return raw if isinstance(raw, str) else text_or_none(raw)
 
 
 def _read_value(spec: KindSpec, col: FileColumn, raw: Any, result: RowResult, epoch: date) -> Any:
@@ -388,7 +221,7 @@ def _read_value(spec: KindSpec, col: FileColumn, raw: Any, result: RowResult, ep
                 _problem(result.row, col, f"编码已规范化 {shown!r} → {value!r} / code normalised", value)
             )
         return value
-    return read_cell(_python_type(spec, col.field), raw, epoch)
+    return read_cell(python_type(spec, col.field), raw, epoch)
 
 
 def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[list[FileColumn | None], list[_Row]]:
@@ -396,11 +229,11 @@ def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[li
     if report.header_rows is None:
         return [], []
     hrow = report.header_rows[1]
-    hmap = _header_map(spec.name)
+    hmap = header_map(spec.name)
     columns: list[FileColumn | None] = []
     seen: set[str] = set()
     for i, header in enumerate(headers, start=1):
-        col = hmap.get(_norm(header)) if header else None
+        col = hmap.get(norm(header)) if header else None
         if header and col is None:
             report.problems.append(
                 Problem(f"row {hrow}: unknown column {header!r} / 未知列名", field=header, row=hrow, value=header)
@@ -412,7 +245,7 @@ def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[li
                 )
             )
             col = None
-        elif not header and any(len(cells) >= i and _text(cells[i - 1]) for _, cells in body):
+        elif not header and any(len(cells) >= i and text_or_none(cells[i - 1]) for _, cells in body):
             report.problems.append(Problem(f"row {hrow}: column {i} has values but no header / 缺少列名", row=hrow))
         if col is not None:
             seen.add(col.field)
@@ -425,10 +258,10 @@ def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[li
         )
     rows: list[_Row] = []
     for number, cells in body:
-        if _blank(cells):
+        if blank(cells):
             continue
         result = RowResult(number, None, "create")
-        extra_blank = len(cells) > len(headers) and _blank(cells[len(headers) :])
+        extra_blank = len(cells) > len(headers) and blank(cells[len(headers) :])
         if len(cells) != len(headers) and (table.format == "csv" or len(cells) > len(headers)) and not extra_blank:
             result.problems.append(
                 _problem(number, None, f"has {len(cells)} cells but the header has {len(headers)} / 列数与表头不一致")
@@ -440,7 +273,7 @@ def _parse(spec: KindSpec, table: SourceTable, report: ImportReport) -> tuple[li
             try:
                 values[col.field] = _read_value(spec, col, raw, result, table.epoch)
             except CellError as exc:
-                result.problems.append(_problem(number, col, f"{_shown_raw(raw)}: {exc}", _text(raw)))
+                result.problems.append(_problem(number, col, f"{_shown_raw(raw)}: {exc}", text_or_none(raw)))
         for col in columns[len(cells) :]:
             if col is not None:
                 values.setdefault(col.field, [] if col.link else None)
@@ -528,7 +361,7 @@ def _near_code(session: Session, plan: _Plan, kind: str, code: str) -> str | Non
 
 def _check_near_codes(session: Session, plan: _Plan, first: dict[str, int], existing: dict[str, int]) -> None:
     """A code differing from a stored one, or from another row's, only by width or case is an error, not new."""
-    col = _columns_by_field(plan.spec.name)["code"]
+    col = columns_by_field(plan.spec.name)["code"]
     seen: dict[str, tuple[str, int]] = {}
     for r in plan.rows:
         code = r.result.code
@@ -597,7 +430,7 @@ def _prepare(session: Session, kind: str, table: SourceTable, dry_run: bool) -> 
                 new, old = r.values.get(col.field), before.get(col.field)
                 if col.field in refused or _same(new, old):
                     continue
-                if new is None and not _nullable(spec, col.field):
+                if new is None and not nullable(spec, col.field):
                     res.problems.append(_problem(res.row, col, "cannot be empty / 不能为空"))
                 res.changes[col.field] = (cell_text(old), cell_text(new))
             res.action = "update" if res.changes else "unchanged"
@@ -632,7 +465,7 @@ def _same(new: Any, old: Any) -> bool:
 
 def _data(plan: _Plan, r: _Row, fields: Iterable[str], deferred: Collection[str] = ()) -> dict[str, Any]:
     """The service payload for a row: codes replaced by ids (links to `deferred` codes left out)."""
-    by_field = _columns_by_field(plan.spec.name)
+    by_field = columns_by_field(plan.spec.name)
     data: dict[str, Any] = {}
     for fld in fields:
         col, value = by_field[fld], r.values.get(fld)
@@ -689,7 +522,7 @@ CHECKS_ZH: dict[str, str] = {  # the service's own English-only checks, in Chine
 def _cell_text(kind: str, number: int, fld: str | None, message: str) -> str | None:
     """A validation problem of one cell, Chinese first naming the column's header:
     `第10行「vCPU数」：应大于或等于 0 / row 10 (vcpus): must be ≥ 0` (None when the field is no file column)."""
-    col = _columns_by_field(kind).get(fld or "")
+    col = columns_by_field(kind).get(fld or "")
     if col is None:
         return None
     zh, en = pydantic_text.split(message)
@@ -782,7 +615,7 @@ def _preload(session: Session, plan: _Plan, rows: list[_Row]) -> list[Any]:
     The session holds loaded objects weakly, so the caller keeps the returned list while it updates.
     """
     wanted: dict[str, set[int]] = {plan.spec.name: {r.obj_id for r in rows if r.obj_id is not None}}
-    by_field = _columns_by_field(plan.spec.name)
+    by_field = columns_by_field(plan.spec.name)
     for r in rows:
         for fld, value in _data(plan, r, list(r.result.changes)).items():
             target = by_field[fld].ref or by_field[fld].link or (r.subject_target if by_field[fld].subject else None)
@@ -841,7 +674,7 @@ def _trial_rows(plan: _Plan) -> list[_Row]:
 
 def _rules_of_error_rows(session: Session, plan: _Plan, erring: list[_Row]) -> list[Problem]:
     """Domain rules of rows that have cell errors, over the cells that could be read (and references known)."""
-    by_field = _columns_by_field(plan.spec.name)
+    by_field = columns_by_field(plan.spec.name)
     out: list[Problem] = []
     for r in erring:
         result = r.result
@@ -953,154 +786,3 @@ def import_file(
     """Read an uploaded file (size-checked first) and plan or apply it."""
     table = read_table(data, filename, max_bytes)
     return plan_import(session, kind, table, ctx) if dry_run else apply_import(session, kind, table, ctx)
-
-
-# --- export and templates ------------------------------------------------------------------------
-
-
-def export_rows(
-    session: Session, kind: str, units: frozenset[int] | None = None, ids: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """Every object of a kind (or of a unit subtree, or with these ids) as file values: codes for references."""
-    spec = KINDS[kind]
-    table: Any = spec.model.__table__
-    stmt = select(table).order_by(table.c.id)
-    scope = queries.scope_clause(spec, units)
-    if scope is not None:
-        stmt = stmt.where(scope)
-    if ids is not None:
-        if not ids:
-            return []
-        objs = []
-        for start in range(0, len(ids), 900):
-            part = list(ids[start : start + 900])
-            objs += [dict(m) for m in session.execute(stmt.where(table.c.id.in_(part))).mappings()]
-    else:
-        objs = [dict(m) for m in session.execute(stmt).mappings()]
-    if not objs:
-        return []
-    columns = file_columns(kind)
-    codes: dict[str, dict[int, str]] = {}
-
-    def code_of(ref: str, obj_id: int | None) -> str | None:
-        if obj_id is None:
-            return None
-        if ref not in codes:
-            codes[ref] = queries.codes_by_id(session, ref)
-        return codes[ref].get(obj_id)
-
-    links = {lk.field: _link_targets(session, lk.table, [o["id"] for o in objs]) for lk in spec.links}
-    out = []
-    for o in objs:
-        row: dict[str, Any] = {}
-        for col in columns:
-            if col.link:
-                row[col.field] = sorted(c for t in links[col.field].get(o["id"], []) if (c := code_of(col.link, t)))
-            elif col.ref:
-                row[col.field] = code_of(col.ref, o[col.field])
-            elif col.subject:
-                target = SUBJECT_KINDS.get(SubjectKind(o["subject_kind"]))
-                row[col.field] = code_of(target, o[col.field]) if target else None
-            else:
-                value = o[col.field]
-                row[col.field] = value.value if isinstance(value, Enum) else value
-        out.append(row)
-    return out
-
-
-def _link_targets(session: Session, table: Table, ids: list[int]) -> dict[int, list[int]]:
-    own = next(c for c in table.columns if c.name != "target_id")
-    found: dict[int, list[int]] = {}
-    for start in range(0, len(ids), 900):
-        part = ids[start : start + 900]
-        for obj_id, target in session.execute(select(own, table.c.target_id).where(own.in_(part))):
-            found.setdefault(obj_id, []).append(target)
-    return found
-
-
-def notes(kind: str) -> list[list[Any]]:
-    """The 说明 Notes sheet: each column's headers, field, type, whether required, reference and allowed values."""
-    spec = KINDS[kind]
-    required = set(required_fields(kind))
-    out: list[list[Any]] = [
-        [
-            "列名 header",
-            "English header",
-            "字段 field",
-            "类型 type",
-            "新建必填 required",
-            "引用 refers to",
-            "说明 notes",
-        ]
-    ]
-    for col in file_columns(kind):
-        allowed = ""
-        if col.link:
-            typ, refers = "编码列表 codes joined by ;", f"{KINDS[col.link].zh} {col.link}"
-        elif col.ref:
-            typ, refers = "编码 code", f"{KINDS[col.ref].zh} {col.ref}"
-        elif col.subject:
-            typ, refers = "编码 code", "由认定对象类型决定 / the kind named by subject_kind"
-        else:
-            refers = ""
-            py = _python_type(spec, col.field)
-            typ = {
-                str: "文本 text",
-                int: "整数 integer",
-                float: "数字 number",
-                bool: "是/否 yes/no",
-                date: "日期 date 2024-01-05 / 2024/1/5 / 2024年1月5日",
-                datetime: "时间 date-time 2024-01-05 09:30（无时区即北京时间 no offset = +08:00）",
-            }.get(py, "取值 value")
-            if isinstance(py, type) and issubclass(py, Enum):
-                typ, allowed = (
-                    "枚举 enum（代码或中文 code or label）",
-                    " | ".join(labels.shown(py, m.value) for m in py),
-                )
-        out.append([col.zh, col.en, col.field, typ, "是 yes" if col.field in required else "", refers, allowed])
-    out += [
-        [],
-        ["每行一个对象，按编码匹配：新编码新建，已有编码更新（只改不同的字段）；空单元格 = 空值（新建时取默认值）。"],
-        ["One object per row, matched by code: a new code is created, a known one updated (changed fields only)."],
-        ["References hold codes, not ids; lists are codes joined by ';'. Booleans: 是/否, ✓/×, true/false, 1/0."],
-        ["表头可在标题行、说明行之下，可为两行合并表头；编码中的全角字符与多余空格会被规范化。"],
-        ["Long numeric codes must be entered as text: Excel keeps only 15 digits of a number."],
-        ["导入先用 dry-run 预览差异；有任何错误则整个文件都不写入。/ Dry-run first; any error writes nothing."],
-    ]
-    return out
-
-
-def _matrix(kind: str, rows: list[dict[str, Any]], for_xlsx: bool) -> tuple[list[str], list[list[Any]]]:
-    columns = file_columns(kind)
-    headers = [c.header for c in columns]
-    conv = _xlsx_cell if for_xlsx else _csv_cell
-    return headers, [[conv(r.get(c.field)) for c in columns] for r in rows]
-
-
-def _csv_cell(value: Any) -> str:
-    text = cell_text(value)
-    escape = isinstance(value, str) and (text.startswith(FORMULA_START) or _quoted_formula(text))
-    return "'" + text if escape else text
-
-
-def write_csv_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
-    """Export rows as UTF-8 CSV with Chinese headers."""
-    headers, matrix = _matrix(kind, rows, for_xlsx=False)
-    return write_csv(headers, matrix)
-
-
-def write_xlsx_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
-    """Export rows as XLSX: the data sheet with Chinese headers and the 说明 Notes sheet."""
-    headers, matrix = _matrix(kind, rows, for_xlsx=True)
-    return write_xlsx(kind, headers, matrix, notes(kind))
-
-
-def export_file(session: Session, kind: str, fmt: str, units: frozenset[int] | None = None) -> bytes:
-    """A kind (or a unit subtree of it) as a CSV or XLSX file that re-imports to no change."""
-    rows = export_rows(session, kind, units)
-    return write_xlsx_rows(kind, rows) if fmt == "xlsx" else write_csv_rows(kind, rows)
-
-
-def template(kind: str, fmt: str) -> bytes:
-    """A blank file for a kind: the header row (and, in XLSX, the 说明 Notes sheet)."""
-    return write_xlsx_rows(kind, []) if fmt == "xlsx" else write_csv_rows(kind, [])

@@ -14,6 +14,7 @@ from core.audit import ChangeContext
 from core.db import Database
 from core.errors import AppError
 from core.identity import unit_subtree
+from inventory.io import exporting
 from inventory.io import importing as io
 from inventory.io.cells import CellError, read_datetime
 from inventory.io.spreadsheets import format_of, read_table
@@ -151,9 +152,11 @@ def export_command(
                 if found is None:
                     raise typer.BadParameter(f"unknown unit code {unit!r}", param_hint="--unit")
                 units = unit_subtree(session, found.id)
-            rows = io.export_rows(session, kind, units)
+            rows = exporting.export_rows(session, kind, units)
         fmt = format_of(file.name)
-        file.write_bytes(io.write_xlsx_rows(kind, rows) if fmt == "xlsx" else io.write_csv_rows(kind, rows))
+        file.write_bytes(
+            exporting.write_xlsx_rows(kind, rows) if fmt == "xlsx" else exporting.write_csv_rows(kind, rows)
+        )
     finally:
         db.dispose()
     console.print(f"{len(rows)} {kind} → {file}")
@@ -165,7 +168,7 @@ def template_command(
 ) -> None:
     """Write a blank import template (XLSX includes a 说明 Notes sheet with the columns and allowed values)."""
     _kind(kind)
-    file.write_bytes(io.template(kind, format_of(file.name)))
+    file.write_bytes(exporting.template(kind, format_of(file.name)))
     console.print(f"template for {kind} → {file}")
 
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import asyncssh
 
@@ -364,7 +367,13 @@ COMMANDS["zte"] = {
     "show processor": zte_processor,
 }
 COMMANDS["slow"] = COMMANDS["hang"] = COMMANDS["gbk"] = COMMANDS["huawei"]
-COMMANDS["chatty"] = {k: (lambda h, f=v: INFO_VRP + f(h)) for k, v in COMMANDS["huawei"].items()}
+
+
+def _chatty(render: Callable[[Any], str], h: Any) -> str:
+    return INFO_VRP + render(h)
+
+
+COMMANDS["chatty"] = {k: partial(_chatty, v) for k, v in COMMANDS["huawei"].items()}
 COMMANDS["many"] = {**COMMANDS["huawei"], "display interface brief": vrp_many_brief}
 COMMANDS["paging"] = {k: v for k, v in COMMANDS["huawei"].items() if not k.startswith("screen")}
 COMMANDS["garbled"] = {k: (v if k.startswith("screen") else garbage) for k, v in COMMANDS["huawei"].items()}

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from os_helpers import everything_in
 
 from orchestrator.provisioning import runs as provision_module
 from orchestrator.provisioning.openstack import CloudRegistry
 from orchestrator.provisioning.runs import RetryPolicy
+from tests.integration.openstack.os_helpers import everything_in
 
 pytestmark = [pytest.mark.integration]
 CLOUDS = ("gov-nanning", "gov-guilin")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from os_faultproxy import FaultProxy, Rule
-from os_helpers import everything_in, owned_by
 from os_kill_worker import kill_plan
 from sqlalchemy import func, select
 
@@ -24,6 +23,7 @@ from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunSta
 from orchestrator.provisioning.openstack import CloudRegistry
 from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
 from orchestrator.provisioning.runs import provision, resume, retire
+from tests.integration.openstack.os_helpers import everything_in, owned_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 HERE = Path(__file__).resolve().parent

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from os_helpers import everything_in, owned_by
 from sqlalchemy import select
 
 from core.db import Database
@@ -14,6 +13,7 @@ from core.models import ChangeLog
 from orchestrator.provisioning.openstack import CloudRegistry
 from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, SecurityGroupSpec, ServerSpec, VolumeSpec
 from orchestrator.provisioning.runs import provision, retire, steps_of
+from tests.integration.openstack.os_helpers import everything_in, owned_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from os_helpers import everything_in
 from sqlalchemy import func, select
 
 from core.audit import ChangeContext
@@ -33,6 +32,7 @@ from orchestrator.requests import service as svc
 from orchestrator.requests.flavors import CloudFlavors
 from orchestrator.requests.lifecycle import RequestCreate, RequestStatus
 from tests.builders import Inv
+from tests.integration.openstack.os_helpers import everything_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 HERE = Path(__file__).resolve().parent
@@ -195,7 +195,7 @@ def test_retirement_killed_mid_way_is_completed_by_a_second_call_with_no_orphans
     deleted = 0
     while time.monotonic() < deadline and worker.poll() is None:  # kill once one server is gone, others not
         with db.session() as s:
-            deleted = s.scalar(
+            deleted = s.scalar(  # type: ignore[assignment]  # count() is never NULL
                 select(func.count(ProvisionStep.id)).where(
                     ProvisionStep.kind == "server", ProvisionStep.status == StepStatus.DELETED
                 )

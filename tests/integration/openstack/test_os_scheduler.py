@@ -4,10 +4,10 @@ gov-nanning and gov-guilin → retirement, with nothing of the request left in e
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from os_helpers import owned_by
 
 from core.db import Database
 from core.enums import Role
@@ -16,13 +16,14 @@ from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.openstack import CloudRegistry
 from orchestrator.requests.api import get_capacity_source
 from tests.builders import Inv
+from tests.integration.openstack.os_helpers import owned_by
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 CLOUDS = ("gov-nanning", "gov-guilin")
 
 
 def test_request_approved_placed_provisioned_and_retired_on_real_openstack(
-    app,  # type: ignore[no-untyped-def]
+    app: Any,
     client: TestClient,
     db: Database,
     token_for: Callable[..., str],

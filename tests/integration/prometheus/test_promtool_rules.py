@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,7 +40,7 @@ def test_a_broken_rule_is_caught(promtool: str, tmp_path: Path) -> None:
 
 
 def test_every_dashboard_query_is_valid_promql(promtool: str, tmp_path: Path) -> None:
-    rules = []
+    rules: list[dict[str, Any]] = []
     for text in office.render().values():
         for panel in json.loads(text)["panels"]:
             for target in panel.get("targets", []):

@@ -152,7 +152,7 @@ def test_every_failure_reason_and_complete_facts_after_a_sweep(
 ) -> None:
     summary = asyncio.run(svc(app).sweep(ProbeKind.SSH))
     by = {r.device_id: r for r in summary.results}
-    errors = {code: (by[did].error.value if by[did].error else None) for code, did in net.devices.items()}
+    errors = {code: (e.value if (e := by[did].error) else None) for code, did in net.devices.items()}
     assert errors == {
         "HW": None,
         "H3C": None,
@@ -315,7 +315,7 @@ def test_failures_against_the_real_frr_sshd_router(
         }
     summary = asyncio.run(svc(app).sweep(ProbeKind.SSH, [node]))
     by = {r.device_id: r for r in summary.results}
-    got = {code: (by[i].error.value if by[i].error else None) for code, i in ids.items()}
+    got = {code: (e.value if (e := by[i].error) else None) for code, i in ids.items()}
     assert got == {"R1": None, "R1-BADPW": "auth_failed", "R1-AS-ZTE": "parse_error", "R1-AS-VRP": "timeout"}
     rows = {d["code"]: d for d in netadmin.get("/api/v1/collectors/devices", params={"node_id": node}).json()}
     assert rows["R1-AS-ZTE"]["last_error_detail"] == "unparseable output of show version (no rows)"

@@ -27,7 +27,7 @@ from core.models import ChangeLog
 from dashboards import rates
 from dashboards.rates import RateKey
 from inventory import service
-from inventory.models import Room
+from inventory.models import Region, Room, Unit
 from tests.builders import Inv
 
 T0 = datetime(2021, 6, 1, tzinfo=UTC)
@@ -158,8 +158,8 @@ def test_new_infrastructure_needs_the_office_allowing_it(
     world: Database, kind: str, data: dict[str, Any], policy: str
 ) -> None:
     with world.session() as s:
-        ids = dict(s.execute(select(rates.Unit.code, rates.Unit.id)).tuples().all())
-        ids.update(s.execute(select(rates.Region.code, rates.Region.id)).tuples().all())
+        ids = dict(s.execute(select(Unit.code, Unit.id)).tuples().all())
+        ids.update(s.execute(select(Region.code, Region.id)).tuples().all())
         body = {"code": "NEW-1", "name": "新建", **{k: ids.get(v, v) for k, v in data.items()}}
         logged = s.scalar(select(func.count()).select_from(ChangeLog))
         ctx = ChangeContext(actor="t", role="admin")

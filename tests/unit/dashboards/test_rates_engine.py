@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from core.db import Database
 from dashboards import rates
 from dashboards.rates import Rate, RateKey, RateReport
+from inventory.models import InformationSystem, Unit
 from tests import known_rates
 from tests.builders import Inv
 from tests.known_rates import BEFORE_T1, BETWEEN
@@ -118,7 +120,7 @@ def test_a_published_month_never_changes(known: Database) -> None:
         ids = known_rates.Known().ids
         del ids
         inv = Inv(s)
-        sid = s.scalar(rates.select(rates.KINDS["systems"].model.id).where(rates.KINDS["systems"].model.code == "S4"))
+        sid = s.scalar(select(InformationSystem.id).where(InformationSystem.code == "S4"))
         assert sid is not None
         inv.set("systems", sid, status="retired")
         s.commit()
@@ -172,7 +174,7 @@ def test_drill_down_lists_the_items_behind_each_number(known: Database) -> None:
 
 def test_scoped_drill_down_sees_only_its_units(known: Database) -> None:
     with known.session() as s:
-        nu = s.scalar(rates.select(rates.Unit.id).where(rates.Unit.code == "NU"))
+        nu = s.scalar(select(Unit.id).where(Unit.code == "NU"))
         assert nu is not None
         got, total = rates.items(s, K.SYSTEMS_MIGRATED, "denominator", unit_ids=[nu])
     assert {i["code"] for i in got} == {"S7"} and total == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from dashboards.grafana import office
+from dashboards.rates import HEADLINE_KEYS, LABELS
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "dashboards" / "rules"
@@ -65,8 +66,8 @@ def test_every_query_reads_an_exported_or_recorded_series() -> None:
 def test_office_dashboard_has_every_rate_and_the_rankings() -> None:
     dash = json.loads(office.render()["yunwang-rates.json"])
     titles = [p["title"] for p in dash["panels"]]
-    for key in office.HEADLINE_KEYS:  # the five rates with targets; consolidation figures are in API and metrics
-        assert office.LABELS[key][0] in titles
+    for key in HEADLINE_KEYS:  # the five rates with targets; consolidation figures are in API and metrics
+        assert LABELS[key][0] in titles
     assert any("各市排名" in t for t in titles) and any("单位排名" in t for t in titles)
     assert dash["uid"] == "yunwang-rates"
     assert {v["name"] for v in dash["templating"]["list"]} == {"datasource", "rate"}

@@ -18,6 +18,7 @@ from core.db import Database
 from core.errors import Conflict, RuleViolation, ValidationFailed
 from core.models import ChangeLog
 from dashboards import report
+from dashboards.models import PublishedReport
 from dashboards.report import Month
 from dashboards.report_html import render_html
 from dashboards.report_xlsx import FIRST_DATA_ROW, HEADER_ROW, render_xlsx
@@ -172,7 +173,7 @@ def test_html_report_is_printable_and_shows_the_figures(db: Database, ids: dict[
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org", "")
 
 
-def _publish(db: Database, month: Month, actor: str = "office") -> report.PublishedReport:
+def _publish(db: Database, month: Month, actor: str = "office") -> PublishedReport:
     with db.session() as s:
         return report.publish(s, month, ChangeContext(actor=actor, role="cloud_chief_office"), render_xlsx, render_html)
 

@@ -467,8 +467,8 @@ def _typed(kind: str, row: dict[str, Any]) -> dict[str, Any]:
             continue
         if col.name in row:
             v = row[col.name]
-        elif col.default is not None and not callable(col.default.arg):
-            v = col.default.arg
+        elif col.default is not None and not callable(default := getattr(col.default, "arg", None)):
+            v = default
         else:
             v = None
         if isinstance(v, Enum):

@@ -35,7 +35,8 @@ def assert_error(resp: Any, status: int, code: str, field: str | None = None) ->
     assert isinstance(err["details"], list)
     if field is not None:
         assert any(field in (d.get("field") or "") for d in err["details"]), err
-    return err
+    out: dict[str, Any] = err
+    return out
 
 
 def skeleton(db: Database) -> dict[str, int]:
@@ -209,7 +210,8 @@ def test_list_filters_sort_and_pagination(admin: TestClient, db: Database) -> No
     def get(**params: Any) -> dict[str, Any]:
         resp = admin.get(f"{API}/systems", params=params)
         assert resp.status_code == 200, resp.text
-        return resp.json()
+        body: dict[str, Any] = resp.json()
+        return body
 
     migrated = get(status="migrated", limit=1000)
     assert migrated["total"] == 15 and all(i["status"] == "migrated" for i in migrated["items"])

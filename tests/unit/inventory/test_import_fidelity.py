@@ -21,7 +21,7 @@ from core.audit import ChangeContext
 from core.db import Database
 from core.models import ChangeLog
 from inventory.enums import Hosting, NetworkStatus, SystemStatus
-from inventory.io import cells
+from inventory.io import cells, exporting
 from inventory.io import importing as io
 from inventory.io.cells import CellError
 from inventory.io.spreadsheets import read_table
@@ -437,7 +437,7 @@ def test_codes_are_normalised_and_spaces_inside_refused() -> None:
 
 
 def test_template_notes_show_the_labels() -> None:
-    rows = io.notes("systems")
+    rows = exporting.notes("systems")
     status = next(r for r in rows if r and r[2] == "status")
     assert "migrated（已迁移）" in status[6]
 

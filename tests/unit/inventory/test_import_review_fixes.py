@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from core.audit import ChangeContext
 from core.db import Database
 from inventory.enums import Hosting, SystemStatus
-from inventory.io import cells
+from inventory.io import cells, exporting
 from inventory.io import importing as io
 from inventory.io.spreadsheets import read_table
 from inventory.models import InformationSystem
@@ -120,7 +120,7 @@ def test_1900_workbook_serials_are_unchanged() -> None:
 
 
 def test_every_value_the_notes_sheet_shows_is_accepted() -> None:
-    shown = [r for r in io.notes("systems")[1:] if len(r) > 6 and r[6]]
+    shown = [r for r in exporting.notes("systems")[1:] if len(r) > 6 and r[6]]
     assert [r[2] for r in shown] == ["hosting", "status"]
     status = next(r for r in shown if r[2] == "status")[6].split(" | ")
     assert status == ["not_migrated（未迁移）", "in_progress（迁移中）", "migrated（已迁移）", "retired（已下线）"]

@@ -66,7 +66,8 @@ def assert_refused(resp: Any) -> dict[str, Any]:
     body = resp.json()
     assert set(body) == {"error"} and body["error"]["code"] == "validation_failed", body
     assert body["error"]["details"], body
-    return body
+    out: dict[str, Any] = body
+    return out
 
 
 def raw_json(client: TestClient, method: str, url: str, text: str) -> Any:

@@ -16,8 +16,8 @@ from core.audit import ChangeContext
 from core.db import Database
 from core.errors import TooLarge, ValidationFailed
 from core.models import ChangeLog
+from inventory.io import exporting, headers, spreadsheets
 from inventory.io import importing as io
-from inventory.io import spreadsheets
 from inventory.io.spreadsheets import SourceTable, read_table
 from inventory.kinds import KINDS
 from inventory.models import InformationSystem, Region, Room, Unit
@@ -127,8 +127,8 @@ def test_export_reimports_to_no_change_for_every_kind(any_db: Database, fmt: str
         _full_inventory(s)
     for kind in KINDS:
         with any_db.session() as s:
-            data = io.export_file(s, kind, fmt)
-            assert len(io.export_rows(s, kind)) > 0, kind
+            data = exporting.export_file(s, kind, fmt)
+            assert len(exporting.export_rows(s, kind)) > 0, kind
         with any_db.session() as s:
             report = io.plan_import(s, kind, read_table(data, f"x.{fmt}"), CTX)
         assert report.ok, (kind, report.all_problems())
@@ -138,7 +138,7 @@ def test_export_reimports_to_no_change_for_every_kind(any_db: Database, fmt: str
 
 def test_export_uses_codes_and_chinese_headers(db: Database, world: dict[str, Any]) -> None:
     with db.session() as s:
-        text = io.export_file(s, "systems", "csv").decode("utf-8-sig")
+        text = exporting.export_file(s, "systems", "csv").decode("utf-8-sig")
     header, first, second = text.splitlines()[:3]
     assert header.startswith("系统编码,系统名称,所属单位编码,是否涉密,部署方式")
     assert first.startswith("SYS-A,") and f",{world['unit_code']}," in first and ",否," in first
@@ -180,7 +180,8 @@ def test_apply_creates_updates_and_logs_only_changed_fields(db: Database, world:
         entries = s.scalars(select(ChangeLog).where(ChangeLog.id > log_before).order_by(ChangeLog.id)).all()
         assert [(e.action, e.object_code) for e in entries] == [("create", "SYS-N"), ("update", "SYS-A")]
         assert {e.actor for e in entries} == {"importer"} and entries[0].message == "test import"
-        changed = {k for k in entries[1].after or {} if (entries[1].before or {}).get(k) != entries[1].after[k]}
+        after = entries[1].after or {}
+        changed = {k for k in after if (entries[1].before or {}).get(k) != after[k]}
         assert changed == {"name", "vcpus", "business_active"}
     again = import_csv(db, "systems", data, dry_run=True)
     assert again.counts["unchanged"] == 2
@@ -421,7 +422,7 @@ def test_service_errors_roll_back_earlier_rows(db: Database, world: dict[str, An
 
 
 def test_templates_have_chinese_headers_and_a_notes_sheet(db: Database, world: dict[str, Any]) -> None:
-    blank = io.template("systems", "xlsx")
+    blank = exporting.template("systems", "xlsx")
     wb = load_workbook(stdio.BytesIO(blank), read_only=True)
     assert wb.sheetnames == ["systems", "说明 Notes"]
     notes = [list(r) for r in wb["说明 Notes"].iter_rows(values_only=True)]
@@ -438,8 +439,8 @@ def test_templates_have_chinese_headers_and_a_notes_sheet(db: Database, world: d
     with db.session() as s:
         report = io.apply_import(s, "systems", filled, CTX)
     assert report.ok and report.applied, report.all_problems()
-    csv_blank = io.template("units", "csv").decode("utf-8-sig")
-    assert csv_blank.strip() == ",".join(c.zh for c in io.file_columns("units"))
+    csv_blank = exporting.template("units", "csv").decode("utf-8-sig")
+    assert csv_blank.strip() == ",".join(c.zh for c in headers.file_columns("units"))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -449,7 +450,7 @@ def test_formula_like_text_is_exported_inert_and_round_trips(db: Database, world
         assert sid is not None
         Inv(s).set("systems", sid, name='=HYPERLINK("http://x","点我")')
     with db.session() as s:
-        data = io.export_file(s, "systems", fmt)
+        data = exporting.export_file(s, "systems", fmt)
     if fmt == "csv":
         assert "'=HYPERLINK" in data.decode("utf-8-sig")
     else:
@@ -496,7 +497,7 @@ def test_xlsx_cells_beyond_the_header_are_an_error(db: Database, world: dict[str
 
 def test_the_notes_sheet_is_skipped_even_when_moved_first(db: Database, world: dict[str, Any]) -> None:
     with db.session() as s:
-        data = io.export_file(s, "systems", "xlsx")
+        data = exporting.export_file(s, "systems", "xlsx")
     wb = load_workbook(stdio.BytesIO(data))
     wb.move_sheet("说明 Notes", offset=-1)
     assert wb.sheetnames[0] == "说明 Notes"

@@ -106,21 +106,23 @@ def needle(value: Any) -> str:
 def expected_ids(rows: list[dict[str, Any]], name: str, op: str, p: Any) -> list[int]:
     def keep(v: Any) -> bool:
         if op == "isnull":
-            return (v is None) == p
+            return (v is None) == bool(p)
         if v is None:
             return False
         if op == "in":
-            return v in p
+            return bool(v in p)
         if op == "contains":
-            return p.lower() in str(v).lower()
-        return {
-            "eq": v == p,
-            "ne": v != p,
-            "gt": v > p if op == "gt" else False,
-            "gte": v >= p if op == "gte" else False,
-            "lt": v < p if op == "lt" else False,
-            "lte": v <= p if op == "lte" else False,
-        }[op]
+            return str(p).lower() in str(v).lower()
+        return bool(
+            {
+                "eq": v == p,
+                "ne": v != p,
+                "gt": v > p if op == "gt" else False,
+                "gte": v >= p if op == "gte" else False,
+                "lt": v < p if op == "lt" else False,
+                "lte": v <= p if op == "lte" else False,
+            }[op]
+        )
 
     return sorted(r["id"] for r in rows if keep(r[name]))
 
@@ -158,7 +160,7 @@ def test_every_field_and_operator_live_and_as_of(kind: str, lists: tuple[TestCli
                     continue
                 p = probe(rows, name, typ)
                 if op == "isnull":
-                    cases = [(True, "true"), (False, "false")]
+                    cases: list[tuple[Any, str]] = [(True, "true"), (False, "false")]
                 elif op == "in":  # `in` values are comma-separated: values with a comma are left out
                     others = {
                         r[name] for r in rows if r[name] is not None and r[name] != p and "," not in text(r[name])

@@ -103,7 +103,7 @@ def test_every_change_is_logged_with_before_and_after(any_db: Database) -> None:
         inv.set("systems", sid, name="新名")  # no-op: nothing logged
         rows, total = queries.changes(s, kind="systems", object_id=sid)
         assert total == 2
-        assert rows[0].before["name"] == "旧名" and rows[0].after["name"] == "新名"
+        assert (rows[0].before or {}).get("name") == "旧名" and (rows[0].after or {}).get("name") == "新名"
         assert rows[0].actor == "builder"
 
 

@@ -19,7 +19,7 @@ from dashboards import report
 from dashboards.report import Month
 from dashboards.report_xlsx import render_xlsx
 from inventory import service
-from inventory.io import importing as inv_io
+from inventory.io import exporting
 from migrations_plan.export import Row, workbook
 from tests import report_inventory
 
@@ -44,7 +44,7 @@ def test_inventory_export_keeps_text(db: Database, name: str) -> None:
     with db.session() as s:
         service.create(s, "regions", {"code": "R-1", "name": name, "level": "city"}, ChangeContext("t"))
     with db.session() as s:
-        data = inv_io.export_file(s, "regions", "xlsx", None)
+        data = exporting.export_file(s, "regions", "xlsx", None)
     _no_formulas(data)
     assert _texts(data)[name] == "s"
     wb = load_workbook(io.BytesIO(data))
@@ -79,7 +79,7 @@ def test_report_keeps_text(db: Database) -> None:
 
 
 def test_template_notes_and_plain_values_unchanged() -> None:
-    data = inv_io.template("regions", "xlsx")
+    data = exporting.template("regions", "xlsx")
     wb = load_workbook(io.BytesIO(data))
     assert [c.value for c in wb.worksheets[0][1]] == ["区划代码", "名称", "层级", "上级区划代码"]
     _no_formulas(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,10 @@ from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, candida
 TODAY = date(2024, 6, 30)
 
 
-def sysf(i: int, **kw: object) -> SystemFacts:
+def sysf(i: int, **kw: Any) -> SystemFacts:
     kw.setdefault("vcpus", 2)
     kw.setdefault("memory_gb", 4)
-    return SystemFacts(id=i, code=f"S{i:03d}", name=f"系统{i}", unit_id=int(kw.pop("unit_id", 1)), **kw)  # type: ignore[arg-type]
+    return SystemFacts(id=i, code=f"S{i:03d}", name=f"系统{i}", unit_id=int(kw.pop("unit_id", 1)), **kw)
 
 
 def inv_of(
@@ -150,10 +151,10 @@ def test_candidates_meet_the_threshold_highest_first_and_skip_retired() -> None:
 # --- waves -------------------------------------------------------------------------------------
 
 
-def item(code: str, needs: tuple[str, ...] = (), unit: int = 1, city: int | None = None, **kw: object) -> Item:
+def item(code: str, needs: tuple[str, ...] = (), unit: int = 1, city: int | None = None, **kw: Any) -> Item:
     return Item(
         key=code, kind="system", id=int(code[1:]), code=code, name=code, unit_id=unit, city_id=city, needs=needs, **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_no_item_moves_before_what_it_needs() -> None:
@@ -282,7 +283,7 @@ def test_random_inventories_always_give_valid_plans() -> None:
             assert len(members) <= c.max_wave_size
             units = [m.unit_id for m in members if m.group is None]
             assert all(units.count(u) <= (c.max_per_unit or n) for u in set(units))
-        used = {1: 0, 2: 0}
+        used: dict[int, float] = {1: 0, 2: 0}
         for p in plan.items:
             if p.wave is not None and p.target_cloud_id is not None:
                 used[p.target_cloud_id] += next(i for i in items if i.code == p.code).demand.vcpus  # type: ignore[union-attr]

@@ -6,9 +6,11 @@ import json
 import logging
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from orchestrator.app.permissions import PERMISSIONS, PUBLIC
+from core.permissions import PUBLIC
+from orchestrator.app.permissions import PERMISSIONS
 
 API = "/api/v1/inventory"
 
@@ -49,7 +51,9 @@ def test_token_never_echoed_and_request_id_logged(client: TestClient, caplog: py
     assert token not in caplog.text
 
 
-def test_unhandled_error_is_a_500_in_the_shape(app, admin: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_unhandled_error_is_a_500_in_the_shape(
+    app: FastAPI, admin: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(PERMISSIONS, ("GET", "/api/v1/test-boom"), PUBLIC)
 
     @app.get("/api/v1/test-boom")

@@ -18,7 +18,8 @@ from sqlalchemy import func, literal, select, text, union_all
 
 from core.db import Base, Database
 from core.enums import Role
-from orchestrator.app.permissions import PERMISSIONS, PUBLIC, permission_for
+from core.permissions import PUBLIC
+from orchestrator.app.permissions import PERMISSIONS, permission_for
 from tests.builders import Inv
 
 SCOPED = {Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER}
@@ -26,11 +27,11 @@ PARAMS = {"kind": "systems", "month": "2024-01", "key": "systems_migrated", "nam
 
 
 def api_routes(client: TestClient) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for rc in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         route = rc.original_route
         if isinstance(route, APIRoute):
-            out.extend((m, rc.path or route.path) for m in sorted(route.methods))
+            out.extend((m, rc.path or route.path) for m in sorted(route.methods or ()))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -160,11 +162,16 @@ def test_failed_rollback_is_pending_then_resumed(db: Database) -> None:
     assert again.rolled_back and owned(d) == []
 
 
+def _kill_at_volume_create(op: str, kind: ResourceKind | None) -> Any:
+    """A fault that simulates kill -9: SystemExit is not a CloudError, so nothing catches it."""
+    return SystemExit() if op == "create" and kind == ResourceKind.VOLUME else None
+
+
 def test_resume_after_kill_between_create_and_log(db: Database) -> None:
     """Simulate a kill: a step logged STARTED whose resource exists; resume adopts it and finishes."""
     d = InMemoryDriver()
     plan = make_plan()
-    d.fault = lambda op, kind: SystemExit() if op == "create" and kind == ResourceKind.VOLUME else None  # type: ignore[return-value]
+    d.fault = _kill_at_volume_create
     with pytest.raises(SystemExit):
         provision(db, plan, d)
     # the volume step is logged STARTED and the volume was not created; servers exist
@@ -223,7 +230,7 @@ def test_retry_policy_is_bounded() -> None:
 
 def test_resume_lets_a_dead_process_in_flight_call_land_first(db: Database) -> None:
     d = InMemoryDriver()
-    d.fault = lambda op, kind: SystemExit() if op == "create" and kind == ResourceKind.VOLUME else None  # type: ignore[return-value]
+    d.fault = _kill_at_volume_create
     with pytest.raises(SystemExit):
         provision(db, make_plan(), d)
     with db.session() as s:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -19,7 +20,7 @@ from core.models import ChangeLog
 from orchestrator.placement.engine import Decision, Removal
 from orchestrator.provisioning import runs as provision_module
 from orchestrator.provisioning.driver import CloudError, FlavorSize
-from orchestrator.provisioning.models import ProvisionRun, RunStatus, StepStatus
+from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
 from orchestrator.provisioning.plan import ProvisionOutcome, ResourceKind
 from orchestrator.requests import provisioning_hook as rp
 from orchestrator.requests import service as svc
@@ -61,8 +62,9 @@ def scheduled(w: World, dr_level: str = "none", **bundle: int) -> tuple[int, dic
     return rid, r.json()
 
 
-def status_of(w: World, rid: int) -> dict[str, object]:
-    return w.client.get(f"/api/v1/requests/{rid}", headers=w.as_("admin")).json()  # type: ignore[no-any-return]
+def status_of(w: World, rid: int) -> dict[str, Any]:
+    body: dict[str, Any] = w.client.get(f"/api/v1/requests/{rid}", headers=w.as_("admin")).json()
+    return body
 
 
 @contextmanager
@@ -281,7 +283,7 @@ def test_a_database_error_mid_provisioning_leaves_it_provisioning_and_a_second_c
     assert owned(w, cloud, ResourceKind.SERVER) == 3
     assert w.drivers[cloud].created_count[ResourceKind.SERVER] == 3  # adopted, not duplicated
     with w.db.session() as s:
-        steps = s.scalars(select(provision_module.ProvisionStep)).all()
+        steps = s.scalars(select(ProvisionStep)).all()
         assert {st.status for st in steps if st.owned} == {StepStatus.READY}
 
 

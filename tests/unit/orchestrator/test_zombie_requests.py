@@ -93,9 +93,9 @@ def test_a_system_retired_after_submission_cannot_be_approved(any_db: Database) 
         service.update(s, "systems", sys_id, {"status": "retired"}, ctx)
     before = counts(any_db)
     with any_db.session() as s, pytest.raises(RuleViolation):
-        row = s.get(ResourceRequest, row_id)
-        assert row is not None
-        svc.approve(s, Principal("office", Role.CLOUD_CHIEF_OFFICE), ctx, row, "ok")
+        again = s.get(ResourceRequest, row_id)
+        assert again is not None
+        svc.approve(s, Principal("office", Role.CLOUD_CHIEF_OFFICE), ctx, again, "ok")
     assert counts(any_db) == before
     with any_db.session() as s:
         assert s.get(ResourceRequest, row_id).status == RequestStatus.SUBMITTED  # type: ignore[union-attr]
