@@ -25,7 +25,9 @@ from core.db import Database
 from core.enums import Role
 from core.identity import create_token
 from core.models import ChangeLog
+from core.wiring import JOBS, services
 from dashboards import rates
+from dashboards.metrics import RATES_EXPORTER
 from inventory.demo.generator import load_demo
 from inventory.models import InformationSystem
 from orchestrator.app import schema as dbschema
@@ -70,7 +72,7 @@ def main() -> None:
         database_url=url, data_dir=DB_PATH.parent, scheduler_enabled=False, metrics_recompute_seconds=3600
     )
     app = create_app(settings, registry=CollectorRegistry(), database=db)
-    exporter = app.state.rates_exporter
+    exporter = services(app).get(RATES_EXPORTER)
 
     recompute = []
     for _ in range(RECOMPUTES):
@@ -87,7 +89,7 @@ def main() -> None:
 
     scrapes = []
     with TestClient(app) as client:
-        exporter.stop()  # the background thread's first recompute must not overlap the timing
+        services(app).get(JOBS).stop()  # the scheduled first recompute must not overlap the timing
         client.headers["Authorization"] = f"Bearer {token}"
         body = client.get("/metrics").text
         for _ in range(SCRAPES):

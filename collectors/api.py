@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import api_models as m
@@ -20,6 +20,7 @@ from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import NotFound, Problem, ValidationFailed
 from core.times import iso, now_utc
 from core.validation import Id
+from core.wiring import Key, get_jobs, provider
 from inventory.areas import Gap
 
 
@@ -50,14 +51,15 @@ class CredentialIn(BaseModel):
     secret: SecretStr | None = Field(default=None, max_length=1000)
 
 
-def _service(request: Request) -> CollectorService:
-    svc: CollectorService = request.app.state.collectors
-    return svc
+COLLECTOR_SERVICE: Key[CollectorService] = Key("collector_service")
+PROBE_JOBS: Key[ProbeJobs] = Key("probe_jobs")
+get_collector_service = provider(COLLECTOR_SERVICE)
+get_probe_jobs = provider(PROBE_JOBS)
 
 
-def _jobs(request: Request) -> ProbeJobs:
-    jobs: ProbeJobs = request.app.state.probe_jobs
-    return jobs
+ServiceDep = Annotated[CollectorService, Depends(get_collector_service)]
+ProbeJobsDep = Annotated[ProbeJobs, Depends(get_probe_jobs)]
+BoardDep = Annotated[JobBoard, Depends(get_jobs)]
 
 
 def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
@@ -131,8 +133,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     @router.get(
         "/coverage", response_model=m.CoverageOut, summary="Four-level coverage and the live horizontal access rate"
     )
-    def coverage(principal: CurrentPrincipal, session: SessionDep, request: Request) -> dict[str, Any]:
-        svc = _service(request)
+    def coverage(principal: CurrentPrincipal, session: SessionDep, svc: ServiceDep) -> dict[str, Any]:
         snap = svc.live.snapshot if svc.live.snapshot.at else svc.live.refresh(session, svc.icmp_latest)
         return {
             "at": iso(snap.at) if snap.at else None,
@@ -166,9 +167,8 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model_exclude_unset=True,
         summary="Scheduled jobs, their last run and last error",
     )
-    def jobs(principal: CurrentPrincipal, session: SessionDep, request: Request) -> list[dict[str, Any]]:
-        board: JobBoard | None = getattr(request.app.state, "jobs", None)
-        scheduled = board.describe() if board else []
+    def jobs(principal: CurrentPrincipal, session: SessionDep, board_: BoardDep) -> list[dict[str, Any]]:
+        scheduled = board_.describe()
         runs = store.job_runs(session)
         ids = [j["id"] for j in scheduled] + sorted(set(runs) - {j["id"] for j in scheduled})
         by_id = {j["id"]: j for j in scheduled}
@@ -184,13 +184,17 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         summary="Probe one node (or its subtree) now: returns a job at once",
     )
     async def probe_now(
-        body: ProbeRequest, principal: CurrentPrincipal, session: SessionDep, request: Request, response: Response
+        body: ProbeRequest,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        probe_jobs_: ProbeJobsDep,
+        response: Response,
     ) -> dict[str, Any]:
         node_ids = store.subtree(session, body.node_id) if body.subtree else [body.node_id]
         if not body.subtree and not store.load_nodes(session, node_ids):
             raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=body.node_id)])
         session.rollback()  # release the read transaction before the sweeps write (SQLite)
-        job = _jobs(request).submit(node_ids, body.kinds, principal.name)
+        job = probe_jobs_.submit(node_ids, body.kinds, principal.name)
         response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job.id}"
         return job.as_dict()
 
@@ -200,16 +204,16 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model_exclude_unset=True,
         summary="Recent probe-now jobs and their progress (without per-target results)",
     )
-    def probe_jobs(principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
-        return [j.as_dict(with_results=False) for j in _jobs(request).recent()]
+    def probe_jobs(principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep) -> list[dict[str, Any]]:
+        return [j.as_dict(with_results=False) for j in probe_jobs_.recent()]
 
     @router.get(
         "/probe-jobs/{job_id}", response_model=m.ProbeJobOut, summary="One probe-now job: status, progress and results"
     )
     def probe_job(
-        job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, request: Request
+        job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep
     ) -> dict[str, Any]:
-        job = _jobs(request).get(job_id)
+        job = probe_jobs_.get(job_id)
         if job is None:
             raise NotFound(
                 "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
@@ -222,9 +226,14 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         summary="Set how a device is polled over SNMP (change-logged)",
     )
     def put_snmp(
-        device_id: Id, body: SnmpSettingsIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+        device_id: Id,
+        body: SnmpSettingsIn,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        request: Request,
+        collector_service: ServiceDep,
     ) -> dict[str, Any]:
-        problem = credentials.ref_problem(body.credential_ref, _service(request).config.credential_env_prefix)
+        problem = credentials.ref_problem(body.credential_ref, collector_service.config.credential_env_prefix)
         if problem:
             raise ValidationFailed(problem, [Problem(problem, field="credential_ref")])
         out = snmp_store.configure(session, device_id, body.model_dump(), change_context(request, principal))
@@ -280,8 +289,8 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         principal: CurrentPrincipal,
         session: SessionDep,
         request: Request,
+        svc: ServiceDep,
     ) -> dict[str, Any]:
-        svc = _service(request)
         credentials.store(
             session,
             svc.credential_key(session),

@@ -10,11 +10,11 @@ from core.audit import ChangeContext, Guard
 from core.db import Database
 from core.enums import Role
 from core.identity import Principal, authenticate
+from core.wiring import DATABASE, services
 
 
 def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return services(request.app).get(DATABASE)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -33,6 +33,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def get_principal(

@@ -7,6 +7,10 @@ slot (another process, or a catch-up after downtime) within half an interval of 
 skipped. The holder renews the lease while the job runs; a run whose holder died (process gone, or its
 lease expired) is marked abandoned when a service starts (`mark_abandoned`).
 
+A per-process job (`jobs.add_local(job_id, func, seconds)`: a cache every process keeps for itself, like the
+rates snapshot behind `/metrics`) runs on the same scheduler in every process, first at start, without lease or
+run record (it reports its own health in its metrics), and also when the persistent jobs are disabled.
+
 Add a job with `jobs.add_interval(job_id, func, seconds, jitter)` before the app starts. The job store
 keeps only `run_task(<scheduler name>, <job id>)`, so a persisted job finds its function again after a
 restart, keeps its next run time when its interval is unchanged, and every run lands in `collector_job_runs`
@@ -27,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -74,11 +79,13 @@ class Jobs:
         self.name = name
         self.tasks: dict[str, Task] = {}
         self._intervals: dict[str, tuple[int, int]] = {}
+        self._local: dict[str, tuple[Callable[[], object], float]] = {}
+        self._store_removed = False
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": self._store},
+            jobstores={"default": self._store, "local": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(workers)},
             # After downtime a missed job runs once (coalesced, however late), never once per missed slot.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -90,12 +97,42 @@ class Jobs:
         self.tasks[job_id] = func
         self._intervals[job_id] = (seconds, jitter)
 
-    def start(self) -> None:
-        self._create_store_table()
-        self.mark_abandoned()
-        _ACTIVE[self.name] = self
+    def add_local(self, job_id: str, func: Callable[[], object], seconds: float) -> None:
+        """Run `func` in this process every `seconds`, first at start (a per-process cache; no lease, no record)."""
+        self._local[job_id] = (func, max(float(seconds), 0.1))
+
+    def _run_local(self, job_id: str) -> None:
+        try:
+            self._local[job_id][0]()
+        except Exception:  # logged; the next interval tries again
+            log.exception("job %s failed", job_id)
+
+    def start(self, persistent: bool = True) -> None:
+        """Start the scheduler: the per-process jobs always, the persistent (leased) jobs when `persistent`.
+        A second start while running (the app's lifespan entered twice) changes nothing."""
+        if self.scheduler.running:
+            return
+        if persistent:
+            self._create_store_table()
+            self.mark_abandoned()
+            _ACTIVE[self.name] = self
+        elif not self._store_removed:  # never touch the shared job store: another process runs the persistent jobs
+            self.scheduler.remove_jobstore("default", shutdown=False)
+            self._store_removed = True
         self.scheduler.start(paused=True)
-        for job_id, (seconds, jitter) in self._intervals.items():
+        for job_id, (_func, every) in self._local.items():
+            self.scheduler.add_job(
+                self._run_local,
+                "interval",
+                args=[job_id],
+                id=job_id,
+                name=job_id,
+                seconds=every,
+                jobstore="local",
+                next_run_time=datetime.now(UTC),
+                replace_existing=True,
+            )
+        for job_id, (seconds, jitter) in self._intervals.items() if persistent else ():
             existing = self.scheduler.get_job(job_id)
             trigger = getattr(existing, "trigger", None)
             if (

@@ -1,29 +1,29 @@
-"""Prometheus exporter: the rates as a cached snapshot, recomputed in the background, plus service health.
+"""Prometheus exporter of the rates: a cached snapshot, recomputed by a job on the app's scheduler.
 
-A scrape never queries the rates: `RatesCollector.collect()` yields metric families built once per recompute.
-The recompute runs in a thread started and stopped with the app, every `settings.metrics_recompute_seconds`.
-`/metrics` needs a bearer token of any unscoped role (Prometheus: `authorization: {credentials_file: …}`); scoped
-roles (sub-cloud chiefs, department users) get 403, since the metrics carry every unit's figures.
+A scrape never queries the rates: `RatesCollector.collect()` yields metric families built once per recompute,
+and `RatesExporter.exposition` (the `/metrics` body, served by `core.metrics`) takes them pre-rendered.
+The recompute is a per-process job of the app's single scheduler (`core.jobs.Jobs.add_local`), run at start
+and every `settings.metrics_recompute_seconds`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.db import Database
-from core.deps import CurrentPrincipal
-from core.errors import Forbidden, Problem
+from core.jobs import Jobs
+from core.metrics import EXPOSITION
 from core.times import now_utc
+from core.wiring import Key, provider, services
 from dashboards import rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
 
@@ -31,8 +31,7 @@ log = logging.getLogger("yunwang.metrics")
 
 UNIT_LABELS = ["rate", "unit", "city", "level"]
 NO_UNIT_LABEL = "none"  # the unit label of items without an owner unit
-HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+RECOMPUTE_JOB = "rates_recompute"
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class RatesCollector(Collector):
 
 
 class RatesExporter:
-    """Recomputes the rates into the collector, in a background thread, and records how that went."""
+    """Recomputes the rates into the collector (a job on the app's scheduler) and records how that went."""
 
     def __init__(self, db: Database, registry: CollectorRegistry, interval_seconds: float) -> None:
         self.db = db
@@ -160,8 +159,6 @@ class RatesExporter:
             registry=registry,
         )
         self.failures = Counter("yunwang_rates_recompute_failures", "Rates recomputes that failed", registry=registry)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def recompute(self) -> Snapshot:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
@@ -190,75 +187,21 @@ class RatesExporter:
         rest = generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))
         return snap.text + rest
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.recompute()
-            except Exception:
-                log.exception("rates recompute failed")
-            self._stop.wait(self.interval)
-
-    def start(self, _app: FastAPI | None = None) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="rates-recompute", daemon=True)
-        self._thread.start()
-
-    def stop(self, _app: FastAPI | None = None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+    def schedule(self, jobs: Jobs) -> None:
+        """Recompute on the app's scheduler: in every process (each keeps its own snapshot), first at start."""
+        jobs.add_local(RECOMPUTE_JOB, self.recompute, self.interval)
 
 
-def route_template(request: Request) -> str:
-    """The matched route's path template (`/api/v1/rates/{key}`), never the raw path."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "<unmatched>"
+RATES_EXPORTER: Key[RatesExporter] = Key("rates_exporter")
+get_rates_exporter = provider(RATES_EXPORTER)
 
 
-def install(app: FastAPI, db: Database, registry: CollectorRegistry, interval_seconds: float) -> RatesExporter:
-    """Wire the exporter into an app: `/metrics`, the latency middleware and the background recompute.
-
-    Returns the exporter; the caller adds `exporter.start`/`exporter.stop` to its components.
-    """
+def install(
+    app: FastAPI, db: Database, registry: CollectorRegistry, jobs: Jobs, interval_seconds: float
+) -> RatesExporter:
+    """The rates families on the registry, served pre-rendered by `/metrics` (core.metrics), recomputed by a job."""
     exporter = RatesExporter(db, registry, interval_seconds)
-    latency = Histogram(
-        "yunwang_http_request_duration_seconds",
-        "HTTP request latency by route template",
-        ["method", "route", "status"],
-        buckets=LATENCY_BUCKETS,
-        registry=registry,
-    )
-
-    @app.middleware("http")
-    async def observe_latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        method = request.method if request.method in HTTP_METHODS else "OTHER"
-        latency.labels(method, route_template(request), str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
-
-    router = APIRouter(tags=["health"])
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标",
-        response_class=Response,
-        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
-    )
-    def metrics(request: Request, principal: CurrentPrincipal) -> Response:
-        """Every unit's figures: open to any role that is not limited to a unit subtree."""
-        if principal.scoped:
-            raise Forbidden(
-                "scoped roles may not scrape every unit's metrics",
-                [Problem("use a token of an unscoped role (e.g. auditor) for Prometheus", field="role")],
-            )
-        body = request.app.state.rates_exporter.exposition(request.app.state.registry)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-    app.include_router(router)
-    app.state.rates_exporter = exporter
+    exporter.schedule(jobs)
+    services(app).provide(RATES_EXPORTER, exporter)
+    services(app).provide(EXPOSITION, exporter.exposition)
     return exporter

@@ -16,9 +16,10 @@ from core.errors import AppError, Conflict, Forbidden, NotFound, Problem, Unavai
 from core.identity import GLOBAL_READERS, Principal
 from core.times import InputTime, iso
 from core.validation import Id, InputGuard, Limit, Offset
+from core.wiring import services
 from inventory import queries, service
 from inventory.access import write_guard
-from inventory.io.api import add_io_routes
+from inventory.io.api import UPLOAD_LIMIT, add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, out_schema, page_schema, update_schema
 
@@ -298,6 +299,13 @@ def _at(exc: AppError, where: str) -> list[Problem]:
     if not exc.problems:
         return [Problem(exc.message, field=where)]
     return [Problem(p.message, field=f"{where}.{p.field}" if p.field else where, value=p.value) for p in exc.problems]
+
+
+def install(app: FastAPI, max_upload_bytes: int) -> None:
+    """The inventory API (objects, change log, import/export) and the one error body for every route."""
+    services(app).provide(UPLOAD_LIMIT, max_upload_bytes)
+    add_error_handlers(app)
+    app.include_router(build_router())
 
 
 def build_router() -> APIRouter:

@@ -1,26 +1,31 @@
 """Migration-planning API (/api/v1/plan): readiness, zombies and their retirement, wave plans, tracking, look-back.
 
-The orchestrator may put callables on `app.state`, all optional: `plan_capacity(session) -> {cloud_id: Capacity}
-| None`, `plan_request_factory(session, ResourceNeed, ctx) -> reference`, and `plan_zombie_evidence() ->
-(utilisation by system id, probe history by system id)`.
+What the planner needs from the rest of the service comes in one typed `PlanServices` (installed by the
+orchestrator with `install(app, services)`, read through `get_plan_services`): free capacity per cloud, the
+flavor table, zombie evidence (utilisation and probe history by system id) and the request factory that turns
+a wave's systems into draft resource requests.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
-from core.errors import NotFound, Problem
+from core.errors import Conflict, NotFound, Problem
 from core.identity import Principal
 from core.times import today_beijing
 from core.validation import INT32_MAX, Id
+from core.wiring import Key, provider, services
 from inventory.models import InformationSystem
 from migrations_plan import api_models as m
 from migrations_plan import export, guards, planning, retirement, store, tracking
@@ -37,17 +42,58 @@ XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _capacity(request: Request, session: Any) -> dict[int, Capacity] | None:
-    provider = getattr(request.app.state, "plan_capacity", None)
-    got = provider(session) if provider is not None else None
+Evidence = tuple[dict[int, Utilisation] | None, dict[int, ProbeHistory] | None]
+# Creates a draft resource request for a wave's system on behalf of `principal`; returns its reference.
+PlanRequestFactory = Callable[[Session, Principal, tracking.ResourceNeed, ChangeContext], str | None]
+
+
+def _no_evidence(session: Session) -> Evidence:
+    return None, None
+
+
+@dataclass(frozen=True)
+class PlanServices:
+    """What the orchestrator supplies to the planner (all optional: without them the planner still works)."""
+
+    capacity: planning.CapacityProvider = lambda session: None
+    flavors: Callable[[], tuple[Flavor, ...]] = lambda: DEFAULT_FLAVORS
+    zombie_evidence: Callable[[Session], Evidence] = _no_evidence
+    request_factory: PlanRequestFactory | None = None
+
+
+class DraftOut(BaseModel):
+    item_id: int
+    code: str  # the system's code
+    request_code: str | None  # the resource request's code (RR000001); None when skipped
+
+
+class WaveRequestsOut(BaseModel):
+    """Draft requests of a plan: created now, already there (not created again), skipped (not for the gov cloud)."""
+
+    plan_id: int
+    created: list[DraftOut]
+    existing: list[DraftOut]
+    skipped: list[DraftOut]
+
+
+PLAN_SERVICES: Key[PlanServices] = Key("plan_services")
+get_plan_services = provider(PLAN_SERVICES)
+PlanDep = Annotated[PlanServices, Depends(get_plan_services)]
+
+
+def install(app: FastAPI, plan: PlanServices) -> None:
+    """The planning API with what the orchestrator supplies."""
+    services(app).provide(PLAN_SERVICES, plan)
+    app.include_router(build_router())
+
+
+def _capacity(plan: PlanServices, session: Session) -> dict[int, Capacity] | None:
+    got = plan.capacity(session)
     return dict(got) if got is not None else None
 
 
-def _flavors(request: Request) -> tuple[Flavor, ...]:
-    configured = getattr(getattr(request.app.state, "settings", None), "plan_flavors", None)
-    if not configured:
-        return DEFAULT_FLAVORS
-    return tuple(Flavor(**f) if isinstance(f, dict) else f for f in configured)
+def _flavors(plan: PlanServices) -> tuple[Flavor, ...]:
+    return plan.flavors() or DEFAULT_FLAVORS
 
 
 def _visible_unit(principal: Principal, unit_id: int | None) -> bool:
@@ -174,10 +220,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        wired: PlanDep,
         outcome: Outcome | None = None,
         unit_id: Id | None = None,
     ) -> dict[str, Any]:
-        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        inv, got = planning.assess(session, _capacity(wired, session), _flavors(wired))
         out = []
         for sid, a in got.items():
             unit = inv.systems[sid].unit_id
@@ -195,27 +242,24 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         "/readiness/{system_id}", summary="Readiness of one system / 单个系统就绪度", response_model=m.AssessmentOut
     )
     def readiness_one(
-        system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal
+        system_id: Id, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> dict[str, Any]:
-        inv, got = planning.assess(session, _capacity(request, session), _flavors(request))
+        inv, got = planning.assess(session, _capacity(wired, session), _flavors(wired))
         if system_id not in got or not _visible_unit(principal, inv.systems[system_id].unit_id):
             raise NotFound(f"system {system_id} not found", [Problem("no such id", field="system_id", value=system_id)])
         return _assessment_out(got[system_id], inv.systems[system_id])
 
     # --- zombies and their retirement -----------------------------------------------------
 
-    def _evidence(request: Request) -> tuple[dict[int, Utilisation] | None, dict[int, ProbeHistory] | None]:
-        provider = getattr(request.app.state, "plan_zombie_evidence", None)
-        return provider() if provider is not None else (None, None)
-
     @router.get("/zombies", summary="Zombie candidates with their evidence / 僵尸系统候选", response_model=m.ZombiePage)
     def zombies(
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        wired: PlanDep,
         on: Annotated[date | None, Query(description="judge as of this date (default today)")] = None,
     ) -> dict[str, Any]:
-        util, probes = _evidence(request)
+        util, probes = wired.zombie_evidence(session)
         found = planning.zombies(session, on or today_beijing(), utilisation=util, probes=probes)
         items = [_zombie_out(z) for z in found if _visible_unit(principal, z.unit_id)]
         return {"items": items, "total": len(items)}
@@ -299,10 +343,10 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model_exclude_unset=True,
     )
     def approve(
-        case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: ApproveIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> dict[str, Any]:
         ctx = change_context(request, principal)
-        util, probes = _evidence(request)
+        util, probes = wired.zombie_evidence(session)
         system_id = retirement.get_case(session, case_id).system_id
         case = retirement.approve(
             session,
@@ -338,9 +382,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model=m.ComputedPlanOut,
         response_model_exclude_unset=True,
     )
-    def compute(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
-        plan = planning.compute_plan(session, options, _capacity(request, session))
+    def compute(
+        body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
+    ) -> dict[str, Any]:
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
+        plan = planning.compute_plan(session, options, _capacity(wired, session))
         out: dict[str, Any] = {"summary": store.summary(plan), "items": [asdict(p) for p in plan.items]}
         if body.store:
             row = store.save_plan(session, plan, body.name, options.params(), change_context(request, principal))
@@ -354,9 +400,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_class=Response,
         responses=XLSX_RESPONSE,
     )
-    def compute_xlsx(body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
-        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(request))
-        plan = planning.compute_plan(session, options, _capacity(request, session))
+    def compute_xlsx(
+        body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
+    ) -> Response:
+        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
+        plan = planning.compute_plan(session, options, _capacity(wired, session))
         data = export.workbook(
             planning.rows_from_plan(plan, planning.Names.load(session)), store.summary(plan), plan.cycles
         )
@@ -394,6 +442,41 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         data = export.workbook(rows, row.summary, row.summary.get("cycles", []))
         return _xlsx(data, f"wave-plan-{row.id}.xlsx")
 
+    @router.post(
+        "/waves/{plan_id}/requests",
+        summary="Draft resource requests for a stored plan's gov-cloud systems / 为迁移计划生成资源申请草稿",
+    )
+    def wave_requests(
+        plan_id: Id,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        wired: PlanDep,
+        wave: Annotated[
+            int | None, Query(ge=1, le=INT32_MAX, description="only this wave (default: every wave)")
+        ] = None,
+    ) -> WaveRequestsOut:
+        """One DRAFT request per system of the plan (or wave) that targets the gov cloud, through the request
+        service (audited); a system that already has its request is left alone, so a second call creates nothing."""
+        make = wired.request_factory
+        if make is None:
+            raise Conflict(
+                "没有接入资源申请 / no request service is wired into the planner",
+                [Problem("the orchestrator supplies PlanServices.request_factory", field="plan_id", value=plan_id)],
+            )
+        row = store.get_plan(session, plan_id)
+        ctx = change_context(request, principal, message=f"迁移计划 {row.id} / wave plan {row.id}")
+        got = tracking.draft_requests(
+            session, row.id, wave, principal.units, lambda s, need, c: make(s, principal, need, c), ctx
+        )
+        session.commit()
+        return WaveRequestsOut(
+            plan_id=row.id,
+            created=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.created],
+            existing=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.existing],
+            skipped=[DraftOut(item_id=i.id, code=i.code, request_code=None) for i in got.skipped],
+        )
+
     # --- tracking and look-back -------------------------------------------------------------
 
     @router.post(
@@ -402,15 +485,9 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     def item_status(
         item_id: Id, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        factory = getattr(request.app.state, "plan_request_factory", None)
+        # Draft requests come from POST /waves/{plan_id}/requests (by a requesting role), not from moving an item.
         item = tracking.advance(
-            session,
-            item_id,
-            body.status,
-            change_context(request, principal),
-            principal.units,
-            body.cloud_id,
-            factory,
+            session, item_id, body.status, change_context(request, principal), principal.units, body.cloud_id
         )
         warnings = (
             guards.out_of_order(session, item.object_id)

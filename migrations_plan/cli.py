@@ -1,7 +1,7 @@
 """`yunwang plan …`: readiness, zombie candidates, wave plans, XLSX export and the look-back (typer + rich).
 
 The orchestrator's CLI builds this app with `make_app(open_db, capacity)`, so this package never reads settings
-itself; `capacity` is the same provider the API uses (app.state.plan_capacity), so CLI and API plan alike.
+itself; `capacity` is the same provider the API uses (PlanServices.capacity), so CLI and API plan alike.
 """
 
 from __future__ import annotations

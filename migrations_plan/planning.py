@@ -23,7 +23,7 @@ from migrations_plan.readiness import Assessment, assess_all
 from migrations_plan.waves import Constraints, Plan, build_items, plan_waves
 from migrations_plan.zombies import Criteria, ProbeHistory, Utilisation, ZombieScore, candidates
 
-# Provided by the orchestrator (app.state.plan_capacity): free capacity per target cloud, or None when unknown.
+# Provided by the orchestrator (PlanServices.capacity): free capacity per target cloud, or None when unknown.
 CapacityProvider = Callable[[Session], Mapping[int, Capacity] | None]
 
 

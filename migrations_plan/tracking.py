@@ -51,8 +51,51 @@ class ResourceNeed:
     wave_item_id: int
 
 
-# Injected by the orchestrator (app.state.plan_request_factory): creates a resource request, returns its reference.
+# Built by the API from PlanServices.request_factory: creates a resource request, returns its reference.
 RequestFactory = Callable[[Session, ResourceNeed, ChangeContext], Any]
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """What `draft_requests` did with each system item: created its request, found one, or skipped it."""
+
+    created: list[WaveItem]
+    existing: list[WaveItem]
+    skipped: list[WaveItem]
+
+
+def draft_requests(
+    session: Session,
+    plan_id: int,
+    wave: int | None,
+    units: frozenset[int] | None,
+    factory: RequestFactory,
+    ctx: ChangeContext,
+) -> Drafts:
+    """A resource request (through `factory`) for every planned system item of the plan (or one wave) in `units`
+    that has none yet; the item keeps its reference, so calling again creates nothing new. The factory returns
+    None for a system it does not ask for (e.g. not bound for the gov cloud): skipped."""
+    query = select(WaveItem).where(
+        WaveItem.plan_id == plan_id, WaveItem.kind == ItemKind.SYSTEM, WaveItem.wave.is_not(None)
+    )
+    if wave is not None:
+        query = query.where(WaveItem.wave == wave)
+    out = Drafts([], [], [])
+    for item in session.scalars(query.order_by(WaveItem.wave, WaveItem.code)):
+        if units is not None and item.unit_id not in units:
+            continue
+        if item.request_ref is not None:
+            out.existing.append(item)
+            continue
+        need = ResourceNeed(item.object_id, item.code, item.unit_id, item.target_cloud_id, item.flavor, item.id)
+        ref = factory(session, need, ctx)
+        if ref is None:
+            out.skipped.append(item)
+            continue
+        item.request_ref = str(ref)
+        out.created.append(item)
+    session.flush()
+    return out
 
 
 def can_move(current: ItemStatus, to: ItemStatus) -> bool:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
+from core.wiring import Key, provider
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.io import exporting
 from inventory.io import importing as io
@@ -46,6 +47,11 @@ _UPLOAD_BODY = {
         },
     }
 }
+
+
+UPLOAD_LIMIT: Key[int] = Key("max_upload_bytes")
+get_max_upload_bytes = provider(UPLOAD_LIMIT)
+UploadLimitDep = Annotated[int, Depends(get_max_upload_bytes)]
 
 
 def _too_large(size: int, limit: int) -> TooLarge:
@@ -107,6 +113,7 @@ def add_io_routes(router: APIRouter) -> None:
         request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        max_upload_bytes: UploadLimitDep,
         dry_run: Annotated[bool, Query(description="only report the diff; write nothing")] = False,
         message: Annotated[str | None, Query(max_length=500)] = None,
         history_since: Annotated[
@@ -123,7 +130,7 @@ def add_io_routes(router: APIRouter) -> None:
         """
         name = str(kind.value)
         _may_import(principal, name)
-        data, filename = await _read_upload(request, request.app.state.settings.max_upload_bytes)
+        data, filename = await _read_upload(request, max_upload_bytes)
         ctx = change_context(request, principal, write_guard(principal), message)
         if history_since is not None:
             ctx = replace(ctx, history_since=to_utc(history_since))

@@ -18,6 +18,7 @@ from core.errors import AppError
 from core.identity import Principal
 from orchestrator.app.settings import Settings
 from orchestrator.provisioning import capacity
+from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.runs import NoRun, resume, retire, steps_of
 from orchestrator.requests import provisioning_hook as requests
 from orchestrator.requests.lifecycle import RequestStatus
@@ -57,9 +58,7 @@ def make_app(settings: Callable[[], Settings]) -> typer.Typer:  # noqa: C901 - t
         if s.clouds_yaml is None:
             console.print("[red]set YUNWANG_CLOUDS_YAML[/red]")
             raise typer.Exit(2)
-        from orchestrator.provisioning.openstack import CloudRegistry
-
-        return Database(s.database_url), CloudRegistry(s.clouds_yaml)
+        return Database(s.database_url), Clouds(s.clouds_yaml).registry()
 
     def driver(reg, cloud: str):  # type: ignore[no-untyped-def]
         try:

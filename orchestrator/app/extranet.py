@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
+from typing import Any
 
-from collectors.api import build_router
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from collectors.api import COLLECTOR_SERVICE, PROBE_JOBS, build_router
 from collectors.device_metrics import DeviceCollector
 from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
@@ -16,7 +20,9 @@ from collectors.snmp import SnmpOptions
 from collectors.snmp_metrics import SnmpCollector
 from collectors.ssh import SshOptions
 from collectors.tcp import TcpOptions
+from core.db import Database
 from core.jobs import JobOutcome, Jobs
+from core.wiring import services
 from orchestrator.app.settings import Settings
 
 
@@ -43,16 +49,22 @@ def collector_config(s: Settings) -> CollectorConfig:
     )
 
 
-def install_collectors(app: FastAPI, jobs: Jobs) -> CollectorService:
-    """Service on app.state.collectors, metrics on app.state.registry, router, and one job per probe kind."""
-    settings: Settings = app.state.settings
-    svc = CollectorService(app.state.db, collector_config(settings))
-    app.state.collectors = svc
-    app.state.registry.register(ExtranetCollector(svc.live))
-    app.state.registry.register(DeviceCollector(svc.devices))
-    app.state.registry.register(SnmpCollector(svc.snmp_view))
-    app.state.probe_jobs = probe_jobs = ProbeJobs(svc)  # probe-now jobs, run on the app's event loop
-    app.state.components.stoppers.append(lambda a: probe_jobs.cancel_all())
+def install_collectors(
+    app: FastAPI,
+    settings: Settings,
+    db: Database,
+    registry: CollectorRegistry,
+    jobs: Jobs,
+    stoppers: list[Callable[[FastAPI], Any]],
+) -> CollectorService:
+    """The collector service and its probe-now jobs (providers `get_collector_service`, `get_probe_jobs`),
+    metrics on `registry`, routers, and one job per probe kind on the app's scheduler."""
+    svc = services(app).provide(COLLECTOR_SERVICE, CollectorService(db, collector_config(settings)))
+    registry.register(ExtranetCollector(svc.live))
+    registry.register(DeviceCollector(svc.devices))
+    registry.register(SnmpCollector(svc.snmp_view))
+    probe_jobs = services(app).provide(PROBE_JOBS, ProbeJobs(svc))  # probe-now jobs, run on the app's event loop
+    stoppers.append(lambda a: probe_jobs.cancel_all())
     app.include_router(build_router())
     app.include_router(build_devices_router())
     intervals = {

@@ -1,4 +1,10 @@
-"""The app factory: settings, database, routers, error handlers and background components."""
+"""The composition root: builds the app from settings by calling each package's `install(app, …)`.
+
+Each install gets typed arguments (its settings, the Database, the one scheduler `core.jobs.Jobs`, the Prometheus
+registry, the clouds) and adds its routers, jobs and metrics; what routes need at request time sits in the app's
+one typed container (`core.wiring.services`) and is read through each package's dependency providers, which
+tests replace with `app.dependency_overrides[...]`.
+"""
 
 from __future__ import annotations
 
@@ -14,26 +20,29 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from core import metrics as core_metrics
 from core.db import Database
 from core.http import RequestContext, install_docs, install_openapi
 from core.jobs import JobOutcome, Jobs
 from core.permissions import gate
 from core.responses import HealthOut
+from core.wiring import DATABASE, JOBS, services
 from dashboards import metrics as rates_metrics
 from dashboards.api import build_router as rates_router
 from dashboards.office import STATIC_PATH, WEB_DIR
 from dashboards.office import build_router as office_router
 from dashboards.report_api import build_router as reports_router
-from inventory.api import add_error_handlers
-from inventory.api import build_router as inventory_router
-from migrations_plan.api import build_router as plan_router
+from inventory import api as inventory_api
+from migrations_plan import api as plan_api
 from migrations_plan.planning import scheduled_lookback
 from orchestrator.app.extranet import install_collectors
 from orchestrator.app.permissions import PERMISSIONS
-from orchestrator.app.plan_capacity import plan_capacity
+from orchestrator.app.plan_wiring import plan_services
 from orchestrator.app.settings import Settings
-from orchestrator.provisioning.api import install as install_clouds
-from orchestrator.requests.api import install as install_scheduler
+from orchestrator.provisioning import api as provisioning_api
+from orchestrator.provisioning.clouds import Clouds
+from orchestrator.requests import api as requests_api
+from orchestrator.requests import service as request_service
 
 log = logging.getLogger("yunwang.http")
 
@@ -44,6 +53,13 @@ class Components:
 
     starters: list[Callable[[FastAPI], Any]] = field(default_factory=list)
     stoppers: list[Callable[[FastAPI], Any]] = field(default_factory=list)
+
+
+def requests_config(s: Settings) -> requests_api.RequestsConfig:
+    """The request scheduler's part of the settings."""
+    return requests_api.RequestsConfig(
+        request_service.auto_rules_from(s), request_service.policy_from(s), s.cloud_quota_mode == "managed"
+    )
 
 
 def create_app(
@@ -82,37 +98,33 @@ def create_app(
         redoc_url=None,
         dependencies=[Depends(gate(PERMISSIONS))],  # the one permission table gates every route
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.registry = registry or CollectorRegistry()
-    app.state.components = components
-    add_error_handlers(app)
+    registry = registry or CollectorRegistry()
+    container = services(app)
+    container.provide(DATABASE, db)
+    jobs = container.provide(JOBS, Jobs(db))  # the app's single scheduler; packages add their jobs in install
+    clouds = Clouds(settings.clouds_yaml)  # the one clouds.yaml registry (drivers opened on first use)
 
+    inventory_api.install(app, settings.max_upload_bytes)  # also the one error body for every route
     # Request ids, the one error body (500s included, connection kept), security headers, no-store on /api.
     app.add_middleware(RequestContext)
     install_openapi(app)
     install_docs(app)  # /docs and /redoc from installed assets, no CDN
 
-    app.include_router(inventory_router())
     app.include_router(rates_router())
     app.include_router(reports_router())
     app.include_router(office_router())
     app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
-    exporter = rates_metrics.install(app, db, app.state.registry, settings.metrics_recompute_seconds)
-    components.starters.append(exporter.start)
-    components.stoppers.append(exporter.stop)
-    # The app's single scheduler; packages add their jobs with app.state.jobs.add_interval(...).
-    app.state.jobs = jobs = Jobs(db)
-    collectors = install_collectors(app, jobs)
+    core_metrics.install(app, registry)  # /metrics and the HTTP latency middleware
+    rates_metrics.install(app, db, registry, jobs, settings.metrics_recompute_seconds)
+    collectors = install_collectors(app, settings, db, registry, jobs, components.stoppers)
     components.starters.insert(0, lambda a: collectors.check_credential_key())  # before anything else runs
-    app.include_router(plan_router())
-    app.state.plan_capacity = plan_capacity  # free capacity per target cloud, from the newest samples
-    install_scheduler(app)  # resource requests, approval, placement, provisioning, events, quotas
-    install_clouds(app)  # capacity, drift, provisioning step log; periodic sweep when clouds.yaml is set
+    flavors = requests_api.install(app, db, requests_config(settings), clouds, registry)
+    plan_api.install(app, plan_services(flavors))
+    provisioning_api.install(app, db, clouds, registry, jobs)  # capacity, drift, step log; periodic sweep
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
-    if settings.scheduler_enabled:
-        components.starters.append(lambda a: a.state.jobs.start())
-        components.stoppers.append(lambda a: a.state.jobs.stop())
+    # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
+    components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
+    components.stoppers.append(lambda a: jobs.stop())
 
     @app.get(
         "/healthz",

@@ -124,6 +124,7 @@ def _plan() -> dict[tuple[str, str], Permission]:
         ("GET", p + "/waves"): EVERYONE,
         ("GET", p + "/waves/{plan_id}"): EVERYONE,
         ("GET", p + "/waves/{plan_id}/export.xlsx"): EVERYONE,
+        ("POST", p + "/waves/{plan_id}/requests"): OWNERS,  # the requesting roles (scoped: their units' systems)
         ("POST", p + "/items/{item_id}/status"): TRACKERS,
         ("POST", p + "/lookback"): OFFICE,
     }

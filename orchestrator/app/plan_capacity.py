@@ -1,4 +1,4 @@
-"""Free capacity per inventory cloud for migration planning (app.state.plan_capacity), from capacity samples."""
+"""Free capacity per inventory cloud for migration planning (PlanServices.capacity), from capacity samples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from inventory.models import Cloud
 from migrations_plan.facts import Capacity
-from orchestrator.requests.api import latest_capacities
+from orchestrator.provisioning.capacity import latest_capacities
 
 
 def plan_capacity(session: Session) -> dict[int, Capacity] | None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from core.deps import CurrentPrincipal, SessionDep
-from core.errors import Conflict, NotFound, Problem
-from core.jobs import JobOutcome
+from core.db import Database
+from core.deps import CurrentPrincipal, DatabaseDep, SessionDep
+from core.errors import NotFound, Problem
+from core.jobs import JobOutcome, Jobs
 from core.times import OutputTime, iso
+from core.wiring import Key, provider, services
 from orchestrator.provisioning import capacity
-from orchestrator.provisioning.driver import CloudDriver
-from orchestrator.provisioning.models import CapacitySample, DriftReport
+from orchestrator.provisioning.clouds import Clouds
+from orchestrator.provisioning.models import DriftReport
 from orchestrator.provisioning.runs import steps_of
 
 PREFIX = "/api/v1/clouds"
@@ -70,19 +73,9 @@ class StepOut(BaseModel):
     updated_at: OutputTime | None
 
 
-def drivers(app: FastAPI) -> list[CloudDriver]:
-    """One driver per clouds.yaml entry (app.state.cloud_drivers overrides, for tests)."""
-    custom = getattr(app.state, "cloud_drivers", None)
-    if custom is not None:
-        return list(custom())
-    path = app.state.settings.clouds_yaml
-    if path is None:
-        raise Conflict("no clouds.yaml configured", [Problem("set YUNWANG_CLOUDS_YAML", field="clouds_yaml")])
-    from orchestrator.provisioning.openstack import CloudRegistry
-
-    reg = getattr(app.state, "cloud_registry", None) or CloudRegistry(path)
-    app.state.cloud_registry = reg
-    return [reg.driver(n) for n in reg.names()]
+CLOUDS: Key[Clouds] = Key("clouds")
+get_clouds = provider(CLOUDS)
+CloudsDep = Annotated[Clouds, Depends(get_clouds)]
 
 
 def build_router() -> APIRouter:
@@ -90,11 +83,7 @@ def build_router() -> APIRouter:
 
     @router.get("/capacity", summary="Newest capacity per cloud / 各云容量", response_model=list[CloudCapacityOut])
     def get_capacity(session: SessionDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
-        rows = session.scalars(
-            capacity.of_newest_samples(select(CapacitySample)).order_by(
-                CapacitySample.cloud, CapacitySample.host, CapacitySample.resource_class
-            )
-        ).all()
+        rows = capacity.latest_samples(session)
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
             c = out.setdefault(r.cloud, {"cloud": r.cloud, "at": iso(r.at), "totals": {}, "hosts": {}})
@@ -123,8 +112,8 @@ def build_router() -> APIRouter:
         ]
 
     @router.post("/sweep", summary="Collect capacity and reconcile drift now / 立即采集", response_model=SweepOut)
-    def run_sweep(request: Request, p: CurrentPrincipal) -> dict[str, int]:
-        clouds, failures = capacity.sweep(request.app.state.db, lambda: drivers(request.app))
+    def run_sweep(db: DatabaseDep, clouds_: CloudsDep, p: CurrentPrincipal) -> dict[str, int]:
+        clouds, failures = capacity.sweep(db, clouds_.drivers)
         return {"clouds": clouds, "failures": failures}
 
     @router.get(
@@ -133,9 +122,9 @@ def build_router() -> APIRouter:
         response_model=list[StepOut],
     )
     def get_steps(
-        request_id: Annotated[str, Path(max_length=64)], request: Request, p: CurrentPrincipal
+        request_id: Annotated[str, Path(max_length=64)], db: DatabaseDep, p: CurrentPrincipal
     ) -> list[dict[str, Any]]:
-        steps = steps_of(request.app.state.db, request_id)
+        steps = steps_of(db, request_id)
         if not steps:
             raise NotFound(f"no provisioning of request {request_id}", [Problem("unknown request", field="request_id")])
         return steps
@@ -143,14 +132,16 @@ def build_router() -> APIRouter:
     return router
 
 
-def install(app: FastAPI, sweep_seconds: int = 300) -> None:
-    """Router, metrics collector and the periodic capacity/drift job (only when clouds.yaml is configured)."""
+def install(
+    app: FastAPI, db: Database, clouds: Clouds, registry: CollectorRegistry, jobs: Jobs, sweep_seconds: int = 300
+) -> None:
+    """Router, metrics collector and the periodic capacity/drift job (only when clouds are configured)."""
+    services(app).provide(CLOUDS, clouds)
     app.include_router(build_router())
-    app.state.registry.register(capacity.CloudsCollector(app.state.db))
-    jobs = getattr(app.state, "jobs", None)
-    if jobs is not None and app.state.settings.clouds_yaml is not None:
+    registry.register(capacity.CloudsCollector(db))
+    if clouds.configured:
 
         def job() -> JobOutcome:
-            return JobOutcome(*capacity.sweep(app.state.db, lambda: drivers(app)))
+            return JobOutcome(*capacity.sweep(db, clouds.drivers))
 
         jobs.add_interval(SWEEP_JOB, job, sweep_seconds, 30)

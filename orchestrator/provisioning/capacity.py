@@ -1,7 +1,7 @@
 """Capacity and drift per cloud, and the provisioning metrics.
 
 - `collect_capacity` samples Placement inventories/usages of each cloud's hosts into `cloud_capacity_samples`
-  (one timestamp per cloud and sweep; the scheduler reads the newest sample).
+  (one timestamp per cloud and sweep; `latest_samples`/`latest_capacities` read the newest one).
 - `reconcile` compares what the step log says yunwang created with what the cloud lists: *missing* (logged
   READY, gone from the cloud), *changed* (server not ACTIVE, volume in error, renamed) and *unknown* (in a
   yunwang-managed project but carrying no yunwang marker: created outside yunwang). Stored in
@@ -19,10 +19,11 @@ from typing import Any, TypeVarTuple
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.times import now_utc
-from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, CloudError, CloudObject
+from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, CloudError, CloudObject, HostCapacity
 from orchestrator.provisioning.models import (
     CapacitySample,
     DriftReport,
@@ -45,6 +46,30 @@ def of_newest_samples(stmt: Select[*_Ts]) -> Select[*_Ts]:
         select(CapacitySample.cloud, func.max(CapacitySample.at).label("at")).group_by(CapacitySample.cloud).subquery()
     )
     return stmt.join(newest, (newest.c.cloud == CapacitySample.cloud) & (newest.c.at == CapacitySample.at))
+
+
+def latest_samples(session: Session) -> list[CapacitySample]:
+    """The newest sample rows of every cloud (one sweep per cloud), by cloud, host and resource class: the one
+    "latest capacity" query (the scheduler, the planner, the capacity API and the metrics read it)."""
+    return list(
+        session.scalars(
+            of_newest_samples(select(CapacitySample)).order_by(
+                CapacitySample.cloud, CapacitySample.host, CapacitySample.resource_class
+            )
+        )
+    )
+
+
+def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
+    """Capacity from the newest sample of every cloud; samples carry no availability zone, `az_of(cloud)`
+    supplies it (from clouds.yaml)."""
+    hosts: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
+    for r in latest_samples(session):
+        hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
+    return [
+        CloudCapacity(cloud, az_of(cloud), tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
+        for cloud, by_host in sorted(hosts.items())
+    ]
 
 
 def collect_capacity(db: Database, drivers: Iterable[CloudDriver]) -> tuple[list[CloudCapacity], list[str]]:

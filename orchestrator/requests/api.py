@@ -7,9 +7,11 @@ or, for provisioning and retirement, `orchestrator.requests.provisioning_hook`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,18 +19,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.deps import CurrentPrincipal, SessionDep, change_context
+from core.deps import CurrentPrincipal, DatabaseDep, SessionDep, change_context
 from core.enums import Role
-from core.errors import Conflict, Problem
 from core.times import OutputTime
 from core.validation import INT32_MAX, Count, Id, Limit, Offset
-from orchestrator.provisioning.capacity import of_newest_samples
-from orchestrator.provisioning.driver import CloudCapacity, CloudDriver, HostCapacity
-from orchestrator.provisioning.models import CapacitySample
+from core.wiring import Key, provider, services
+from orchestrator.placement.engine import PlacementPolicy
+from orchestrator.provisioning import capacity
+from orchestrator.provisioning.api import CloudsDep
+from orchestrator.provisioning.clouds import Clouds
+from orchestrator.provisioning.driver import CloudCapacity
 from orchestrator.requests import approval, quotas
 from orchestrator.requests import provisioning_hook as provisioning
 from orchestrator.requests import service as svc
-from orchestrator.requests.flavors import flavor_table
+from orchestrator.requests.flavors import CloudFlavors, FlavorCatalog, flavor_table, no_flavors
 from orchestrator.requests.lifecycle import Action, RequestCreate, RequestStatus, Resources
 from orchestrator.requests.models import ResourceRequest, UnitQuota
 
@@ -159,31 +163,24 @@ class QuotaIn(BaseModel):
     floating_ips: int | None = Field(default=None, ge=0, le=INT32_MAX)
 
 
-def latest_capacities(session: Session, az_of: Callable[[str], str | None] = lambda _: None) -> list[CloudCapacity]:
-    """Capacity from the newest sample of every cloud (written by the provisioning side's capacity collector);
-    samples carry no availability zone, `az_of(cloud)` supplies it (from clouds.yaml)."""
-    rows = session.scalars(of_newest_samples(select(CapacitySample)))
-    hosts: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
-    for r in rows:
-        hosts.setdefault(r.cloud, {}).setdefault(r.host, {})[r.resource_class] = (r.total, r.used)
-    return [
-        CloudCapacity(cloud, az_of(cloud), tuple(HostCapacity(h, res) for h, res in sorted(by_host.items())))
-        for cloud, by_host in sorted(hosts.items())
-    ]
+@dataclass(frozen=True)
+class RequestsConfig:
+    """The request scheduler's settings: auto-approval rules, placement policy, cloud quota mode."""
+
+    auto_rules: approval.AutoRules
+    policy: PlacementPolicy
+    managed_quotas: bool = False
 
 
-def _driver_for(app: FastAPI) -> Callable[[str], CloudDriver]:
-    custom = getattr(app.state, "driver_for", None)
-    if custom is not None:
-        return custom  # type: ignore[no-any-return]
-    path = app.state.settings.clouds_yaml
-    if path is None:
-        raise Conflict("no clouds.yaml configured", [Problem("set YUNWANG_CLOUDS_YAML", field="clouds_yaml")])
-    from orchestrator.provisioning.openstack import CloudRegistry
-
-    reg = getattr(app.state, "cloud_registry", None) or CloudRegistry(path)
-    app.state.cloud_registry = reg
-    return reg.driver
+REQUESTS_CONFIG: Key[RequestsConfig] = Key("requests_config")
+CAPACITY_SOURCE: Key[CapacitySource] = Key("capacity_source")
+FLAVOR_CATALOG: Key[FlavorCatalog] = Key("flavor_catalog")
+get_requests_config = provider(REQUESTS_CONFIG)
+get_capacity_source = provider(CAPACITY_SOURCE)
+get_flavor_catalog = provider(FLAVOR_CATALOG)
+ConfigDep = Annotated[RequestsConfig, Depends(get_requests_config)]
+CapacityDep = Annotated[CapacitySource, Depends(get_capacity_source)]
+FlavorsDep = Annotated[FlavorCatalog, Depends(get_flavor_catalog)]
 
 
 class RequestsCollector(Collector):
@@ -202,40 +199,35 @@ class RequestsCollector(Collector):
         yield g
 
 
-def install(app: FastAPI) -> None:
-    """Wire the scheduler into the app: router, metrics collector, default capacity source."""
+def sampled_capacity(clouds: Clouds) -> CapacitySource:
+    """Capacity from the newest samples, each cloud with its availability zone from clouds.yaml."""
+
+    def source(session: Session) -> list[CloudCapacity]:
+        return capacity.latest_capacities(session, clouds.availability_zone)
+
+    return source
+
+
+def install(
+    app: FastAPI, db: Database, config: RequestsConfig, clouds: Clouds, registry: CollectorRegistry
+) -> FlavorCatalog:
+    """Wire the scheduler into the app: router, metrics collector, capacity source and flavor catalogue."""
+    services(app).provide(REQUESTS_CONFIG, config)
+    services(app).provide(CAPACITY_SOURCE, sampled_capacity(clouds))
+    catalog = services(app).provide(FLAVOR_CATALOG, CloudFlavors(clouds.drivers) if clouds.configured else no_flavors)
     app.include_router(build_router())
-    app.state.registry.register(RequestsCollector(app.state.db))
-    if getattr(app.state, "scheduler_capacity", None) is None:
-
-        def sampled(session: Session) -> list[CloudCapacity]:
-            return latest_capacities(session, _az_lookup(app))
-
-        app.state.scheduler_capacity = sampled
-
-
-def _az_lookup(app: FastAPI) -> Callable[[str], str | None]:
-    """Each cloud's availability zone from clouds.yaml (`yunwang.availability_zone`), when one is configured."""
-    try:
-        driver_for = _driver_for(app)
-    except Conflict:
-        return lambda _: None
-
-    def az(cloud: str) -> str | None:
-        try:
-            return driver_for(cloud).availability_zone
-        except KeyError:
-            return None
-
-    return az
+    registry.register(RequestsCollector(db))
+    return catalog
 
 
 def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested routes, each simple
     router = APIRouter(prefix=PREFIX, tags=["multi-cloud scheduler / 多云共治"])
 
     @router.post("/requests", status_code=201, summary="Create a draft request / 新建资源申请")
-    def create_request(body: RequestCreate, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
-        table, ambiguous = flavor_table(request.app)
+    def create_request(
+        body: RequestCreate, request: Request, session: SessionDep, p: CurrentPrincipal, flavors: FlavorsDep
+    ) -> RequestOut:
+        table, ambiguous = flavor_table(flavors)
         row = svc.create(session, p, change_context(request, p), body, table, ambiguous)
         session.commit()
         return RequestOut.of(row)
@@ -257,9 +249,11 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         return RequestOut.of(svc.get(session, p, request_id))
 
     @router.post("/requests/{request_id}/submit", summary="Submit (quota check, auto-approval) / 提交")
-    def submit(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def submit(
+        request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal, config: ConfigDep
+    ) -> RequestOut:
         row = svc.get(session, p, request_id)
-        svc.submit(session, p, change_context(request, p), row, svc.auto_rules_from(request.app.state.settings))
+        svc.submit(session, p, change_context(request, p), row, config.auto_rules)
         session.commit()
         return RequestOut.of(row)
 
@@ -296,15 +290,19 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         return EventOut.model_validate(ev)
 
     @router.post("/requests/{request_id}/schedule", summary="Place it (explained) / 调度")
-    def schedule(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def schedule(
+        request_id: Id,
+        request: Request,
+        session: SessionDep,
+        p: CurrentPrincipal,
+        config: ConfigDep,
+        source: CapacityDep,
+    ) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, Action.SCHEDULE, svc.facts(row))
-        source: CapacitySource = request.app.state.scheduler_capacity
         cands = svc.candidates(session, source(session))
         try:
-            svc.schedule(
-                session, p, change_context(request, p), row, cands, svc.policy_from(request.app.state.settings)
-            )
+            svc.schedule(session, p, change_context(request, p), row, cands, config.policy)
         except svc.PlacementRefused:
             session.commit()  # the refusal and its reasons stay on the request
             raise
@@ -312,23 +310,31 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         return RequestOut.of(row)
 
     @router.post("/requests/{request_id}/provision", summary="Provision on the chosen clouds / 开通")
-    def provision(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def provision(
+        request_id: Id,
+        request: Request,
+        session: SessionDep,
+        p: CurrentPrincipal,
+        db: DatabaseDep,
+        clouds: CloudsDep,
+        config: ConfigDep,
+    ) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, Action.PROVISION, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
-        db: Database = request.app.state.db
-        managed = request.app.state.settings.cloud_quota_mode == "managed"
-        provisioning.provision(db, p, change_context(request, p), request_id, _driver_for(request.app), managed)
+        ctx = change_context(request, p)
+        provisioning.provision(db, p, ctx, request_id, clouds.driver_for(), config.managed_quotas)
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 
     @router.post("/requests/{request_id}/retire", summary="Retire: delete what it created / 退役")
-    def retire(request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
+    def retire(
+        request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal, db: DatabaseDep, clouds: CloudsDep
+    ) -> RequestOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, Action.RETIRE, svc.facts(row))
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
-        db: Database = request.app.state.db
-        provisioning.retire(db, p, change_context(request, p), request_id, _driver_for(request.app))
+        provisioning.retire(db, p, change_context(request, p), request_id, clouds.driver_for())
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 

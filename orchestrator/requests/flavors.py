@@ -114,16 +114,15 @@ class CloudFlavors:
         return table, ambiguous
 
 
-def flavor_table(app: Any) -> tuple[dict[str, FlavorSize] | None, dict[str, str]]:
-    """The app's flavor table: `app.state.flavor_catalog` when set (tests), else read from the clouds of
-    clouds.yaml (cached on the app), else none (no clouds configured)."""
-    catalog = getattr(app.state, "flavor_catalog", None)
-    if catalog is None:
-        if app.state.settings.clouds_yaml is None:
-            return None, {}
-        from orchestrator.provisioning.api import drivers
+FlavorCatalog = Callable[[], tuple[Mapping[str, FlavorSize] | None, Mapping[str, str]]]
 
-        catalog = CloudFlavors(lambda: drivers(app))
-        app.state.flavor_catalog = catalog
+
+def no_flavors() -> tuple[None, dict[str, str]]:
+    """The catalogue when no clouds are configured: no table (sizes must be declared)."""
+    return None, {}
+
+
+def flavor_table(catalog: FlavorCatalog) -> tuple[dict[str, FlavorSize] | None, dict[str, str]]:
+    """A copy of the catalogue's current table and its ambiguous names."""
     table, ambiguous = catalog()
     return (dict(table) if table is not None else None), dict(ambiguous)

@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 
 from core.db import Database
 from core.enums import Role
+from orchestrator.provisioning.api import get_clouds
+from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.openstack import CloudRegistry
+from orchestrator.requests.api import get_capacity_source
 from tests.builders import Inv
 from tests.integration.openstack.os_helpers import owned_by
 
@@ -36,8 +39,10 @@ def test_request_approved_placed_provisioned_and_retired_on_real_openstack(
         inv.set("units", ids["county_unit"], code=unit_code)
     project = f"yw-{unit_code}".lower()
     cleanup.extend((c, project) for c in CLOUDS)
-    app.state.driver_for = cloud_registry.driver
-    app.state.scheduler_capacity = lambda session: [cloud_registry.driver(c).capacity() for c in CLOUDS]
+    app.dependency_overrides[get_clouds] = lambda: Clouds.of({c: cloud_registry.driver(c) for c in CLOUDS})
+    app.dependency_overrides[get_capacity_source] = lambda: (
+        lambda session: [cloud_registry.driver(c).capacity() for c in CLOUDS]
+    )
 
     def h(role: Role, unit: int | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token_for(role, unit)}"}

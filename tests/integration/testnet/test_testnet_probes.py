@@ -14,12 +14,14 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import func, select
 
+from collectors.api import COLLECTOR_SERVICE
 from collectors.models import DeviceCredential
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
 from core.db import Database
 from core.enums import Role
 from core.models import ChangeLog
+from core.wiring import services
 from inventory.enums import NodeState
 from inventory.models import ExtranetNode
 from tests.builders import Inv
@@ -35,7 +37,7 @@ def net(testnet: str, db: Database) -> Extranet:
 
 
 def svc(app: FastAPI) -> CollectorService:
-    service: CollectorService = app.state.collectors
+    service: CollectorService = services(app).get(COLLECTOR_SERVICE)
     return service
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from core.db import Database
 from core.enums import Role
 from core.jobs import JobOutcome
+from core.wiring import JOBS, services
 from orchestrator.app.factory import create_app
 from orchestrator.app.settings import Settings
 from tests.builders import Inv
@@ -35,7 +36,7 @@ def _settings(db: Database, tmp_path: Path, icmp_seconds: int = 3600) -> Setting
 
 
 def _next_runs(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    jobs = app.state.jobs.scheduler.get_jobs()
+    jobs = services(app).get(JOBS).scheduler.get_jobs()
     return {j.id: j.next_run_time.isoformat() for j in jobs if j.id.startswith("collectors.")}
 
 
@@ -70,12 +71,12 @@ def test_job_runs_and_last_error_are_visible_in_the_api(
     def failing() -> JobOutcome:
         raise RuntimeError("cloud said no; password=hunter2-secret")
 
-    app.state.jobs.add_interval("test.failing", failing, 3600)
+    services(app).get(JOBS).add_interval("test.failing", failing, 3600)
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {token_for(Role.AUDITOR)}"
-        outcome = app.state.jobs.run("collectors.icmp")
+        outcome = services(app).get(JOBS).run("collectors.icmp")
         assert outcome == JobOutcome(targets=2, failures=1)
-        assert app.state.jobs.run("test.failing") is None
+        assert services(app).get(JOBS).run("test.failing") is None
         jobs = {j["id"]: j for j in client.get("/api/v1/collectors/jobs").json()}
     icmp = jobs["collectors.icmp"]
     assert icmp["scheduled"] and icmp["interval_seconds"] == 3600 and icmp["next_run_time"]

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from collectors import ssh
+from collectors.api import COLLECTOR_SERVICE
 from collectors.credentials import Credential
 from collectors.devices_cli import make_app as devices_cli
 from collectors.models import DeviceCollectStatus
@@ -36,6 +37,7 @@ from collectors.results import ProbeKind
 from collectors.runner import CollectorService
 from core.db import Database
 from core.enums import Role
+from core.wiring import services
 from inventory.models import Device
 from tests.builders import Inv
 
@@ -127,7 +129,7 @@ def net(sim: DeviceSim, db: Database) -> Net:
 
 
 def svc(app: FastAPI) -> CollectorService:
-    service: CollectorService = app.state.collectors
+    service: CollectorService = services(app).get(COLLECTOR_SERVICE)
     return service
 
 

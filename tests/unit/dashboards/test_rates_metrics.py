@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.db import Database
 from core.enums import Role
+from core.wiring import DATABASE, services
 from dashboards import rates
-from dashboards.metrics import RatesExporter
+from dashboards.metrics import RATES_EXPORTER, RatesExporter
 from tests import known_rates
 
 
@@ -47,7 +48,7 @@ def test_scoped_roles_may_not_scrape_every_unit(client: TestClient, token_for: C
     from inventory.models import Unit
     from tests.builders import Inv
 
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = services(client.app).get(DATABASE)  # type: ignore[arg-type]
     with db.session() as s:
         Inv(s).basic()
         s.commit()
@@ -63,7 +64,7 @@ def test_scoped_roles_may_not_scrape_every_unit(client: TestClient, token_for: C
 def test_metrics_serve_the_snapshot_with_unit_city_level_labels(
     client: TestClient, known: Database, token_for: Callable[..., str]
 ) -> None:
-    client.app.state.rates_exporter.recompute()  # type: ignore[attr-defined]
+    services(client.app).get(RATES_EXPORTER).recompute()  # type: ignore[arg-type]
     client.headers["Authorization"] = f"Bearer {token_for(Role.AUDITOR)}"
     r = client.get("/metrics")
     assert r.status_code == 200
@@ -142,21 +143,27 @@ def test_failed_recompute_is_counted_and_keeps_the_last_snapshot(known: Database
     assert exporter.collector.snapshot is good
 
 
-def test_background_thread_recomputes_and_stops(known: Database) -> None:
+def test_recompute_runs_as_a_job_on_the_app_scheduler_and_stops(known: Database) -> None:
     import time
+
+    from core.jobs import Jobs
+    from dashboards.metrics import RECOMPUTE_JOB
 
     registry = CollectorRegistry()
     exporter = RatesExporter(known, registry, 0.2)
-    exporter.start()
+    jobs = Jobs(known, name="rates-test")
+    exporter.schedule(jobs)
+    assert RECOMPUTE_JOB not in jobs.tasks  # a per-process job: no lease, no run record
+    jobs.start(persistent=False)  # per-process jobs run even where the persistent jobs are disabled
     try:
         deadline = time.monotonic() + 20
         while exporter.collector.snapshot is None and time.monotonic() < deadline:
             time.sleep(0.05)
         first = exporter.collector.snapshot
-        assert first is not None
+        assert first is not None  # run at start, not only after the first interval
         while exporter.collector.snapshot is first and time.monotonic() < deadline:
             time.sleep(0.05)
         assert exporter.collector.snapshot is not first
     finally:
-        exporter.stop()
-    assert exporter._thread is None
+        jobs.stop()
+    assert not jobs.scheduler.running

@@ -15,6 +15,8 @@ from sqlalchemy import event, func, select
 from core.audit import ChangeContext
 from core.db import Database
 from core.models import ChangeLog
+from core.wiring import services
+from dashboards.metrics import RATES_EXPORTER
 from inventory import service
 from inventory.kinds import KINDS
 from inventory.models import InformationSystem
@@ -336,7 +338,7 @@ def test_list_uses_a_fixed_number_of_queries(admin: TestClient, db: Database) ->
             for i in range(220)
         ]
         service.create_many(s, "systems", rows, ctx)
-    exporter = admin.app.state.rates_exporter  # type: ignore[attr-defined]
+    exporter = services(admin.app).get(RATES_EXPORTER)  # type: ignore[arg-type]
     for _ in range(300):  # the background rates recompute shares the engine: let its first run finish first
         if exporter.collector.snapshot is not None:
             break

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from core.db import Database
 from core.enums import Role
 from core.models import ChangeLog
+from inventory.io.api import get_max_upload_bytes
 from inventory.models import InformationSystem, Room, Unit
 from tests.builders import Inv
 
@@ -108,7 +109,7 @@ def test_rule_violation_over_http_writes_nothing(admin: TestClient, db: Database
 
 def test_oversized_upload_is_413(admin: TestClient, db: Database, world: dict[str, Any]) -> None:
     before = counts(db)
-    admin.app.state.settings.max_upload_bytes = 200  # type: ignore[attr-defined]
+    admin.app.dependency_overrides[get_max_upload_bytes] = lambda: 200  # type: ignore[attr-defined]
     rows = [f"S{i},系统,{world['unit_code']},{world['room_code']},1" for i in range(20)]
     r = upload(admin, "systems", systems_csv(*rows))
     assert r.status_code == 413

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from core.db import Database
 from core.enums import Role
 from core.models import ChangeLog
+from core.wiring import JOBS, services
 from inventory.enums import SystemStatus
 from inventory.models import InformationSystem
+from migrations_plan.api import PlanServices, get_plan_services
 from migrations_plan.facts import Capacity
 from migrations_plan.models import RetirementCase, WavePlan
 from tests.builders import Inv
@@ -69,10 +71,11 @@ def test_readiness_list_one_and_scope(admin: TestClient, shop: dict[str, int], t
 
 
 def test_readiness_uses_capacity_from_the_orchestrator(admin: TestClient, shop: dict[str, int]) -> None:
-    admin.app.state.plan_capacity = lambda session: {shop["cloud"]: Capacity(shop["cloud"], "GOV", 3, 100, 1000)}  # type: ignore[attr-defined]
+    free = {shop["cloud"]: Capacity(shop["cloud"], "GOV", 3, 100, 1000)}
+    admin.app.dependency_overrides[get_plan_services] = lambda: PlanServices(capacity=lambda session: free)  # type: ignore[attr-defined]
     got = admin.get(f"{P}/readiness/{shop['a']}").json()
     assert got["target_cloud_id"] == shop["cloud"] and got["outcome"] == "ready"
-    admin.app.state.plan_capacity = lambda session: {}  # type: ignore[attr-defined]
+    admin.app.dependency_overrides[get_plan_services] = lambda: PlanServices(capacity=lambda session: {})  # type: ignore[attr-defined]
     got = admin.get(f"{P}/readiness/{shop['a']}").json()
     assert got["outcome"] == "blocked" and "no_capacity" in [x["code"] for x in got["reasons"]]
 
@@ -162,4 +165,4 @@ def test_waves_compute_store_get_export_and_track(
     assert client.post(f"{P}/lookback").status_code == 403
     as_role(client, token_for(Role.CLOUD_CHIEF_OFFICE))
     assert client.post(f"{P}/lookback", params={"on": date.today().isoformat()}).json()["total"] == 0
-    assert "plan_lookback" in client.app.state.jobs.tasks  # type: ignore[attr-defined]  # the daily 回头看
+    assert "plan_lookback" in services(client.app).get(JOBS).tasks  # type: ignore[arg-type]  # the daily 回头看

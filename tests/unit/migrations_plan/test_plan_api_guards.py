@@ -16,6 +16,7 @@ from core.db import Database
 from core.enums import Role
 from core.models import ChangeLog
 from inventory import service
+from migrations_plan.api import PlanServices, get_plan_services
 from migrations_plan.cli import make_app
 from orchestrator.app.plan_capacity import plan_capacity
 from orchestrator.provisioning.models import CapacitySample
@@ -128,7 +129,7 @@ def test_cli_and_api_plan_with_the_same_capacity(admin: TestClient, db: Database
         at = datetime.now(UTC)
         for rc, total in (("VCPU", 3), ("MEMORY_MB", 102400), ("DISK_GB", 1000)):
             s.add(CapacitySample(at=at, cloud="gov-nanning", host="h1", resource_class=rc, total=total, used=0))
-    admin.app.state.plan_capacity = plan_capacity  # type: ignore[attr-defined]
+    admin.app.dependency_overrides[get_plan_services] = lambda: PlanServices(capacity=plan_capacity)  # type: ignore[attr-defined]
     api = admin.post(f"{P}/waves", json={"store": False}).json()
     assert (api["summary"]["planned"], api["summary"]["unplanned"]) == (2, 3)
     from orchestrator.app.cli import app as yunwang

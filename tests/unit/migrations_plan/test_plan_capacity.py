@@ -1,4 +1,4 @@
-"""Readiness sees the orchestrator's newest capacity samples through app.state.plan_capacity."""
+"""Readiness sees the orchestrator's newest capacity samples through PlanServices.capacity (wired by orchestrator/app/plan_wiring.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 
 from core.db import Database
 from core.enums import Role
+from orchestrator.provisioning.api import get_clouds
+from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.driver import InMemoryDriver
+from orchestrator.requests.api import get_capacity_source
 from tests.builders import Inv
 
 HOSTS = {"h1": {"VCPU": (64.0, 0), "MEMORY_MB": (262144.0, 0), "DISK_GB": (4000.0, 0)}}
@@ -79,8 +82,8 @@ def world(app, client: TestClient, token_for: Callable[..., str], db: Database) 
         name: InMemoryDriver(cloud=name, availability_zone="az1", hosts=HOSTS)
         for name in ("gov-nanning", "gov-guilin", "legacy")
     }
-    app.state.scheduler_capacity = lambda session: [d.capacity() for d in drivers.values()]
-    app.state.driver_for = lambda name: drivers[name]
+    app.dependency_overrides[get_capacity_source] = lambda: lambda session: [d.capacity() for d in drivers.values()]
+    app.dependency_overrides[get_clouds] = lambda: Clouds.of(drivers)
     w = World(ids, drivers, client, token_for, db)
     w.tokens = {
         "admin": token_for(Role.ADMIN),

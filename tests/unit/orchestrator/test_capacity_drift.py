@@ -11,7 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from core.db import Database
 from core.enums import Role
 from orchestrator.provisioning import runs as provision_module
+from orchestrator.provisioning.api import get_clouds
 from orchestrator.provisioning.capacity import collect_capacity, reconcile, sweep
+from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.driver import CloudObject, InMemoryDriver
 from orchestrator.provisioning.plan import NetworkSpec, ProvisionPlan, ResourceKind, ServerSpec, VolumeSpec
 from orchestrator.provisioning.runs import RetryPolicy, provision
@@ -62,7 +64,7 @@ def test_clouds_api_roles_and_metrics(
     db: Database, client: TestClient, token_for: Callable[..., str], registry: CollectorRegistry
 ) -> None:
     d = InMemoryDriver()
-    client.app.state.cloud_drivers = lambda: [d]  # type: ignore[attr-defined]
+    client.app.dependency_overrides[get_clouds] = lambda: Clouds.of({d.cloud: d})  # type: ignore[attr-defined]
     assert provision(db, plan("R-9"), d).ok
     op = {"Authorization": f"Bearer {token_for(Role.CLOUD_OPERATOR)}"}
     user = {"Authorization": f"Bearer {token_for(Role.NETWORK_ADMIN)}"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.db import Database
+from orchestrator.provisioning.capacity import latest_capacities
 from orchestrator.provisioning.models import CapacitySample
-from orchestrator.requests.api import latest_capacities
 
 
 def test_newest_sweep_of_each_cloud_with_its_availability_zone(db: Database) -> None:

@@ -24,6 +24,7 @@ from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunSta
 from orchestrator.provisioning.plan import ProvisionOutcome, ResourceKind
 from orchestrator.requests import provisioning_hook as rp
 from orchestrator.requests import service as svc
+from orchestrator.requests.api import get_capacity_source, get_flavor_catalog
 from orchestrator.requests.lifecycle import Action, RequestStatus
 from orchestrator.requests.provisioning_hook import part_failure, part_retired
 from orchestrator.requests.service import NO_SAMPLE, refusal_text, with_sample_gaps
@@ -43,7 +44,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def one_cloud(world: World, app) -> World:  # type: ignore[no-untyped-def]
     """Only gov-nanning has capacity: every request of the unit lands in the same cloud and project."""
-    app.state.scheduler_capacity = lambda session: [world.drivers["gov-nanning"].capacity()]
+    app.dependency_overrides[get_capacity_source] = lambda: lambda session: [world.drivers["gov-nanning"].capacity()]
     return world
 
 
@@ -329,7 +330,7 @@ def test_a_placement_refusal_is_recorded_with_its_reasons(world: World) -> None:
 
 def test_scheduling_with_no_capacity_sample_says_so(world: World, app) -> None:  # type: ignore[no-untyped-def]
     w = world
-    app.state.scheduler_capacity = lambda session: []  # the capacity job has not run yet
+    app.dependency_overrides[get_capacity_source] = lambda: lambda session: []  # the capacity job has not run yet
     rid = w.create(bundle=w.bundle(**BIG))["id"]
     w.post("dept", f"{rid}/submit")
     w.post("city_chief", f"{rid}/approve")
@@ -347,7 +348,7 @@ def test_scheduling_with_no_capacity_sample_says_so(world: World, app) -> None: 
 
 def test_server_sizes_come_from_the_flavor_and_declared_ones_must_match(world: World, app) -> None:  # type: ignore[no-untyped-def]
     w = world
-    app.state.flavor_catalog = lambda: ({"m1.small": FlavorSize(2, 4096, 20)}, {})
+    app.dependency_overrides[get_flavor_catalog] = lambda: lambda: ({"m1.small": FlavorSize(2, 4096, 20)}, {})
     server = {"name": "web", "flavor": "m1.small", "image": "cirros", "count": 3}
     body = {"title": "t", "unit_id": w.ids["county_unit"], "bundle": {"servers": [server]}}
     r = w.client.post("/api/v1/requests", json=body, headers=w.as_("dept"))

@@ -1,0 +1,81 @@
+"""Metrics plumbing: the app's Prometheus registry, the HTTP latency middleware and the `/metrics` endpoint.
+
+Packages register their collectors on the registry handed to their `install(app, …)`; a package that keeps a
+pre-rendered snapshot (the rates, in dashboards) provides the exposition (`EXPOSITION`), so a scrape never
+recomputes anything. `/metrics` needs a bearer token of any unscoped role (Prometheus:
+`authorization: {credentials_file: …}`); scoped roles get 403, since the metrics carry every unit's figures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+from core.deps import CurrentPrincipal
+from core.errors import Forbidden, Problem
+from core.wiring import METRICS_REGISTRY, Key, get_metrics_registry, provider, services
+
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+Exposition = Callable[[CollectorRegistry], bytes]
+EXPOSITION: Key[Exposition] = Key("metrics_exposition")
+get_exposition = provider(EXPOSITION)
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (`/api/v1/rates/{key}`), never the raw path."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+def install(app: FastAPI, registry: CollectorRegistry) -> None:
+    """The registry (for every package's collectors), the latency middleware and `/metrics`."""
+    services(app).provide(METRICS_REGISTRY, registry)
+    if services(app).find(EXPOSITION) is None:
+        services(app).provide(EXPOSITION, generate_latest)
+    latency = Histogram(
+        "yunwang_http_request_duration_seconds",
+        "HTTP request latency by route template",
+        ["method", "route", "status"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def observe_latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        method = request.method if request.method in HTTP_METHODS else "OTHER"
+        latency.labels(method, route_template(request), str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    router = APIRouter(tags=["health"])
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (bearer token of an unscoped role) / 监控指标",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    )
+    def metrics(
+        principal: CurrentPrincipal,
+        registry: Annotated[CollectorRegistry, Depends(get_metrics_registry)],
+        render: Annotated[Exposition, Depends(get_exposition)],
+    ) -> Response:
+        """Every unit's figures: open to any role that is not limited to a unit subtree."""
+        if principal.scoped:
+            raise Forbidden(
+                "scoped roles may not scrape every unit's metrics",
+                [Problem("use a token of an unscoped role (e.g. auditor) for Prometheus", field="role")],
+            )
+        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
