@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from collectors import api_models as m
 from collectors import credentials, snmp_store, store
-from collectors.jobs import ProbeJobs
+from collectors.probe_jobs import ProbeJobs
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
 from core.deps import CurrentPrincipal, SessionDep, change_context

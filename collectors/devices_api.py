@@ -1,7 +1,7 @@
 """Device collection status API: per device last success, last error and reason, facts age, host key.
 
 Everyone authenticated reads the list; the raw excerpt of a failed output, clearing a host key and setting an
-encoding need network_admin or admin (routes are gated by orchestrator/app/permissions.py).
+encoding need network_admin or admin (routes are gated by orchestrator/app/permission_table.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The permission gate: every request is checked against one declared table before its body is read.
 
 The table (method, route template) → roles or `PUBLIC` is declared once, in the composition root
-(`orchestrator.app.permissions`), because it names every package's routes; this module only enforces it. A route
+(`orchestrator.app.permission_table`), because it names every package's routes; this module only enforces it. A route
 missing from the table answers 403 to every role (fail closed).
 """
 
@@ -42,7 +42,7 @@ def gate(table: PermissionTable) -> Callable[..., None]:
             needs = (
                 ", ".join(sorted(r.value for r in allowed))
                 if isinstance(allowed, frozenset)
-                else "nobody: the route is not declared in orchestrator/app/permissions.py"
+                else "nobody: the route is not declared in orchestrator/app/permission_table.py"
             )
             raise Forbidden(
                 f"角色 {principal.role.value} 无权执行此操作 / role {principal.role.value} may not {request.method} {path}",

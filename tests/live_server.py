@@ -33,7 +33,7 @@ def free_port() -> int:
 def app_with_faults() -> FastAPI:
     """The real app plus a route that fails with an unhandled exception (test servers only)."""
     from orchestrator.app.factory import create_app
-    from orchestrator.app.permissions import PERMISSIONS
+    from orchestrator.app.permission_table import PERMISSIONS
 
     PERMISSIONS[("GET", BOOM_PATH)] = PUBLIC  # this server process only
     app = create_app()

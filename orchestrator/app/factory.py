@@ -35,8 +35,8 @@ from dashboards.report_api import build_router as reports_router
 from inventory import api as inventory_api
 from migrations_plan import api as plan_api
 from migrations_plan.planning import scheduled_lookback
-from orchestrator.app.extranet import install_collectors
-from orchestrator.app.permissions import PERMISSIONS
+from orchestrator.app.collectors_wiring import install_collectors
+from orchestrator.app.permission_table import PERMISSIONS
 from orchestrator.app.plan_wiring import plan_services
 from orchestrator.app.settings import Settings
 from orchestrator.provisioning import api as provisioning_api

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.permissions import PUBLIC
-from orchestrator.app.permissions import PERMISSIONS
+from orchestrator.app.permission_table import PERMISSIONS
 
 API = "/api/v1/inventory"
 

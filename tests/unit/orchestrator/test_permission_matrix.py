@@ -1,4 +1,4 @@
-"""Every route of the app × every role against the one permission table (orchestrator/app/permissions.py).
+"""Every route of the app × every role against the one permission table (orchestrator/app/permission_table.py).
 
 Fails when a route has no declared permission, when a role outside the table gets past the gate or writes
 anything, when a role inside the table is refused for its role anywhere (table and behaviour disagree), or when
@@ -19,7 +19,7 @@ from sqlalchemy import func, literal, select, text, union_all
 from core.db import Base, Database
 from core.enums import Role
 from core.permissions import PUBLIC
-from orchestrator.app.permissions import PERMISSIONS, permission_for
+from orchestrator.app.permission_table import PERMISSIONS, permission_for
 from tests.builders import Inv
 
 SCOPED = {Role.SUB_CLOUD_CHIEF, Role.DEPARTMENT_USER}

@@ -12,8 +12,8 @@ from collectors.api import COLLECTOR_SERVICE, PROBE_JOBS, build_router
 from collectors.device_metrics import DeviceCollector
 from collectors.devices_api import build_devices_router
 from collectors.icmp import IcmpOptions
-from collectors.jobs import ProbeJobs
 from collectors.metrics import ExtranetCollector
+from collectors.probe_jobs import ProbeJobs
 from collectors.results import ProbeKind
 from collectors.runner import CollectorConfig, CollectorService
 from collectors.snmp import SnmpOptions
