@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from core.responses import AwareTime, ResponseModel
+from core.responses import AwareTime, Number, ResponseModel
 from core.times import OutputTime
 
 
@@ -25,8 +25,8 @@ class NodeOut(ResponseModel):
     address: str | None
     state: str
     state_since: OutputTime | None
-    loss_ratio: float | None
-    rtt_avg_seconds: float | None
+    loss_ratio: Number | None
+    rtt_avg_seconds: Number | None
     probed_at: OutputTime | None
     vantage: str | None
 
@@ -38,9 +38,9 @@ class AvailabilityOut(ResponseModel):
     code: str
     level: str | None
     state: str
-    day1: float | None = Field(None, alias="1d")
-    day7: float | None = Field(None, alias="7d")
-    day30: float | None = Field(None, alias="30d")
+    day1: Number | None = Field(None, alias="1d")
+    day7: Number | None = Field(None, alias="7d")
+    day30: Number | None = Field(None, alias="30d")
 
 
 class CoverageRow(ResponseModel):
@@ -51,7 +51,7 @@ class CoverageRow(ResponseModel):
     covered: int
     expected: int
     reachable: int
-    ratio: float | None
+    ratio: Number | None
 
 
 class GapArea(ResponseModel):
@@ -70,7 +70,7 @@ class AccessRow(ResponseModel):
     level: str
     units: int
     connected_up: int
-    ratio: float | None
+    ratio: Number | None
 
 
 class CoverageOut(ResponseModel):
@@ -101,8 +101,8 @@ class JobOut(ResponseModel):
     """A scheduled (or once-run) job: interval, next run, last run and last error."""
 
     id: str
-    interval_seconds: float | None = None
-    jitter_seconds: float | None = None
+    interval_seconds: Number | None = None
+    jitter_seconds: Number | None = None
     scheduled: bool
     next_run_time: AwareTime | None = None
     running: bool | None = None
@@ -121,10 +121,10 @@ class ProbeResultOut(ResponseModel):
     error: str | None
     detail: str | None
     at: OutputTime
-    loss_ratio: float | None
-    rtt_avg_seconds: float | None
-    rtt_min_seconds: float | None
-    rtt_max_seconds: float | None
+    loss_ratio: Number | None
+    rtt_avg_seconds: Number | None
+    rtt_min_seconds: Number | None
+    rtt_max_seconds: Number | None
     facts: dict[str, Any] | None
 
 
@@ -134,11 +134,11 @@ class StateChange(ResponseModel):
     to: str
 
 
-class SweepOut(ResponseModel):
+class ProbeSweepOut(ResponseModel):
     kind: str
     targets: int
     failures: int
-    seconds: float
+    seconds: Number
     state_changes: list[StateChange]
     results: list[ProbeResultOut] | None = None
 
@@ -146,7 +146,7 @@ class SweepOut(ResponseModel):
 class ProbeProgress(ResponseModel):
     done: int
     total: int
-    ratio: float
+    ratio: Number
     current: str | None
 
 
@@ -163,7 +163,7 @@ class ProbeJobOut(ResponseModel):
     finished_at: OutputTime | None
     progress: ProbeProgress
     error: str | None
-    sweeps: list[SweepOut]
+    sweeps: list[ProbeSweepOut]
 
 
 class SnmpSettingsOut(ResponseModel):
@@ -186,15 +186,15 @@ class InterfaceOut(ResponseModel):
     name: str
     is_uplink: bool
     oper_up: bool
-    speed_bps: float
-    in_bps: float | None
-    out_bps: float | None
-    utilisation: float | None
+    speed_bps: Number
+    in_bps: Number | None
+    out_bps: Number | None
+    utilisation: Number | None
     in_errors: int
     out_errors: int
     in_discards: int
     out_discards: int
-    uptime_seconds: float
+    uptime_seconds: Number
     sampled_at: OutputTime
 
 
@@ -202,10 +202,10 @@ class UplinkOut(ResponseModel):
     node_id: int
     node_code: str
     interfaces: int
-    in_bps: float | None
-    out_bps: float | None
-    capacity_bps: float
-    utilisation: float | None
+    in_bps: Number | None
+    out_bps: Number | None
+    capacity_bps: Number
+    utilisation: Number | None
 
 
 class CredentialNameOut(ResponseModel):
@@ -239,7 +239,7 @@ class DeviceStatusOut(ResponseModel):
     last_error_detail: str | None
     consecutive_failures: int
     facts_at: OutputTime | None
-    facts_age_seconds: float | None
+    facts_age_seconds: Number | None
     facts_stale: bool
     encoding: str | None
     host_key_fingerprint: str | None

@@ -162,3 +162,15 @@ def enum_type(cls: type[StrEnum]) -> Enum:
         validate_strings=True,
         name=cls.__name__.lower(),
     )
+
+
+def package_of(table_name: str) -> str:
+    """Which package's version branch holds a table: Table.info["package"] when set (core's tables keep the
+    branch that created them), else its mapped class's top-level package."""
+    table = Base.metadata.tables.get(table_name)
+    if table is not None and "package" in table.info:
+        return str(table.info["package"])
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table_name:
+            return str(mapper.class_.__module__).split(".")[0]
+    return "inventory" if table is not None else ""

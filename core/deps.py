@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext, Guard
 from core.db import Database
-from core.enums import Role
 from core.identity import Principal, authenticate
 from core.wiring import DATABASE, services
 
@@ -69,13 +68,3 @@ def change_context(
         request_id=getattr(request.state, "request_id", None),
         guard=guard,
     )
-
-
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency that admits only these roles."""
-
-    def dep(principal: CurrentPrincipal) -> Principal:
-        principal.require(*roles)
-        return principal
-
-    return Depends(dep)

@@ -1,12 +1,11 @@
-"""Errors the inventory raises; the API turns each into one consistent error body."""
+"""The one error family (`AppError` and its kinds); `core.http` turns each into the one error body."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.redaction import redact
+from core.redaction import SECRET_FIELD, redact
 
 
 @dataclass(frozen=True)
@@ -20,9 +19,6 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: _mask(v) for k, v in asdict(self).items() if v is not None}
-
-
-SECRET_FIELD = re.compile(r"password|secret|community|token|auth_key|priv_key|passphrase", re.I)
 
 
 def _mask(v: Any) -> Any:

@@ -9,6 +9,10 @@ ServerErrorMiddleware. It
 - rewrites every JSON error body into `{"error": {"code", "message", "details", "request_id"}}` (bodies from
   other handlers such as `{"detail": …}` included) and masks token-like strings and the caller's own token;
 - adds security headers to every response and `Cache-Control: no-store` under `/api/`.
+
+`install_errors` maps every error to that body: the `AppError` family, HTTP errors (405 with `Allow`),
+database races (409), out-of-range numbers (422), a busy or lost database (503 + Retry-After) and request
+validation (422); it also installs `core.validation.InputGuard`.
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import mask_secrets
+from core.errors import AppError, Conflict, Problem, Unavailable, ValidationFailed, mask_secrets
+from core.validation import InputGuard
 
 log = logging.getLogger("yunwang.http")
 
@@ -298,3 +307,77 @@ def install_docs(app: FastAPI) -> None:
             "",
             f'<redoc spec-url="/openapi.json"></redoc><script src="{DOCS_STATIC}/redoc.standalone.js"></script>',
         )
+
+
+def install_errors(app: FastAPI) -> None:
+    """One error body for every failure: {"error": {"code", "message", "details": [...]}}.
+
+    Also installs the input guard: unstorable input (NUL, lone surrogates, NaN, out-of-range JSON
+    integers, over-long query values) is refused on every route before any handler runs.
+    """
+    app.add_middleware(InputGuard)
+
+    @app.exception_handler(AppError)
+    async def _inventory_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path answers, not just the first matching route's
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        body = AppError(message).body()
+        body["error"]["code"] = _STATUS_CODES.get(
+            exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A uniqueness/foreign-key race the service's own checks could not see (concurrent writers).
+        err = Conflict("conflicts with a concurrent change; nothing was written / 与并发修改冲突，未写入")
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # Last line of defence: a number the database cannot hold (2^63 on SQLite, out of range on PostgreSQL)
+        # is bad input, not a server fault; nothing was written (the request's session is rolled back).
+        err = ValidationFailed("a value is outside the range the database can store / 数值超出可存储范围")
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # The writer lock held past the busy timeout (a very long bulk write on SQLite) or a lost database
+        # connection: nothing was written; the client may retry.
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        err = Unavailable(
+            "数据库繁忙或不可用，未写入，请稍后重试 / the database is busy or unavailable; nothing was written, retry"
+        )
+        return JSONResponse(err.body(), status_code=err.status, headers={"Retry-After": "5"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            value = err.get("input")
+            problems.append(
+                Problem(
+                    err.get("msg", "invalid"),
+                    field=".".join(loc) or None,
+                    value=value if isinstance(value, (str, int, float, bool)) else None,
+                )
+            )
+        return JSONResponse(ValidationFailed("request validation failed", problems).body(), status_code=422)
+
+
+def allowed_methods(app: Any, scope: Any) -> set[str]:
+    """The methods some route answers on this path (routes may be nested in included routers)."""
+    methods = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
+    return methods or {"GET"}

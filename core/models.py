@@ -1,7 +1,9 @@
 """Platform tables: the audit log (who changed or decided what, when), API tokens, job runs and job leases.
 
-The tables were created by the first schema revisions of the packages that used to own them (inventory:
-`change_log`, `api_tokens`; collectors: `collector_job_runs`; orchestrator: `job_leases`); names are unchanged; `api_tokens.unit_id`
+The tables were created by the schema revisions of the packages that used to own them (inventory:
+`change_log`, `api_tokens`; collectors: `collector_job_runs`; orchestrator: `job_leases`), and their later
+revisions stay on those version branches: each table says so in `info["package"]`, which the one alembic
+environment (core/migrations/env.py) reads before the model's module; names are unchanged; `api_tokens.unit_id`
 refers to the inventory's `units` table by name.
 """
 
@@ -21,7 +23,10 @@ class ChangeLog(Base):
     """One row per change or decision: who, when, before/after snapshots. Append-only."""
 
     __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_kind_object_at", "kind", "object_id", "at"),)
+    __table_args__ = (
+        Index("ix_change_log_kind_object_at", "kind", "object_id", "at"),
+        {"info": {"package": "inventory"}},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     actor: Mapped[str] = mapped_column(String(100))
@@ -40,6 +45,7 @@ class ApiToken(Base):
     """An API token: only its SHA-256 is stored; the role and unit scope decide what it may do."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = {"info": {"package": "inventory"}}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -55,7 +61,10 @@ class JobRun(Base):
     """One run of a scheduled or manual job, with its outcome (the API shows the last error)."""
 
     __tablename__ = "collector_job_runs"
-    __table_args__ = (Index("ix_collector_job_runs_job_started", "job_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_collector_job_runs_job_started", "job_id", "started_at"),
+        {"info": {"package": "collectors"}},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(String(100))
     trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
@@ -75,6 +84,7 @@ class JobLease(Base):
     """
 
     __tablename__ = "job_leases"
+    __table_args__ = {"info": {"package": "orchestrator"}}
     job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(200))  # host:pid:instance of the running process
     run_id: Mapped[int | None] = mapped_column(Integer)  # the collector_job_runs row of the current run

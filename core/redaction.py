@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import re
 
+# Names of fields and keys that hold secrets: device passwords, SNMP communities and v3 keys, tokens, API keys.
+SECRET_NAMES = r"password|passwd|secret|community|token|auth_key|priv_key|passphrase|api[_-]?key"
+SECRET_FIELD = re.compile(SECRET_NAMES, re.I)
+
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # An API token (yw_ and at least 8 more characters; issued tokens are far longer).
     (re.compile(r"yw_[A-Za-z0-9_\-]{8,}"), "yw_***"),
     # key=value / key: value pairs whose key names a secret.
-    (re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"), r"\1\2***"),
-    (re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"), r"\1***"),
+    (re.compile(rf"(?i)({SECRET_NAMES})(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}}]+"), r"\1\2***"),
+    # A bearer credential; the placeholder `<token>` in help texts is not one.
+    (re.compile(r"(?i)(authorization:\s*bearer\s+)(?!<token>)\S+"), r"\1***"),
 )
 
 

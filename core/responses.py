@@ -45,4 +45,8 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
-__all__ = ["AwareTime", "HealthOut", "ProblemOut", "ResponseModel"]
+Number = int | float
+"""A number returned as the route computed it: a whole number stays `8` (not `8.0`), a fraction stays a fraction.
+Use it instead of `float` in response models, so typed clients decoding integers keep working."""
+
+__all__ = ["AwareTime", "HealthOut", "Number", "ProblemOut", "ResponseModel"]

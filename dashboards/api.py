@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import NotFound, Problem
 from core.identity import Principal
+from core.responses import Number
 from core.times import InputTime, OutputTime
 from core.validation import Id, Offset
 from dashboards import confirmations, rates
@@ -30,8 +31,8 @@ PREFIX = "/api/v1/rates"
 class RateOut(BaseModel):
     numerator: int
     denominator: int
-    ratio: float | None
-    target: float | None
+    ratio: Number | None
+    target: Number | None
 
 
 class BreakdownOut(BaseModel):
@@ -45,7 +46,7 @@ class BreakdownOut(BaseModel):
 class TargetOut(BaseModel):
     deadline: str
     effective_from: OutputTime
-    value: float
+    value: Number
     source: str
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from core import times
 from core.enums import ChangeAction, Role
 from core.models import ChangeLog
+from core.times import BEIJING
 from inventory import history
 from inventory.enums import (
     AccessStatus,
@@ -112,7 +113,6 @@ LEVEL_LABELS: dict[str, str] = {
 # their region (key "<city code>/<level>"); with the unit breakdowns they add up to the overall figure.
 NO_UNIT = "no_unit"
 REGION_OWN_GROUP = "自治区本级"  # label of the "city" group of region-level units
-CST = times.BEIJING  # deadlines are end of day in China Standard Time
 
 
 # --- targets --------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Target:
     @property
     def effective_from(self) -> datetime:
         """The moment the target is in force: midnight after the deadline, +08:00."""
-        return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), CST)
+        return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), BEIJING)
 
 
 _SEED_004_UTIL = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"

@@ -22,13 +22,12 @@ from core import times
 from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction
 from core.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
-from core.times import now_utc
+from core.times import BEIJING, now_utc
 from dashboards.models import PublishedReport
 from dashboards.rates import Breakdown, Rate, RateKey, RateReport, compute_all
 from inventory import history
 
 # China Standard Time has had no daylight saving since 1991, so a fixed offset is exact and needs no tzdata.
-CST = times.BEIJING
 AUDIT_KIND = "reports"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -61,7 +60,7 @@ class Month:
     def as_of(self) -> datetime:
         """The month's last instant, China Standard Time (e.g. 2024-01-31T23:59:59.999999+08:00)."""
         nxt = self.next()
-        return datetime(nxt.year, nxt.month, 1, tzinfo=CST) - timedelta(microseconds=1)
+        return datetime(nxt.year, nxt.month, 1, tzinfo=BEIJING) - timedelta(microseconds=1)
 
     @property
     def label_zh(self) -> str:
@@ -331,7 +330,7 @@ def summary(row: PublishedReport) -> dict[str, object]:
     """What the API and the audit log show of a published report (never the bytes)."""
     return {
         "month": row.month,
-        "as_of": aware(row.as_of).astimezone(CST).isoformat(),
+        "as_of": aware(row.as_of).astimezone(BEIJING).isoformat(),
         "published_at": aware(row.published_at).isoformat(),
         "published_by": row.published_by,
         "xlsx_sha256": row.xlsx_sha256,
@@ -346,5 +345,5 @@ def aware(dt: datetime) -> datetime:
 
 
 def current_month() -> Month:
-    now = now_utc().astimezone(CST)
+    now = now_utc().astimezone(BEIJING)
     return Month(now.year, now.month)

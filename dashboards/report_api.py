@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.identity import GLOBAL_READERS
-from core.responses import AwareTime
+from core.responses import AwareTime, Number
 from core.times import InputTime, OutputTime, iso
 from dashboards import report
 from dashboards.api import RateOut
@@ -69,7 +69,7 @@ class RankOut(BaseModel):
     rank: int | None
     key: str
     label: str
-    score: float | None
+    score: Number | None
     rates: dict[str, RateOut]
 
 

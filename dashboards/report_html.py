@@ -6,8 +6,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from core.times import BEIJING
 from dashboards.rates import Rate
-from dashboards.report import CST, ReportData
+from dashboards.report import ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,7 +41,7 @@ def _environment() -> Environment:
 
 def render_html(data: ReportData) -> bytes:
     """The report page as UTF-8 bytes; the same data always gives the same bytes."""
-    published = data.published_at.astimezone(CST).strftime("%Y-%m-%d %H:%M") if data.published_at else None
+    published = data.published_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if data.published_at else None
     html = (
         _environment()
         .get_template("report.html.j2")

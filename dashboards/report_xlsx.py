@@ -16,8 +16,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from core.times import BEIJING
 from dashboards.rates import Rate, RateKey
-from dashboards.report import CST, RankRow, ReportData
+from dashboards.report import RankRow, ReportData
 from inventory.io.sheet_text import cell as text_cell
 
 HEADER_ROW = 3
@@ -53,7 +54,9 @@ OVERALL_HEADERS = [
 def _as_of_line(data: ReportData) -> str:
     status = "草稿 Draft（未发布 unpublished）"
     if data.published_at is not None:
-        status = f"已发布 Published {data.published_at.astimezone(CST):%Y-%m-%d %H:%M} 北京时间 by {data.published_by}"
+        status = (
+            f"已发布 Published {data.published_at.astimezone(BEIJING):%Y-%m-%d %H:%M} 北京时间 by {data.published_by}"
+        )
     return f"统计时点 As of: {data.as_of.isoformat()}（北京时间 China Standard Time） · {status}"
 
 

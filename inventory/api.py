@@ -4,18 +4,13 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from core.deps import CurrentPrincipal, SessionDep, change_context
-from core.errors import AppError, Conflict, Forbidden, NotFound, Problem, Unavailable, ValidationFailed
+from core.errors import AppError, Forbidden, NotFound, Problem, ValidationFailed
 from core.identity import GLOBAL_READERS, Principal
 from core.times import InputTime, iso
-from core.validation import Id, InputGuard, Limit, Offset
+from core.validation import Id, Limit, Offset
 from core.wiring import services
 from inventory import queries, service
 from inventory.access import write_guard
@@ -26,87 +21,6 @@ from inventory.schemas import ChangeOut, create_schema, out_schema, page_schema,
 log = logging.getLogger("yunwang.http")
 
 PREFIX = "/api/v1/inventory"
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """One error body for every failure: {"error": {"code", "message", "details": [...]}}.
-
-    Also installs the input guard: unstorable input (NUL, lone surrogates, NaN, out-of-range JSON
-    integers, over-long query values) is refused on every route before any handler runs.
-    """
-    app.add_middleware(InputGuard)
-
-    @app.exception_handler(AppError)
-    async def _inventory_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:  # every method the path answers, not just the first matching route's
-            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
-        message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        body = AppError(message).body()
-        body["error"]["code"] = HTTP_CODES.get(exc.status_code, body["error"]["code"])
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
-        # A uniqueness/foreign-key race the service's own checks could not see (concurrent writers).
-        err = Conflict("conflicts with a concurrent change; nothing was written / 与并发修改冲突，未写入")
-        return JSONResponse(err.body(), status_code=err.status)
-
-    @app.exception_handler(DataError)
-    @app.exception_handler(OverflowError)
-    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
-        # Last line of defence: a number the database cannot hold (2^63 on SQLite, out of range on PostgreSQL)
-        # is bad input, not a server fault; nothing was written (the request's session is rolled back).
-        err = ValidationFailed("a value is outside the range the database can store / 数值超出可存储范围")
-        return JSONResponse(err.body(), status_code=err.status)
-
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        # The writer lock held past the busy timeout (a very long bulk write on SQLite) or a lost database
-        # connection: nothing was written; the client may retry.
-        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
-        err = Unavailable(
-            "数据库繁忙或不可用，未写入，请稍后重试 / the database is busy or unavailable; nothing was written, retry"
-        )
-        return JSONResponse(err.body(), status_code=err.status, headers={"Retry-After": "5"})
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            value = err.get("input")
-            problems.append(
-                Problem(
-                    err.get("msg", "invalid"),
-                    field=".".join(loc) or None,
-                    value=value if isinstance(value, (str, int, float, bool)) else None,
-                )
-            )
-        return JSONResponse(ValidationFailed("request validation failed", problems).body(), status_code=422)
-
-
-HTTP_CODES = {
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-}
-
-
-def allowed_methods(app: Any, scope: Any) -> set[str]:
-    """The methods some route answers on this path (routes may be nested in included routers)."""
-    methods = set()
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        probe = {**scope, "method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
-            methods.add(method)
-    return methods or {"GET"}
 
 
 class BulkBody(BaseModel):
@@ -159,7 +73,7 @@ def _visible(principal: Principal, spec: KindSpec, obj: dict[str, Any], session:
         raise NotFound(f"{spec.name} {obj.get('id')} not found")
 
 
-def _kind_routes(router: APIRouter, spec: KindSpec) -> None:
+def _kind_routes(router: APIRouter, spec: KindSpec) -> None:  # noqa: C901 - one small nested route per verb
     name = spec.name
     create_model = create_schema(name)
     update_model = update_schema(name)
@@ -302,9 +216,8 @@ def _at(exc: AppError, where: str) -> list[Problem]:
 
 
 def install(app: FastAPI, max_upload_bytes: int) -> None:
-    """The inventory API (objects, change log, import/export) and the one error body for every route."""
+    """The inventory API: objects, change log, import/export."""
     services(app).provide(UPLOAD_LIMIT, max_upload_bytes)
-    add_error_handlers(app)
     app.include_router(build_router())
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from core.enums import ChangeAction
 from core.models import ChangeLog
-from inventory.io.cells import CN_TZ
+from core.times import BEIJING
 from inventory.kinds import KINDS
 
 
@@ -69,10 +69,10 @@ def moment(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time(), CN_TZ).astimezone(UTC)
+        return datetime.combine(value, time(), BEIJING).astimezone(UTC)
     text = str(value)
     if "T" not in text and len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), time(), CN_TZ).astimezone(UTC)
+        return datetime.combine(date.fromisoformat(text), time(), BEIJING).astimezone(UTC)
     parsed = datetime.fromisoformat(text)
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
@@ -84,7 +84,7 @@ def effective_at(kind: str, after: dict[str, Any]) -> datetime | None:
 
 
 def _note(field: str, now: datetime) -> str:
-    shown = now.astimezone(CN_TZ).isoformat(timespec="seconds")
+    shown = now.astimezone(BEIJING).isoformat(timespec="seconds")
     return f"补录历史：按 {field} 回溯，实际录入于 {shown} / history back-dated from {field}, recorded {shown}"
 
 
@@ -122,7 +122,7 @@ def records_note(session: Session) -> tuple[str, str]:
         return ("变更日志为空：历史数值没有记录支撑。", "The change log is empty: no figure is backed by records.")
 
     def day(at: datetime) -> str:
-        return at.astimezone(CN_TZ).date().isoformat()
+        return at.astimezone(BEIJING).date().isoformat()
 
     shown = [(KINDS[k].zh if k in KINDS else k, k, day(at)) for k, at in since.items()]
     first, full = min(since.values()), max(since.values())

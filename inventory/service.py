@@ -292,7 +292,7 @@ def _ref_problems(
     return problems
 
 
-def _create(
+def _create(  # noqa: C901 - validation → references → rules → guard → insert → log, for one or many rows
     session: Session,
     spec: KindSpec,
     rows: Sequence[Mapping[str, Any]],

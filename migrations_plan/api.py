@@ -155,11 +155,11 @@ class ProposeIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class NoteIn(BaseModel):
+class PlanNoteIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class ApproveIn(NoteIn):
+class ApproveIn(PlanNoteIn):
     """`override_reason`: the office's explicit override, needed below the candidate threshold or with dependents."""
 
     override_reason: str | None = Field(default=None, max_length=2000)
@@ -330,7 +330,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model_exclude_unset=True,
     )
     def confirm(
-        case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: PlanNoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         case = retirement.confirm(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()
@@ -368,7 +368,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model_exclude_unset=True,
     )
     def reject(
-        case_id: Id, body: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+        case_id: Id, body: PlanNoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal
     ) -> dict[str, Any]:
         case = retirement.reject(session, case_id, change_context(request, principal), principal.units, body.note)
         session.commit()

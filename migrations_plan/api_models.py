@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.responses import ResponseModel
+from core.responses import Number, ResponseModel
 from core.times import OutputTime
 
 
@@ -16,9 +16,9 @@ class Reason(ResponseModel):
 
 
 class DemandOut(ResponseModel):
-    vcpus: float
-    memory_gb: float
-    storage_gb: float
+    vcpus: Number
+    memory_gb: Number
+    storage_gb: Number
 
 
 class AssessmentOut(ResponseModel):
@@ -52,7 +52,7 @@ class EvidenceOut(ResponseModel):
     criterion: str
     zh: str
     en: str
-    points: float
+    points: Number
     facts: dict[str, Any]
 
 
@@ -61,7 +61,7 @@ class ZombieOut(ResponseModel):
     code: str
     name: str
     unit_id: int
-    score: float
+    score: Number
     candidate: bool
     basis: str | None
     evidence: list[EvidenceOut]
@@ -87,7 +87,7 @@ class RetirementCaseOut(ResponseModel):
     id: int
     system_id: int
     state: str
-    score: float
+    score: Number
     evidence: list[dict[str, Any]]
     reason: str
     proposed_by: str

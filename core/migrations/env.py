@@ -6,7 +6,7 @@ import importlib
 
 from alembic import context
 
-from core.db import Base, make_engine
+from core.db import Base, make_engine, package_of
 
 config = context.config
 for module in config.attributes.get("model_modules", ("inventory.models",)):
@@ -20,21 +20,12 @@ target_metadata = Base.metadata
 ONLY_PACKAGE = config.attributes.get("only_package")
 
 
-def _package_of(table_name: str) -> str:
-    """Which package a table belongs to: its mapped class's module, or Table.info["package"]."""
-    for mapper in Base.registry.mappers:
-        if getattr(mapper.local_table, "name", None) == table_name:
-            return str(mapper.class_.__module__).split(".")[0]
-    table = Base.metadata.tables.get(table_name)
-    return str(table.info.get("package", "inventory")) if table is not None else ""
-
-
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     """When autogenerating for one package's branch, look only at that package's tables."""
     if ONLY_PACKAGE is None:
         return True
     table_name = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-    return table_name is None or _package_of(table_name) == ONLY_PACKAGE
+    return table_name is None or package_of(table_name) == ONLY_PACKAGE
 
 
 def run_migrations_online() -> None:

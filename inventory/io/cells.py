@@ -18,7 +18,6 @@ from core import times
 from inventory.io import labels
 from inventory.io.labels import ENUM_LABELS
 
-CN_TZ = times.BEIJING  # naive times in files are Beijing time
 TRUE_WORDS = frozenset({"是", "true", "1", "yes", "y", "t", "对", "✓", "√", "✔", "☑"})
 FALSE_WORDS = frozenset({"否", "false", "0", "no", "n", "f", "不是", "×", "✗", "✘", "☐"})
 LIST_SEPARATORS = (";", "；")  # list cells: codes joined by ';' (full-width too)
@@ -192,7 +191,7 @@ def _number_text(raw: Any) -> str:
     return re.sub(r"[\s,]", "", value)
 
 
-def read_cell(typ: Any, raw: Any, epoch: date = EXCEL_EPOCH) -> Any:
+def read_cell(typ: Any, raw: Any, epoch: date = EXCEL_EPOCH) -> Any:  # noqa: C901 - one branch per column type
     """A cell as a typed value (None when empty); CellError when it does not fit the type.
 
     `epoch` is serial 0 of the workbook's date system (`MAC_EPOCH` for a workbook saved with the 1904 system).
@@ -272,7 +271,7 @@ def cell_text(value: Any) -> str:
         return str(value.value)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(CN_TZ).isoformat()
+        return aware.astimezone(times.BEIJING).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):

@@ -1,5 +1,13 @@
-"""The application shell (composition root): app factory, settings, CLI, schema migrations, the permission table
-and the wiring that installs every package into one FastAPI app and one scheduler.
+"""The application shell (composition root): builds one FastAPI app and one scheduler from every package.
+
+- `factory`: `create_app(settings)`: calls each package's `install(app, …)` and fills the `core.wiring` container;
+- `settings`: the one settings object (`YUNWANG_*`); `config_doc`: docs/configuration.md generated from it;
+- `permission_table`: the one permission table (enforced by `core.permissions.gate`);
+- `collectors_wiring`: the extranet collectors' service, metrics, router and jobs;
+- `plan_wiring`, `plan_capacity`, `plan_evidence`: what the migration planner gets from the orchestrator
+  (free capacity, flavors, zombie evidence from capacity samples, the request factory);
+- `schema`: alembic upgrade/revision over every package's version branch;
+- `cli` (`yunwang`), with `cloud_cli`, `inventory_cli`, `probe_cli`; `demo`: what `yunwang demo` sets up.
 
 May import every package. Nothing imports it except entry points and tests.
 """

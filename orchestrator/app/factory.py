@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from core import metrics as core_metrics
 from core.db import Database
-from core.http import RequestContext, install_docs, install_openapi
+from core.http import RequestContext, install_docs, install_errors, install_openapi
 from core.jobs import JobOutcome, Jobs
 from core.permissions import gate
 from core.responses import HealthOut
@@ -104,7 +104,8 @@ def create_app(
     jobs = container.provide(JOBS, Jobs(db))  # the app's single scheduler; packages add their jobs in install
     clouds = Clouds(settings.clouds_yaml)  # the one clouds.yaml registry (drivers opened on first use)
 
-    inventory_api.install(app, settings.max_upload_bytes)  # also the one error body for every route
+    install_errors(app)  # the one error body for every route, and the input guard
+    inventory_api.install(app, settings.max_upload_bytes)
     # Request ids, the one error body (500s included, connection kept), security headers, no-store on /api.
     app.add_middleware(RequestContext)
     install_openapi(app)

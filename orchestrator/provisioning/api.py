@@ -14,6 +14,7 @@ from core.db import Database
 from core.deps import CurrentPrincipal, DatabaseDep, SessionDep
 from core.errors import NotFound, Problem
 from core.jobs import JobOutcome, Jobs
+from core.responses import Number
 from core.times import OutputTime, iso
 from core.wiring import Key, provider, services
 from orchestrator.provisioning import capacity
@@ -28,7 +29,7 @@ SWEEP_JOB = "cloud_capacity_drift"
 class Amount(BaseModel):
     """Total and used of one resource class (e.g. VCPU, MEMORY_MB, DISK_GB)."""
 
-    total: float
+    total: Number
     used: int
 
 
@@ -52,7 +53,7 @@ class DriftOut(BaseModel):
     findings: list[dict[str, Any]]
 
 
-class SweepOut(BaseModel):
+class CloudSweepOut(BaseModel):
     clouds: int
     failures: int
 
@@ -111,7 +112,7 @@ def build_router() -> APIRouter:
             for r in reps
         ]
 
-    @router.post("/sweep", summary="Collect capacity and reconcile drift now / 立即采集", response_model=SweepOut)
+    @router.post("/sweep", summary="Collect capacity and reconcile drift now / 立即采集", response_model=CloudSweepOut)
     def run_sweep(db: DatabaseDep, clouds_: CloudsDep, p: CurrentPrincipal) -> dict[str, int]:
         clouds, failures = capacity.sweep(db, clouds_.drivers)
         return {"clouds": clouds, "failures": failures}

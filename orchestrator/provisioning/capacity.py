@@ -40,6 +40,10 @@ log = logging.getLogger("yunwang.capacity")
 HEALTHY = {"server": {"ACTIVE"}, "volume": {"available", "in-use"}}
 
 
+# Kinds whose renaming or unexpected presence is drift (networks and ports come and go with them).
+_DRIFT_KINDS = frozenset({ResourceKind.SERVER, ResourceKind.VOLUME})
+
+
 def of_newest_samples(stmt: Select[*_Ts]) -> Select[*_Ts]:
     """`stmt` (a select over `CapacitySample`) limited to each cloud's newest sampling."""
     newest = (
@@ -150,9 +154,7 @@ def reconcile(db: Database, driver: CloudDriver) -> Drift:
             drift.missing.append({"kind": st.kind, "name": st.name, "cloud_id": cloud_id, "request_id": request_id})
             continue
         healthy = HEALTHY.get(o.kind.value)
-        if (healthy is not None and o.status not in healthy) or (
-            o.kind.value in ("server", "volume") and o.name != st.name
-        ):
+        if (healthy is not None and o.status not in healthy) or (o.kind in _DRIFT_KINDS and o.name != st.name):
             drift.changed.append({**_describe(o), "request_id": request_id, "expected_name": st.name})
     for o in actual:
         owner = o.owner
@@ -163,7 +165,7 @@ def reconcile(db: Database, driver: CloudDriver) -> Drift:
             continue  # a server in another cloud's availability zone
         if owner is None:
             drift.unknown.append(_describe(o))
-        elif o.cloud_id not in expected and o.kind.value in ("server", "volume"):
+        elif o.cloud_id not in expected and o.kind in _DRIFT_KINDS:
             # carries a yunwang marker but no live run owns it (e.g. a retired request's leftover)
             drift.unknown.append({**_describe(o), "request_id": owner[0]})
     _store(db, drift, None)

@@ -147,7 +147,7 @@ class RejectIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-class NoteIn(BaseModel):
+class RequestNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=2000)
 
@@ -282,7 +282,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
 
     @router.post("/requests/{request_id}/comments", status_code=201, summary="Comment / 评论")
     def add_comment(
-        request_id: Id, body: NoteIn, request: Request, session: SessionDep, p: CurrentPrincipal
+        request_id: Id, body: RequestNoteIn, request: Request, session: SessionDep, p: CurrentPrincipal
     ) -> EventOut:
         row = svc.get(session, p, request_id)
         ev = svc.comment(session, p, change_context(request, p), row, body.text)

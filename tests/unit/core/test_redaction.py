@@ -49,3 +49,28 @@ def test_a_password_pair_is_masked_in_an_error_body_and_in_a_log_record(caplog: 
     assert body["error"]["message"] == "cannot parse password=*** in line 3"
     assert "hunter2" not in json.dumps(body)
     assert _logged(caplog, "cannot parse %s in line 3", PASSWORD_PAIR) == "cannot parse password=*** in line 3"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("snmp community=public123 refused", "snmp community=*** refused"),
+        ("v3 auth_key: Secr3tKey! rejected", "v3 auth_key: *** rejected"),
+        ("priv_key=Pr1vKey passphrase=Ph4se", "priv_key=*** passphrase=***"),
+    ],
+)
+def test_snmp_secrets_are_masked_in_logs_as_in_error_bodies(
+    caplog: pytest.LogCaptureFixture, text: str, masked: str
+) -> None:
+    # Before, error bodies dropped values of these fields but log records and job errors kept them.
+    assert _logged(caplog, "%s", text) == masked
+    assert mask_secrets(error_body(400, text, "r3"))["error"]["message"] == masked
+
+
+def test_the_missing_token_hint_keeps_its_placeholder() -> None:
+    # `Bearer <token>` in a help text is an instruction, not a credential (it read `Bearer ***` for a while).
+    hint = "send Authorization: Bearer <token>"
+    assert mask_secrets(error_body(401, hint, "r4"))["error"]["message"] == hint
+    assert mask_secrets(error_body(401, "Authorization: Bearer yw_abcdefghij12", "r5"))["error"]["message"] == (
+        "Authorization: Bearer ***"
+    )

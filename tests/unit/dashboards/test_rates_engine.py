@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.times import BEIJING
 from dashboards import rates
 from dashboards.rates import Rate, RateKey, RateReport
 from inventory.models import InformationSystem, Unit
@@ -131,7 +132,7 @@ def test_a_published_month_never_changes(known: Database) -> None:
 
 
 def test_naive_and_other_zone_dates_are_read_as_instants(known: Database) -> None:
-    cst = rates.CST
+    cst = BEIJING
     with known.session() as s:
         a = rates.compute(s, K.SYSTEMS_MIGRATED, BETWEEN)
         b = rates.compute(s, K.SYSTEMS_MIGRATED, BETWEEN.astimezone(cst))
@@ -194,7 +195,7 @@ def test_classified_system_never_counts_in_migration_rate(any_db: Database) -> N
 
 
 def test_targets_follow_the_seed_dates() -> None:
-    cst = rates.CST
+    cst = BEIJING
     end_2021 = datetime(2021, 12, 31, 23, 59, tzinfo=cst)
     assert rates.target_at(K.HORIZONTAL_ACCESS, end_2021) is None
     assert rates.target_at(K.HORIZONTAL_ACCESS, end_2021 + timedelta(minutes=1)) == 0.7

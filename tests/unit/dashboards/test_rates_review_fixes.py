@@ -4,7 +4,7 @@ hand-counted inventory on SQLite and PostgreSQL. Every expected figure is counte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,13 +15,13 @@ from core.audit import ChangeContext
 from core.db import Database
 from core.errors import RuleViolation
 from core.models import ChangeLog
+from core.times import BEIJING
 from dashboards import confirmations, metrics, rates
 from dashboards.rates import SELF_DECLARED, UNMANAGED_CLOUD, UNRECORDED_CLOUD, RateKey
 from inventory import service
 from tests.builders import Inv
 
 K = RateKey
-CST = timezone(timedelta(hours=8))
 T0 = datetime(2021, 6, 1, tzinfo=UTC)
 T1 = datetime(2022, 3, 1, tzinfo=UTC)
 ADMIN = ChangeContext(actor="loader", role="admin")
@@ -34,7 +34,7 @@ def nd(r: rates.Rate) -> tuple[int, int]:
 
 
 def end_of(year: int) -> datetime:
-    return datetime(year, 12, 31, 23, 59, 59, tzinfo=CST)
+    return datetime(year, 12, 31, 23, 59, 59, tzinfo=BEIJING)
 
 
 def log_count(s: Any) -> int:
@@ -205,7 +205,7 @@ def test_back_dated_systems_on_clouds_recorded_today(any_db: Database) -> None:
         gov = inv.add("clouds", code="GOV", kind="gov_cloud", region_id=reg, name="政务云")
         sub = inv.add("clouds", code="SUB", kind="sub_cloud", region_id=reg, name="子云", managed=False)
         msub = inv.add("clouds", code="MSUB", kind="sub_cloud", region_id=reg, name="统管子云", managed=True)
-        load = Inv(s, ChangeContext(actor="import", role="admin", history_since=datetime(2020, 1, 1, tzinfo=CST)))
+        load = Inv(s, ChangeContext(actor="import", role="admin", history_since=datetime(2020, 1, 1, tzinfo=BEIJING)))
         for code, cloud, hosting, day in (
             ("S1", gov, "gov_cloud", "2021-06-01"),
             ("S2", gov, "gov_cloud", "2022-06-01"),

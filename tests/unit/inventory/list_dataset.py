@@ -7,7 +7,7 @@ Fields a row leaves out take the column's default (or None), so a new column is 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -15,15 +15,15 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext
+from core.times import BEIJING
 from inventory import build_rules, service
 from inventory.enums import Decision
 from inventory.kinds import KINDS
 from inventory.models import Determination
 
-CST = timezone(timedelta(hours=8))
-T0 = datetime(2024, 3, 1, 10, 0, tzinfo=CST)  # the dataset is created
+T0 = datetime(2024, 3, 1, 10, 0, tzinfo=BEIJING)  # the dataset is created
 T1 = "2024-04-01T00:00:00"  # as_of (no offset: Beijing time) — sees the T0 state only
-T2 = datetime(2024, 6, 1, 10, 0, tzinfo=CST)  # later changes, invisible at T1
+T2 = datetime(2024, 6, 1, 10, 0, tzinfo=BEIJING)  # later changes, invisible at T1
 
 Rows = dict[str, list[dict[str, Any]]]
 

@@ -6,7 +6,7 @@ Every expected figure below is counted by hand from the file rows written in the
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,19 +17,19 @@ from core.audit import ChangeContext
 from core.db import Database
 from core.enums import ChangeAction
 from core.models import ChangeLog
+from core.times import BEIJING
 from dashboards.rates import RateKey, compute
 from inventory import history, queries
 from inventory.io import importing as io
 from inventory.io.spreadsheets import read_table
 from tests.builders import Inv
 
-CST = timezone(timedelta(hours=8))
 LOAD = ChangeContext(actor="loader", role="admin", message="首次导入")
 BACK = datetime(2018, 1, 1, tzinfo=UTC)  # the skeleton is back-dated so units exist in every year tested
 
 
 def end_of(year: int) -> datetime:
-    return datetime(year, 12, 31, 23, 59, 59, tzinfo=CST)
+    return datetime(year, 12, 31, 23, 59, 59, tzinfo=BEIJING)
 
 
 def _skeleton(s: Any) -> int:
@@ -89,7 +89,7 @@ def test_back_dated_statuses_give_the_as_of_rates(any_db: Database) -> None:
             return r.numerator, r.denominator
 
         # Before 2019-03-01 nothing is on record.
-        assert rate(datetime(2019, 2, 1, tzinfo=CST)) == (0, 0)
+        assert rate(datetime(2019, 2, 1, tzinfo=BEIJING)) == (0, 0)
         # End 2021: migrated S1; open S2 S3 S4 S5 S6 S8 (S7 classified, excluded) → 1 / 7.
         assert rate(end_of(2021)) == (1, 7)
         # End 2022: migrated S1 S2; S8 retired (excluded); open S3 S4 S5 S6 → 2 / 6.
@@ -129,7 +129,7 @@ def test_history_since_over_http(admin: TestClient, db: Database) -> None:
             return x.numerator, x.denominator
 
         # By hand: all three on record from 2020-01-01 (Beijing); N1 interconnected 2021-03-01, N2 2022-10-01.
-        assert rate(datetime(2019, 12, 31, 23, 0, tzinfo=CST)) == (0, 0)
+        assert rate(datetime(2019, 12, 31, 23, 0, tzinfo=BEIJING)) == (0, 0)
         assert rate(end_of(2020)) == (0, 3)
         assert rate(end_of(2021)) == (1, 3)
         assert rate(end_of(2022)) == (2, 3)
@@ -201,5 +201,5 @@ def test_rooms_and_exits_keep_their_status_history(any_db: Database) -> None:
         assert status("rooms", end_of(2021)) == {"ROOM-1": "active", "R1": "active", "R2": "active"}
         assert status("rooms", end_of(2022)) == {"ROOM-1": "active", "R1": "active", "R2": "closed"}
         # E1 alone in its file: on record from its own status date, consolidated then.
-        assert status("internet_exits", datetime(2021, 6, 30, tzinfo=CST)) == {}
+        assert status("internet_exits", datetime(2021, 6, 30, tzinfo=BEIJING)) == {}
         assert status("internet_exits", end_of(2021)) == {"E1": "consolidated"}

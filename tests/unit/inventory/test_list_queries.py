@@ -8,7 +8,7 @@ answers are computed here with plain Python predicates over the hand-built datas
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Enum, inspect
 from core.db import Database
 from core.enums import Role
 from core.identity import create_token
+from core.times import BEIJING
 from inventory.kinds import KINDS
 from orchestrator.app.factory import create_app
 from orchestrator.app.settings import Settings
@@ -27,7 +28,6 @@ from tests.unit.inventory import list_dataset
 from tests.unit.inventory.list_dataset import T1, Rows
 
 API = "/api/v1/inventory"
-CST = timezone(timedelta(hours=8))
 ALL_OPS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "contains", "isnull")
 # The operator matrix, by hand: what each field type answers (anything else is a 422).
 ORDERED = {"eq", "ne", "in", "gt", "gte", "lt", "lte", "isnull"}
@@ -79,7 +79,7 @@ def text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, datetime):
-        return v.astimezone(CST).isoformat()
+        return v.astimezone(BEIJING).isoformat()
     if isinstance(v, date):
         return v.isoformat()
     return str(v)
@@ -93,7 +93,7 @@ def probe(rows: list[dict[str, Any]], name: str, typ: str) -> Any:
     if values:
         return values[0]
     fallback = {"str": "none", "int": 7, "float": 7.5, "date": date(2020, 1, 1), "bool": True}
-    return fallback.get(typ, datetime(2020, 1, 1, tzinfo=CST))
+    return fallback.get(typ, datetime(2020, 1, 1, tzinfo=BEIJING))
 
 
 def needle(value: Any) -> str:

@@ -61,6 +61,8 @@ def test_readiness_list_one_and_scope(admin: TestClient, shop: dict[str, int], t
     assert by["SYS-C"]["outcome"] == "blocked"
     assert by["SYS-A"]["outcome"] == "ready" and by["SYS-A"]["flavor"] == "s.medium"
     assert (by["SYS-A"]["hosting"], by["SYS-A"]["room_id"]) == ("room", shop["room"])
+    # whole numbers stay integers in the JSON (typed clients decode `2`, not `2.0`); SYS-A has 2 vCPUs, 4 GB
+    assert 'vcpus":2,' in r.text.replace(" ", "") and '"memory_gb":4,' in r.text.replace(" ", "")
     assert r.json()["by_outcome"]["blocked"] == 1
     one = admin.get(f"{P}/readiness/{shop['c']}").json()
     assert [x["code"] for x in one["reasons"] if x["severity"] == "blocker"] == ["depends_on_classified"]

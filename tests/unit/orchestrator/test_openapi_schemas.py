@@ -151,3 +151,10 @@ def test_credential_routes_show_names_only(client: TestClient) -> None:
     )
     assert sorted(listed["properties"]) == ["name", "updated_at", "username"]
     assert sorted(stored["properties"]) == ["name", "stored_at", "username"]
+
+
+def test_schema_names_are_plain_and_unique(client: TestClient) -> None:
+    # Two models with one name get module-qualified names (`pkg__module__Name`) that change whenever a module
+    # moves, which breaks generated clients; every model's name is unique instead.
+    names = list(client.get("/openapi.json").json()["components"]["schemas"])
+    assert [n for n in names if "__" in n] == []
