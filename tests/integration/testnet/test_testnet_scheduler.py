@@ -53,7 +53,7 @@ def test_scheduled_jobs_survive_an_app_restart(testnet: str, db: Database, tmp_p
     app3 = create_app(_settings(db, tmp_path, icmp_seconds=1800), registry=CollectorRegistry(), database=db)
     with TestClient(app3):
         third = _next_runs(app3)
-        job = app3.state.jobs.scheduler.get_job("collectors.icmp")
+        job = services(app3).get(JOBS).scheduler.get_job("collectors.icmp")
         assert job.trigger.interval.total_seconds() == 1800 and job.max_instances == 1 and job.coalesce
     assert third["collectors.icmp"] != first["collectors.icmp"] and third["collectors.tcp"] == first["collectors.tcp"]
 
