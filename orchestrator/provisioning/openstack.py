@@ -362,6 +362,12 @@ class OpenStackDriver:
                     s = conn.compute.wait_for_server(s, status="ACTIVE", wait=self.wait_timeout, interval=0.5)
                 except os_exc.ResourceFailure as exc:
                     fault = (conn.compute.get_server(obj.cloud_id).fault or {}).get("message", "")
+                    if any(w in fault.lower() for w in QUOTA_WORDS):  # Nova's own quota recheck, after a 202
+                        text = (
+                            f"{self._name}: server {obj.name}: 云平台自身配额不足 / the cloud's own quota refused it "
+                            f"(the server went to ERROR): {fault}"
+                        )
+                        raise CloudError(self.scrub(text)[:500], quota=True) from exc
                     raise CloudError(self.scrub(f"{self._name}: server {obj.name} went to ERROR: {fault}")) from exc
                 return CloudObject(kind, s.id, s.name, project_id, obj.marker, s.status, {"host": s.compute_host})
             if kind == ResourceKind.VOLUME:

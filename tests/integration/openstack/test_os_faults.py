@@ -191,7 +191,9 @@ def test_real_nova_quota_403_is_not_retried_and_rolls_back_everything(
         assert "云平台自身配额不足" in (out.error or "") and "instances" in (out.error or "")
         assert "secret" not in (out.error or "")
         posts = [s[2] for s in proxies["compute"].seen if s[0] == "POST" and s[1].endswith("/servers")]
-        assert posts == ["202", "202", "403"]  # the 403 was not retried
+        # Nova refuses the third server at its API (403) or, when only its own recheck catches it, accepts it and
+        # puts it in ERROR with "Quota exceeded"; either way it is worded as the cloud's quota and never retried.
+        assert posts[:2] == ["202", "202"] and posts[2:] in (["403"], ["202"]), posts
         assert everything_in(real, pid) == []
         with db.session() as s:
             assert s.scalars(select(ProvisionRun)).one().status == RunStatus.ROLLED_BACK
