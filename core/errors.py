@@ -91,7 +91,8 @@ class Forbidden(AppError):
 
 
 class Unavailable(AppError):
-    """The database is busy (SQLite's writer held past the busy timeout) or unreachable: retry later."""
+    """A part the request needs is not there now: the database busy (SQLite's writer held past the busy timeout)
+    or unreachable (retry later), or a feature this deployment did not install."""
 
     status = 503
     code = "unavailable"

@@ -53,6 +53,7 @@ _STATUS_CODES = {
     413: "payload_too_large",
     422: "validation_failed",
     500: "internal_error",
+    503: "unavailable",
 }
 # 'self' only: the docs' assets are served by the app itself (DOCS_STATIC), never from a CDN. Redoc
 # renders in a blob: worker and both UIs use inline styles and data: icons.

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
 from core.db import Database
+from core.errors import Problem, Unavailable
 from core.jobs import Jobs
 
 T = TypeVar("T")
@@ -63,7 +64,13 @@ def provider(key: Key[T]) -> Callable[[Request], T]:
     """A FastAPI dependency returning what the app holds under `key`."""
 
     def get(request: Request) -> T:
-        return services(request.app).get(key)
+        found = services(request.app).find(key)
+        if found is None:  # a feature this deployment did not install: say which, in the one error shape
+            raise Unavailable(
+                f"功能未安装 / {key.name} is not installed in this service",
+                [Problem("not installed", field=key.name)],
+            )
+        return found
 
     get.__name__ = f"get_{key.name}"
     return get
