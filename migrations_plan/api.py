@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Conflict, NotFound, Problem
 from core.identity import Principal
 from core.times import today_beijing
-from core.validation import INT32_MAX, Id
+from core.validation import INT32_MAX, Id, unsafe_reason
 from core.wiring import Key, provider, services
 from inventory.models import InformationSystem
 from migrations_plan import api_models as m
@@ -65,10 +65,28 @@ class DraftOut(BaseModel):
     item_id: int
     code: str  # the system's code
     request_code: str | None  # the resource request's code (RR000001); None when skipped
+    reason: str | None = None  # skipped: already_migrated, item_status:<status>, retired, refused:<code>, …
+    message: str | None = None  # skipped: why, Chinese first
+
+
+class DraftRequestsIn(BaseModel):
+    """What the caller chooses for the drafts: the image of their servers (nothing can edit a draft later)."""
+
+    image: str = Field(min_length=1, max_length=128, description="镜像 / image of the drafted servers")
+
+    @field_validator("image")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("镜像不能为空 / image must not be empty")
+        if unsafe_reason(v):
+            raise ValueError(f"镜像名不合法 / image name is not acceptable: {unsafe_reason(v)}")
+        return v
 
 
 class WaveRequestsOut(BaseModel):
-    """Draft requests of a plan: created now, already there (not created again), skipped (not for the gov cloud)."""
+    """Draft requests of a plan: created now, already there (not created again), skipped (with the reason)."""
 
     plan_id: int
     created: list[DraftOut]
@@ -452,12 +470,15 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session: SessionDep,
         principal: CurrentPrincipal,
         wired: PlanDep,
+        body: DraftRequestsIn,
         wave: Annotated[
             int | None, Query(ge=1, le=INT32_MAX, description="only this wave (default: every wave)")
         ] = None,
     ) -> WaveRequestsOut:
         """One DRAFT request per system of the plan (or wave) that targets the gov cloud, through the request
-        service (audited); a system that already has its request is left alone, so a second call creates nothing."""
+        service (audited), with the image in the body and the plan's flavor ×instances and storage; a system
+        that already has its request is left alone, so a second call creates nothing. Items already moved,
+        stale, or refused by the request service are skipped with their reason; the others are still drafted."""
         make = wired.request_factory
         if make is None:
             raise Conflict(
@@ -467,14 +488,24 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         row = store.get_plan(session, plan_id)
         ctx = change_context(request, principal, message=f"迁移计划 {row.id} / wave plan {row.id}")
         got = tracking.draft_requests(
-            session, row.id, wave, principal.units, lambda s, need, c: make(s, principal, need, c), ctx
+            session,
+            row.id,
+            wave,
+            principal.units,
+            lambda s, need, c: make(s, principal, need, c),
+            ctx,
+            body.image,
+            _flavors(wired),
         )
         session.commit()
         return WaveRequestsOut(
             plan_id=row.id,
             created=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.created],
             existing=[DraftOut(item_id=i.id, code=i.code, request_code=i.request_ref) for i in got.existing],
-            skipped=[DraftOut(item_id=i.id, code=i.code, request_code=None) for i in got.skipped],
+            skipped=[
+                DraftOut(item_id=k.item.id, code=k.item.code, request_code=None, reason=k.reason, message=k.message)
+                for k in got.skipped
+            ],
         )
 
     # --- tracking and look-back -------------------------------------------------------------

@@ -9,7 +9,8 @@ writes nothing (see `guards`); migrating a system before what it depends on is a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction
-from core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from core.errors import AppError, Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from inventory import service
 from inventory.enums import CloudKind, Hosting, NetworkStatus, SystemStatus
 from inventory.models import Cloud, DedicatedNetwork, InformationSystem
 from migrations_plan import guards
-from migrations_plan.facts import Inventory
+from migrations_plan.facts import DEFAULT_FLAVORS, Flavor, Inventory
 from migrations_plan.models import ItemKind, ItemStatus, WaveItem
 from migrations_plan.store import row_dict
 
@@ -41,7 +42,10 @@ TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
 
 @dataclass(frozen=True)
 class ResourceNeed:
-    """What a resource request for the target hosting should ask for (passed to the injected factory)."""
+    """What a resource request for the target hosting should ask for (passed to the injected factory).
+
+    `instances` servers of `flavor` (the plan's sizing: a system larger than the flavor needs several) and
+    `storage_gb` of disk when the inventory gives it; `image` is the caller's choice (None: not drafting)."""
 
     system_id: int
     system_code: str
@@ -49,10 +53,25 @@ class ResourceNeed:
     target_cloud_id: int | None
     flavor: str | None
     wave_item_id: int
+    instances: int = 1
+    storage_gb: int | None = None
+    image: str | None = None
 
 
 # Built by the API from PlanServices.request_factory: creates a resource request, returns its reference.
 RequestFactory = Callable[[Session, ResourceNeed, ChangeContext], Any]
+
+# item statuses a draft may be made for: not started (again)
+DRAFTABLE = frozenset({S.PLANNED, S.ROLLED_BACK})
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A system item `draft_requests` made no request for: a stable reason code and, when known, why."""
+
+    item: WaveItem
+    reason: str
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,45 @@ class Drafts:
 
     created: list[WaveItem]
     existing: list[WaveItem]
-    skipped: list[WaveItem]
+    skipped: list[Skipped]
+
+
+def instances_for(flavor: Flavor | None, vcpus: float | None, memory_gb: float | None) -> int:
+    """How many servers of `flavor` hold the system (as readiness sizes it): 1 when it fits or sizes are unknown."""
+    if flavor is None or flavor.vcpus <= 0 or flavor.memory_gb <= 0:
+        return 1
+    return max(1, math.ceil(float(vcpus or 0) / flavor.vcpus), math.ceil(float(memory_gb or 0) / flavor.memory_gb))
+
+
+def _need(item: WaveItem, system: InformationSystem | None, flavors: Sequence[Flavor], image: str) -> ResourceNeed:
+    size = next((f for f in flavors if f.name == item.flavor), None)
+    vcpus = system.vcpus if system is not None else None
+    memory = system.memory_gb if system is not None else None
+    storage = system.storage_gb if system is not None else None
+    return ResourceNeed(
+        item.object_id,
+        item.code,
+        item.unit_id,
+        item.target_cloud_id,
+        item.flavor,
+        item.id,
+        instances=instances_for(size, vcpus, memory),
+        storage_gb=math.ceil(storage) if storage else None,
+        image=image,
+    )
+
+
+def _not_draftable(item: WaveItem, system: InformationSystem | None, notes: list[guards.Note]) -> Skipped | None:
+    """Why no request may be drafted for the item now, or None."""
+    if item.status not in DRAFTABLE:
+        return Skipped(
+            item, f"item_status:{item.status.value}", f"批次项状态为 {item.status.value} / item is {item.status.value}"
+        )
+    if notes:  # gone, retired, classified, a stays-decision in force: what advance() refuses
+        return Skipped(item, notes[0].code, "; ".join(n.text() for n in notes))
+    if system is not None and system.status == SystemStatus.MIGRATED:
+        return Skipped(item, "already_migrated", f"{item.code} 已迁移上云 / {item.code} is already migrated")
+    return None
 
 
 def draft_requests(
@@ -71,29 +128,58 @@ def draft_requests(
     units: frozenset[int] | None,
     factory: RequestFactory,
     ctx: ChangeContext,
+    image: str,
+    flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
+    today: date | None = None,
 ) -> Drafts:
     """A resource request (through `factory`) for every planned system item of the plan (or one wave) in `units`
-    that has none yet; the item keeps its reference, so calling again creates nothing new. The factory returns
-    None for a system it does not ask for (e.g. not bound for the gov cloud): skipped."""
+    that has none yet; the item keeps its reference (audited), so calling again creates nothing new.
+
+    Only items planned or rolled back, whose system is still to move and not contradicted by a decision in
+    force (`guards.stale_notes`), are drafted; the others are skipped with a reason code. Each item is drafted
+    in its own savepoint: one the request service refuses (AppError) is skipped with the error's message and
+    the others are still drafted. The factory returns None for a system it does not ask for (e.g. not bound for
+    the gov cloud): skipped, `not_for_gov_cloud`. The items are locked (SELECT … FOR UPDATE on PostgreSQL), so
+    two concurrent calls cannot both draft one item."""
     query = select(WaveItem).where(
         WaveItem.plan_id == plan_id, WaveItem.kind == ItemKind.SYSTEM, WaveItem.wave.is_not(None)
     )
     if wave is not None:
         query = query.where(WaveItem.wave == wave)
+    query = query.order_by(WaveItem.wave, WaveItem.code).with_for_update()
+    items = [i for i in session.scalars(query) if units is None or i.unit_id in units]
     out = Drafts([], [], [])
-    for item in session.scalars(query.order_by(WaveItem.wave, WaveItem.code)):
-        if units is not None and item.unit_id not in units:
+    todo = [i for i in items if i.request_ref is None]
+    out.existing.extend(i for i in items if i.request_ref is not None)
+    notes = guards.stale_notes(session, todo, today)
+    ids = [i.object_id for i in todo]
+    systems = (
+        {s.id: s for s in session.scalars(select(InformationSystem).where(InformationSystem.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    for item in todo:
+        system = systems.get(item.object_id)
+        skip = _not_draftable(item, system, notes.get(item.id, []))
+        if skip is not None:
+            out.skipped.append(skip)
             continue
-        if item.request_ref is not None:
-            out.existing.append(item)
+        before = row_dict(item)
+        try:
+            with session.begin_nested():
+                ref = factory(session, _need(item, system, flavors, image), ctx)
+                if ref is not None:
+                    item.request_ref = str(ref)
+                    session.flush()
+                    record_change(session, ctx, KIND, item.id, ChangeAction.UPDATE, before, row_dict(item), item.code,
+                                  message=f"资源申请草稿 {ref} / draft request {ref}")  # fmt: skip
+        except AppError as e:
+            out.skipped.append(Skipped(item, f"refused:{e.code}", e.message))
             continue
-        need = ResourceNeed(item.object_id, item.code, item.unit_id, item.target_cloud_id, item.flavor, item.id)
-        ref = factory(session, need, ctx)
         if ref is None:
-            out.skipped.append(item)
-            continue
-        item.request_ref = str(ref)
-        out.created.append(item)
+            out.skipped.append(Skipped(item, "not_for_gov_cloud", "目标非政务云 / not bound for the gov cloud"))
+        else:
+            out.created.append(item)
     session.flush()
     return out
 
