@@ -84,11 +84,20 @@ class Jobs:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
+        # After downtime a missed job runs once (coalesced, however late), never once per missed slot.
+        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": self._store, "local": MemoryJobStore()},
+            jobstores={"default": self._store},
             executors={"default": ThreadPoolExecutor(workers)},
-            # After downtime a missed job runs once (coalesced, however late), never once per missed slot.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            job_defaults=defaults,
+            timezone=UTC,
+        )
+        # Per-process jobs (add_local) get their own in-memory scheduler: the persistent scheduler's loop writes its
+        # job store in the app database, and a long SQLite write would otherwise delay them (a stale /metrics).
+        self.local_scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults=defaults,
             timezone=UTC,
         )
 
@@ -119,19 +128,20 @@ class Jobs:
         elif not self._store_removed:  # never touch the shared job store: another process runs the persistent jobs
             self.scheduler.remove_jobstore("default", shutdown=False)
             self._store_removed = True
-        self.scheduler.start(paused=True)
+        if not self.local_scheduler.running:
+            self.local_scheduler.start()
         for job_id, (_func, every) in self._local.items():
-            self.scheduler.add_job(
+            self.local_scheduler.add_job(
                 self._run_local,
                 "interval",
                 args=[job_id],
                 id=job_id,
                 name=job_id,
                 seconds=every,
-                jobstore="local",
                 next_run_time=datetime.now(UTC),
                 replace_existing=True,
             )
+        self.scheduler.start(paused=True)
         for job_id, (seconds, jitter) in self._intervals.items() if persistent else ():
             existing = self.scheduler.get_job(job_id)
             trigger = getattr(existing, "trigger", None)
@@ -167,6 +177,8 @@ class Jobs:
     def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.local_scheduler.running:
+            self.local_scheduler.shutdown(wait=False)
         _ACTIVE.pop(self.name, None)
 
     def run(self, job_id: str, trigger: str = "manual") -> JobOutcome | None:

@@ -166,4 +166,4 @@ def test_recompute_runs_as_a_job_on_the_app_scheduler_and_stops(known: Database)
         assert exporter.collector.snapshot is not first
     finally:
         jobs.stop()
-    assert not jobs.scheduler.running
+    assert not jobs.scheduler.running and not jobs.local_scheduler.running
