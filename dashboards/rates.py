@@ -132,13 +132,13 @@ class Target:
         return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), BEIJING)
 
 
-_SEED_004_UTIL = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
-_SEED_004_THREE = "《全面推进广西数字政府建设三年行动实施方案》§二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
+_PLAN_UTILISATION_TARGETS = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+_PLAN_THREE_100 = "《全面推进广西数字政府建设三年行动实施方案》§二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
 TARGETS: dict[RateKey, tuple[Target, ...]] = {
-    RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
-    RateKey.NETWORKS_INTERCONNECTED: (Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),),
+    RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _PLAN_THREE_100),),
+    RateKey.NETWORKS_INTERCONNECTED: (Target(date(2020, 12, 31), 1.0, _PLAN_THREE_100),),
     RateKey.ITEMS_DOCKED: (
-        Target(date(2020, 12, 31), 1.0, _SEED_004_THREE),
+        Target(date(2020, 12, 31), 1.0, _PLAN_THREE_100),
         Target(
             date(2021, 12, 31),
             1.0,
@@ -146,14 +146,14 @@ TARGETS: dict[RateKey, tuple[Target, ...]] = {
         ),
     ),
     RateKey.HORIZONTAL_ACCESS: (
-        Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),
-        Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
-        Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
+        Target(date(2021, 12, 31), 0.7, _PLAN_UTILISATION_TARGETS),
+        Target(date(2022, 12, 31), 0.9, _PLAN_UTILISATION_TARGETS),
+        Target(date(2023, 12, 31), 1.0, _PLAN_UTILISATION_TARGETS),
     ),
     RateKey.CLOUD_NETWORK_UTILISATION: (
-        Target(date(2021, 12, 31), 0.7, _SEED_004_UTIL),
-        Target(date(2022, 12, 31), 0.9, _SEED_004_UTIL),
-        Target(date(2023, 12, 31), 1.0, _SEED_004_UTIL),
+        Target(date(2021, 12, 31), 0.7, _PLAN_UTILISATION_TARGETS),
+        Target(date(2022, 12, 31), 0.9, _PLAN_UTILISATION_TARGETS),
+        Target(date(2023, 12, 31), 1.0, _PLAN_UTILISATION_TARGETS),
     ),
     RateKey.ROOMS_CONSOLIDATED: (),
     RateKey.EXITS_CONSOLIDATED: (),

@@ -6,7 +6,7 @@ order, consuming capacity as it goes, with heaps instead of scans (the benchmark
 same choices as `place` would on the same capacity, and explains the policy removals, the better-scored
 candidates that were too small, and the chosen candidates' scores.
 
-Policy (seed 001 §二(二)2): only non-classified systems; new resources go on the gov cloud or on sub-clouds built
+Policy (《广西政务数据资源管理与应用改革方案》§二(二)2): only non-classified systems; new resources go on the gov cloud or on sub-clouds built
 on it, a sub-cloud serves only its owner unit's subtree; DR pairs are a hard constraint: the primary in the
 core site (Nanning) and the replica in a DR site (Guilin, Wuzhou) different from the primary's.
 """
