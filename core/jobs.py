@@ -8,8 +8,9 @@ skipped. The holder renews the lease while the job runs; a run whose holder died
 lease expired) is marked abandoned when a service starts (`mark_abandoned`).
 
 A per-process job (`jobs.add_local(job_id, func, seconds)`: a cache every process keeps for itself, like the
-rates snapshot behind `/metrics`) runs on the same scheduler in every process, first at start, without lease or
-run record (it reports its own health in its metrics), and also when the persistent jobs are disabled.
+rates snapshot behind `/metrics`) runs in every process on a second, in-memory scheduler (`local_scheduler`, so a
+held SQLite write lock on the job store cannot delay it), first at start, without lease or run record (it reports
+its own health in its metrics), and also when the persistent jobs are disabled.
 
 Add a job with `jobs.add_interval(job_id, func, seconds, jitter)` before the app starts. The job store
 keeps only `run_task(<scheduler name>, <job id>)`, so a persisted job finds its function again after a
@@ -72,7 +73,7 @@ def run_task(scheduler_name: str, job_id: str) -> None:
 
 
 class Jobs:
-    """Wraps one BackgroundScheduler; jobs coalesce, never overlap, and misfire within a grace period."""
+    """The persistent scheduler and the per-process one; jobs coalesce, never overlap, and run once after downtime."""
 
     def __init__(self, db: Database, name: str = "yunwang", workers: int = 4) -> None:
         self.db = db
