@@ -132,7 +132,9 @@ class Target:
         return datetime.combine(self.deadline + timedelta(days=1), datetime.min.time(), BEIJING)
 
 
-_PLAN_UTILISATION_TARGETS = "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+_PLAN_UTILISATION_TARGETS = (
+    "《全面推进广西数字政府建设三年行动实施方案》§二(一)2: 2021年底70%，2022年底90%，2023年底100%"
+)
 _PLAN_THREE_100 = "《全面推进广西数字政府建设三年行动实施方案》§二(一)1: 持续巩固“三个100%”成果 (2021–2023)"
 TARGETS: dict[RateKey, tuple[Target, ...]] = {
     RateKey.SYSTEMS_MIGRATED: (Target(date(2020, 12, 31), 1.0, _PLAN_THREE_100),),
