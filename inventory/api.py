@@ -12,8 +12,9 @@ from core.identity import GLOBAL_READERS, Principal
 from core.times import InputTime, iso
 from core.validation import Id, Limit, Offset
 from core.wiring import services
-from inventory import queries, service
-from inventory.access import write_guard
+from inventory import field_meta, queries, service
+from inventory.access import INVENTORY_WRITE, write_guard
+from inventory.field_meta import KindOut
 from inventory.io.api import UPLOAD_LIMIT, add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, out_schema, page_schema, update_schema
@@ -44,23 +45,6 @@ class BulkOut(BaseModel):
     created: list[int]
     updated: int
     deleted: int
-
-
-class FieldOut(BaseModel):
-    """A column or link of a kind: its field, Chinese and English names and the kind it refers to."""
-
-    field: str
-    zh: str
-    en: str
-    ref: str | None
-
-
-class KindOut(BaseModel):
-    name: str
-    zh: str
-    en: str
-    columns: list[FieldOut]
-    links: list[FieldOut]
 
 
 def _visible(principal: Principal, spec: KindSpec, obj: dict[str, Any], session: Any) -> None:
@@ -225,18 +209,11 @@ def build_router() -> APIRouter:
     """The inventory router: CRUD, bulk and history for every kind, plus kinds metadata and the global change log."""
     router = APIRouter(prefix=PREFIX, tags=["inventory"])
 
-    @router.get("/kinds", summary="Inventory kinds with their columns / 资源类型", response_model=list[KindOut])
-    def kinds(principal: CurrentPrincipal) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": s.name,
-                "zh": s.zh,
-                "en": s.en,
-                "columns": [{"field": c.field, "zh": c.zh, "en": c.en, "ref": c.ref} for c in s.columns],
-                "links": [{"field": lk.field, "zh": lk.zh, "en": lk.en, "ref": lk.ref} for lk in s.links],
-            }
-            for s in KINDS.values()
-        ]
+    @router.get("/kinds", summary="Inventory kinds with their fields / 资源类型及字段", response_model=list[KindOut])
+    def kinds(principal: CurrentPrincipal) -> list[KindOut]:
+        """Each kind's columns and links with type, required, enum values (code and Chinese label) and reference
+        kind, and whether the caller's role may write it (scoped roles: inside their unit subtree)."""
+        return field_meta.describe(INVENTORY_WRITE[principal.role])
 
     @router.get("/changes", summary="Global change log / 变更日志")
     def global_changes(

@@ -1,0 +1,78 @@
+"""GET /api/v1/inventory/kinds describes every field the console's generated forms need, and what the caller writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from core.enums import Role
+
+API = "/api/v1/inventory/kinds"
+
+
+def _kinds(client: TestClient, token: str) -> dict[str, Any]:
+    resp = client.get(API, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.text
+    return {k["name"]: k for k in resp.json()}
+
+
+def test_fields_carry_type_required_enum_and_reference(client: TestClient, token_for: Callable[..., str]) -> None:
+    kinds = _kinds(client, token_for(Role.CLOUD_CHIEF_OFFICE))
+    assert len(kinds) == 13
+    systems = kinds["systems"]
+    assert (systems["zh"], systems["search_fields"]) == ("信息系统", ["code", "name"])
+    cols = {c["field"]: c for c in systems["columns"]}
+    assert cols["code"] == {
+        "field": "code",
+        "zh": "系统编码",
+        "en": "code",
+        "ref": None,
+        "type": "text",
+        "required": True,
+        "nullable": False,
+        "max_length": 40,
+        "enum": None,
+    }
+    assert (cols["owner_unit_id"]["type"], cols["owner_unit_id"]["ref"], cols["owner_unit_id"]["required"]) == (
+        "reference",
+        "units",
+        True,
+    )
+    assert (cols["room_id"]["type"], cols["room_id"]["required"], cols["room_id"]["nullable"]) == (
+        "reference",
+        False,
+        True,
+    )
+    assert cols["status"]["type"] == "enum" and not cols["status"]["required"]
+    assert cols["status"]["enum"] == [
+        {"value": "not_migrated", "zh": "未迁移"},
+        {"value": "in_progress", "zh": "迁移中"},
+        {"value": "migrated", "zh": "已迁移"},
+        {"value": "retired", "zh": "已下线"},
+    ]
+    assert [cols[f]["type"] for f in ("classified", "vcpus", "memory_gb", "last_access_at", "status_changed_at")] == [
+        "boolean",
+        "integer",
+        "number",
+        "date",
+        "datetime",
+    ]
+    assert [c["field"] for c in systems["columns"] if c["required"]] == ["code", "name", "owner_unit_id"]
+    links = {lk["field"]: lk for lk in systems["links"]}
+    assert (links["depends_on_ids"]["type"], links["depends_on_ids"]["ref"]) == ("references", "systems")
+    assert len(links) == 4
+    units = {c["field"]: c for c in kinds["units"]["columns"]}
+    assert [e["value"] for e in units["level"]["enum"]] == ["region", "city", "county", "township"]
+    assert units["level"]["required"] and units["region_id"]["ref"] == "regions"
+
+
+def test_writable_follows_the_role(client: TestClient, token_for: Callable[..., str]) -> None:
+    writable = {
+        role: sorted(name for name, k in _kinds(client, token_for(role)).items() if k["writable"])
+        for role in (Role.CLOUD_OPERATOR, Role.AUDITOR, Role.ADMIN)
+    }
+    assert writable[Role.CLOUD_OPERATOR] == ["clouds", "rooms", "systems"]
+    assert writable[Role.AUDITOR] == []
+    assert len(writable[Role.ADMIN]) == 13
