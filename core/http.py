@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core import pydantic_text
 from core.errors import AppError, Conflict, Problem, Unavailable, ValidationFailed, mask_secrets
 from core.validation import InputGuard
 
@@ -366,7 +367,7 @@ def install_errors(app: FastAPI) -> None:
             value = err.get("input")
             problems.append(
                 Problem(
-                    err.get("msg", "invalid"),
+                    pydantic_text.message(err),  # Chinese first, English beside, like the service's errors
                     field=".".join(loc) or None,
                     value=value if isinstance(value, (str, int, float, bool)) else None,
                 )

@@ -76,3 +76,25 @@ def test_writable_follows_the_role(client: TestClient, token_for: Callable[..., 
     assert writable[Role.CLOUD_OPERATOR] == ["clouds", "rooms", "systems"]
     assert writable[Role.AUDITOR] == []
     assert len(writable[Role.ADMIN]) == 13
+
+
+def test_a_request_body_error_reads_chinese_first(client: TestClient, token_for: Callable[..., str], db: Any) -> None:
+    """The forms show the API's field errors as they are: a body the route refuses says it Chinese first too."""
+    from core.audit import ChangeContext
+    from tests.builders import Inv
+
+    with db.session() as s:
+        inv = Inv(s, ChangeContext(actor="loader", role="admin"))
+        region = inv.add("regions", level="region", name="广西")
+        unit = inv.add("units", level="region", region_id=region, name="甲厅")
+        system = inv.add("systems", owner_unit_id=unit, name="系统", hosting="other")
+        s.commit()
+    resp = client.patch(
+        f"/api/v1/inventory/systems/{system}",
+        json={"vcpus": -1},
+        headers={"Authorization": f"Bearer {token_for(Role.CLOUD_CHIEF_OFFICE)}"},
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"] == [
+        {"field": "vcpus", "message": "应大于或等于 0 / must be ≥ 0", "value": -1}
+    ]

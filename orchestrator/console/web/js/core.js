@@ -49,6 +49,7 @@ export class ApiError extends Error {
     super(`HTTP ${status}: ${err.message || "请求失败 / request failed"}`);
     this.status = status;
     this.problems = err.details || [];
+    this.body = body; // the whole error body (an import's 422 carries its per-row report beside the error)
   }
 }
 
