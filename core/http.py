@@ -372,7 +372,9 @@ def install_errors(app: FastAPI) -> None:
                     value=value if isinstance(value, (str, int, float, bool)) else None,
                 )
             )
-        return JSONResponse(ValidationFailed("request validation failed", problems).body(), status_code=422)
+        return JSONResponse(
+            ValidationFailed("请求参数无效 / request validation failed", problems).body(), status_code=422
+        )
 
 
 def allowed_methods(app: Any, scope: Any) -> set[str]:

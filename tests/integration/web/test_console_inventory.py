@@ -163,6 +163,24 @@ def test_browse_search_filter_and_an_objects_history(demo_server: tuple[Server, 
     assert row.locator("td").nth(2).inner_text() == owner["code"]  # the reference shown by its code
     _shot(page, "list-search")
 
+    page.fill("[data-testid=inv-q]", "")
+    page.fill("[data-testid=inv-filter-owner_unit_id]", owner["code"])  # a reference filter takes the code
+    page.click("[data-testid=inv-search]")
+    owned = _api(server, tokens["office"], f"{INV}/systems", owner_unit_id=owner["id"], limit=1)["total"]
+    page.wait_for_selector(
+        f"body[data-loaded='inventory/systems']:has([data-testid=inv-total]:has-text('共 {owned} 条'))"
+    )
+    assert owned >= 1
+    assert page.input_value("[data-testid=inv-filter-owner_unit_id]") == owner["code"]
+    owners = page.locator("[data-testid=inv-row] td:nth-child(3)").all_inner_texts()
+    assert owners and set(owners) == {owner["code"]}
+    page.fill("[data-testid=inv-filter-owner_unit_id]", "NO-SUCH-UNIT")
+    page.click("[data-testid=inv-search]")
+    page.wait_for_selector("#error:has-text('未找到编码')")
+    page.fill("[data-testid=inv-filter-owner_unit_id]", "")
+    page.fill("[data-testid=inv-q]", target["code"])
+    page.click("[data-testid=inv-search]")
+    page.wait_for_selector("[data-testid=inv-total]:has-text('共 1 条')")
     row.locator(f"a:has-text('{target['code']}')").click()
     page.wait_for_selector(f"body[data-loaded='inventory/systems/{target['id']}']")
     assert page.inner_text("[data-testid=inv-object-code]") == target["code"]
@@ -242,7 +260,7 @@ def test_create_with_a_reference_and_delete_behind_a_confirmation(
     page.click("[data-testid=inv-delete]")
     page.wait_for_selector("[data-testid=inv-delete-dialog][open]")
     page.keyboard.press("Escape")  # cancelled: still there
-    page.wait_for_selector("[data-testid=inv-delete-dialog]:not([open])")
+    page.wait_for_selector("[data-testid=inv-delete-dialog]", state="hidden")
     assert _api(server, tokens["office"], f"{INV}/systems", code="CONSOLE-NEW-1")["total"] == 1
     page.click("[data-testid=inv-delete]")
     _shot(page, "delete-confirm")
@@ -316,7 +334,7 @@ def test_import_wizard_bad_row_blocks_then_a_good_file_applies(
     (tmp_path / "good.xlsx").write_bytes(_department_workbook(good))
 
     page = _signed_in(browser, server, token)
-    _open(page, server, "inventory/import", "import-wizard")
+    _open(page, server, "import", "import-wizard")
     assert unlabelled_controls(page) == []
     page.select_option("[data-testid=inv-import-kind]", "systems")
     page.set_input_files("[data-testid=inv-import-file]", str(tmp_path / "bad.xlsx"))
@@ -354,9 +372,9 @@ def test_import_wizard_bad_row_blocks_then_a_good_file_applies(
     counts = page.inner_text("[data-testid=inv-import-counts]")
     assert "新建 create 3 · 更新 update 1 · 不变 unchanged 0 · 错误 error 0" in counts
     assert page.locator("[data-testid=inv-diff] td[data-error=true]").count() == 0
-    upd = page.locator(f"[data-testid=inv-diff-row][data-row='7'] td[data-field=vcpus]")
+    upd = page.locator("[data-testid=inv-diff-row][data-row='7'] td[data-field=vcpus]")
     assert upd.inner_text().replace("\n", "") == f"{'（空）' if old_vcpus is None else old_vcpus} → {new_vcpus}"
-    assert page.locator("[data-testid=inv-diff-row][data-row='4'] td").nth(1).inner_text() == NEW_CODES[0]
+    assert page.locator("[data-testid=inv-diff-row][data-row='4'] td").nth(0).inner_text() == NEW_CODES[0]
     assert _api(server, token, f"{INV}/systems", code=NEW_CODES[0])["total"] == 0  # a dry run writes nothing
     _shot(page, "import-good")
     for _ in range(20):
@@ -376,9 +394,13 @@ def test_import_wizard_bad_row_blocks_then_a_good_file_applies(
     assert {s["status"] for s in made} == {"not_migrated"}
     assert _api(server, token, f"{INV}/systems/{old['id']}")["vcpus"] == new_vcpus
     changes = _api(server, token, f"{INV}/systems/{made[0]['id']}/changes")["items"]
-    assert [(c["action"], c["actor"], c["message"]) for c in changes] == [
+    mine = [c for c in changes if c["object_code"] == NEW_CODES[0]]
+    assert [(c["action"], c["actor"], c["message"]) for c in mine] == [
         ("create", "office-inventory-test", "2024年清查")
-    ]
+    ], changes
+    _open(page, server, f"inventory/systems/{made[0]['id']}", "imported-object")
+    assert page.locator("[data-testid=inv-history-row]").count() == 1  # its own entry only, even on a reused id
+    assert "2024年清查" in page.inner_text("[data-testid=inv-history-row]")
     page.close()
 
 

@@ -38,7 +38,7 @@ function diffTable(kind, report) {
     Object.keys(r.changes).forEach((f) => used.add(f));
     r.problems.forEach((p) => p.field && fields.has(p.field) && used.add(p.field));
   }
-  const cols = [...kind.columns, ...kind.links].filter((f) => used.has(f.field));
+  const cols = [...kind.columns, ...kind.links].filter((f) => used.has(f.field) && f.field !== "code");
   const head = el("tr", {},
     el("th", { scope: "col" }, "行 Row"), el("th", { scope: "col" }, "编码 Code"), el("th", { scope: "col" }, "动作 Action"),
     cols.map((f) => el("th", { scope: "col", "data-field": f.field }, f.zh, el("br"), el("small", {}, f.en))),
@@ -49,7 +49,9 @@ function diffTable(kind, report) {
       const problems = r.problems.filter((p) => p.field === f.field);
       const change = r.changes[f.field];
       const parts = [];
-      if (change) {
+      if (change && r.action === "create") {
+        parts.push(el("ins", { class: "inv-change" }, change.after));
+      } else if (change) {
         parts.push(el("span", { class: "inv-change" },
           change.before === "" ? el("span", { class: "hint" }, "（空）") : el("del", {}, change.before), " → ",
           change.after === "" ? el("span", { class: "hint" }, "（空）") : el("ins", {}, change.after)));
@@ -59,9 +61,12 @@ function diffTable(kind, report) {
         "data-error": problems.length ? "true" : null }, parts);
     });
     const other = r.problems.filter((p) => !p.field || !fields.has(p.field));
+    const codeProblems = r.problems.filter((p) => p.field === "code");
     return el("tr", { class: bad ? "inv-row-error" : null, "data-testid": "inv-diff-row", "data-row": r.row, "data-action": r.action },
       el("th", { scope: "row" }, String(r.row)),
-      el("td", {}, r.code || "—"),
+      el("td", { class: codeProblems.length ? "inv-cell-error" : null, "data-field": "code",
+        "data-error": codeProblems.length ? "true" : null },
+        r.code || "—", codeProblems.map((p) => el("span", { class: "inv-cell-message" }, "⚠ ", p.message))),
       el("td", { class: `inv-action-${r.action}` }, ACTION[r.action] || r.action),
       cells,
       el("td", { class: other.length ? "inv-cell-error" : null }, other.map((p) => el("div", { class: "inv-cell-message" }, "⚠ ", p.message))),
@@ -128,7 +133,7 @@ export async function importWizard(view, _params, query) {
 
   function showResult(title, nodes, step) {
     stepBox.replaceChildren(steps(step));
-    result.replaceChildren(el("h2", { id: "inv-result-title" }, ...title), ...nodes);
+    result.replaceChildren(el("h2", { id: "inv-result-title" }, ...title), ...nodes.filter(Boolean));
     result.hidden = false;
     result.focus();
   }

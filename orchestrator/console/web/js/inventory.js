@@ -1,6 +1,6 @@
 // Inventory pages: the kind picker, a kind's list (search, filters, sort, paging, per-kind columns) and an object's
 // page (its fields, references as links, its change history). Forms: inventory-form.js; import: inventory-import.js.
-import { api, attempt, el, fmtTime, navigate, route, table } from "./core.js";
+import { ROLE_LABEL, api, attempt, el, fmtTime, navigate, route, showError, table } from "./core.js";
 import {
   ACTION_LABEL, INV, Refs, fieldsOf, fileButtons, kindOf, kinds, kindTitle, objectHref, show,
 } from "./inventory-common.js";
@@ -28,6 +28,9 @@ const LIST_COLUMNS = {
 
 const heading = (...parts) => el("h2", {}, ...parts);
 
+// Fields an object carries beyond its kind's columns.
+const EXTRA_LABEL = { created_at: "创建时间", updated_at: "更新时间", facts: "设备信息", facts_at: "采集时间" };
+
 // --- the kind picker ---------------------------------------------------------------------------------------
 
 async function picker(view) {
@@ -36,7 +39,7 @@ async function picker(view) {
   view.replaceChildren(el("section", {},
     heading("资源清单 ", el("small", {}, "Inventory")),
     el("p", { class: "hint" }, "选择资源类型 / choose a kind. ",
-      el("a", { href: "#/inventory/import" }, "导入向导 / Import wizard")),
+      el("a", { href: "#/import" }, "导入向导 / Import wizard")),
     el("ul", { class: "inv-kinds", "aria-label": "资源类型 / kinds" },
       all.map((k, i) => el("li", {},
         el("a", { class: "card", href: `#/inventory/${k.name}`, "data-testid": `inv-kind-${k.name}` },
@@ -64,6 +67,32 @@ function filterControls(kind, query) {
   });
 }
 
+// Reference filters: the referenced object's code in the form, its id in the query (`owner_unit_id=12`).
+function referenceFilters(cols, query, refs) {
+  return cols.filter((f) => f.type === "reference").map((f) => {
+    const id = query.get(f.field);
+    const known = id ? refs.get(f.ref, Number(id)) : null;
+    return el("label", {}, `${f.zh} ${f.en}`,
+      el("input", { name: f.field, "data-ref": f.ref, "data-testid": `inv-filter-${f.field}`, size: 14,
+        placeholder: "编码 code", value: known ? known.code : (id ? `#${id}` : "") }));
+  });
+}
+
+/** The form's query: reference codes looked up to ids (null when a code is unknown, reported in the alert line). */
+async function formQuery(form) {
+  const next = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) {
+    const text = String(v).trim();
+    if (text === "") continue;
+    const ref = form.elements.namedItem(k).dataset?.ref;
+    if (!ref || /^#\d+$/.test(text)) { next.set(k, ref ? text.slice(1) : text); continue; }
+    const page = await api(`${INV}/${ref}?code=${encodeURIComponent(text)}&limit=1`);
+    if (!page.items.length) { showError(`未找到编码 '${text}' / unknown code`); return null; }
+    next.set(k, String(page.items[0].id));
+  }
+  return next;
+}
+
 function sortControl(kind, cols, query) {
   const options = [el("option", { value: "" }, "默认（编号）default (id)")];
   for (const f of cols) {
@@ -84,20 +113,22 @@ async function list(view, params, query) {
   api_q.set("offset", String(offset));
   const page = await api(`${INV}/${kind.name}?${api_q}`);
   const refs = new Refs();
-  await refs.resolveObjects(kind, page.items);
+  const filtered = Object.fromEntries(cols.filter((f) => f.type === "reference" && /^\d+$/.test(query.get(f.field) || ""))
+    .map((f) => [f.field, Number(query.get(f.field))]));
+  await refs.resolveObjects(kind, [...page.items, filtered]);
 
   const form = el("form", { class: "inv-search", role: "search", "aria-label": `搜索${kind.zh} / search ${kind.en}` },
     el("label", {}, `搜索（${kind.search_fields.map((n) => fields.get(n)?.zh || n).join("、")}）Search`,
       el("input", { name: "q", type: "search", value: query.get("q") || "", "data-testid": "inv-q" })),
     filterControls(kind, query),
+    referenceFilters(cols, query, refs),
     sortControl(kind, cols, query),
     el("button", { type: "submit", "data-testid": "inv-search" }, "查询 Search"),
     el("button", { type: "button", class: "secondary", onclick: () => navigate(`#/inventory/${kind.name}`) }, "清除 Clear"));
-  form.addEventListener("submit", (ev) => {
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const next = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) if (String(v).trim() !== "") next.set(k, String(v).trim());
-    navigate(listHash(kind.name, next));
+    const next = await attempt(() => formQuery(form));
+    if (next) navigate(listHash(kind.name, next));
   });
 
   const columns = cols.map((f) => ({
@@ -122,7 +153,7 @@ async function list(view, params, query) {
     el("div", { class: "inv-actions" },
       el("a", { href: "#/inventory" }, "← 全部类型 / all kinds"),
       kind.writable ? el("a", { class: "inv-button", href: `#/inventory/${kind.name}/new`, "data-testid": "inv-new" }, "新建 Create") : null,
-      kind.writable ? el("a", { class: "inv-button secondary", href: `#/inventory/import?kind=${kind.name}` }, "导入 Import") : null,
+      kind.writable ? el("a", { class: "inv-button secondary", href: `#/import?kind=${kind.name}` }, "导入 Import") : null,
       fileButtons(kind, attempt)),
     form,
     el("p", { class: "hint", "data-testid": "inv-total", "aria-live": "polite" },
@@ -146,7 +177,7 @@ function changedFields(entry) {
 function historyTable(kind, fields, entries, refs) {
   return table([
     { label: "时间 When", value: (c) => el("time", { datetime: c.at }, fmtTime(c.at)) },
-    { label: "操作人 Who", value: (c) => `${c.actor}${c.actor_role ? `（${c.actor_role}）` : ""}` },
+    { label: "操作人 Who", value: (c) => `${c.actor}${c.actor_role ? `（${ROLE_LABEL[c.actor_role] || c.actor_role}）` : ""}` },
     { label: "操作 Action", value: (c) => ACTION_LABEL[c.action] || c.action },
     {
       label: "变更 Changes（原值 → 新值 before → after）",
@@ -175,14 +206,23 @@ async function objectPage(view, params) {
     api(`${INV}/${kind.name}/${id}`),
     api(`${INV}/${kind.name}/${id}/changes`).catch((e) => (e.status === 404 ? { items: [], total: 0 } : Promise.reject(e))),
   ]);
+  // SQLite may give a deleted object's id to a new one: entries up to the latest deletion are that earlier object's.
+  const gone = history.items.findIndex((c) => c.action === "delete");
+  if (gone >= 0) history.items = history.items.slice(0, gone);
   const refs = new Refs();
   await refs.resolveObjects(kind, [obj, ...history.items.flatMap((c) => [c.before, c.after])]);
 
   const shown = [...kind.columns, ...kind.links];
   const rest = Object.keys(obj).filter((n) => !fields.has(n) && n !== "id");
+  const named = (f) => {
+    const value = show(f, obj[f.field], refs, obj);
+    const target = f.type === "reference" ? refs.get(f.ref, obj[f.field]) : null;
+    return target && target.name ? el("span", {}, value, " ", el("small", {}, target.name)) : value;
+  };
   const rows = [
-    ...shown.map((f) => [el("span", {}, f.zh, " ", el("small", {}, f.en)), show(f, obj[f.field], refs, obj), f.field]),
-    ...rest.map((n) => [n, /_at$/.test(n) ? fmtTime(obj[n]) : show(null, obj[n], refs, obj), n]),
+    ...shown.map((f) => [el("span", {}, f.zh, " ", el("small", {}, f.en)), named(f), f.field]),
+    ...rest.map((n) => [el("span", {}, EXTRA_LABEL[n] || "", " ", el("small", {}, n)),
+      /_at$/.test(n) ? fmtTime(obj[n]) : show(null, obj[n], refs, obj), n]),
   ];
   view.replaceChildren(
     el("section", {},
@@ -196,12 +236,12 @@ async function objectPage(view, params) {
         el("tbody", {}, rows.map(([label, value, name]) => el("tr", { "data-field": name },
           el("th", { scope: "row" }, label), el("td", {}, value)))))),
     el("section", { "aria-labelledby": "inv-history-title" },
-      el("h2", { id: "inv-history-title" }, "变更历史 ", el("small", {}, `Change history (${history.total})`)),
+      el("h2", { id: "inv-history-title" }, "变更历史 ", el("small", {}, `Change history (${history.items.length})`)),
       historyTable(kind, fields, history.items, refs)));
 }
 
 route("inventory", picker, { label: "清单 Inventory" });
-route("inventory/import", importWizard, {
+route("import", importWizard, {
   label: "导入 Import",
   roles: ["admin", "cloud_chief_office", "sub_cloud_chief", "cloud_operator", "network_admin", "department_user"],
 });
