@@ -49,7 +49,7 @@ function diffTable(kind, report) {
       const problems = r.problems.filter((p) => p.field === f.field);
       const change = r.changes[f.field];
       const parts = [];
-      if (change && r.action === "create") {
+      if (change && (r.action === "create" || change.before === "")) {
         parts.push(el("ins", { class: "inv-change" }, change.after));
       } else if (change) {
         parts.push(el("span", { class: "inv-change" },
