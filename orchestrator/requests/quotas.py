@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -152,7 +153,7 @@ def add_usage(session: Session, unit_id: int, delta: Resources) -> None:
     One atomic upsert: two requests of one unit activated at once (PostgreSQL, READ COMMITTED) neither both
     insert the unit's first row (a primary-key violation) nor overwrite each other's read-modify-write.
     """
-    table = UnitUsage.__table__
+    table = cast(Table, UnitUsage.__table__)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     first = insert(table).values(unit_id=unit_id, **{f: max(0, getattr(delta, f)) for f in FIELDS})
     added = {f: func.coalesce(table.c[f], 0) + getattr(delta, f) for f in FIELDS}
