@@ -1,6 +1,6 @@
 // Inventory pages' shared parts: the kinds' field metadata (GET /api/v1/inventory/kinds), values shown Chinese
 // first, references resolved to codes in one request per referenced kind, and file downloads with the caller's auth.
-import { api, el, fmtTime, state } from "./core.js";
+import { api, attempt, el, fmtTime, state } from "./core.js";
 
 export const INV = "/api/v1/inventory";
 
@@ -127,9 +127,9 @@ export async function download(path) {
 }
 
 /** Export and template buttons of a kind (XLSX and CSV). */
-export function fileButtons(kind, attemptFn) {
+export function fileButtons(kind) {
   const b = (text, path, testid) => el("button", {
-    type: "button", class: "secondary", "data-testid": testid, onclick: () => attemptFn(() => download(path)),
+    type: "button", class: "secondary", "data-testid": testid, onclick: () => attempt(() => download(path)),
   }, text);
   return el("div", { class: "inv-files", role: "group", "aria-label": `${kind.zh}文件 / ${kind.en} files` },
     b("导出 XLSX Export", `${INV}/${kind.name}/export?format=xlsx`, "inv-export-xlsx"),

@@ -1,6 +1,6 @@
 // Create/edit forms generated from the kinds' field metadata (enum → select, reference → code search, dates and
 // times, booleans), the API's validation errors shown at their fields, and delete behind a confirmation dialog.
-import { ApiError, api, el, navigate, showError } from "./core.js";
+import { ApiError, api, attempt, el, navigate, showError } from "./core.js";
 import { INV, Refs, kindOf, objectHref } from "./inventory-common.js";
 
 const HOUR = 3600 * 1000;
@@ -45,7 +45,8 @@ function control(f, value, refs, creating) {
   const common = { id, name: f.field, "data-testid": `inv-input-${f.field}`, required: creating && f.required };
   switch (f.type) {
     case "enum": {
-      const blank = !(creating && f.required) || value === null || value === undefined;
+      // an empty choice: the default for a new object, or empty where the field may be empty
+      const blank = (creating ? !f.required : f.nullable) || value === null || value === undefined;
       return el("select", common,
         blank ? el("option", { value: "" }, creating ? "（默认 default）" : "（空 empty）") : null,
         f.enum.map((e) => el("option", { value: e.value, selected: value === e.value }, e.zh ? `${e.zh} ${e.value}` : e.value)));
@@ -219,13 +220,8 @@ export function deleteButton(kind, obj) {
       el("button", { type: "submit", value: "delete", class: "danger", "data-testid": "inv-delete-confirm" }, "确认删除 Delete")));
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "delete") return;
-    try {
-      await api(`${INV}/${kind.name}/${obj.id}`, { method: "DELETE" });
-      navigate(`#/inventory/${kind.name}`);
-    } catch (e) {
-      const detail = (e.problems || []).map((p) => [p.field, p.message].filter(Boolean).join(": ")).join("; ");
-      showError(e.message + (detail ? " — " + detail : ""));
-    }
+    const done = await attempt(() => api(`${INV}/${kind.name}/${obj.id}`, { method: "DELETE" }).then(() => true));
+    if (done) navigate(`#/inventory/${kind.name}`);
   });
   const button = el("button", { type: "button", class: "danger", "data-testid": "inv-delete",
     onclick: () => { dialog.returnValue = ""; dialog.showModal(); } }, "删除 Delete");

@@ -1,6 +1,6 @@
 // The import wizard (导入向导): choose a kind → upload a CSV/XLSX file → the dry run's per-row, per-field diff with
 // errors highlighted → apply (only when the dry run had no error; the API writes all rows or none) → result.
-import { ApiError, api, el, showError } from "./core.js";
+import { ApiError, api, attempt, el, showError } from "./core.js";
 import { INV, fieldsOf, fileButtons, kinds } from "./inventory-common.js";
 
 const ACTION = {
@@ -114,22 +114,13 @@ export async function importWizard(view, _params, query) {
     result.replaceChildren();
     stepBox.replaceChildren(steps(fileInput.files.length ? 1 : 0));
   };
-  const showFiles = () => files.replaceChildren(fileButtons(kind, (fn) => attemptHere(fn)));
+  const showFiles = () => files.replaceChildren(fileButtons(kind));
   kindSelect.addEventListener("change", () => {
     kind = writable.find((k) => k.name === kindSelect.value);
     showFiles();
     reset();
   });
   fileInput.addEventListener("change", reset);
-
-  async function attemptHere(fn) {
-    showError("");
-    try { return await fn(); } catch (e) {
-      const detail = (e.problems || []).map((p) => [p.field, p.message].filter(Boolean).join(": ")).join("; ");
-      showError(e.message + (detail ? " — " + detail : ""));
-      return undefined;
-    }
-  }
 
   function showResult(title, nodes, step) {
     stepBox.replaceChildren(steps(step));
@@ -140,7 +131,7 @@ export async function importWizard(view, _params, query) {
 
   async function apply() {
     const { file } = dryRun;
-    const report = await attemptHere(() => send(kind.name, file, message.value.trim(), false));
+    const report = await attempt(() => send(kind.name, file, message.value.trim(), false));
     if (!report) return;
     if (report.applied) {
       showResult(["导入完成 ", el("small", {}, "Applied")], [
@@ -165,7 +156,7 @@ export async function importWizard(view, _params, query) {
     const file = fileInput.files[0];
     if (!file) { showError("请选择文件 / choose a file"); fileInput.focus(); return; }
     runButton.disabled = true;
-    const report = await attemptHere(() => send(kind.name, file, message.value.trim(), true));
+    const report = await attempt(() => send(kind.name, file, message.value.trim(), true));
     runButton.disabled = false;
     if (!report) return;
     dryRun = { file, report };

@@ -39,7 +39,7 @@ async function picker(view) {
   view.replaceChildren(el("section", {},
     heading("资源清单 ", el("small", {}, "Inventory")),
     el("p", { class: "hint" }, "选择资源类型 / choose a kind. ",
-      el("a", { href: "#/import" }, "导入向导 / Import wizard")),
+      all.some((k) => k.writable) ? el("a", { href: "#/import" }, "导入向导 / Import wizard") : null),
     el("ul", { class: "inv-kinds", "aria-label": "资源类型 / kinds" },
       all.map((k, i) => el("li", {},
         el("a", { class: "card", href: `#/inventory/${k.name}`, "data-testid": `inv-kind-${k.name}` },
@@ -154,7 +154,7 @@ async function list(view, params, query) {
       el("a", { href: "#/inventory" }, "← 全部类型 / all kinds"),
       kind.writable ? el("a", { class: "inv-button", href: `#/inventory/${kind.name}/new`, "data-testid": "inv-new" }, "新建 Create") : null,
       kind.writable ? el("a", { class: "inv-button secondary", href: `#/import?kind=${kind.name}` }, "导入 Import") : null,
-      fileButtons(kind, attempt)),
+      fileButtons(kind)),
     form,
     el("p", { class: "hint", "data-testid": "inv-total", "aria-live": "polite" },
       page.total ? `第 ${offset + 1}–${last} 条，共 ${page.total} 条 / rows ${offset + 1}–${last} of ${page.total}`
