@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import api_models as m
-from collectors import credentials, snmp_store, store
+from collectors import credentials, history, snmp_store, store
 from collectors.probe_jobs import ProbeJobs
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
@@ -113,6 +113,21 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
                 }
             )
         return out
+
+    @router.get(
+        "/nodes/{node_id}/history",
+        response_model=m.NodeHistoryOut,
+        summary="One node's recent ICMP samples (latency, loss) and state periods",
+    )
+    def node_history(
+        node_id: Id,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        hours: Annotated[int, Query(ge=1, le=720, description="window in hours (samples are kept 48 h)")] = 24,
+    ) -> dict[str, Any]:
+        if not store.load_nodes(session, [node_id]):
+            raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=node_id)])
+        return history.node_history(session, node_id, hours)
 
     @router.get(
         "/availability",

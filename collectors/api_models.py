@@ -31,6 +31,31 @@ class NodeOut(ResponseModel):
     vantage: str | None
 
 
+class HistorySample(ResponseModel):
+    at: OutputTime
+    ok: bool
+    loss_ratio: Number | None
+    rtt_avg_seconds: Number | None
+    error: str | None
+
+
+class StatePeriodOut(ResponseModel):
+    state: str
+    since: OutputTime
+    until: OutputTime | None
+
+
+class NodeHistoryOut(ResponseModel):
+    """One node over the last `hours`: ICMP samples oldest first, state periods newest first (`until` null: now)."""
+
+    node_id: int
+    hours: int
+    from_time: OutputTime = Field(alias="from")
+    to: OutputTime
+    samples: list[HistorySample]
+    states: list[StatePeriodOut]
+
+
 class AvailabilityOut(ResponseModel):
     """Share (0–1) of observed time up or degraded over 1, 7 and 30 days; null: never observed."""
 
