@@ -130,6 +130,20 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         return history.node_history(session, node_id, hours)
 
     @router.get(
+        "/sparklines",
+        response_model=m.SparklinesOut,
+        summary="Recent latency and loss of many nodes in a few buckets each (node list sparklines)",
+    )
+    def sparklines(
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
+        hours: Annotated[int, Query(ge=1, le=720)] = 24,
+        points: Annotated[int, Query(ge=2, le=96)] = 24,
+    ) -> dict[str, Any]:
+        return history.sparklines(session, node_id, hours, points)
+
+    @router.get(
         "/availability",
         response_model=list[m.AvailabilityOut],
         summary="Share of time up or degraded over 1, 7 and 30 days",

@@ -56,6 +56,22 @@ class NodeHistoryOut(ResponseModel):
     states: list[StatePeriodOut]
 
 
+class Sparkline(ResponseModel):
+    node_id: int
+    rtt_avg_seconds: list[Number | None]
+    loss_ratio: list[Number | None]
+
+
+class SparklinesOut(ResponseModel):
+    """Per node, mean latency (answered probes) and loss in `points` equal buckets from `from` to `to`."""
+
+    hours: int
+    points: int
+    from_time: OutputTime = Field(alias="from")
+    to: OutputTime
+    nodes: list[Sparkline]
+
+
 class AvailabilityOut(ResponseModel):
     """Share (0–1) of observed time up or degraded over 1, 7 and 30 days; null: never observed."""
 

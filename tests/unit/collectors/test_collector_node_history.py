@@ -96,3 +96,21 @@ def test_history_route_is_read_by_every_role_and_refuses_bad_input(
     assert client.get(f"{URL}/{nid}/history", params={"hours": 721}).status_code == 422
     missing = client.get(f"{URL}/999999/history")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_sparklines_average_answered_latency_and_loss_per_bucket(any_db: Database) -> None:
+    nid, other = _setup(any_db)
+    with any_db.session() as s:
+        store.record_results(s, [_icmp(nid, NOW - timedelta(hours=2, minutes=30), 0.0041)])
+        s.commit()
+        out = history.sparklines(s, None, 24, 4, at=NOW)  # buckets of 6 h: [-24,-18) [-18,-12) [-12,-6) [-6,0)
+        only = history.sparklines(s, [other], 24, 4, at=NOW)
+    rows = {r["node_id"]: r for r in out["nodes"]}
+    assert set(rows) == {nid, other}
+    # last bucket of nid: 0.0041 and 0.0021 answered, one lost sample (rtt none, loss 1): mean rtt 0.0031
+    assert rows[nid]["rtt_avg_seconds"][:3] == [None, None, None]
+    assert round(rows[nid]["rtt_avg_seconds"][3], 9) == 0.0031
+    assert round(rows[nid]["loss_ratio"][3], 9) == round(1 / 3, 9)
+    assert rows[other]["rtt_avg_seconds"] == [None, None, None, 0.5]
+    assert [r["node_id"] for r in only["nodes"]] == [other]
+    assert (out["from"], out["points"]) == ("2026-11-22T12:00:00+00:00", 4)
