@@ -83,15 +83,16 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         level: Annotated[str | None, Query(max_length=40)] = None,
         city: Annotated[str | None, Query(max_length=40)] = None,
         state: Annotated[str | None, Query(max_length=40)] = None,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
         infos = [
             n
-            for n in store.load_nodes(session)
+            for n in store.load_nodes(session, node_id)
             if (level is None or n.level == level)
             and (city is None or n.city == city)
             and (state is None or n.state.value == state)
         ]
-        latest = store.latest_records(session, [n.id for n in infos])
+        latest = store.latest_records(session, [n.id for n in infos], kinds=("icmp",))
         out = []
         for n in infos:
             icmp = latest.get((n.id, "icmp"))

@@ -207,39 +207,25 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
         for bind, log in zip(("127.0.0.11", "127.0.9.2"), logs, strict=True)
     ]
     port = _listening_port()
-    env = {
-        **os.environ,
-        "YUNWANG_DATABASE_URL": url,
-        "YUNWANG_DATA_DIR": str(work / "data"),
-        "YUNWANG_SCHEDULER_ENABLED": "false",
-        "YUNWANG_LOG_LEVEL": "WARNING",
-        "YUNWANG_COLLECTOR_VANTAGE": "browser-test",
-        "YUNWANG_COLLECTOR_ICMP_TIMEOUT_SECONDS": "0.5",
-        "YUNWANG_COLLECTOR_TCP_TIMEOUT_SECONDS": "0.5",
-        "YUNWANG_COLLECTOR_RETRIES": "0",
-        "YUNWANG_CRED_SIM_USERNAME": "netops",
-        "YUNWANG_CRED_SIM_PASSWORD": password,
-    }
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = list(sims)
+    files = list(logs)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (work / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "yunwang did not start within 60 s"
-            time.sleep(0.2)
+        proc, log = _serve(
+            url,
+            work,
+            port,
+            {
+                "YUNWANG_COLLECTOR_VANTAGE": "browser-test",
+                "YUNWANG_COLLECTOR_ICMP_TIMEOUT_SECONDS": "0.5",
+                "YUNWANG_COLLECTOR_TCP_TIMEOUT_SECONDS": "0.5",
+                "YUNWANG_COLLECTOR_RETRIES": "0",
+                "YUNWANG_CRED_SIM_USERNAME": "netops",
+                "YUNWANG_CRED_SIM_PASSWORD": password,
+            },
+        )
+        procs.append(proc)
+        files.append(log)
+        base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {token}"}
         job = httpx.post(
             base + "/api/v1/collectors/probe",
@@ -255,14 +241,93 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
         assert job["status"] == "succeeded", job
         yield ExtranetServer(base, token, ids, auditor)
     finally:
-        for p in [proc, *sims]:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for f in [log, *logs]:
-            f.close()
+        _stop(procs, files)
+
+
+def _serve(url: str, work: Path, port: int, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], Any]:
+    env = {
+        **os.environ,
+        "YUNWANG_DATABASE_URL": url,
+        "YUNWANG_DATA_DIR": str(work / "data"),
+        "YUNWANG_SCHEDULER_ENABLED": "false",
+        "YUNWANG_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    log = (work / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc, log
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    _stop([proc], [log])
+    raise AssertionError(f"yunwang did not start: {(work / 'server.log').read_text()[-2000:]}")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], files: list[Any]) -> None:
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for f in files:
+        f.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The demo inventory (scale 1: 248 nodes) with a day of ICMP samples every 60 s for every node, as the
+    scheduler leaves them (357,120 rows), and every node up for ten days: the pages' load time at demo scale."""
+    from orchestrator.app import demo
+
+    work = tmp_path_factory.mktemp("extranet-demo")
+    url = f"sqlite:///{work / 'yunwang.db'}"
+    dbschema.upgrade(url)
+    db = Database(url)
+    now = now_utc()
+    with db.session() as s:
+        demo.load(s, 1.0)
+        nodes = store.load_nodes(s)
+        store.apply_states(s, {n.id: NodeState.UP for n in nodes}, CTX, now - timedelta(days=10))
+        for minute in range(24 * 60):
+            at = now - timedelta(minutes=minute)
+            store.record_results(
+                s,
+                [
+                    ProbeResult(
+                        ProbeKind.ICMP,
+                        n.address or "",
+                        "demo",
+                        True,
+                        at=at,
+                        node_id=n.id,
+                        sent=5,
+                        received=5,
+                        rtt_avg_seconds=0.001 + (n.id + minute) % 7 / 10000,
+                    )
+                    for n in nodes
+                ],
+            )
+        s.commit()
+    with db.session() as s:
+        token = create_token(s, "netadmin-demo-scale", Role.NETWORK_ADMIN)
+    db.dispose()
+    port = _free_port()
+    proc, log = _serve(url, work, port, {})
+    try:
+        yield Server(f"http://127.0.0.1:{port}", token, {n.code: n.id for n in nodes})
+    finally:
+        _stop([proc], [log])
 
 
 def get(server: Server, path: str) -> Any:
@@ -343,6 +408,7 @@ def test_network_admin_finds_the_uncovered_county_and_probes_the_down_node(
     # hand-counted: over 7 d, up 132 h (7 d − 36 h) and down 6 h, then up again since the sweep (seconds)
     assert abs(avail["NODE-450502"]["7d"] - 132 / 138) < 0.0005
     assert avail[DOWN]["1d"] == 0 and avail["NODE-450502"]["1d"] == 1
+    page.wait_for_selector("table[data-sparklines=loaded]")
     assert row.locator("[data-testid=sparkline] path").count() == 1  # 5 earlier samples + the sweep's
     page.select_option("#xn-f-state", "down")
     page.wait_for_selector("body[data-loaded='extranet/nodes'] >> text=显示 1 个")
@@ -415,4 +481,43 @@ def test_an_auditor_sees_the_node_page_without_probe_now_or_excerpts(
     assert page.locator("[data-testid=probe-now]").count() == 0
     assert page.locator("[data-testid=device-error]").count() == 1
     assert page.locator("[data-testid=excerpt]").count() == 0  # the API keeps the raw output for network admins
+    page.close()
+
+
+def test_extranet_pages_load_quickly_at_demo_scale(demo_server: Server, browser: Any) -> None:
+    server = demo_server
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    sign_in_with_token(page, server.url, server.token)
+    node_id = min(server.ids.values())
+    seconds = {}
+    for name, hash_, loaded in (
+        ("map", "#/extranet", "extranet"),
+        ("nodes (248)", "#/extranet/nodes", "extranet/nodes"),
+        ("node page", f"#/extranet/nodes/{node_id}", f"extranet/nodes/{node_id}"),
+    ):
+        timed_open(page, server.url + "/" + hash_, loaded)
+        runs = []
+        for _ in range(3):  # a full page load of the view (document, scripts, sign-in check, its API calls)
+            started = time.monotonic()
+            page.reload()
+            page.wait_for_selector(f"body[data-loaded='{loaded}']")
+            runs.append(time.monotonic() - started)
+        seconds[name] = max(runs)
+        if name == "nodes (248)":
+            started = time.monotonic()
+            page.reload()
+            page.wait_for_selector("table[data-sparklines=loaded]")
+            seconds["nodes (248) with their sparklines"] = time.monotonic() - started
+        if name == "nodes (248)":
+            assert page.locator("[data-testid=node-row]").count() == 248
+            page.wait_for_selector("table[data-sparklines=loaded]")
+            assert page.locator("[data-testid=sparkline] path").count() == 248
+            page.screenshot(path=str(ARTEFACTS / "extranet-demo-nodes.png"))
+        if name == "map":
+            page.screenshot(path=str(ARTEFACTS / "extranet-demo-map.png"), full_page=True)
+    (ARTEFACTS / "extranet-demo-timings.txt").write_text(
+        "".join(f"{k}: {v * 1000:.0f} ms\n" for k, v in seconds.items()), encoding="utf-8"
+    )
+    assert all(v < 3 for v in seconds.values()), seconds
     page.close()

@@ -94,6 +94,9 @@ def test_history_route_is_read_by_every_role_and_refuses_bad_input(
     assert body["from"].endswith("+00:00")
     assert client.get(f"{URL}/{nid}/history", params={"hours": 0}).status_code == 422
     assert client.get(f"{URL}/{nid}/history", params={"hours": 721}).status_code == 422
+    one = client.get(URL, params={"node_id": nid}).json()  # the node list narrowed to one node (its page)
+    assert [n["id"] for n in one] == [nid] and one[0]["rtt_avg_seconds"] is None  # its newest sample was lost
+    assert len(client.get(URL).json()) == 2
     missing = client.get(f"{URL}/999999/history")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
@@ -114,3 +117,19 @@ def test_sparklines_average_answered_latency_and_loss_per_bucket(any_db: Databas
     assert rows[other]["rtt_avg_seconds"] == [None, None, None, 0.5]
     assert [r["node_id"] for r in only["nodes"]] == [other]
     assert (out["from"], out["points"]) == ("2026-11-22T12:00:00+00:00", 4)
+
+
+def test_latest_records_are_the_newest_per_node_and_kind(any_db: Database) -> None:
+    nid, other = _setup(any_db)
+    with any_db.session() as s:
+        tcp = ProbeResult(ProbeKind.TCP, "127.0.0.1", "v", True, at=NOW - timedelta(hours=3), node_id=nid, port=22)
+        store.record_results(s, [tcp])
+        s.commit()
+        latest = store.latest_records(s, [nid, other])
+        only_icmp = store.latest_records(s, [nid], kinds=("icmp",))
+    assert sorted(latest) == sorted([(nid, "icmp"), (nid, "tcp"), (other, "icmp")])
+    assert latest[(nid, "icmp")].ok is False  # 1 h ago (lost), newer than the 2 h and 30 h ones
+    assert latest[(other, "icmp")].rtt_avg_seconds == 0.5
+    assert list(only_icmp) == [(nid, "icmp")]
+    with any_db.session() as s:
+        assert store.latest_records(s, []) == {}

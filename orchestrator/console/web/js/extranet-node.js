@@ -139,7 +139,7 @@ async function nodePage(view, params) {
   const summary = el("div", {});
   const load = async () => {
     const [nodes, av, hist, devices, ifaces] = await Promise.all([
-      api("/api/v1/collectors/nodes"),
+      api(`/api/v1/collectors/nodes?node_id=${id}`),
       api(`/api/v1/collectors/availability?node_id=${id}`),
       api(`/api/v1/collectors/nodes/${id}/history?hours=24`),
       api(`/api/v1/collectors/devices?node_id=${id}`),

@@ -206,13 +206,8 @@ function filterForm(nodes, current) {
 
 async function nodeList(view, params, query) {
   const current = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) || ""]));
-  const [all, avail, lines] = await Promise.all([
-    api("/api/v1/collectors/nodes"),
-    api("/api/v1/collectors/availability"),
-    api("/api/v1/collectors/sparklines?hours=24&points=24"),
-  ]);
+  const [all, avail] = await Promise.all([api("/api/v1/collectors/nodes"), api("/api/v1/collectors/availability")]);
   const av = new Map(avail.map((a) => [a.id, a]));
-  const line = new Map(lines.nodes.map((l) => [l.node_id, l]));
   const rows = all.filter((n) => FILTERS.every((f) => !current[f] || n[f] === current[f]));
   const a = (n, key) => pct((av.get(n.id) || {})[key]);
   const grid = table([
@@ -228,8 +223,7 @@ async function nodeList(view, params, query) {
     { label: "可用率 1天 1 d", value: (n) => el("span", { "data-testid": "av-1d" }, a(n, "1d")), num: true },
     { label: "7天 7 d", value: (n) => el("span", { "data-testid": "av-7d" }, a(n, "7d")), num: true },
     { label: "30天 30 d", value: (n) => el("span", { "data-testid": "av-30d" }, a(n, "30d")), num: true },
-    { label: "近24小时时延 Last 24 h", value: (n) => sparkline((line.get(n.id) || { rtt_avg_seconds: [] }).rtt_avg_seconds,
-      { label: `${n.code} 近24小时时延 / latency, last 24 h`, testid: "sparkline" }) },
+    { label: "近24小时时延 Last 24 h", value: (n) => el("span", { class: "xn-spark", "data-node": n.id }) },
     { label: "最近探测 Probed", value: (n) => fmtTime(n.probed_at) },
   ], rows, { label: "外网节点 / extranet nodes", rowTestId: "node-row", empty: "没有符合条件的节点 / no node matches" });
   const count = (s) => all.filter((n) => n.state === s).length;
@@ -242,6 +236,22 @@ async function nodeList(view, params, query) {
     filterForm(all, current),
     el("p", { "data-testid": "node-count" }, `显示 ${rows.length} 个 / showing ${rows.length}`),
     el("div", { class: "xn-scroll" }, grid)));
+  fillSparklines(grid, rows);  // after the table is shown: one query over a day of samples
+}
+
+/** Fill each row's sparkline cell from GET /collectors/sparklines; the table gets data-sparklines=loaded. */
+async function fillSparklines(grid, rows) {
+  if (!rows.length) return;
+  const ids = rows.length <= 200 ? rows.map((n) => `&node_id=${n.id}`).join("") : "";
+  const lines = await api(`/api/v1/collectors/sparklines?hours=24&points=24${ids}`, { quiet: true }).catch(() => null);
+  if (!lines) return;
+  const line = new Map(lines.nodes.map((l) => [l.node_id, l.rtt_avg_seconds]));
+  const code = new Map(rows.map((n) => [n.id, n.code]));
+  for (const cell of grid.querySelectorAll(".xn-spark")) {
+    const id = Number(cell.dataset.node);
+    cell.replaceChildren(sparkline(line.get(id) || [], { label: `${code.get(id)} 近24小时时延 / latency, last 24 h`, testid: "sparkline" }));
+  }
+  grid.dataset.sparklines = "loaded";
 }
 
 route("extranet", coverageMap, { label: "外网 Extranet", roles: NETWORK_READERS });
