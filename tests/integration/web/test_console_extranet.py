@@ -462,7 +462,8 @@ def test_network_admin_finds_the_uncovered_county_and_probes_the_down_node(
     assert page.locator("[data-testid=history-line] path").count() == 1
     page.screenshot(path=str(ARTEFACTS / "extranet-node-devices.png"), full_page=True)
     (ARTEFACTS / "extranet-timings.txt").write_text(
-        "".join(f"{k}: {v * 1000:.0f} ms\n" for k, v in seconds.items()), encoding="utf-8"
+        "".join(f"{k}: {v * 1000:.0f} ms\n" for k, v in seconds.items()) + f"load average: {os.getloadavg()}\n",
+        encoding="utf-8",
     )
     assert all(v < 3 for v in seconds.values()), seconds
     page.close()
@@ -504,6 +505,7 @@ def test_extranet_pages_load_quickly_at_demo_scale(demo_server: Server, browser:
             page.wait_for_selector(f"body[data-loaded='{loaded}']")
             runs.append(time.monotonic() - started)
         seconds[name] = max(runs)
+        seconds[name + " (fastest of 3)"] = min(runs)
         if name == "nodes (248)":
             started = time.monotonic()
             page.reload()
