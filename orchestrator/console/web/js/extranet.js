@@ -200,7 +200,6 @@ function filterForm(nodes, current) {
     const data = new FormData(form);
     navigate(nodesHref(Object.fromEntries(FILTERS.map((f) => [f, data.get(f) || ""]))));
   });
-  for (const s of form.querySelectorAll("select")) s.addEventListener("change", () => form.requestSubmit());
   return form;
 }
 
