@@ -63,6 +63,8 @@ def _requests() -> dict[tuple[str, str], Permission]:
     may = approval.MAY
     r = "/api/v1/requests/{request_id}"
     return {
+        ("GET", "/api/v1/catalogue"): approval.READERS,
+        ("GET", "/api/v1/requests/inbox"): approval.APPROVERS,
         ("POST", "/api/v1/requests"): approval.CREATORS,
         ("GET", "/api/v1/requests"): approval.READERS,
         ("GET", r): approval.READERS,
@@ -74,6 +76,9 @@ def _requests() -> dict[tuple[str, str], Permission]:
         ("POST", r + "/provision"): may[Action.PROVISION],
         ("POST", r + "/retire"): may[Action.RETIRE],
         ("GET", r + "/events"): approval.READERS,
+        ("GET", r + "/placement-preview"): approval.READERS,
+        ("GET", r + "/steps"): approval.READERS,
+        ("POST", r + "/resume"): may[Action.PROVISION],
         ("GET", "/api/v1/events"): approval.READERS,
         ("GET", "/api/v1/quotas/{unit_id}"): approval.READERS,
         ("PUT", "/api/v1/quotas/{unit_id}"): approval.QUOTA_SETTERS,
