@@ -60,7 +60,7 @@ Catalogue = Callable[[], Sequence[CloudOffer]]
 class CloudCatalogue:
     """The offers of a set of clouds, cached for `ttl_s` seconds."""
 
-    def __init__(self, drivers: Callable[[], list[CloudDriver]], ttl_s: float = TTL_S) -> None:
+    def __init__(self, drivers: Callable[[], Sequence[CloudDriver]], ttl_s: float = TTL_S) -> None:
         self._drivers = drivers
         self._ttl = ttl_s
         self._lock = threading.Lock()

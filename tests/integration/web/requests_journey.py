@@ -273,6 +273,7 @@ def department_user(browser: Any, w: World, f: Figures, shots: bool) -> int:
     assert "已提交" in page.inner_text("h2 [data-testid=status]")
     timed(w, "list", page, lambda: page.goto(w.url + "/#/requests?status=submitted"), "requests")
     assert texts(page, "[data-testid=request-row] td:first-child") == [req["code"]]
+    assert unlabelled_controls(page) == []
     if shots:
         shot(page, "list")
     page.close()
@@ -310,9 +311,9 @@ def office_by_keyboard(browser: Any, w: World, rid: int, shots: bool) -> None:
     page = open_as(browser, w, "office")
     timed(w, "inbox-office", page, lambda: page.goto(w.url + "/#/approvals"), "approvals")
     item = page.locator(f"[data-testid=inbox-item][data-id='{rid}']")
-    assert "同意，请按灾备要求部署" in (
-        item.locator("details").text_content() or ""
-    )  # the chief's comment in the history
+    history = item.locator("details").text_content() or ""
+    assert "同意，请按灾备要求部署" in history  # the chief's comment in the history
+    assert unlabelled_controls(page) == []
     if shots:
         shot(page, "inbox-office")
     item.locator("[data-testid=comment]").focus()

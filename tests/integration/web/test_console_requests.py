@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.app import schema as dbschema
 from tests.integration.web import requests_journey as journey
+from tests.integration.web.test_console import unlabelled_controls
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -56,3 +57,40 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[journey.World]:
 def test_request_two_approvals_provisioned_and_retired_in_the_console(world: journey.World, browser: Any) -> None:
     journey.run(browser, world, MEMORY)
     journey.write_timings(world, "requests-memory")
+
+
+def test_a_failed_provisioning_shows_why_and_is_retired_from_its_page(world: journey.World, browser: Any) -> None:
+    w = world
+    body = {  # an image no cloud offers: the in-memory clouds refuse the server, provisioning rolls back
+        "title": "镜像不存在的申请 / an image no cloud has",
+        "unit_id": w.ids["county_unit"],
+        "bundle": {"servers": [{"name": "web", "flavor": "m1.small", "image": "ubuntu-22.04"}]},
+    }
+    rid = w.post("dept", "/api/v1/requests", body)["id"]
+    w.post("dept", f"/api/v1/requests/{rid}/submit")
+    w.post("chief", f"/api/v1/requests/{rid}/approve", {"comment": "同意"})
+    w.post("office", f"/api/v1/requests/{rid}/approve", {"comment": "同意"})
+    w.post("operator", f"/api/v1/requests/{rid}/schedule")
+    failed = w.post("operator", f"/api/v1/requests/{rid}/provision")
+    assert failed["status"] == "failed"
+    assert "image 'ubuntu-22.04' not found" in failed["failure_reason"]
+
+    page = journey.open_as(browser, w, "operator")
+    page.goto(w.url + f"/#/requests/{rid}")
+    page.wait_for_selector(f"body[data-loaded='requests/{rid}']")
+    assert failed["failure_reason"] in page.inner_text("[data-testid=failure]")
+    assert sorted(page.locator("[data-testid=actions] button").evaluate_all("bs => bs.map(b => b.dataset.testid)")) == [
+        "resume",
+        "retire",
+        "schedule",
+    ]
+    assert "失败 failed" in journey.texts(page, "[data-testid=timeline] li strong")
+    assert unlabelled_controls(page) == []
+    page.click("[data-testid=resume]")  # nothing is left to roll back: it stays failed, nothing changes
+    page.wait_for_selector(f"body[data-loaded='requests/{rid}'] [data-testid=resume]")
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
+    journey.shot(page, "page-failed")
+    page.click("[data-testid=retire]")
+    page.wait_for_selector("h2 [data-testid=status]:has-text('已退役')")
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "retired"
+    page.close()
