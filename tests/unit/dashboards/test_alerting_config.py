@@ -38,7 +38,7 @@ AUDIENCE = {
 
 
 def shipped_alerts() -> dict[str, dict[str, Any]]:
-    alerts = {}
+    alerts: dict[str, dict[str, Any]] = {}
     for f in sorted(RULES.glob("*.yml")):
         for group in yaml.safe_load(f.read_text(encoding="utf-8"))["groups"]:
             alerts |= {r["alert"]: r for r in group["rules"] if "alert" in r}
