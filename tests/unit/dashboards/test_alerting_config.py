@@ -23,7 +23,7 @@ RULES = ROOT / "dashboards" / "rules"
 TOKEN_FILE = Path("/etc/alertmanager/yunwang.token")
 SMTP = Smtp(host="127.0.0.1", port=2525, sender="yunwang@example.gov.cn", require_tls=False)
 
-# every shipped alert and who it is for, by hand (dashboards/rules/alerts.rules.yml and extranet.yml)
+# every shipped alert and who it is for, by hand (dashboards/rules/alerts.rules.yml, extranet.yml, cloud.yml)
 AUDIENCE = {
     "YunwangRateBelowTarget": ("cloud_chief_office", "rates"),
     "YunwangUnitRateDropped": ("cloud_chief_office", "rates"),
@@ -34,6 +34,9 @@ AUDIENCE = {
     "ExtranetNodeLossHigh": ("network_admin", "extranet"),
     "ExtranetCountyCoverageLost": ("network_admin", "extranet"),
     "ExtranetProbesStale": ("network_admin", "extranet"),
+    "CloudProvisionRollbackPending": ("cloud_operator", "cloud"),
+    "CloudDriftFound": ("cloud_operator", "cloud"),
+    "CloudCapacityHigh": ("cloud_operator", "cloud"),
 }
 
 
