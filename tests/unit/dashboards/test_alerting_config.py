@@ -244,3 +244,11 @@ def test_grafana_provisioning_refuses_bad_input_and_writes_nothing(tmp_path: Pat
         assert r.exit_code == 2
         assert message in r.output
         assert not out.exists()
+
+
+def test_cli_without_out_prints_the_configuration() -> None:
+    r = CliRunner().invoke(app, ["alerting", "alertmanager-config"], env={"YUNWANG_ALERTING_YUNWANG_URL": "http://a:1"})
+    assert r.exit_code == 0, r.output
+    cfg = yaml.safe_load(r.output)
+    assert [r["name"] for r in cfg["receivers"]] == ["yunwang", "network-admins", "office", "operators"]
+    assert cfg["receivers"][1]["webhook_configs"][0]["url"] == "http://a:1/api/v1/notifications/alertmanager"
