@@ -91,10 +91,10 @@ def _check(inp: AlertmanagerInputs) -> None:
                 raise AlertingConfigError(f"not an e-mail address for {role.value}: {a!r} / 邮箱地址无效")
     if any(inp.emails.values()):
         if inp.smtp is None:
-            raise AlertingConfigError("e-mail receivers need YUNWANG_SMTP_HOST and YUNWANG_SMTP_FROM / 需配置 SMTP")
+            raise AlertingConfigError("e-mail receivers need YUNWANG_SMTP_HOST / 需配置 SMTP 服务器")
         if inp.smtp.username and inp.smtp.password_file is None:
             raise AlertingConfigError(
-                "YUNWANG_SMTP_USERNAME needs YUNWANG_ALERTING_SMTP_PASSWORD_FILE / 需配置 SMTP 密码文件"
+                "YUNWANG_SMTP_USER needs YUNWANG_ALERTING_SMTP_PASSWORD_FILE / 需配置 SMTP 密码文件"
             )
 
 

@@ -18,14 +18,14 @@ console = Console(stderr=True)
 
 
 def inputs(s: Settings, timing: Timing) -> AlertmanagerInputs:
-    """The generator's inputs from the settings (SMTP only when both host and sender are set)."""
+    """The generator's inputs from the settings (SMTP only when its host is set)."""
     smtp = None
-    if s.smtp_host and s.smtp_from:
+    if s.smtp_host:
         smtp = Smtp(
             host=s.smtp_host,
             port=s.smtp_port,
             sender=s.smtp_from,
-            username=s.smtp_username,
+            username=s.smtp_user,
             password_file=s.alerting_smtp_password_file,
             require_tls=s.smtp_starttls,
         )

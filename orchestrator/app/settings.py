@@ -82,11 +82,6 @@ class Settings(BaseSettings):
     alerting_smtp_password_file: Path | None = Field(
         default=None, description="Alertmanager 读取的 SMTP 密码文件 / SMTP password file Alertmanager reads"
     )
-    smtp_host: str | None = Field(default=None, description="SMTP 服务器 / SMTP server for e-mail notifications")
-    smtp_port: int = Field(default=25, description="SMTP 端口 / SMTP port")
-    smtp_from: str | None = Field(default=None, description="发件人 / sender address of e-mail notifications")
-    smtp_username: str | None = Field(default=None, description="SMTP 用户名 / SMTP user (unset: no SMTP AUTH)")
-    smtp_starttls: bool = Field(default=True, description="要求 STARTTLS / require STARTTLS on the SMTP connection")
     # Extranet collectors (collectors/): where they run, how often, how hard.
     collector_vantage: str = Field(
         default="nanning-core", description="探测点名称 / name of this probing point, recorded with every result"
@@ -145,6 +140,13 @@ class Settings(BaseSettings):
     placement_weight_gov_cloud: float = Field(
         default=0.25, description="调度权重：政务云 / weigher `gov_cloud` (prefer the gov cloud)"
     )
+
+    # Notifications (core/notifications, docs/notifications.md): e-mail over SMTP, the dispatcher's pace.
+    smtp_host: str | None = Field(default=None, description="SMTP 服务器 / SMTP host; unset: e-mail deliveries fail")
+    smtp_port: int = Field(default=25, description="SMTP 端口 / SMTP port")
+    smtp_from: str = Field(default="yunwang@localhost", description="发件人 / the From address")
+    smtp_starttls: bool = Field(default=False, description="使用 STARTTLS / upgrade the connection with STARTTLS")
+    smtp_user: str | None = Field(default=None, description="SMTP 用户名 / SMTP login (with the password)")
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ WITH_MAIL = {
     "YUNWANG_SMTP_HOST": "smtp.example.gov.cn",
     "YUNWANG_SMTP_PORT": "587",
     "YUNWANG_SMTP_FROM": "yunwang@example.gov.cn",
-    "YUNWANG_SMTP_USERNAME": "yunwang",
+    "YUNWANG_SMTP_USER": "yunwang",
 }
 
 
