@@ -2,5 +2,6 @@
 import { start } from "./core.js";
 import "./home.js";
 import "./requests-index.js";
+import "./extranet-node.js"; // imports extranet.js (map, node list)
 
 start();
