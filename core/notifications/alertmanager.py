@@ -90,7 +90,7 @@ def receive(session: Session, body: Payload) -> dict[str, Any]:
     for alert in body.alerts:
         fp = _fingerprint(alert)
         role = _audience(alert)
-        if isinstance(role, str):
+        if not isinstance(role, Role):  # (Role is a str enum: test for the role)
             ignored.append({"fingerprint": fp, "reason": role})
             continue
         firing = alert.status == "firing"
