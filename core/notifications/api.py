@@ -300,10 +300,10 @@ def _delivery_routes(router: APIRouter) -> None:
         key = f"test:{sub.id}:{uuid.uuid4().hex}"
         event = emit(session, EventType.TEST, Audience(), {"subscription": sub.id}, key, only=[sub.id])
         assert event is not None  # a fresh key
-        session.commit()
         delivery_id = session.scalars(
             select(NotificationDelivery.id).where(NotificationDelivery.event_id == event.id)
         ).one()
+        session.commit()  # ends the write transaction before the dispatcher writes in its own sessions
         dispatcher.run(only=[delivery_id])
         session.expire_all()
         return _delivery_rows(session, select_ids=[delivery_id])[0]

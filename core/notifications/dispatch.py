@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -54,6 +54,16 @@ class DeliveryPolicy:
     http_timeout_s: float = 10.0
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes (read from its subscription)."""
+
+    channel: Channel
+    address: str
+    webhook_format: WebhookFormat
+    secret: str | None
+
+
 def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(NotificationDelivery.status == S.PENDING, NotificationDelivery.next_attempt_at <= now),
@@ -72,8 +82,8 @@ class Dispatcher:
         self._kicking = False
         self._again = False
 
-    def claim(self, only: Sequence[int] | None = None) -> tuple[str, list[int]]:
-        """Claim up to `batch` due deliveries (of `only`, when given) for this run: (claim token, ids)."""
+    def claim(self, only: Sequence[int] | None = None, tried: Set[int] = frozenset()) -> tuple[str, list[int]]:
+        """Claim up to `batch` due deliveries (of `only`, when given; not `tried` in this run): (claim token, ids)."""
         token = uuid.uuid4().hex
         now = now_utc()
         claimed: list[int] = []
@@ -81,6 +91,8 @@ class Dispatcher:
             query = select(NotificationDelivery.id).where(_due(now))
             if only is not None:
                 query = query.where(NotificationDelivery.id.in_(list(only)))
+            if tried:
+                query = query.where(NotificationDelivery.id.not_in(list(tried)))
             ids = s.scalars(query.order_by(NotificationDelivery.id).limit(self.policy.batch)).all()
             for delivery_id in ids:
                 result = s.execute(
@@ -98,11 +110,13 @@ class Dispatcher:
     def run(self, only: Sequence[int] | None = None) -> JobOutcome:
         """Send every due delivery (batch after batch; of `only`, when given); counts attempts and failed ones."""
         sent = failed = 0
+        tried: set[int] = set()  # one attempt per delivery and run, however short its back-off
         with httpx.Client(timeout=self.policy.http_timeout_s, follow_redirects=False) as client:
             while True:
-                token, ids = self.claim(only)
+                token, ids = self.claim(only, tried)
                 if not ids:
                     break
+                tried.update(ids)
                 for delivery_id in ids:
                     if self._deliver(client, token, delivery_id):
                         sent += 1
@@ -131,18 +145,18 @@ class Dispatcher:
                     return
                 self._again = False
 
-    def _load(self, s: Session, delivery_id: int) -> tuple[NotificationSubscription, Message]:
+    def _load(self, s: Session, delivery_id: int) -> tuple[Target, Message]:
         d = s.get_one(NotificationDelivery, delivery_id)
         e = s.get_one(NotificationEvent, d.event_id)
         sub = s.get_one(NotificationSubscription, d.subscription_id)
         msg = Message(e.id, e.event_type.value, e.dedup_key, iso(e.at), e.title, e.body, e.payload)
-        return sub, msg
+        return Target(sub.channel, sub.address, sub.webhook_format or WebhookFormat.JSON, sub.secret), msg
 
-    def _send(self, client: httpx.Client, sub: NotificationSubscription, msg: Message) -> None:
-        if sub.channel == Channel.EMAIL:
-            send_email(self.smtp, sub.address, msg)
+    def _send(self, client: httpx.Client, target: Target, msg: Message) -> None:
+        if target.channel == Channel.EMAIL:
+            send_email(self.smtp, target.address, msg)
         else:
-            send_webhook(client, sub.address, sub.webhook_format or WebhookFormat.JSON, msg, sub.secret)
+            send_webhook(client, target.address, target.webhook_format, msg, target.secret)
 
     def _deliver(self, client: httpx.Client, token: str, delivery_id: int) -> bool:
         with self.db.read_session() as s:

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from collectors import store
 from core.audit import ChangeContext
@@ -28,6 +30,7 @@ from core.notifications.models import (
     WebhookFormat,
 )
 from core.notifications.outbox import Audience, emit
+from core.times import BEIJING
 from dashboards import rate_alerts
 from inventory.enums import NodeState
 from tests.builders import Inv
@@ -82,7 +85,7 @@ def test_messages_are_chinese_first_with_english_beside() -> None:
     assert body == "节点 N1（南宁）于 T 由 up 变为 down。\nNode N1 (南宁) went from up to down at T."
 
 
-def _sub(s: object, **kw: object) -> int:
+def _sub(s: Session, **kw: object) -> int:
     fields: dict[str, object] = {
         "event_types": [t.value for t in EventType],
         "channel": Channel.WEBHOOK,
@@ -92,8 +95,8 @@ def _sub(s: object, **kw: object) -> int:
         "created_by": "tester",
     }
     row = NotificationSubscription(**(fields | kw))
-    s.add(row)  # type: ignore[attr-defined]
-    s.flush()  # type: ignore[attr-defined]
+    s.add(row)
+    s.flush()
     return row.id
 
 
@@ -205,7 +208,7 @@ def test_month_end_rate_below_target_once_per_rate_and_month(db: Database) -> No
         b = Inv(s).basic()
         Inv(s).system(b["unit"], room_id=b["room"])  # 0 of 1 systems migrated: below the 100 % target
         _sub(s, role=Role.CLOUD_CHIEF_OFFICE)
-    assert rate_alerts.month_end(date(2030, 1, 5)) == ("2029-12", datetime(2030, 1, 1, tzinfo=rate_alerts.BEIJING))
+    assert rate_alerts.month_end(date(2030, 1, 5)) == ("2029-12", datetime(2030, 1, 1, tzinfo=BEIJING))
     rate_alerts.check_month_end(db, date(2030, 2, 15))
     second = rate_alerts.check_month_end(db, date(2030, 2, 20))  # the same month again: nothing new
     assert second.failures == 0
@@ -220,8 +223,11 @@ def test_month_end_rate_below_target_once_per_rate_and_month(db: Database) -> No
     assert payload is not None and (payload["numerator"], payload["denominator"], payload["ratio"]) == (0, 1, "0.0%")
 
 
-def _hook(client: TestClient, token: str, **body: object) -> object:
-    return client.post("/api/v1/notifications/subscriptions", json=body, headers={"Authorization": f"Bearer {token}"})
+def _hook(client: TestClient, token: str, **body: object) -> Response:
+    r: Response = client.post(
+        "/api/v1/notifications/subscriptions", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    return r
 
 
 def test_api_never_returns_the_secret_or_the_robot_key(client: TestClient, token_for: Callable[..., str]) -> None:
@@ -236,14 +242,14 @@ def test_api_never_returns_the_secret_or_the_robot_key(client: TestClient, token
         secret="SECsigning456",
         role="network_admin",
     )
-    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201, r.text
     listed = client.get("/api/v1/notifications/subscriptions", headers={"Authorization": f"Bearer {admin}"})
     changes = client.get(
         "/api/v1/inventory/changes?kind=notification_subscriptions", headers={"Authorization": f"Bearer {admin}"}
     )
-    for text in (r.text, listed.text, changes.text):  # type: ignore[attr-defined]
+    for text in (r.text, listed.text, changes.text):
         assert "ROBOTKEY123" not in text and "SECsigning456" not in text
-    assert r.json()["signed"] is True and r.json()["address"] == "https://oapi.dingtalk.com/robot/send?…"  # type: ignore[attr-defined]
+    assert r.json()["signed"] is True and r.json()["address"] == "https://oapi.dingtalk.com/robot/send?…"
 
 
 def test_only_the_admin_makes_role_subscriptions_and_users_see_only_their_own(
@@ -251,10 +257,10 @@ def test_only_the_admin_makes_role_subscriptions_and_users_see_only_their_own(
 ) -> None:
     ops, net = token_for(Role.CLOUD_OPERATOR), token_for(Role.NETWORK_ADMIN)
     mine = dict(event_types=["node_down"], channel="email", address="ops@example.org")
-    assert _hook(client, ops, **mine, role="network_admin").status_code == 403  # type: ignore[attr-defined]
+    assert _hook(client, ops, **mine, role="network_admin").status_code == 403
     own = _hook(client, ops, **mine)
-    assert own.status_code == 201 and own.json()["owner"].startswith("cloud_operator-")  # type: ignore[attr-defined]
-    sid = own.json()["id"]  # type: ignore[attr-defined]
+    assert own.status_code == 201 and own.json()["owner"].startswith("cloud_operator-")
+    sid = own.json()["id"]
     assert (
         client.get(f"/api/v1/notifications/subscriptions/{sid}", headers={"Authorization": f"Bearer {net}"}).status_code
         == 404
@@ -262,7 +268,7 @@ def test_only_the_admin_makes_role_subscriptions_and_users_see_only_their_own(
     listed = client.get("/api/v1/notifications/subscriptions", headers={"Authorization": f"Bearer {net}"}).json()
     assert listed == {"items": []}
     bad = _hook(client, ops, event_types=["node_down"], channel="email", address="not-an-address")
-    assert bad.status_code == 422  # type: ignore[attr-defined]
+    assert bad.status_code == 422
 
 
 def test_alertmanager_payload_becomes_events_for_the_labelled_role(
@@ -279,7 +285,7 @@ def test_alertmanager_payload_becomes_events_for_the_labelled_role(
             role="network_admin",
         ).status_code
         == 201
-    )  # type: ignore[attr-defined]
+    )
     alert = {
         "status": "firing",
         "labels": {"alertname": "ExtranetNodeDown", "audience": "network_admin", "node": "N1"},
