@@ -11,8 +11,9 @@ import hashlib
 import json
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import MaxLen
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -23,16 +24,18 @@ from core.notifications.models import EventType
 from core.notifications.outbox import Audience, emit
 from core.responses import ResponseModel
 from core.times import iso
+from core.validation import Count
 
 log = logging.getLogger("yunwang.notifications")
 Text = Field(default="", max_length=2000)
+Value = Annotated[str, MaxLen(2000)]  # a label or annotation value
 
 
 class Alert(BaseModel):
     model_config = ConfigDict(extra="ignore")
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict, max_length=100)
-    annotations: dict[str, str] = Field(default_factory=dict, max_length=100)
+    labels: dict[str, Value] = Field(default_factory=dict, max_length=100)
+    annotations: dict[str, Value] = Field(default_factory=dict, max_length=100)
     startsAt: datetime | None = None
     endsAt: datetime | None = None
     generatorURL: str = Text
@@ -45,7 +48,7 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="ignore")
     version: str = Field(max_length=8)
     groupKey: str = Text
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: Count = 0
     status: Literal["firing", "resolved"]
     receiver: str = Field(default="", max_length=200)
     alerts: list[Alert] = Field(max_length=1000)

@@ -167,8 +167,8 @@ class Dispatcher:
         except DeliveryError as exc:
             error = str(exc)
         except Exception as exc:  # an unexpected fault is one failed attempt, never a lost delivery
-            error = f"{type(exc).__name__}"
-            log.exception("notification delivery %d failed unexpectedly", delivery_id)
+            error = f"{type(exc).__name__}"  # no message or traceback: either may hold the URL's robot key
+            log.error("notification delivery %d failed unexpectedly: %s", delivery_id, error)
         self._record(token, delivery_id, error)
         return error is None
 

@@ -1,8 +1,8 @@
 """Request notifications (core/notifications outbox), emitted in the request's own transaction.
 
 - approval waiting: first level → the `sub_cloud_chief` of exactly the request's sub-cloud-chief unit; final →
-  the cloud-chief office. Emitted once the submission settled (`awaiting`), so a request the system approves
-  at once tells nobody it waits.
+  the cloud-chief office. Emitted once the submission or the first approval settled (`awaiting`), so a request
+  the system (or the admin, giving both levels at once) approves tells nobody it waits.
 - approved / rejected / provisioned / failed (`transition`): the requester(s) by name and the department users
   whose unit subtree holds the request's unit.
 """
@@ -15,7 +15,7 @@ from core.enums import Role
 from core.notifications.models import EventType
 from core.notifications.outbox import Audience, emit
 from orchestrator.requests.lifecycle import RequestStatus
-from orchestrator.requests.models import EventKind, RequestEvent, ResourceRequest
+from orchestrator.requests.models import RequestEvent, ResourceRequest
 
 OUTCOMES: dict[RequestStatus, EventType] = {
     RequestStatus.APPROVED: EventType.REQUEST_APPROVED,
@@ -49,10 +49,7 @@ def awaiting(session: Session, row: ResourceRequest) -> None:
 
 
 def transition(session: Session, row: ResourceRequest, event: RequestEvent, requesters: frozenset[str]) -> None:
-    """After a transition: its outcome to the requesters; a person's first-level approval → the office waits."""
-    if event.kind == EventKind.FIRST_APPROVED and event.actor_role != "system":
-        awaiting(session, row)
-        return
+    """After a transition: its outcome (approved, rejected, provisioned, failed) to the requesters."""
     kind = OUTCOMES.get(row.status)
     if kind is None:
         return

@@ -270,6 +270,7 @@ def first_approve(
     session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
 ) -> ResourceRequest:
     apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+    notify.awaiting(session, row)  # the final approval waits → the office (outbox)
     return row
 
 

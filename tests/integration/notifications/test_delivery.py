@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -34,6 +35,7 @@ from core.notifications.outbox import Audience, emit
 from core.retry import RetryPolicy
 from tests.integration.notifications.conftest import Mailbox, Receiver
 
+pytestmark = pytest.mark.integration
 FAST = DeliveryPolicy(retry=RetryPolicy(attempts=3, initial_s=0.01, max_s=0.02), max_attempts=2, backoff_s=0.0)
 NET = Audience(roles=frozenset({Role.NETWORK_ADMIN}))
 DOWN = {"code": "N-450100", "name": "南宁市节点", "old": "up", "at": "2026-12-01T09:00:00+08:00"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from core.notifications.models import EventType
+from orchestrator.provisioning.driver import CloudError
+from orchestrator.provisioning.plan import ResourceKind
 from tests.unit.orchestrator.conftest import World
 
 BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits
@@ -71,3 +73,35 @@ def test_rejection_reaches_the_requester_with_the_reason(world: World) -> None:
     items = w.client.get("/api/v1/notifications/deliveries", headers=w.as_("dept")).json()["items"]
     assert [(d["event_type"], d["status"], d["attempts"]) for d in items] == [("request_rejected", "pending", 0)]
     assert received(w)["city_chief"] == Counter({"approval_waiting": 1})
+
+
+def test_the_admin_giving_both_levels_at_once_tells_nobody_it_waits_for_the_office(world: World) -> None:
+    w = world
+    subscribe_everyone(w)
+    rid = w.create(bundle=w.bundle(**BIG))["id"]
+    w.post("dept", f"{rid}/submit")
+    assert w.post("admin", f"{rid}/approve", {"comment": "两级一并批准"}).json()["status"] == "approved"
+    got = received(w)
+    # by hand: submission → the city chief waits (1); the admin's approval → the requester (1); the office: nothing
+    assert (got["city_chief"], got["office"], got["dept"]) == (
+        Counter({"approval_waiting": 1}),
+        Counter(),
+        Counter({"request_approved": 1}),
+    )
+
+
+def test_failed_provisioning_tells_the_requester_each_time_with_the_reason(world: World) -> None:
+    w = world
+    subscribe_everyone(w)
+    rid = w.create(bundle=w.bundle(**BIG))["id"]
+    w.post("dept", f"{rid}/submit")
+    w.post("city_chief", f"{rid}/approve")
+    w.post("office", f"{rid}/approve")
+    primary = w.post("operator", f"{rid}/schedule").json()["primary_cloud"]
+    w.drivers[primary].fault = lambda op, kind: (
+        CloudError("No valid host was found", status=400) if op == "create" and kind == ResourceKind.SERVER else None
+    )
+    assert w.post("operator", f"{rid}/provision").json()["status"] == "failed"
+    items = w.client.get("/api/v1/notifications/deliveries", headers=w.as_("dept")).json()["items"]
+    failed = [d for d in items if d["event_type"] == "request_failed"]
+    assert len(failed) == 1 and "开通失败" in failed[0]["title"]
