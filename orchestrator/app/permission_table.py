@@ -169,8 +169,26 @@ def _platform() -> dict[tuple[str, str], Permission]:
     }
 
 
+def _notifications() -> dict[tuple[str, str], Permission]:
+    """core/notifications/api.py: everyone manages their own subscriptions (the admin all, and per-role ones, which
+    the route checks); Alertmanager posts alerts with a machine token of the admin or a network admin."""
+    n = "/api/v1/notifications"
+    s = n + "/subscriptions/{subscription_id}"
+    return {
+        ("GET", n + "/subscriptions"): EVERYONE,
+        ("POST", n + "/subscriptions"): EVERYONE,
+        ("GET", s): EVERYONE,
+        ("PATCH", s): EVERYONE,
+        ("DELETE", s): EVERYONE,
+        ("POST", s + "/test"): EVERYONE,
+        ("GET", n + "/deliveries"): EVERYONE,
+        ("POST", n + "/alertmanager"): NETWORK,
+    }
+
+
 PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     **_platform(),
+    **_notifications(),
     **_inventory(),
     **_requests(),
     **_collectors(),

@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="yunwang@localhost", description="发件人 / the From address")
     smtp_starttls: bool = Field(default=False, description="使用 STARTTLS / upgrade the connection with STARTTLS")
     smtp_user: str | None = Field(default=None, description="SMTP 用户名 / SMTP login (with the password)")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP 密码 / SMTP password (never logged)")
+    notify_dispatch_seconds: int = Field(
+        default=30, description="通知派发间隔（秒）/ how often the dispatcher sends due deliveries (seconds)"
+    )
+    notify_max_attempts: int = Field(
+        default=5, description="通知最多尝试次数 / attempts (each with quick retries) before a delivery fails"
+    )
+    notify_backoff_seconds: float = Field(
+        default=60.0, description="通知重试退避起点（秒）/ first back-off between attempts, doubled each time"
+    )
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from inventory.models import Cloud, InformationSystem
 from migrations_plan import zombie_policy
 from orchestrator.placement.engine import Candidate, Decision, PlacementPolicy, PlacementRequest, Removal, place
 from orchestrator.provisioning.driver import CloudCapacity, FlavorSize
-from orchestrator.requests import approval, quotas
+from orchestrator.requests import approval, notify, quotas
 from orchestrator.requests.flavors import resolve_bundle
 from orchestrator.requests.lifecycle import (
     Action,
@@ -109,19 +109,21 @@ def _zombie_verdict(session: Session, system_id: int | None) -> zombie_policy.Ve
     return v
 
 
-def add_event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
-    session.add(
-        RequestEvent(
-            request_id=row.id,
-            unit_id=row.unit_id,
-            at=ctx.when(),
-            kind=kind,
-            status=row.status,
-            actor=ctx.actor,
-            actor_role=ctx.role,
-            message=message,
-        )
+def add_event(
+    session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=row.id,
+        unit_id=row.unit_id,
+        at=ctx.when(),
+        kind=kind,
+        status=row.status,
+        actor=ctx.actor,
+        actor_role=ctx.role,
+        message=message,
     )
+    session.add(event)
+    return event
 
 
 def apply(
@@ -153,8 +155,9 @@ def apply(
         changes(row)
     after = state_of(row)
     record_change(session, ctx, KIND, row.id, ChangeAction.DECIDE, before, after, object_code=row.code, message=message)
-    add_event(session, row, event or EVENT_OF[action], ctx, message)
+    happened = add_event(session, row, event or EVENT_OF[action], ctx, message)
     session.flush()
+    notify.transition(session, row, happened, requesters(session, row))  # outcomes → requesters (outbox)
     return True
 
 
@@ -245,6 +248,7 @@ def submit(
     if row.office_review:  # a zombie candidate: the office decides itself, with the reason on the request
         add_event(session, row, EventKind.COMMENT, system_ctx, row.office_review)
         session.flush()
+        notify.awaiting(session, row)  # approval waiting → its approvers (outbox)
         return row
     verdict = approval.auto_approval(rules, demand, row.dr_level, within_quota=True)
     if verdict.approve:
@@ -258,6 +262,7 @@ def submit(
             event=EventKind.AUTO_APPROVED,
         )
         apply(session, SYSTEM, system_ctx, row, Action.APPROVE, message=verdict.reason, event=EventKind.AUTO_APPROVED)
+    notify.awaiting(session, row)  # still waiting (not auto-approved) → its approvers (outbox)
     return row
 
 
@@ -265,6 +270,7 @@ def first_approve(
     session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
 ) -> ResourceRequest:
     apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+    notify.awaiting(session, row)  # the final approval waits → the office (outbox)
     return row
 
 
