@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from collectors import notify
 from collectors.models import NodeStatePeriod, ProbeRecord
 from collectors.results import ProbeResult, parse_ports
 from core import times
@@ -166,6 +167,7 @@ def apply_states(
             .values(until=at)
         )
         session.add(NodeStatePeriod(node_id=node_id, state=new, since=at, until=None))
+        notify.node_changed(session, node_id, old, new, at)  # down / recovered → network admins (outbox)
         changes.append((node_id, old, new))
     session.flush()
     return changes

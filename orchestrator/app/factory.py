@@ -23,10 +23,14 @@ from core import metrics as core_metrics
 from core.db import Database
 from core.http import RequestContext, install_docs, install_errors, install_openapi
 from core.jobs import JobOutcome, Jobs
+from core.notifications import api as notifications_api
+from core.notifications.channels import SmtpConfig
+from core.notifications.dispatch import DeliveryPolicy, Dispatcher
 from core.permissions import gate
 from core.responses import HealthOut
 from core.wiring import DATABASE, JOBS, services
 from dashboards import metrics as rates_metrics
+from dashboards import rate_alerts
 from dashboards.api import build_router as rates_router
 from dashboards.office import STATIC_PATH, WEB_DIR
 from dashboards.office import build_router as office_router
@@ -61,6 +65,13 @@ def requests_config(s: Settings) -> requests_api.RequestsConfig:
     return requests_api.RequestsConfig(
         request_service.auto_rules_from(s), request_service.policy_from(s), s.cloud_quota_mode == "managed"
     )
+
+
+def notify_dispatcher(s: Settings, db: Database) -> Dispatcher:
+    """The notification dispatcher from the YUNWANG_SMTP_* and YUNWANG_NOTIFY_* settings."""
+    password = s.smtp_password.get_secret_value() if s.smtp_password else None
+    smtp = SmtpConfig(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_starttls, s.smtp_user, password)
+    return Dispatcher(db, smtp, DeliveryPolicy(max_attempts=s.notify_max_attempts, backoff_s=s.notify_backoff_seconds))
 
 
 def create_app(
@@ -126,6 +137,10 @@ def create_app(
     plan_api.install(app, plan_services(flavors))
     provisioning_api.install(app, db, clouds, registry, jobs)  # capacity, drift, step log; periodic sweep
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
+    notifications_api.install(
+        app, db, jobs, notify_dispatcher(settings, db), settings.notify_dispatch_seconds, settings.scheduler_enabled
+    )  # outbox dispatcher; "dispatch now" after commits
+    jobs.add_interval(rate_alerts.JOB_ID, lambda: rate_alerts.check_month_end(db), 86400, 600)  # month-end targets
     # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
     components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
     components.stoppers.append(lambda a: jobs.stop())

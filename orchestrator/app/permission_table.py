@@ -63,6 +63,8 @@ def _requests() -> dict[tuple[str, str], Permission]:
     may = approval.MAY
     r = "/api/v1/requests/{request_id}"
     return {
+        ("GET", "/api/v1/catalogue"): approval.READERS,
+        ("GET", "/api/v1/requests/inbox"): approval.APPROVERS,
         ("POST", "/api/v1/requests"): approval.CREATORS,
         ("GET", "/api/v1/requests"): approval.READERS,
         ("GET", r): approval.READERS,
@@ -74,6 +76,9 @@ def _requests() -> dict[tuple[str, str], Permission]:
         ("POST", r + "/provision"): may[Action.PROVISION],
         ("POST", r + "/retire"): may[Action.RETIRE],
         ("GET", r + "/events"): approval.READERS,
+        ("GET", r + "/placement-preview"): approval.READERS,
+        ("GET", r + "/steps"): approval.READERS,
+        ("POST", r + "/resume"): may[Action.PROVISION],
         ("GET", "/api/v1/events"): approval.READERS,
         ("GET", "/api/v1/quotas/{unit_id}"): approval.READERS,
         ("PUT", "/api/v1/quotas/{unit_id}"): approval.QUOTA_SETTERS,
@@ -164,8 +169,26 @@ def _platform() -> dict[tuple[str, str], Permission]:
     }
 
 
+def _notifications() -> dict[tuple[str, str], Permission]:
+    """core/notifications/api.py: everyone manages their own subscriptions (the admin all, and per-role ones, which
+    the route checks); Alertmanager posts alerts with a machine token of the admin or a network admin."""
+    n = "/api/v1/notifications"
+    s = n + "/subscriptions/{subscription_id}"
+    return {
+        ("GET", n + "/subscriptions"): EVERYONE,
+        ("POST", n + "/subscriptions"): EVERYONE,
+        ("GET", s): EVERYONE,
+        ("PATCH", s): EVERYONE,
+        ("DELETE", s): EVERYONE,
+        ("POST", s + "/test"): EVERYONE,
+        ("GET", n + "/deliveries"): EVERYONE,
+        ("POST", n + "/alertmanager"): NETWORK,
+    }
+
+
 PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     **_platform(),
+    **_notifications(),
     **_inventory(),
     **_requests(),
     **_collectors(),

@@ -15,9 +15,10 @@ import migrations_plan
 import orchestrator
 
 # Packages that own tables; each keeps its revisions in <package>/migrations/versions.
-PACKAGES = (inventory, collectors, dashboards, orchestrator, migrations_plan)
+PACKAGES = (inventory, collectors, dashboards, orchestrator, migrations_plan, core)
 MODEL_MODULES = (
     "core.models",
+    "core.notifications.models",
     "inventory.models",
     "collectors.models",
     "orchestrator.requests.models",

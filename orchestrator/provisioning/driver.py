@@ -85,6 +85,25 @@ class FlavorSize:
     disk_gb: int
 
 
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image a cloud offers to every project (public or community, active): the request form's catalogue."""
+
+    name: str
+    id: str
+    min_disk_gb: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A network a cloud offers to every project: external (routers' gateways, floating IPs) or shared."""
+
+    name: str
+    id: str
+    external: bool = False
+    shared: bool = False
+
+
 # The project quotas yunwang reads (and, in managed mode, changes): Nova's and Cinder's names.
 QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes")
 
@@ -133,6 +152,18 @@ class CloudDriver(Protocol):
         """The flavor's real size; CloudError when the cloud has no such flavor, None when it cannot tell."""
         ...
 
+    def flavors(self) -> dict[str, FlavorSize]:
+        """Every flavor the cloud offers, by name; CloudError when it cannot tell."""
+        ...
+
+    def images(self) -> list[ImageInfo]:
+        """The images every project may boot (public or community, active), by name."""
+        ...
+
+    def networks(self) -> list[NetworkInfo]:
+        """The networks offered to every project: external ones (gateways, floating IPs) and shared ones."""
+        ...
+
     def find(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject | None:
         """The resource of this kind carrying `mark` (for attachments: the attachment `spec` describes)."""
         ...
@@ -166,7 +197,8 @@ Fault = Callable[[str, ResourceKind | None], CloudError | None]
 class InMemoryDriver:
     """A faithful-enough cloud in memory: markers, quotas (instances; cores and ram when it knows the flavors;
     volumes, gigabytes), idempotent deletes, injectable faults. Without a `flavors` table every flavor exists
-    and its size is unknown (None).
+    and its size is unknown (None); without `images` every image boots and none is listed; `networks` are the
+    external/shared networks it lists.
 
     `fault(op, kind)` is called before every operation ("create", "delete", "find", "wait", ...); returning a
     CloudError makes the call raise it. `created_count[kind]` counts successful creates (duplicate detection).
@@ -179,6 +211,8 @@ class InMemoryDriver:
         instances_quota: int = 100,
         hosts: Mapping[str, Mapping[str, tuple[float, int]]] | None = None,
         flavors: Mapping[str, FlavorSize] | None = None,
+        images: Iterable[str] | None = None,
+        networks: Iterable[NetworkInfo] = (),
     ) -> None:
         self._cloud = cloud
         self._az = availability_zone
@@ -192,6 +226,8 @@ class InMemoryDriver:
         self.created_count: dict[ResourceKind, int] = {}
         self.hosts = hosts or {"mem-host-1": {"VCPU": (16.0, 0), "MEMORY_MB": (32768.0, 0), "DISK_GB": (500.0, 0)}}
         self.flavor_table = dict(flavors) if flavors is not None else None
+        self.image_names = tuple(images) if images is not None else None
+        self.offered_networks = tuple(networks)
         self.calls: dict[str, int] = {}  # operation -> how many times it was called (retry checks)
 
     @property
@@ -239,6 +275,14 @@ class InMemoryDriver:
         if self.flavor_table is None:
             raise CloudError(f"{self._cloud}: flavor sizes unknown")
         return dict(self.flavor_table)
+
+    def images(self) -> list[ImageInfo]:
+        self._check("images", None)
+        return [ImageInfo(name, f"img-{name}") for name in sorted(self.image_names or ())]
+
+    def networks(self) -> list[NetworkInfo]:
+        self._check("networks", None)
+        return sorted(self.offered_networks, key=lambda n: n.name)
 
     def _limit(self, project_id: str, key: str) -> int:
         default = {"instances": self.default_instances}.get(key, -1)
@@ -289,6 +333,9 @@ class InMemoryDriver:
                 need = {"instances": 1, "cores": size.vcpus if size else 0, "ram": size.ram_mb if size else 0}
             elif kind == ResourceKind.VOLUME:
                 need = {"volumes": 1, "gigabytes": int(spec.get("size_gb") or 0)}
+            image = spec.get("image")
+            if kind == ResourceKind.SERVER and self.image_names is not None and image not in self.image_names:
+                raise CloudError(f"{self._cloud}: image {image!r} not found", status=404)
             over = self._over_quota(project_id, need) if need else None
             if over is not None:
                 raise CloudError(over, quota=True, status=403 if kind == ResourceKind.SERVER else 413)

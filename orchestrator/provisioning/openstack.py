@@ -28,6 +28,8 @@ from orchestrator.provisioning.driver import (
     CloudObject,
     FlavorSize,
     HostCapacity,
+    ImageInfo,
+    NetworkInfo,
     TransientCloudError,
 )
 from orchestrator.provisioning.plan import ResourceKind
@@ -239,6 +241,27 @@ class OpenStackDriver:
                 str(f.name): FlavorSize(int(f.vcpus), int(f.ram), int(f.disk or 0))
                 for f in self._connect().compute.flavors()
             }
+
+    def images(self) -> list[ImageInfo]:
+        """Active images every project may boot (public or community), by name."""
+        with self._calls("list images"):
+            found = [
+                ImageInfo(str(i.name), str(i.id), int(i.min_disk or 0))
+                for i in self._connect().image.images()
+                if i.status == "active" and i.visibility in ("public", "community") and i.name
+            ]
+            return sorted(found, key=lambda i: i.name)
+
+    def networks(self) -> list[NetworkInfo]:
+        """External networks (routers' gateways, floating IPs) and shared networks, by name."""
+        with self._calls("list networks"):
+            net = self._connect().network
+            seen: dict[str, NetworkInfo] = {}
+            for n in [*net.networks(is_router_external=True), *net.networks(is_shared=True)]:
+                seen[str(n.id)] = NetworkInfo(
+                    str(n.name or n.id), str(n.id), bool(n.is_router_external), bool(n.is_shared)
+                )
+            return sorted(seen.values(), key=lambda n: n.name)
 
     # --- find / create / wait / delete ----------------------------------------------------------------------
     def find(self, kind: ResourceKind, project_id: str, mark: str, spec: Mapping[str, Any]) -> CloudObject | None:

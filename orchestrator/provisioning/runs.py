@@ -22,17 +22,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from core.audit import ChangeContext, record_change
 from core.db import Database
 from core.enums import ChangeAction
+from core.retry import RetryPolicy as RetryPolicy  # re-exported: the tests tune RETRY with it
+from core.retry import call_with_retries
 from core.times import iso, now_utc
 from orchestrator.provisioning.driver import QUOTA_KEYS, CloudDriver, CloudError, CloudObject, FlavorSize, marker
 from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, RunStatus, StepStatus
@@ -52,16 +53,7 @@ T = TypeVar("T")
 SYSTEM_CTX = ChangeContext(actor="yunwang-provisioner", role="system")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of transient cloud errors (5xx, 429, clearing 409s, timeouts, refused connections)."""
-
-    attempts: int = 6
-    initial_s: float = 0.2
-    max_s: float = 4.0
-
-
-RETRY = RetryPolicy()
+RETRY = RetryPolicy()  # transient cloud errors (5xx, 429, clearing 409s, timeouts, refused connections)
 SETTLE_S = 10.0  # how long a dead process's in-flight create may take to land (see `settle`)
 
 
@@ -144,16 +136,7 @@ def call(fn: Callable[[], T], policy: RetryPolicy | None = None, counter: _Attem
         if counter is not None:
             counter.retries += 1
 
-    for attempt in Retrying(
-        retry=retry_if_exception(_is_transient),
-        stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential_jitter(initial=policy.initial_s, max=policy.max_s),
-        before_sleep=before_sleep,
-        reraise=True,
-    ):
-        with attempt:
-            return fn()
-    raise AssertionError("unreachable")  # pragma: no cover
+    return call_with_retries(fn, _is_transient, policy, before_sleep)
 
 
 # --- plan (de)serialisation ------------------------------------------------------------------------------------

@@ -24,16 +24,18 @@ from core.enums import Role
 from core.times import OutputTime
 from core.validation import INT32_MAX, Count, Id, Limit, Offset
 from core.wiring import Key, provider, services
-from orchestrator.placement.engine import PlacementPolicy
+from orchestrator.placement.engine import DRLevel, PlacementPolicy
 from orchestrator.provisioning import capacity
-from orchestrator.provisioning.api import CloudsDep
+from orchestrator.provisioning.api import CloudsDep, StepOut
 from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.driver import CloudCapacity
+from orchestrator.provisioning.runs import steps_of
 from orchestrator.requests import approval, quotas
 from orchestrator.requests import provisioning_hook as provisioning
 from orchestrator.requests import service as svc
+from orchestrator.requests.catalogue import Catalogue, CloudCatalogue, CloudOffer, no_catalogue
 from orchestrator.requests.flavors import CloudFlavors, FlavorCatalog, flavor_table, no_flavors
-from orchestrator.requests.lifecycle import Action, RequestCreate, RequestStatus, Resources
+from orchestrator.requests.lifecycle import Action, RequestCreate, RequestStatus, copies
 from orchestrator.requests.models import ResourceRequest, UnitQuota
 
 PREFIX = "/api/v1"
@@ -137,6 +139,91 @@ class EventOut(BaseModel):
     message: str | None
 
 
+class ImpactOut(BaseModel):
+    """One resource of the unit's quota: left before the request, what it asks (replicas counted), left after
+    (null: no limit on the unit's path); `unit_id` is the unit whose limit binds."""
+
+    resource: str
+    demand: int
+    before: int | None
+    after: int | None
+    unit_id: int | None
+    fits: bool
+
+
+class InboxItemOut(BaseModel):
+    """A request waiting for the caller's approval level, with what it does to the unit's quota."""
+
+    request: RequestOut
+    level: str  # "first" (sub-cloud chief) or "final" (office)
+    quota: list[ImpactOut]
+    fits: bool
+
+
+class PlacementPreviewOut(BaseModel):
+    """Where placement would put the request now, explained; nothing is stored or reserved."""
+
+    request_id: int
+    code: str
+    candidates: int
+    placement: dict[str, Any]
+
+
+class ResumeOut(BaseModel):
+    """The request after resuming, and what resuming did."""
+
+    request: RequestOut
+    message: str | None
+
+
+class FlavorOfferOut(BaseModel):
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    clouds: list[str]
+
+
+class ImageOfferOut(BaseModel):
+    name: str
+    min_disk_gb: int
+    clouds: list[str]
+
+
+class NetworkOfferOut(BaseModel):
+    name: str
+    external: bool
+    shared: bool
+    clouds: list[str]
+
+
+class CloudOfferOut(BaseModel):
+    cloud: str
+    availability_zone: str | None
+    errors: list[str]
+
+
+class DRChoiceOut(BaseModel):
+    value: str
+    label: str
+    copies: int
+    explanation: str
+
+
+class CatalogueOut(BaseModel):
+    """What the clouds offer to a request (申请目录): flavors (with the clouds whose sizes agree), images, the
+    external/shared networks requested networks are routed to, and the DR choices with the sites they use."""
+
+    clouds: list[CloudOfferOut]
+    flavors: list[FlavorOfferOut]
+    ambiguous_flavors: dict[str, str]
+    images: list[ImageOfferOut]
+    networks: list[NetworkOfferOut]
+    dr_levels: list[DRChoiceOut]
+    core_sites: list[str]
+    dr_sites: list[str]
+
+
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: str | None = Field(default=None, max_length=2000)
@@ -175,12 +262,15 @@ class RequestsConfig:
 REQUESTS_CONFIG: Key[RequestsConfig] = Key("requests_config")
 CAPACITY_SOURCE: Key[CapacitySource] = Key("capacity_source")
 FLAVOR_CATALOG: Key[FlavorCatalog] = Key("flavor_catalog")
+CLOUD_CATALOGUE: Key[Catalogue] = Key("cloud_catalogue")
+get_cloud_catalogue = provider(CLOUD_CATALOGUE)
 get_requests_config = provider(REQUESTS_CONFIG)
 get_capacity_source = provider(CAPACITY_SOURCE)
 get_flavor_catalog = provider(FLAVOR_CATALOG)
 ConfigDep = Annotated[RequestsConfig, Depends(get_requests_config)]
 CapacityDep = Annotated[CapacitySource, Depends(get_capacity_source)]
 FlavorsDep = Annotated[FlavorCatalog, Depends(get_flavor_catalog)]
+CatalogueDep = Annotated[Catalogue, Depends(get_cloud_catalogue)]
 
 
 class RequestsCollector(Collector):
@@ -213,15 +303,89 @@ def install(
 ) -> FlavorCatalog:
     """Wire the scheduler into the app: router, metrics collector, capacity source and flavor catalogue."""
     services(app).provide(REQUESTS_CONFIG, config)
-    services(app).provide(CAPACITY_SOURCE, sampled_capacity(clouds))
-    catalog = services(app).provide(FLAVOR_CATALOG, CloudFlavors(clouds.drivers) if clouds.configured else no_flavors)
+    catalog = provide_clouds(app, clouds)
     app.include_router(build_router())
     registry.register(RequestsCollector(db))
     return catalog
 
 
+def provide_clouds(app: FastAPI, clouds: Clouds) -> FlavorCatalog:
+    """What the request routes read from the clouds: capacity samples, the flavor table, the catalogue."""
+    services(app).provide(CAPACITY_SOURCE, sampled_capacity(clouds))
+    services(app).provide(CLOUD_CATALOGUE, CloudCatalogue(clouds.drivers) if clouds.configured else no_catalogue)
+    return services(app).provide(FLAVOR_CATALOG, CloudFlavors(clouds.drivers) if clouds.configured else no_flavors)
+
+
+DR_TEXT = {
+    DRLevel.NONE: ("不做灾备 / no DR", "一个站点一份 / one copy in one site"),
+    DRLevel.REMOTE_DR: (
+        "异地灾备 / remote DR",
+        "主用在核心站点，副本在另一城市的灾备站点；配额按两份计 / primary in a core site, a replica in a DR site of "
+        "another city; quota counts both copies",
+    ),
+    DRLevel.ACTIVE_ACTIVE: (
+        "双活 / active-active",
+        "两份同时服务：核心站点与另一城市的灾备站点；配额按两份计 / two serving copies, a core site and a DR site "
+        "of another city; quota counts both",
+    ),
+}
+
+
+def catalogue_of(offers: list[CloudOffer], flavors: FlavorCatalog, policy: PlacementPolicy) -> CatalogueOut:
+    """The clouds' offers merged by name (a flavor whose sizes differ between clouds is listed as ambiguous)."""
+    table, ambiguous = flavor_table(flavors)
+    by_flavor: dict[str, list[str]] = {}
+    images: dict[str, tuple[int, list[str]]] = {}
+    networks: dict[str, tuple[bool, bool, list[str]]] = {}
+    for o in offers:
+        for name in o.flavors:
+            by_flavor.setdefault(name, []).append(o.cloud)
+        for img in o.images:
+            images.setdefault(img.name, (img.min_disk_gb, []))[1].append(o.cloud)
+        for net in o.networks:
+            networks.setdefault(net.name, (net.external, net.shared, []))[2].append(o.cloud)
+    return CatalogueOut(
+        clouds=[CloudOfferOut(cloud=o.cloud, availability_zone=o.availability_zone, errors=o.errors) for o in offers],
+        flavors=[
+            FlavorOfferOut(name=n, vcpus=f.vcpus, ram_mb=f.ram_mb, disk_gb=f.disk_gb, clouds=by_flavor.get(n, []))
+            for n, f in sorted((table or {}).items(), key=lambda kv: (kv[1].vcpus, kv[1].ram_mb, kv[0]))
+        ],
+        ambiguous_flavors=dict(ambiguous),
+        images=[ImageOfferOut(name=n, min_disk_gb=d, clouds=c) for n, (d, c) in sorted(images.items())],
+        networks=[
+            NetworkOfferOut(name=n, external=e, shared=sh, clouds=c) for n, (e, sh, c) in sorted(networks.items())
+        ],
+        dr_levels=[
+            DRChoiceOut(value=level.value, label=DR_TEXT[level][0], copies=copies(level), explanation=DR_TEXT[level][1])
+            for level in DRLevel
+        ],
+        core_sites=list(policy.core_sites),
+        dr_sites=list(policy.dr_sites),
+    )
+
+
 def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested routes, each simple
     router = APIRouter(prefix=PREFIX, tags=["multi-cloud scheduler / 多云共治"])
+
+    @router.get("/catalogue", summary="What the clouds offer / 申请目录", response_model=CatalogueOut)
+    def catalogue(p: CurrentPrincipal, offers: CatalogueDep, flavors: FlavorsDep, config: ConfigDep) -> CatalogueOut:
+        return catalogue_of(list(offers()), flavors, config.policy)
+
+    @router.get("/requests/inbox", summary="Waiting for my approval / 待我审批", response_model=list[InboxItemOut])
+    def inbox(session: SessionDep, p: CurrentPrincipal) -> list[InboxItemOut]:
+        out = []
+        for row in svc.inbox(session, p):
+            rows = quotas.impact(quotas.chain_for(session, row.unit_id), svc.demand_of(row))
+            impact = [ImpactOut(**vars(i), fits=i.fits) for i in rows]
+            out.append(
+                InboxItemOut(
+                    request=RequestOut.of(row),
+                    level="final" if row.first_level_done else "first",
+                    quota=impact,
+                    fits=all(i.fits for i in impact),
+                )
+            )
+        return out
 
     @router.post("/requests", status_code=201, summary="Create a draft request / 新建资源申请")
     def create_request(
@@ -338,6 +502,56 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.rollback()  # a fresh snapshot of what provisioning committed
         return RequestOut.of(svc.get(session, p, request_id))
 
+    @router.get(
+        "/requests/{request_id}/placement-preview",
+        summary="Where placement would put it now, explained (stores nothing) / 调度预览",
+        response_model=PlacementPreviewOut,
+    )
+    def placement_preview(
+        request_id: Id, session: SessionDep, p: CurrentPrincipal, config: ConfigDep, source: CapacityDep
+    ) -> PlacementPreviewOut:
+        row = svc.get(session, p, request_id)
+        cands = svc.candidates(session, source(session))
+        decision = svc.explained_placement(session, row, cands, config.policy)
+        session.rollback()  # a read: nothing of it is kept
+        return PlacementPreviewOut(
+            request_id=request_id, code=row.code, candidates=len(cands), placement=decision.explain()
+        )
+
+    @router.get(
+        "/requests/{request_id}/steps",
+        summary="Its provisioning step log / 开通步骤",
+        response_model=list[StepOut],
+    )
+    def request_steps(
+        request_id: Id, session: SessionDep, p: CurrentPrincipal, db: DatabaseDep
+    ) -> list[dict[str, Any]]:
+        code = svc.get(session, p, request_id).code
+        session.rollback()
+        return steps_of(db, code)
+
+    @router.post(
+        "/requests/{request_id}/resume",
+        summary="Resume an interrupted provisioning or retirement / 继续开通或退役",
+        response_model=ResumeOut,
+    )
+    def resume(
+        request_id: Id,
+        request: Request,
+        session: SessionDep,
+        p: CurrentPrincipal,
+        db: DatabaseDep,
+        clouds: CloudsDep,
+        config: ConfigDep,
+    ) -> ResumeOut:
+        row = svc.get(session, p, request_id)
+        approval.authorize(p, Action.PROVISION, svc.facts(row))
+        session.rollback()  # end this read; provisioning commits step by step in its own sessions
+        ctx = change_context(request, p)
+        result = provisioning.resume(db, p, ctx, request_id, clouds.driver_for(), config.managed_quotas)
+        session.rollback()
+        return ResumeOut(request=RequestOut.of(svc.get(session, p, request_id)), message=result.message)
+
     @router.get("/requests/{request_id}/events", summary="A request's events / 申请动态")
     def request_events(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> list[EventOut]:
         svc.get(session, p, request_id)
@@ -360,10 +574,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         approval.require_read(p, unit_id, "quota")
         chain = quotas.chain_for(session, unit_id)
         own = quotas.limits_of(session.get(UnitQuota, unit_id))
-        headroom = {
-            f: min((lv.limits[f] - getattr(lv.used, f) for lv in chain if f in lv.limits), default=None)
-            for f in Resources.FIELDS
-        }
+        headroom = quotas.headroom(chain)
         return {
             "unit_id": unit_id,
             "limits": own,

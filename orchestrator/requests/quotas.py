@@ -74,6 +74,42 @@ def check(demand: Resources, chain: Sequence[QuotaLevel]) -> list[Excess]:
     return out
 
 
+def headroom(chain: Sequence[QuotaLevel]) -> dict[str, int | None]:
+    """What is left per resource under the tightest limit on the path (None: no limit anywhere on it)."""
+    return {
+        f: min((lv.limits[f] - getattr(lv.used, f) for lv in chain if f in lv.limits), default=None) for f in FIELDS
+    }
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a request does to one resource of its unit's quota: left before, asked, left after."""
+
+    resource: str
+    demand: int
+    before: int | None  # None: no limit on the path
+    after: int | None
+    unit_id: int | None  # the unit whose limit is the tightest
+
+    @property
+    def fits(self) -> bool:
+        return self.after is None or self.after >= 0 or self.demand == 0
+
+
+def impact(chain: Sequence[QuotaLevel], demand: Resources) -> list[Impact]:
+    """Per resource: the headroom before and after `demand` (a request not yet reserving), and whose limit binds."""
+    out: list[Impact] = []
+    for f in FIELDS:
+        levels = [(lv.limits[f] - getattr(lv.used, f), lv.unit_id) for lv in chain if f in lv.limits]
+        need = getattr(demand, f)
+        if not levels:
+            out.append(Impact(f, need, None, None, None))
+            continue
+        left, unit_id = min(levels)
+        out.append(Impact(f, need, left, left - need, unit_id))
+    return out
+
+
 def limit_problems(new: Limits, ancestor_limits: Sequence[Limits], child_limits: Sequence[Limits]) -> list[Problem]:
     """Why a unit's new limits break the hierarchy (ancestors nearest first)."""
     problems: list[Problem] = []

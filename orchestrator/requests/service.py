@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction, Role
 from core.errors import Conflict, NotFound, Problem, RuleViolation, ValidationFailed
-from core.identity import Principal, unit_subtree
+from core.identity import Principal, identity_key, unit_subtree
 from core.times import today_beijing
 from inventory.models import Cloud, InformationSystem
 from migrations_plan import zombie_policy
 from orchestrator.placement.engine import Candidate, Decision, PlacementPolicy, PlacementRequest, Removal, place
 from orchestrator.provisioning.driver import CloudCapacity, FlavorSize
-from orchestrator.requests import approval, quotas
+from orchestrator.requests import approval, notify, quotas
 from orchestrator.requests.flavors import resolve_bundle
 from orchestrator.requests.lifecycle import (
     Action,
@@ -109,19 +109,21 @@ def _zombie_verdict(session: Session, system_id: int | None) -> zombie_policy.Ve
     return v
 
 
-def add_event(session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None) -> None:
-    session.add(
-        RequestEvent(
-            request_id=row.id,
-            unit_id=row.unit_id,
-            at=ctx.when(),
-            kind=kind,
-            status=row.status,
-            actor=ctx.actor,
-            actor_role=ctx.role,
-            message=message,
-        )
+def add_event(
+    session: Session, row: ResourceRequest, kind: EventKind, ctx: ChangeContext, message: str | None
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=row.id,
+        unit_id=row.unit_id,
+        at=ctx.when(),
+        kind=kind,
+        status=row.status,
+        actor=ctx.actor,
+        actor_role=ctx.role,
+        message=message,
     )
+    session.add(event)
+    return event
 
 
 def apply(
@@ -153,8 +155,9 @@ def apply(
         changes(row)
     after = state_of(row)
     record_change(session, ctx, KIND, row.id, ChangeAction.DECIDE, before, after, object_code=row.code, message=message)
-    add_event(session, row, event or EVENT_OF[action], ctx, message)
+    happened = add_event(session, row, event or EVENT_OF[action], ctx, message)
     session.flush()
+    notify.transition(session, row, happened, requesters(session, row))  # outcomes → requesters (outbox)
     return True
 
 
@@ -245,6 +248,7 @@ def submit(
     if row.office_review:  # a zombie candidate: the office decides itself, with the reason on the request
         add_event(session, row, EventKind.COMMENT, system_ctx, row.office_review)
         session.flush()
+        notify.awaiting(session, row)  # approval waiting → its approvers (outbox)
         return row
     verdict = approval.auto_approval(rules, demand, row.dr_level, within_quota=True)
     if verdict.approve:
@@ -258,6 +262,7 @@ def submit(
             event=EventKind.AUTO_APPROVED,
         )
         apply(session, SYSTEM, system_ctx, row, Action.APPROVE, message=verdict.reason, event=EventKind.AUTO_APPROVED)
+    notify.awaiting(session, row)  # still waiting (not auto-approved) → its approvers (outbox)
     return row
 
 
@@ -265,6 +270,7 @@ def first_approve(
     session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
 ) -> ResourceRequest:
     apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+    notify.awaiting(session, row)  # the final approval waits → the office (outbox)
     return row
 
 
@@ -424,6 +430,34 @@ def record_refusal(session: Session, ctx: ChangeContext, row: ResourceRequest, d
     session.flush()
 
 
+def placement_request(session: Session, row: ResourceRequest) -> PlacementRequest:
+    """What placement needs of a request: one copy's size, its unit line, its DR level."""
+    system = session.get(InformationSystem, row.system_id) if row.system_id else None
+    one = site_demand(Bundle.model_validate(row.bundle))
+    return PlacementRequest(
+        request_id=row.code,
+        unit_id=row.unit_id,
+        unit_path=tuple(u.id for u in quotas.unit_path(session, row.unit_id)),
+        vcpus=one.vcpus,
+        ram_mb=one.ram_mb,
+        disk_gb=one.disk_gb,
+        dr_level=row.dr_level,
+        classified=bool(system and system.classified),
+    )
+
+
+def explained_placement(
+    session: Session, row: ResourceRequest, cands: Sequence[Candidate], policy: PlacementPolicy
+) -> Decision:
+    """The placement decision for a request over these candidates (a refusal also names unsampled clouds).
+    Writes nothing: `schedule` stores it; the approvers' preview only shows it."""
+    decision = place(placement_request(session, row), cands, policy)
+    if decision.ok:
+        return decision
+    named = session.scalars(select(Cloud.clouds_yaml_name).where(Cloud.clouds_yaml_name.is_not(None)))
+    return with_sample_gaps(decision, [str(n) for n in named], cands)
+
+
 def schedule(
     session: Session,
     p: Principal,
@@ -439,24 +473,9 @@ def schedule(
 
     def check() -> None:
         _zombie_verdict(session, row.system_id)  # retired since approval: refused
-        system = session.get(InformationSystem, row.system_id) if row.system_id else None
         quotas.require_within(session, row.unit_id, demand_of(row), exclude_request=row.id)
-        one = site_demand(Bundle.model_validate(row.bundle))
-        path = tuple(u.id for u in quotas.unit_path(session, row.unit_id))
-        preq = PlacementRequest(
-            request_id=row.code,
-            unit_id=row.unit_id,
-            unit_path=path,
-            vcpus=one.vcpus,
-            ram_mb=one.ram_mb,
-            disk_gb=one.disk_gb,
-            dr_level=row.dr_level,
-            classified=bool(system and system.classified),
-        )
-        decision = place(preq, cands, policy)
+        decision = explained_placement(session, row, cands, policy)
         if not decision.ok:
-            named = session.scalars(select(Cloud.clouds_yaml_name).where(Cloud.clouds_yaml_name.is_not(None)))
-            decision = with_sample_gaps(decision, [str(n) for n in named], cands)
             refused.append(decision)
             detail = [
                 Problem(f"{r.candidate}: {r.filter}: {r.reason}", field="placement") for r in decision.removed[:50]
@@ -493,6 +512,21 @@ def events(
     if p.units is not None:
         q = q.where(RequestEvent.unit_id.in_(list(p.units)))
     return list(session.scalars(q))
+
+
+def inbox(session: Session, p: Principal) -> list[ResourceRequest]:
+    """Submitted requests waiting for the principal's approval level (待我审批), oldest first: a sub-cloud chief's
+    first level (its own unit is the approver unit), the office's final level (first level given); the admin
+    sees both. Requests the principal created or submitted are not theirs to decide (segregation of duties)."""
+    q = select(ResourceRequest).where(ResourceRequest.status == RequestStatus.SUBMITTED).order_by(ResourceRequest.id)
+    if p.role == Role.SUB_CLOUD_CHIEF:
+        q = q.where(ResourceRequest.first_level_done.is_(False), ResourceRequest.approver_unit_id == p.unit_id)
+    elif p.role == Role.CLOUD_CHIEF_OFFICE:
+        q = q.where(ResourceRequest.first_level_done.is_(True))
+    elif p.role != Role.ADMIN:
+        raise approval.forbid(f"role {p.role.value} approves nothing")
+    me = identity_key(p.name)
+    return [row for row in session.scalars(q) if me not in {identity_key(n) for n in requesters(session, row)}]
 
 
 def list_requests(

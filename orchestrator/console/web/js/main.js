@@ -2,6 +2,7 @@
 import { start } from "./core.js";
 import "./home.js";
 import "./inventory.js";
+import "./requests-index.js";
 import "./extranet-node.js"; // imports extranet.js (map, node list)
 
 start();
