@@ -15,7 +15,7 @@ import migrations_plan
 import orchestrator
 
 # Packages that own tables; each keeps its revisions in <package>/migrations/versions.
-PACKAGES = (inventory, collectors, dashboards, orchestrator, migrations_plan)
+PACKAGES = (inventory, collectors, dashboards, orchestrator, migrations_plan, core)
 MODEL_MODULES = (
     "core.models",
     "inventory.models",
