@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
-from core.db import Database
+from core.db import Base, Database
 from core.models import Account, AuthSession, ChangeLog, OidcFlow
 from tests.builders import Inv
 from tests.live_server import LiveServer, free_port
@@ -96,7 +96,7 @@ def sign_in_at_provider(c: httpx.Client, live: LiveServer, login: str) -> str:
     raise AssertionError(f"never came back to the callback: {url}")
 
 
-def _count(db: Database, model: type, *where: object) -> int:
+def _count(db: Database, model: type[Base], *where: ColumnElement[bool]) -> int:
     with db.session() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
