@@ -104,7 +104,9 @@ def test_five_failures_lock_for_fifteen_minutes(any_db: Database) -> None:
     with any_db.session() as s:
         accounts.create(s, _ctx(), _new())
         for i in range(4):
-            assert accounts.login(s, _ctx("zhang.wei", T0 + timedelta(seconds=i)), "zhang.wei", "wrong password!") is None
+            assert (
+                accounts.login(s, _ctx("zhang.wei", T0 + timedelta(seconds=i)), "zhang.wei", "wrong password!") is None
+            )
         a = accounts.require(s, "zhang.wei")
         assert (a.failed_logins, a.locked_until) == (4, None)
         assert accounts.login(s, _ctx("zhang.wei", T0 + timedelta(seconds=4)), "zhang.wei", "wrong again!!") is None

@@ -129,7 +129,7 @@ def test_refusals_say_the_same_whatever_was_wrong_and_five_lock(web: tuple[TestC
     assert len(set(answers)) == 1 and answers[0].startswith("用户名或密码错误")
     assert "yw_session" not in c.cookies
     with db.session() as s:
-        outcomes = [e.after["outcome"] for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins"))]
+        outcomes = [(e.after or {})["outcome"] for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins"))]
         assert outcomes == ["unknown_username"] + ["wrong_password"] * 4 + ["locked_out", "locked"]
         a = accounts.require(s, "li.dept")
         assert a.locked_until is not None
