@@ -1,4 +1,5 @@
-"""Sign-in routes: `POST /auth/login` (password → session cookies), `POST /auth/logout`, and who the caller is.
+"""Sign-in routes: `POST /auth/login` (password → session cookies), `POST /auth/logout`; `who` (the caller, as
+`GET /api/v1/me` in orchestrator/console/api.py and the login answer show it).
 
 The console's scripts call these with JSON and `credentials: "same-origin"`, and send the `yw_csrf` cookie's
 value as `X-CSRF-Token` on every state-changing call (core.sessions). Who may call each route is its row in the
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from core import accounts, sessions
 from core.audit import ChangeContext
 from core.db import Base
-from core.deps import CurrentPrincipal, SessionDep
+from core.deps import SessionDep
 from core.errors import Problem, ValidationFailed
 from core.identity import Principal
 from core.models import Account
@@ -32,7 +33,7 @@ class LoginIn(BaseModel):
 
 
 class WhoOut(ResponseModel):
-    """The signed-in caller (as `GET /api/v1/me`)."""
+    """The signed-in caller (the login answer; `GET /api/v1/me` adds the unit code and scope)."""
 
     name: str
     display_name: str | None = None
@@ -123,11 +124,6 @@ def build_router() -> APIRouter:
             session.commit()
         sessions.clear_cookies(response, sessions.is_secure(request, config))
         return {"status": "signed_out"}
-
-    @router.get("/api/v1/me", response_model=WhoOut, response_model_exclude_unset=True, summary="当前用户 / Who am I")
-    def me(principal: CurrentPrincipal, request: Request, session: SessionDep) -> dict[str, Any]:
-        """Who the caller is, for a session (with its CSRF value) or a bearer token alike."""
-        return who(session, principal, request)
 
     return router
 

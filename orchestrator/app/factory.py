@@ -114,7 +114,7 @@ def create_app(
     install_openapi(app)
     install_docs(app)  # /docs and /redoc from installed assets, no CDN
 
-    auth_api.install(app, auth_config(settings))  # sign-in, sessions (cookies + CSRF), /api/v1/me
+    auth_api.install(app, auth_config(settings))  # sign-in, sessions (cookies + CSRF)
     oidc_api.install(app, oidc_config(settings))  # single sign-on (统一身份认证), when YUNWANG_OIDC_* is set
     accounts_api.install(app)
     app.include_router(rates_router())
@@ -122,7 +122,7 @@ def create_app(
     app.include_router(office_router())
     app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
     console_pages.install(app)  # GET / (the console) and its assets
-    console_api.install(app)  # GET /api/v1/me
+    console_api.install(app)  # GET /api/v1/me (a token or a session: core.auth_api.who)
     core_metrics.install(app, registry)  # /metrics and the HTTP latency middleware
     rates_metrics.install(app, db, registry, jobs, settings.metrics_recompute_seconds)
     collectors = install_collectors(app, settings, db, registry, jobs, components.stoppers)

@@ -170,7 +170,6 @@ def _auth() -> dict[tuple[str, str], Permission]:
         ("POST", "/auth/logout"): PUBLIC,  # ends only the caller's own session (CSRF checked while it lives)
         ("GET", "/auth/oidc/login"): PUBLIC,
         ("GET", "/auth/oidc/callback"): PUBLIC,  # state, PKCE and the id_token are checked there
-        ("GET", "/api/v1/me"): EVERYONE,
         ("GET", a): frozenset({R.ADMIN}),
         ("POST", a): frozenset({R.ADMIN}),
         ("PATCH", a + "/{account_id}"): frozenset({R.ADMIN}),

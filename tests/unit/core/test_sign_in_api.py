@@ -114,7 +114,7 @@ def test_bearer_tokens_still_work_and_need_no_csrf(web: tuple[TestClient, Databa
     c.cookies.set("yw_session", "a-stale-cookie")  # bearer first: a stale cookie beside it does not matter
     headers = {"Authorization": f"Bearer {token}"}
     me = c.get("/api/v1/me", headers=headers).json()
-    assert (me["name"], me["auth"]) == ("ci-robot", "token") and "csrf" not in me
+    assert (me["name"], me["auth"], me["csrf"]) == ("ci-robot", "token", None)
     r = c.post("/api/v1/accounts", json={"username": "x.ops", "password": PW, "role": "auditor"}, headers=headers)
     assert r.status_code == 201
 
@@ -129,7 +129,9 @@ def test_refusals_say_the_same_whatever_was_wrong_and_five_lock(web: tuple[TestC
     assert len(set(answers)) == 1 and answers[0].startswith("用户名或密码错误")
     assert "yw_session" not in c.cookies
     with db.session() as s:
-        outcomes = [(e.after or {})["outcome"] for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins"))]
+        outcomes = [
+            (e.after or {})["outcome"] for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins"))
+        ]
         assert outcomes == ["unknown_username"] + ["wrong_password"] * 4 + ["locked_out", "locked"]
         a = accounts.require(s, "li.dept")
         assert a.locked_until is not None

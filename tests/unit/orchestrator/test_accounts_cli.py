@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from core.db import Database
 from core.models import Account, ChangeLog
+from orchestrator.app import cli
 from orchestrator.app.cli import app
 from tests.builders import Inv
 
@@ -17,6 +18,7 @@ PW = "cli passphrase 2026"
 @pytest.fixture
 def runner(db: Database, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("YUNWANG_DATABASE_URL", db.url)
+    monkeypatch.setattr(cli.console, "width", 200)  # the shared console: wide enough for the table's rows
     return CliRunner()
 
 
