@@ -223,3 +223,24 @@ def test_no_password_hash_or_session_id_in_responses_or_logs(
         assert all(secret not in t for t in texts)
     assert all("password" not in k for row in listed.json() for k in row)
     assert bad.status_code == 422  # too long: refused before any hashing, and not echoed
+
+
+def test_admin_changes_role_unit_and_disabled_but_not_its_own(web: tuple[TestClient, Database, int]) -> None:
+    c, db, _ = web
+    _login(c, "root.admin", ADMIN_PW)
+    h = {"X-CSRF-Token": c.cookies["yw_csrf"]}
+    with db.session() as s:
+        dept, me = accounts.require(s, "li.dept").id, accounts.require(s, "root.admin").id
+    r = c.patch(f"/api/v1/accounts/{dept}", json={"role": "auditor", "unit_id": None, "role_x": 1}, headers=h)
+    assert r.status_code == 422  # unknown field: nothing changed
+    r = c.patch(f"/api/v1/accounts/{dept}", json={"role": "sub_cloud_chief", "unit_id": None}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "unit_id"  # scoped needs a unit
+    r = c.patch(f"/api/v1/accounts/{dept}", json={"role": "auditor", "unit_id": None, "disabled": True}, headers=h)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["role"], body["unit_id"], body["disabled"]) == ("auditor", None, True)
+    assert body["created_at"].endswith("+00:00") and "password_hash" not in body
+    assert c.patch(f"/api/v1/accounts/{me}", json={"disabled": True}, headers=h).status_code == 403
+    with db.session() as s:
+        kinds = [(e.actor, e.object_id) for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "accounts"))]
+    assert kinds[-1] == ("root.admin", dept) and len(kinds) == 3  # two created in setup, one change
