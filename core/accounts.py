@@ -8,6 +8,7 @@ disabled (and costs the same hashing work), so it never tells a guesser which us
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,8 +38,6 @@ LOGIN_REFUSED = (
 
 def normalise_username(name: str) -> str:
     """The username as stored: NFKC, white space collapsed; never empty, never the reserved `system:` prefix."""
-    import unicodedata
-
     clean = " ".join(unicodedata.normalize("NFKC", name).split())
     if not clean or len(clean) > 100 or clean.casefold().startswith(RESERVED_NAME_PREFIX):
         raise ValidationFailed(
