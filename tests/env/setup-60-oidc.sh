@@ -18,7 +18,9 @@ if ! cmp -s "$SRC/package-lock.json" "$DIR/.installed-lock.json" || [ ! -d "$DIR
 fi
 ready() { curl -sf "$ISSUER/.well-known/openid-configuration" 2>/dev/null | grep -q "\"issuer\":\"$ISSUER\""; }
 if ! ready; then
-  (cd "$DIR" && OIDC_PORT=$PORT nohup node provider.mjs >"$DIR/provider.log" 2>&1 & echo $! >"$DIR/provider.pid")
+  # exec: the pid written is node's own, so teardown-60-oidc.sh stops exactly this process
+  (cd "$DIR" && exec env OIDC_PORT=$PORT nohup node provider.mjs >"$DIR/provider.log" 2>&1) &
+  echo $! >"$DIR/provider.pid"
   for _ in $(seq 1 60); do ready && break; sleep 0.5; done
   ready || { echo "oidc: provider did not start: $(tail -5 "$DIR/provider.log")" >&2; exit 1; }
 fi
