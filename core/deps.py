@@ -4,11 +4,16 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from core import sessions
 from core.audit import ChangeContext, Guard
 from core.db import Database
+from core.errors import Problem, Unauthorized
 from core.identity import Principal, authenticate
+from core.models import AuthSession
+from core.times import from_db, now_utc
 from core.wiring import DATABASE, services
 
 
@@ -44,13 +49,38 @@ def get_principal(
     token = None
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
-    principal = authenticate(session, token)
+    sid = request.cookies.get(sessions.SESSION_COOKIE)
+    # Machines keep their bearer tokens (checked first); a browser signed in with a password or single sign-on
+    # sends its session cookie instead.
+    principal = authenticate(session, token) if token or not sid else _from_session(request, session, sid)
     # End the authentication's transaction: on SQLite a write request's transaction holds the write lock
     # from its first statement, and a route that writes through its own sessions (a sweep, a job run)
     # must not wait behind its own request. The route's first statement starts a new transaction.
     if session.in_transaction():
         session.commit()
     request.state.principal = principal
+    return principal
+
+
+def _from_session(request: Request, session: Session, sid: str) -> Principal:
+    """The principal of a session cookie; CSRF checked for state-changing methods; last seen kept fresh."""
+    config, now = sessions.auth_config(request), now_utc()
+    found = sessions.find(session, sid, config, now)
+    if found is None:
+        raise Unauthorized(
+            "会话已过期或无效，请重新登录 / the session expired or is not valid: sign in again",
+            [Problem("expired or unknown session", field="session")],
+        )
+    row, account = found
+    sessions.check_csrf(request, row)
+    principal = sessions.principal_of(session, account)
+    if now - from_db(row.last_seen_at) >= sessions.TOUCH_EVERY:
+        touch = update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now)
+        if request.method in ("GET", "HEAD"):  # a read session: write the time through a short write session
+            with get_database(request).session() as writer:
+                writer.execute(touch)
+        else:
+            session.execute(touch)
     return principal
 
 

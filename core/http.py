@@ -136,7 +136,7 @@ class RequestContext:
             for k, v in SECURITY_HEADERS.items():
                 out.setdefault(k, v)
             out["x-request-id"] = rid
-            if path.startswith("/api/"):
+            if path.startswith(("/api/", "/auth/")):  # API bodies and sign-in answers are never cached
                 out["cache-control"] = "no-store"
 
         async def send_wrapped(message: Message) -> None:

@@ -1,4 +1,5 @@
-"""Platform tables: the audit log (who changed or decided what, when), API tokens, job runs and job leases.
+"""Platform tables: the audit log (who changed or decided what, when), API tokens, job runs and job leases,
+accounts with their sessions and single sign-on flows (core's own version branch, core/migrations/versions).
 
 The tables were created by the schema revisions of the packages that used to own them (inventory:
 `change_log`, `api_tokens`; collectors: `collector_job_runs`; orchestrator: `job_leases`), and their later
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, enum_type
@@ -90,3 +91,54 @@ class JobLease(Base):
     run_id: Mapped[int | None] = mapped_column(Integer)  # the collector_job_runs row of the current run
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Account(Base):
+    """A person who signs in to the console: a local password (argon2id hash) or single sign-on (OIDC).
+
+    `username_key` is `core.identity.identity_key(username)`: unique, and never the key of an API token's
+    name (names identify people for segregation of duties). Scoped roles need a unit, as tokens do.
+    """
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    username_key: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    source: Mapped[str] = mapped_column(String(8), default="local")  # local | oidc
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_accounts_oidc"),)
+
+
+class AuthSession(Base):
+    """A signed-in browser: only SHA-256 hashes of the session id and its CSRF token are stored."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute timeout
+
+
+class OidcFlow(Base):
+    """A single sign-on under way: state (hashed), nonce and PKCE verifier, used once by the callback."""
+
+    __tablename__ = "oidc_flows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

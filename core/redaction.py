@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 
-# Names of fields and keys that hold secrets: device passwords, SNMP communities and v3 keys, tokens, API keys.
-SECRET_NAMES = r"password|passwd|secret|community|token|auth_key|priv_key|passphrase|api[_-]?key"
+# Names of fields and keys that hold secrets: device passwords, SNMP communities and v3 keys, tokens, API keys,
+# browser sessions (the session and CSRF cookies, cookie headers) and single sign-on (client secret, PKCE verifier).
+SECRET_NAMES = (
+    r"password|passwd|secret|community|token|auth_key|priv_key|passphrase|api[_-]?key"
+    r"|yw_session|yw_csrf|csrf|cookie|code_verifier"
+)
 SECRET_FIELD = re.compile(SECRET_NAMES, re.I)
 
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (

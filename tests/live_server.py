@@ -59,8 +59,9 @@ class LiveServer:
         factory: str = "orchestrator.app.factory:create_app",
         env: dict[str, str] | None = None,
         timeout: float = 60,
+        port: int | None = None,
     ) -> LiveServer:
-        port = free_port()
+        port = port or free_port()
         work.mkdir(parents=True, exist_ok=True)
         full_env = {
             **os.environ,

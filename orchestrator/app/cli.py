@@ -20,6 +20,7 @@ from dashboards.report_cli import make_app as report_cli
 from inventory.models import Unit
 from migrations_plan.cli import make_app as plan_cli
 from orchestrator.app import schema as dbschema
+from orchestrator.app.accounts_cli import make_app as accounts_cli
 from orchestrator.app.alerting_cli import make_app as alerting_cli
 from orchestrator.app.cloud_cli import make_app as clouds_cli
 from orchestrator.app.factory import create_app
@@ -55,6 +56,7 @@ app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
 app.add_typer(clouds_cli(_settings), name="cloud")
 app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
+app.add_typer(accounts_cli(lambda: Database(_settings().database_url), console), name="accounts")
 app.add_typer(alerting_cli(Settings), name="alerting")
 
 
@@ -138,6 +140,18 @@ def serve(
     uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
 
 
+def _demo_accounts(s: Settings, db: Database, units: list[tuple[Role, str | None]]) -> None:
+    from orchestrator.app import demo_accounts
+
+    with db.session() as session:
+        issued = demo_accounts.issue_accounts(session, units)
+    db.dispose()
+    path = demo_accounts.write_account_file(s.data_dir, issued)
+    console.print(
+        f"demo accounts / 演示账户 (sign in at /; passwords in {path}): " + ", ".join(a.username for a in issued)
+    )
+
+
 @app.command()
 def demo(
     reset: bool = typer.Option(False, "--reset", help="drop everything and load the demo again / 清空后重新加载"),
@@ -171,6 +185,7 @@ def demo(
     finally:
         db.dispose()
     path = demo_setup.write_token_file(s.data_dir, tokens)
+    _demo_accounts(s, db, [(t.role, t.unit_code) for t in tokens])  # console sign-in: one account per role
     table = Table("role / 角色", "token name", "unit / 单位", "token file / 令牌文件", title="demo tokens / 演示令牌")
     for t in tokens:
         table.add_row(t.role.value, t.name, t.unit_code or "-", str(path))

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from core import accounts_api, auth_api, oidc_api
 from core import metrics as core_metrics
 from core.db import Database
 from core.http import RequestContext, install_docs, install_errors, install_openapi
@@ -38,6 +39,7 @@ from dashboards.report_api import build_router as reports_router
 from inventory import api as inventory_api
 from migrations_plan import api as plan_api
 from migrations_plan.planning import scheduled_lookback
+from orchestrator.app.auth_wiring import auth_config, oidc_config
 from orchestrator.app.collectors_wiring import install_collectors
 from orchestrator.app.permission_table import PERMISSIONS
 from orchestrator.app.plan_wiring import plan_services
@@ -123,12 +125,15 @@ def create_app(
     install_openapi(app)
     install_docs(app)  # /docs and /redoc from installed assets, no CDN
 
+    auth_api.install(app, auth_config(settings))  # sign-in, sessions (cookies + CSRF)
+    oidc_api.install(app, oidc_config(settings))  # single sign-on (统一身份认证), when YUNWANG_OIDC_* is set
+    accounts_api.install(app)
     app.include_router(rates_router())
     app.include_router(reports_router())
     app.include_router(office_router())
     app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
     console_pages.install(app)  # GET / (the console) and its assets
-    console_api.install(app)  # GET /api/v1/me
+    console_api.install(app)  # GET /api/v1/me (a token or a session: core.auth_api.who)
     core_metrics.install(app, registry)  # /metrics and the HTTP latency middleware
     rates_metrics.install(app, db, registry, jobs, settings.metrics_recompute_seconds)
     collectors = install_collectors(app, settings, db, registry, jobs, components.stoppers)

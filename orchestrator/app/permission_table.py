@@ -186,9 +186,25 @@ def _notifications() -> dict[tuple[str, str], Permission]:
     }
 
 
+def _auth() -> dict[tuple[str, str], Permission]:
+    """Sign-in (core/auth_api.py, core/oidc_api.py) and the accounts admin (core/accounts_api.py)."""
+    a = "/api/v1/accounts"
+    return {
+        ("POST", "/auth/login"): PUBLIC,  # checks the password itself; failures counted and locked out
+        ("POST", "/auth/logout"): PUBLIC,  # ends only the caller's own session (CSRF checked while it lives)
+        ("GET", "/auth/oidc/login"): PUBLIC,
+        ("GET", "/auth/oidc/callback"): PUBLIC,  # state, PKCE and the id_token are checked there
+        ("GET", a): frozenset({R.ADMIN}),
+        ("POST", a): frozenset({R.ADMIN}),
+        ("PATCH", a + "/{account_id}"): frozenset({R.ADMIN}),
+        ("POST", a + "/{account_id}/unlock"): frozenset({R.ADMIN}),
+    }
+
+
 PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     **_platform(),
     **_notifications(),
+    **_auth(),
     **_inventory(),
     **_requests(),
     **_collectors(),

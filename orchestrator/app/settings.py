@@ -141,6 +141,38 @@ class Settings(BaseSettings):
         default=0.25, description="调度权重：政务云 / weigher `gov_cloud` (prefer the gov cloud)"
     )
 
+    # Sign-in (core/sessions.py, core/oidc.py; docs/security.md).
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="会话 Cookie 的 Secure 标志 / the session cookies' Secure flag: unset = when the request came over "
+        "https; true = always (behind a TLS proxy); false = never (plain-http demo only)",
+    )
+    session_idle_minutes: int = Field(default=480, ge=1, description="会话空闲超时（分钟）/ idle timeout (minutes)")
+    session_absolute_hours: int = Field(
+        default=12, ge=1, description="会话绝对超时（小时）/ absolute session lifetime (hours)"
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="统一身份认证 OIDC 签发者 / OpenID Connect issuer URL (discovery at "
+        "`<issuer>/.well-known/openid-configuration`); unset: single sign-on off",
+    )
+    oidc_client_id: str | None = Field(default=None, description="OIDC 客户端标识 / client id")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="OIDC 客户端密钥 / client secret (never logged or returned)"
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None, description="OIDC 回调地址 / redirect URL registered at the provider (…/auth/oidc/callback)"
+    )
+    oidc_scopes: str = Field(default="openid profile email", description="OIDC 请求范围 / scopes requested")
+    oidc_username_claim: str = Field(default="preferred_username", description="用户名声明 / claim with the username")
+    oidc_role_claim: str = Field(
+        default="yunwang_role", description="角色声明 / claim with the role (a string or a list such as `groups`)"
+    )
+    oidc_unit_claim: str = Field(default="yunwang_unit", description="单位声明 / claim with the unit code")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="角色映射 / claim value → yunwang role (JSON); empty: the claim carries yunwang role names",
+    )
     # Notifications (core/notifications, docs/notifications.md): e-mail over SMTP, the dispatcher's pace.
     smtp_host: str | None = Field(default=None, description="SMTP 服务器 / SMTP host; unset: e-mail deliveries fail")
     smtp_port: int = Field(default=25, description="SMTP 端口 / SMTP port")
