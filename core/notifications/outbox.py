@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.enums import Role
 from core.identity import SCOPED_ROLES, identity_key, unit_subtree
-from core.models import ApiToken
+from core.models import Account, ApiToken
 from core.notifications.messages import render
 from core.notifications.models import (
     DeliveryStatus,
@@ -74,7 +74,11 @@ def role_matches(audience: Audience, role: Role, unit_id: int | None, scopes: _S
 
 
 def active_identity(session: Session, name: str) -> tuple[Role, int | None] | None:
-    """A principal's current role and unit: its active (unrevoked, unexpired) API token, or None."""
+    """A principal's current role and unit: its enabled sign-in account or its active (unrevoked, unexpired) API
+    token; None when neither exists any more."""
+    account = session.scalar(select(Account).where(Account.username_key == identity_key(name)))
+    if account is not None and not account.disabled:
+        return account.role, account.unit_id
     now = now_utc()
     for token in session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked.is_(False))):
         if token.expires_at is None or from_db(token.expires_at) > now:

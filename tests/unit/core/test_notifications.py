@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from collectors import store
+from core import accounts
 from core.audit import ChangeContext
 from core.db import Database
 from core.enums import Role
@@ -139,6 +140,27 @@ def test_audience_scope_roles_names_and_exact_unit(db: Database) -> None:
     assert _targets(db, ids[0]) == {subs["role_dept_city"], subs["own_dept_county"], subs["own_dept_other"]}
     assert _targets(db, ids[1]) == {chief_city}
     assert chief_region not in _targets(db, ids[1])
+
+
+def test_signed_in_accounts_own_subscriptions_like_token_holders(db: Database) -> None:
+    """A person who signs in with an account (no API token) gets their own subscriptions; a disabled one does not."""
+    with db.session() as s:
+        b = Inv(s).basic()
+        ctx = ChangeContext(actor="admin", role="admin")
+        accounts.create(
+            s, ctx, accounts.NewAccount("王五", Role.DEPARTMENT_USER, b["county_unit"], password="a-long-passphrase")
+        )
+        gone = accounts.create(
+            s, ctx, accounts.NewAccount("赵六", Role.DEPARTMENT_USER, b["county_unit"], password="a-long-passphrase")
+        )
+        accounts.update(s, ctx, gone, disabled=True)
+        mine, disabled = _sub(s, owner="王五"), _sub(s, owner="赵六")
+        audience = Audience(roles=frozenset({Role.DEPARTMENT_USER}), unit_id=b["county_unit"])
+        event = emit(s, EventType.REQUEST_APPROVED, audience, {"code": "RR2"}, "acc1")
+        assert event is not None
+        event_id = event.id
+    assert _targets(db, event_id) == {mine}
+    assert disabled not in _targets(db, event_id)
 
 
 def test_subscriptions_name_their_event_types(db: Database) -> None:
