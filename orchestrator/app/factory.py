@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
@@ -39,6 +38,8 @@ from orchestrator.app.collectors_wiring import install_collectors
 from orchestrator.app.permission_table import PERMISSIONS
 from orchestrator.app.plan_wiring import plan_services
 from orchestrator.app.settings import Settings
+from orchestrator.console import api as console_api
+from orchestrator.console import pages as console_pages
 from orchestrator.provisioning import api as provisioning_api
 from orchestrator.provisioning.clouds import Clouds
 from orchestrator.requests import api as requests_api
@@ -118,6 +119,8 @@ def create_app(
     app.include_router(reports_router())
     app.include_router(office_router())
     app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
+    console_pages.install(app)  # GET / (the console) and its assets
+    console_api.install(app)  # GET /api/v1/me
     core_metrics.install(app, registry)  # /metrics and the HTTP latency middleware
     rates_metrics.install(app, db, registry, jobs, settings.metrics_recompute_seconds)
     collectors = install_collectors(app, settings, db, registry, jobs, components.stoppers)
@@ -140,9 +143,5 @@ def create_app(
         with db.read_session() as s:
             s.execute(text("SELECT 1"))  # a lost database raises OperationalError → 503 in the error shape
         return {"status": "ok"}
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     return app

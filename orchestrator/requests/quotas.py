@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction
@@ -144,13 +148,24 @@ def require_within(session: Session, unit_id: int, demand: Resources, exclude_re
 
 
 def add_usage(session: Session, unit_id: int, delta: Resources) -> None:
-    """Record really provisioned (+) or retired (-) resources of a unit."""
-    row = session.get(UnitUsage, unit_id)
-    if row is None:
-        row = UnitUsage(unit_id=unit_id, **{f: 0 for f in FIELDS})
-        session.add(row)
-    for f in FIELDS:
-        setattr(row, f, max(0, (getattr(row, f) or 0) + getattr(delta, f)))
+    """Record really provisioned (+) or retired (-) resources of a unit, never below zero.
+
+    One atomic upsert: two requests of one unit activated at once (PostgreSQL, READ COMMITTED) neither both
+    insert the unit's first row (a primary-key violation) nor overwrite each other's read-modify-write.
+    """
+    table = cast(Table, UnitUsage.__table__)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    first = insert(table).values(unit_id=unit_id, **{f: max(0, getattr(delta, f)) for f in FIELDS})
+    added = {f: func.coalesce(table.c[f], 0) + getattr(delta, f) for f in FIELDS}
+    session.execute(
+        first.on_conflict_do_update(
+            index_elements=[table.c.unit_id],
+            set_={**{f: case((v < 0, 0), else_=v) for f, v in added.items()}, "updated_at": func.now()},
+        )
+    )
+    cached = session.identity_map.get(identity_key(UnitUsage, unit_id))
+    if cached is not None:
+        session.expire(cached)  # the row changed beneath the ORM
 
 
 def usage_of(session: Session, unit_id: int) -> Resources:

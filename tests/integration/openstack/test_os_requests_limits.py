@@ -111,16 +111,23 @@ def unit(
 
 
 def at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads at once; a call that raised re-raises here (not a silent None)."""
     results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
 
     def run(i: int) -> None:
-        results[i] = calls[i]()
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # re-raised in the test thread below
+            errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return results
 
 

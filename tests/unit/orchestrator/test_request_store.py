@@ -56,3 +56,35 @@ def test_lifecycle_reservations_and_usage_on_both_stores(any_db: Database) -> No
     registry = CollectorRegistry()
     registry.register(RequestsCollector(any_db))
     assert registry.get_sample_value("yunwang_resource_requests", {"status": "approved"}) == 1
+
+
+def test_usage_added_by_concurrent_activations_is_neither_lost_nor_refused(any_db: Database) -> None:
+    """Eight requests of one unit activated at once: the unit's first usage row is inserted once and every delta
+    counts (before: a primary-key violation, or a lost read-modify-write, on PostgreSQL)."""
+    import threading
+
+    with any_db.session() as s:
+        ids = Inv(s).basic()
+    unit_id = ids["county_unit"]
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def activate() -> None:
+        try:
+            with any_db.session() as s:
+                start.wait()
+                quotas.add_usage(s, unit_id, Resources(vcpus=2, ram_mb=512, instances=1))
+        except BaseException as exc:  # the test reports every thread failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=activate) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with any_db.session() as s:
+        assert quotas.usage_of(s, unit_id) == Resources(vcpus=16, ram_mb=4096, instances=8)  # 8 × (2, 512, 1)
+        quotas.add_usage(s, unit_id, Resources(vcpus=-20, ram_mb=-1024, instances=-1))  # retire more than used
+    with any_db.session() as s:
+        assert quotas.usage_of(s, unit_id) == Resources(vcpus=0, ram_mb=3072, instances=7)  # clamped at zero
