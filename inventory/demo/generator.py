@@ -769,7 +769,7 @@ class _Loader:
             .order_by(ExtranetNode.id)
         ).all()
         for node_id, code, level, address in nodes:
-            base = (address if address != DOWN_ADDRESS else self.down_base(code)).rsplit(".", 1)[0]
+            base = (self.down_base(code) if address == DOWN_ADDRESS else address or "127.64.0.1").rsplit(".", 1)[0]
             for d in range(per_level[level] if self.scale >= 0.5 else 1):
                 vendor, device_type = _vendor(self.rng)
                 rows.append(
