@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from collectors import api_models as m
-from collectors import credentials, snmp_store, store
+from collectors import credentials, history, snmp_store, store
 from collectors.probe_jobs import ProbeJobs
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
@@ -83,15 +83,16 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         level: Annotated[str | None, Query(max_length=40)] = None,
         city: Annotated[str | None, Query(max_length=40)] = None,
         state: Annotated[str | None, Query(max_length=40)] = None,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
     ) -> list[dict[str, Any]]:
         infos = [
             n
-            for n in store.load_nodes(session)
+            for n in store.load_nodes(session, node_id)
             if (level is None or n.level == level)
             and (city is None or n.city == city)
             and (state is None or n.state.value == state)
         ]
-        latest = store.latest_records(session, [n.id for n in infos])
+        latest = store.latest_records(session, [n.id for n in infos], kinds=("icmp",))
         out = []
         for n in infos:
             icmp = latest.get((n.id, "icmp"))
@@ -113,6 +114,35 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
                 }
             )
         return out
+
+    @router.get(
+        "/nodes/{node_id}/history",
+        response_model=m.NodeHistoryOut,
+        summary="One node's recent ICMP samples (latency, loss) and state periods",
+    )
+    def node_history(
+        node_id: Id,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        hours: Annotated[int, Query(ge=1, le=720, description="window in hours (samples are kept 48 h)")] = 24,
+    ) -> dict[str, Any]:
+        if not store.load_nodes(session, [node_id]):
+            raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=node_id)])
+        return history.node_history(session, node_id, hours)
+
+    @router.get(
+        "/sparklines",
+        response_model=m.SparklinesOut,
+        summary="Recent latency and loss of many nodes in a few buckets each (node list sparklines)",
+    )
+    def sparklines(
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        node_id: list[Id] | None = Query(default=None, max_length=1000),
+        hours: Annotated[int, Query(ge=1, le=720)] = 24,
+        points: Annotated[int, Query(ge=2, le=96)] = 24,
+    ) -> dict[str, Any]:
+        return history.sparklines(session, node_id, hours, points)
 
     @router.get(
         "/availability",

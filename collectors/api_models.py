@@ -31,6 +31,47 @@ class NodeOut(ResponseModel):
     vantage: str | None
 
 
+class HistorySample(ResponseModel):
+    at: OutputTime
+    ok: bool
+    loss_ratio: Number | None
+    rtt_avg_seconds: Number | None
+    error: str | None
+
+
+class StatePeriodOut(ResponseModel):
+    state: str
+    since: OutputTime
+    until: OutputTime | None
+
+
+class NodeHistoryOut(ResponseModel):
+    """One node over the last `hours`: ICMP samples oldest first, state periods newest first (`until` null: now)."""
+
+    node_id: int
+    hours: int
+    from_time: OutputTime = Field(alias="from")
+    to: OutputTime
+    samples: list[HistorySample]
+    states: list[StatePeriodOut]
+
+
+class Sparkline(ResponseModel):
+    node_id: int
+    rtt_avg_seconds: list[Number | None]
+    loss_ratio: list[Number | None]
+
+
+class SparklinesOut(ResponseModel):
+    """Per node, mean latency (answered probes) and loss in `points` equal buckets from `from` to `to`."""
+
+    hours: int
+    points: int
+    from_time: OutputTime = Field(alias="from")
+    to: OutputTime
+    nodes: list[Sparkline]
+
+
 class AvailabilityOut(ResponseModel):
     """Share (0–1) of observed time up or degraded over 1, 7 and 30 days; null: never observed."""
 

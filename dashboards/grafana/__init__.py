@@ -4,5 +4,6 @@ files in `provisioning/`. Regenerate with `python -m dashboards.grafana.office` 
 the committed JSON is stale).
 
 May import: `dashboards` (metric names, rate keys) and grafanalib, a build-time tool: nothing at run time
-imports this package (grafanalib is in the `dev` dependency group, not a runtime dependency).
+imports the generators (grafanalib is in the `dev` dependency group, not a runtime dependency). The one run-time
+module is `provision` (YAML only): the provisioning files `yunwang alerting grafana-provisioning` writes.
 """

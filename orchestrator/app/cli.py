@@ -20,6 +20,7 @@ from dashboards.report_cli import make_app as report_cli
 from inventory.models import Unit
 from migrations_plan.cli import make_app as plan_cli
 from orchestrator.app import schema as dbschema
+from orchestrator.app.alerting_cli import make_app as alerting_cli
 from orchestrator.app.cloud_cli import make_app as clouds_cli
 from orchestrator.app.factory import create_app
 from orchestrator.app.inventory_cli import register as register_io
@@ -54,6 +55,7 @@ app.add_typer(_request_cli, name="request")
 app.add_typer(_quota_cli, name="quota")
 app.add_typer(clouds_cli(_settings), name="cloud")
 app.add_typer(devices_cli(lambda: Database(_settings().database_url)), name="devices")
+app.add_typer(alerting_cli(Settings), name="alerting")
 
 
 @db_app.command("upgrade")

@@ -88,6 +88,8 @@ def _collectors() -> dict[tuple[str, str], Permission]:
     c = "/api/v1/collectors"
     return {
         ("GET", c + "/nodes"): EVERYONE,
+        ("GET", c + "/nodes/{node_id}/history"): EVERYONE,
+        ("GET", c + "/sparklines"): EVERYONE,
         ("GET", c + "/availability"): EVERYONE,
         ("GET", c + "/coverage"): EVERYONE,
         ("GET", c + "/jobs"): EVERYONE,

@@ -64,6 +64,29 @@ class Settings(BaseSettings):
     metrics_recompute_seconds: int = Field(
         default=60, description="指标重算间隔（秒）/ how often the rates exporter recomputes `/metrics` (seconds)"
     )
+    # Alerting (`yunwang alerting alertmanager-config`, dashboards/alerting.py): where Alertmanager sends alerts.
+    alerting_yunwang_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Alertmanager 访问云网的地址 / yunwang's base URL as Alertmanager reaches it (its webhook is "
+        "`<url>/api/v1/notifications/alertmanager`)",
+    )
+    alerting_token_file: Path = Field(
+        default=Path("/etc/alertmanager/yunwang.token"),
+        description="Alertmanager 读取的令牌文件 / file with the bearer token Alertmanager sends to yunwang "
+        "(absolute; the token never goes into the configuration)",
+    )
+    alerting_email_network_admin: tuple[str, ...] = Field(
+        default=(), description="外网告警收件人 / e-mail addresses for alerts with audience `network_admin`"
+    )
+    alerting_email_cloud_chief_office: tuple[str, ...] = Field(
+        default=(), description="指标告警收件人 / e-mail addresses for alerts with audience `cloud_chief_office`"
+    )
+    alerting_email_cloud_operator: tuple[str, ...] = Field(
+        default=(), description="云与服务告警收件人 / e-mail addresses for alerts with audience `cloud_operator`"
+    )
+    alerting_smtp_password_file: Path | None = Field(
+        default=None, description="Alertmanager 读取的 SMTP 密码文件 / SMTP password file Alertmanager reads"
+    )
     # Extranet collectors (collectors/): where they run, how often, how hard.
     collector_vantage: str = Field(
         default="nanning-core", description="探测点名称 / name of this probing point, recorded with every result"
@@ -122,6 +145,13 @@ class Settings(BaseSettings):
     placement_weight_gov_cloud: float = Field(
         default=0.25, description="调度权重：政务云 / weigher `gov_cloud` (prefer the gov cloud)"
     )
+
+    # Notifications (core/notifications, docs/notifications.md): e-mail over SMTP, the dispatcher's pace.
+    smtp_host: str | None = Field(default=None, description="SMTP 服务器 / SMTP host; unset: e-mail deliveries fail")
+    smtp_port: int = Field(default=25, description="SMTP 端口 / SMTP port")
+    smtp_from: str = Field(default="yunwang@localhost", description="发件人 / the From address")
+    smtp_starttls: bool = Field(default=False, description="使用 STARTTLS / upgrade the connection with STARTTLS")
+    smtp_user: str | None = Field(default=None, description="SMTP 用户名 / SMTP login (with the password)")
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -239,3 +239,38 @@ export async function start() {
   if (await whoAmI()) signedIn();
   else signedOut();
 }
+
+// --- sparkline (added by the extranet pages; self-contained) ----------------------------------------------------
+
+/**
+ * A small inline SVG line over `values` (oldest first; null/undefined leave a gap), scaled from 0 to the
+ * largest value. opts = {label (aria-label, required for a screen reader), width, height, testid}.
+ */
+export function sparkline(values, opts) {
+  const o = opts || {};
+  const w = o.width || 120, h = o.height || 24, pad = 2;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [k, v] of Object.entries({ viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", class: "sparkline" })) {
+    svg.setAttribute(k, v);
+  }
+  svg.setAttribute("aria-label", o.label || "");
+  if (o.testid) svg.setAttribute("data-testid", o.testid);
+  const nums = values.filter((v) => v !== null && v !== undefined);
+  if (!nums.length) return svg;
+  const max = Math.max(...nums) || 1;
+  const step = values.length > 1 ? (w - 2 * pad) / (values.length - 1) : 0;
+  const y = (v) => (h - pad - (v / max) * (h - 2 * pad)).toFixed(1);
+  let d = "", open = false;
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) { open = false; return; }
+    const x = (pad + i * step).toFixed(1);
+    d += (open ? "L" : "M") + x + " " + y(v);
+    if (!open && (i + 1 >= values.length || values[i + 1] === null || values[i + 1] === undefined)) d += "h1";
+    open = true;
+  });
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
