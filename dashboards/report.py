@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -67,15 +68,34 @@ class Month:
         return f"{self.year}年{self.month}月"
 
 
+# Tiny denominators: a unit with 1/1 is not "first". Units or cities counting fewer items than this (the sum of
+# their rates' denominators) are listed apart as 样本过少 / too few items to rank; `?min_items=` changes it per call.
+MIN_ITEMS = 3
+TOO_FEW = "样本过少，不参与排名 / too few items to rank"
+
+
 @dataclass(frozen=True)
 class RankRow:
     """One unit or city in a ranking: score is the mean of its rates that have a denominator."""
 
-    rank: int | None  # None: nothing counted for it yet
+    rank: int | None  # None: nothing counted for it yet, or too few items (too_few)
     key: str
     label: str
     score: float | None
     rates: dict[RateKey, Rate]
+    items: int = 0  # the sum of its rates' denominators
+    tied: int = 1  # how many share this rank (1: no tie)
+    too_few: bool = False  # scored, but on fewer than the minimum of items: listed apart, not ranked
+    min_items: int = MIN_ITEMS
+
+    @property
+    def note(self) -> str | None:
+        """Why it has no rank, or with how many it shares its rank; None when neither."""
+        if self.too_few:
+            return f"{TOO_FEW}（{self.items} < {self.min_items}）"
+        if self.rank is not None and self.tied > 1:
+            return f"并列第{self.rank}名，共{self.tied}个 / tied for rank {self.rank} with {self.tied - 1} others"
+        return None
 
 
 @dataclass(frozen=True)
@@ -162,24 +182,32 @@ def _score(rates: Sequence[Rate]) -> float | None:
     return sum(ratios) / len(ratios) if ratios else None
 
 
-def ranking(reports: dict[RateKey, RateReport], dimension: str) -> list[RankRow]:
-    """Units or cities ordered by score (highest first, ties share a rank, then by code); unscored last."""
+def ranking(reports: dict[RateKey, RateReport], dimension: str, min_items: int = MIN_ITEMS) -> list[RankRow]:
+    """Units or cities ordered by score (highest first, ties share a rank and say so, then by code); then those
+    with fewer than `min_items` items counted (too_few, no rank); unscored last."""
     groups: dict[str, tuple[str, dict[RateKey, Rate]]] = {}
     for key, report in reports.items():
         for b in report.breakdowns:
             if b.dimension == dimension:
                 groups.setdefault(b.key, (b.label, {}))[1][key] = b.rate
-    scored = sorted(
-        ((k, label, rates, _score(list(rates.values()))) for k, (label, rates) in groups.items()),
-        key=lambda r: (r[3] is None, -(r[3] or 0.0), r[0]),
-    )
-    rows: list[RankRow] = []
-    for i, (k, label, rates, score) in enumerate(scored):
-        rank = None
-        if score is not None:
-            rank = rows[-1].rank if rows and rows[-1].score == score else i + 1
-        rows.append(RankRow(rank, k, label, score, rates))
-    return rows
+
+    def part(score: float | None, items: int) -> int:  # 0 ranked, 1 too few items, 2 nothing counted
+        return 2 if score is None else (1 if items < min_items else 0)
+
+    entries = []
+    for k, (label, rates) in groups.items():
+        score, items = _score(list(rates.values())), sum(r.denominator for r in rates.values())
+        entries.append((part(score, items), -(score or 0.0), k, label, rates, score, items))
+    entries.sort(key=lambda e: e[:3])
+    ranks: list[int | None] = []
+    for i, (where, _, _, _, _, score, _) in enumerate(entries):
+        same = i > 0 and entries[i - 1][0] == 0 and entries[i - 1][5] == score
+        ranks.append(None if where else (ranks[-1] if same else i + 1))
+    tied = Counter(r for r in ranks if r is not None)
+    return [
+        RankRow(rank, k, label, score, rates, items, tied[rank] if rank else 1, where == 1, min_items)
+        for rank, (where, _, k, label, rates, score, items) in zip(ranks, entries, strict=True)
+    ]
 
 
 def below_target(reports: dict[RateKey, RateReport]) -> list[BelowTarget]:
@@ -214,9 +242,11 @@ NOTES: list[tuple[str, str]] = [
         "are kept in the change log.",
     ),
     (
-        "单位/地市综合得分为其有分母的各项比率的算术平均值；得分相同名次相同，无可统计对象的不参与排名。",
-        "A unit's or city's score is the mean of its rates that have a denominator; equal scores share a rank; "
-        "those with nothing counted are not ranked.",
+        "单位/地市综合得分为其有分母的各项比率的算术平均值；得分相同名次相同（注明并列及并列个数），"
+        f"各项分母合计少于{MIN_ITEMS}项的列为“样本过少”、不参与排名，无可统计对象的不参与排名。",
+        "A unit's or city's score is the mean of its rates that have a denominator; equal scores share a rank "
+        f"(marked as tied, with how many); those counting fewer than {MIN_ITEMS} items over all rates are listed "
+        "apart as too few items to rank; those with nothing counted are not ranked.",
     ),
     (
         "目标值取统计时点已生效的目标（三个100%：100%；横向接入率与云网统筹利用完成率：2021年底70%、2022年底90%、"

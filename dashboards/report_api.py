@@ -30,6 +30,15 @@ AsOf = Annotated[
     InputTime | None, Query(description="as of this time (ISO 8601; no offset: Beijing time); omitted: now")
 ]
 
+MinItems = Annotated[
+    int, Query(ge=1, le=100000, description="fewer items counted than this: 样本过少 / too few items to rank")
+]
+RANK_RULE = (
+    "得分为有分母各比率的平均值；得分相同名次相同并注明并列；各项分母合计少于{n}项的列为样本过少、不参与排名 / "
+    "score = mean of the rates with a denominator; equal scores share a rank (marked tied); fewer than {n} items "
+    "counted: listed apart as too few items to rank"
+)
+
 
 def _download(content: bytes, media_type: str, filename: str, digest: str, draft: bool) -> Response:
     disposition = "inline" if media_type == HTML_TYPE else "attachment"
@@ -71,11 +80,19 @@ class RankOut(BaseModel):
     label: str
     score: Number | None
     rates: dict[str, RateOut]
+    items: int  # the sum of its rates' denominators
+    tied: int  # how many share this rank (1: no tie)
+    too_few: bool  # fewer than min_items items: listed apart (after the ranked ones), no rank
+    note: str | None  # "并列第1名，共5个 / tied …" or "样本过少，不参与排名 / too few items to rank (2 < 3)"
 
 
 class RankingsOut(BaseModel):
+    """Ranked rows first, then the too-few ones (too_few, rank null), then those with nothing counted."""
+
     at: OutputTime | None
     keys: list[str]
+    min_items: int
+    rule: str
     units: list[RankOut]
     cities: list[RankOut]
 
@@ -90,6 +107,10 @@ def _rank_out(row: RankRow) -> dict[str, Any]:
             k.value: {"numerator": r.numerator, "denominator": r.denominator, "ratio": r.ratio, "target": r.target}
             for k, r in row.rates.items()
         },
+        "items": row.items,
+        "tied": row.tied,
+        "too_few": row.too_few,
+        "note": row.note,
     }
 
 
@@ -136,18 +157,22 @@ def build_router() -> APIRouter:
         session: SessionDep,
         principal: CurrentPrincipal,
         as_of: AsOf = None,
+        min_items: MinItems = report.MIN_ITEMS,
     ) -> dict[str, Any]:
-        """The report's rankings (score = mean of the rates that have a denominator); scoped roles see own units."""
+        """The report's rankings (score = mean of the rates that have a denominator); scoped roles see own units.
+        Fewer than `min_items` items counted: listed apart as 样本过少 / too few items to rank; ties say so."""
         current = compute_all(session, as_of)
-        units = report.ranking(current, "unit")
+        units = report.ranking(current, "unit", min_items)
         if principal.units is not None:
             own = set(session.scalars(select(Unit.code).where(Unit.id.in_(principal.units))))
             units = [u for u in units if u.key in own]
         return {
             "at": iso(next(iter(current.values())).at) if current else None,
             "keys": [k.value for k in current],
+            "min_items": min_items,
+            "rule": RANK_RULE.format(n=min_items),
             "units": [_rank_out(r) for r in units],
-            "cities": [_rank_out(r) for r in report.ranking(current, "city")],
+            "cities": [_rank_out(r) for r in report.ranking(current, "city", min_items)],
         }
 
     @router.get(

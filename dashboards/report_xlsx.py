@@ -119,7 +119,7 @@ def _ranking_headers(first: str, data: ReportData) -> list[str]:
     heads = ["排名 Rank", f"{first}代码 Code", f"{first}名称 Name", "综合得分 Score"]
     for report in data.current.values():
         heads += [f"{report.label_zh} 完成率 Ratio", f"{report.label_zh} 分子/分母 n/d"]
-    return heads
+    return [*heads, "说明 Note"]  # tied, or too few items to rank
 
 
 def _ranking(wb: Workbook, data: ReportData, title: str, heading: str, first: str, rows: list[RankRow]) -> None:
@@ -131,7 +131,7 @@ def _ranking(wb: Workbook, data: ReportData, title: str, heading: str, first: st
         for k in keys:
             rate = row.rates.get(k)
             values += [rate.ratio if rate else None, _fraction(rate)]
-        _row(ws, FIRST_DATA_ROW + i, values, formats)
+        _row(ws, FIRST_DATA_ROW + i, [*values, row.note], formats)
 
 
 def _below(wb: Workbook, data: ReportData) -> None:

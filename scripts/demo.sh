@@ -29,6 +29,8 @@ if [ "$stop_cloud" = 1 ]; then
   exit 0
 fi
 bash scripts/bootstrap.sh
+# A busy port stops the demo here, before the cloud is touched or the database and tokens change (exit 3).
+.venv/bin/yunwang demo --check-port "${args[@]}"
 if [ "$with_cloud" = 1 ]; then
   [ "$(id -u)" = 0 ] || { echo "--with-cloud needs root (it installs MariaDB/RabbitMQ and starts OpenStack)" >&2; exit 1; }
   if [ "$reset_cloud" = 1 ]; then

@@ -144,13 +144,21 @@ function renderCityChart() {
 
 const RANK_PAGE = 30;
 
+let rankingMinItems = 3;
+
 function renderRanking(tableId, rows, keys, filterName, testid, showAll) {
   const table = $(tableId);
   const shown = showAll ? rows : rows.slice(0, RANK_PAGE);
   table.replaceChildren(
-    el("tr", {}, el("th", {}, "排名 Rank"), el("th", {}, "名称 Name"), el("th", {}, "综合得分 Score"), ...keys.map((k) => el("th", {}, SHORT[k] || k))),
+    el("tr", {}, el("th", {}, "排名 Rank"), el("th", {}, "名称 Name"), el("th", {}, "综合得分 Score"), ...keys.map((k) => el("th", {}, SHORT[k] || k)), el("th", {}, "说明 Note")),
   );
+  let apart = false;
   for (const row of shown) {
+    if (row.too_few && !apart) {  // listed apart: scored on too few items to be ranked
+      apart = true;
+      table.append(el("tr", { class: "apart", "data-testid": "too-few-heading" },
+        el("th", { colspan: keys.length + 4 }, `样本过少，不参与排名（少于${rankingMinItems}项）/ too few items to rank (< ${rankingMinItems})`)));
+    }
     const cells = keys.map((k) => {
       const r = row.rates[k];
       if (!r) return el("td", { class: "num" }, "—");
@@ -163,13 +171,14 @@ function renderRanking(tableId, rows, keys, filterName, testid, showAll) {
         el("td", { class: "num", "data-testid": "rank" }, row.rank === null ? "—" : row.rank),
         el("td", { "data-testid": "name" }, row.label),
         el("td", { class: "num", "data-testid": "score" }, pct(row.score)),
-        ...cells),
+        ...cells,
+        el("td", { "data-testid": "rank-note" }, row.note || "")),
     );
   }
   if (shown.length < rows.length) {
     const more = el("button", { type: "button", "data-testid": "show-all" }, `显示全部 ${rows.length} 项 / show all ${rows.length}`);
     more.addEventListener("click", () => renderRanking(tableId, rows, keys, filterName, testid, true));
-    table.append(el("tr", {}, el("td", { colspan: keys.length + 3 }, more)));
+    table.append(el("tr", {}, el("td", { colspan: keys.length + 4 }, more)));
   }
 }
 
@@ -248,6 +257,8 @@ async function refresh() {
     if (chosen) citySelect.value = chosen;
     renderCards();
     renderCityChart();
+    rankingMinItems = rankings.min_items;
+    $("ranking-rule").textContent = rankings.rule;
     renderRanking("unit-ranking", rankings.units, rankings.keys, "unit", "unit-rank-row");
     renderRanking("city-ranking", rankings.cities, rankings.keys, "city", "city-rank-row");
     $("drill").hidden = true;

@@ -52,9 +52,17 @@ DEFAULT_SEED = 20210101
 BATCH = 500
 # Demo units the scoped demo tokens are bound to (Nanning's government; the region's 教育厅).
 SUB_CLOUD_CHIEF_UNIT = "DEMO-450100"
-DEPARTMENT_USER_UNIT = "DEMO-R03"
+# 南宁市大数据发展局: under 南宁市人民政府, so the demo's sub_cloud_chief gives its requests first-level approval.
+DEPARTMENT_USER_UNIT = "DEMO-450100-D01"
 CLOUD_CHIEF_OFFICE_UNIT = "DEMO-R01"
 UNCOVERED_COUNTIES = (17, 58, 99)  # indexes into the sorted counties left without a node: 四级覆盖 gaps to show
+# Down on purpose: these county nodes (1-based positions in the sorted counties) probe 127.255.255.255, the loopback
+# broadcast address: the kernel refuses to send to it (no SO_BROADCAST), so ICMP and TCP both fail at once and no
+# packet leaves the machine. Every other node probes its own 127.64.0.0/10 address by ICMP only (no service listens
+# on a loopback address: a TCP port would be refused and read as "degraded").
+DOWN_COUNTIES = (7, 42)
+DOWN_ADDRESS = "127.255.255.255"
+DOWN_NOTE = "（演示：故意离线 / demo: down on purpose）"
 
 Progress = Callable[[str, int], None]
 
@@ -307,6 +315,8 @@ class _Loader:
         self.unit_rows(county_depts)
         for u in self.units:
             u.weight = {RegionLevel.REGION: 6.0, RegionLevel.CITY: 2.5, RegionLevel.COUNTY: 0.6}.get(u.level, 1.0)
+            if u.code == DEPARTMENT_USER_UNIT:  # the demo's department user has systems to request for
+                u.weight = 6.0
 
     # --- rooms, clouds, exits, networks ---------------------------------------------------
 
@@ -696,7 +706,7 @@ class _Loader:
             "region_id": self.regions["450000"],
             "parent_id": None,
             "address": "127.64.0.1",
-            "tcp_ports": "22,443",
+            "tcp_ports": None,
         }
         rows: list[dict[str, Any]]
         self.nodes["450000"] = self.create("extranet_nodes", [region], survey)[0]
@@ -708,7 +718,7 @@ class _Loader:
                 "region_id": self.regions[c],
                 "parent_id": self.nodes["450000"],
                 "address": f"127.64.{i}.1",
-                "tcp_ports": "22,443",
+                "tcp_ports": None,
             }
             for i, c in enumerate(self.cities(), 1)
         ]
@@ -717,12 +727,12 @@ class _Loader:
         rows = [
             {
                 "code": f"DEMO-EN-{c}",
-                "name": f"{self.region_names[c]}电子政务外网节点",
+                "name": f"{self.region_names[c]}电子政务外网节点" + (DOWN_NOTE if j in DOWN_COUNTIES else ""),
                 "level": "county",
                 "region_id": self.regions[c],
                 "parent_id": self.nodes[c[:4] + "00"],
-                "address": f"127.65.{j}.1",
-                "tcp_ports": "22",
+                "address": DOWN_ADDRESS if j in DOWN_COUNTIES else f"127.65.{j}.1",
+                "tcp_ports": "22" if j in DOWN_COUNTIES else None,
             }
             for j, c in enumerate(self.counties(), 1)
             if j - 1 not in UNCOVERED_COUNTIES
@@ -738,7 +748,7 @@ class _Loader:
                 "region_id": self.regions[t],
                 "parent_id": self.nodes.get(t[:6], self.nodes[t[:4] + "00"]),
                 "address": f"127.{66 + k // 250}.{k % 250}.1",
-                "tcp_ports": "22",
+                "tcp_ports": None,
             }
             for k, t in enumerate(towns)
         ]
@@ -759,7 +769,7 @@ class _Loader:
             .order_by(ExtranetNode.id)
         ).all()
         for node_id, code, level, address in nodes:
-            base = (address or "127.64.0.1").rsplit(".", 1)[0]
+            base = (self.down_base(code) if address == DOWN_ADDRESS else address or "127.64.0.1").rsplit(".", 1)[0]
             for d in range(per_level[level] if self.scale >= 0.5 else 1):
                 vendor, device_type = _vendor(self.rng)
                 rows.append(
@@ -775,6 +785,10 @@ class _Loader:
                     }
                 )
         self.create("devices", rows, self.at(date(2021, 1, 4)))
+
+    def down_base(self, code: str) -> str:
+        """The planned 127.65.j.1 address of a county node that is down on purpose (its devices keep their /24)."""
+        return f"127.65.{self.counties().index(code[8:]) + 1}.1"
 
     def load_access(self) -> None:
         rows: list[dict[str, Any]] = []

@@ -159,12 +159,23 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading"),
     host: str | None = typer.Option(None, help="bind address (default from settings)"),
     port: int | None = typer.Option(None, help="port (default from settings)"),
+    check_port: bool = typer.Option(False, "--check-port", hidden=True, help="only check the port (scripts/demo.sh)"),
 ) -> None:
-    """Load the demo inventory of Guangxi (demo data / 演示数据), issue one token per role, then serve."""
+    """Load the demo inventory of Guangxi (demo data / 演示数据), issue one token per role, then serve.
+
+    Without a clouds.yaml the clouds are the in-memory demo cloud (内存模拟云: nothing is created anywhere)."""
     from orchestrator.app import demo as demo_setup
 
     s = _settings()
     configure(s.log_level)
+    host, port = host or s.host, port or s.port
+    if serve_after:  # before anything changes: a busy port leaves the database and the tokens alone
+        problem = demo_setup.port_problem(host, port)
+        if problem is not None:
+            console.print(f"[red]{problem}[/red]")
+            raise typer.Exit(demo_setup.PORT_BUSY_EXIT)
+    if check_port:
+        return
     if reset:
         demo_setup.reset_database(s.database_url)
     dbschema.upgrade(s.database_url)
@@ -192,10 +203,13 @@ def demo(
     console.print(table)
     admin_token = next(t.token for t in tokens if t.role is Role.ADMIN)
     console.print(f"admin token (shown once; all tokens are in {path}):\n{admin_token}")
+    demo_setup.configure_demo(s)
+    if s.demo_cloud:
+        console.print(f"clouds / 云平台: [yellow]{demo_setup.demo_cloud_line()}[/yellow]")
     if serve_after:
-        where = f"http://{host or s.host}:{port or s.port}"
+        where = f"http://{host}:{port}"
         console.print(f"serving on {where} (API docs {where}/docs)")
-        uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, access_log=False)
+        uvicorn.run(create_app(s), host=host, port=port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import MetaData, delete, func, select
 from sqlalchemy.orm import Session
 
+from collectors.icmp import can_ping_unprivileged
 from core.audit import ChangeContext
 from core.db import Database
 from core.enums import Role
@@ -16,8 +19,12 @@ from core.identity import SCOPED_ROLES, create_token
 from core.models import ApiToken
 from inventory.demo import generator as demo
 from inventory.models import Unit
+from orchestrator.app.settings import Settings
+from orchestrator.provisioning import capacity
+from orchestrator.provisioning.clouds import Clouds
 
 TOKEN_FILE = "demo-tokens.txt"
+PORT_BUSY_EXIT = 3  # `yunwang demo` exit status when its port is taken (nothing was changed)
 # The unit each role's demo token is bound to (scoped roles must have one; the office gets its bureau).
 TOKEN_UNITS: dict[Role, str] = {
     Role.SUB_CLOUD_CHIEF: demo.SUB_CLOUD_CHIEF_UNIT,
@@ -85,3 +92,48 @@ def write_token_file(data_dir: Path, tokens: list[DemoToken]) -> Path:
         for t in tokens:
             fh.write(f"{t.role.value}\t{t.name}\t{t.unit_code or '-'}\t{t.token}\n")
     return path
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the demo could not listen on host:port (a bind test, as uvicorn binds: SO_REUSEADDR), or None when it can.
+
+    Run before anything changes, so a second demo on a busy port neither resets the database nor rotates the
+    running demo's tokens."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"无法解析监听地址 / cannot resolve the listen address {host!r}: {exc.strerror}"
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"端口已被占用 / port already in use: {host}:{port}（可能是正在运行的演示 / perhaps a running demo）。"
+                    "未做任何更改：数据库与令牌保持原样 / nothing was changed: the database and the tokens are as "
+                    "they were. 请用 --port 换一个端口 / choose another port with --port."
+                )
+            return f"无法监听 / cannot listen on {host}:{port}: {exc.strerror}。未做任何更改 / nothing was changed."
+    return None
+
+
+def configure_demo(s: Settings) -> None:
+    """The demo's settings: the in-memory demo cloud when no clouds.yaml is set (with a first capacity sample, so
+    requests can be placed at once), and unprivileged ICMP when not root but the kernel allows it."""
+    if s.clouds_yaml is None:
+        s.demo_cloud = True
+        db = Database(s.database_url)
+        try:
+            capacity.sweep(db, Clouds.in_memory_demo().drivers)
+        finally:
+            db.dispose()
+    if os.geteuid() != 0 and can_ping_unprivileged():
+        s.collector_icmp_privileged = False
+
+
+def demo_cloud_line() -> str:
+    """One line naming the simulated clouds, for the console."""
+    c = Clouds.in_memory_demo()
+    return f"{c.label}: {', '.join(c.names())} (reset at restart / 重启即清空; --with-cloud: the local OpenStack)"

@@ -117,6 +117,9 @@ def create_app(
     container.provide(DATABASE, db)
     jobs = container.provide(JOBS, Jobs(db))  # the app's single scheduler; packages add their jobs in install
     clouds = Clouds(settings.clouds_yaml)  # the one clouds.yaml registry (drivers opened on first use)
+    if settings.demo_cloud and settings.clouds_yaml is None:  # the plain demo: simulated clouds, labelled as such
+        clouds = Clouds.in_memory_demo()
+        logging.getLogger("yunwang.clouds").warning("clouds: %s (%s)", clouds.label, ", ".join(clouds.names()))
 
     install_errors(app)  # the one error body for every route, and the input guard
     inventory_api.install(app, settings.max_upload_bytes)

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="clouds.yaml 路径 / clouds.yaml of the clouds to provision on; unset: no provisioning, "
         "no capacity/drift job",
     )
+    demo_cloud: bool = Field(
+        default=False,
+        description="内存模拟云 / with no clouds.yaml, simulate the demo inventory's gov-cloud sites in memory "
+        "(`yunwang demo` sets it; nothing is created anywhere; reset at restart)",
+    )
     # The clouds' own project quotas (docs/CLOUD_QUOTAS.md): "observe" never changes them (a request they cannot
     # hold fails fast, naming the quota); "managed" raises them by each request's needs and lowers them again.
     cloud_quota_mode: Literal["observe", "managed"] = Field(

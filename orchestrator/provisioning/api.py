@@ -40,6 +40,8 @@ class CloudCapacityOut(BaseModel):
     at: OutputTime
     totals: dict[str, Amount]
     hosts: dict[str, dict[str, Amount]]
+    simulated: bool = False  # the plain demo's in-memory cloud: nothing is created anywhere
+    label: str | None = None  # "内存模拟云 in-memory demo cloud — nothing is created anywhere" when simulated
 
 
 class DriftOut(BaseModel):
@@ -83,11 +85,12 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["clouds / 云资源"])
 
     @router.get("/capacity", summary="Newest capacity per cloud / 各云容量", response_model=list[CloudCapacityOut])
-    def get_capacity(session: SessionDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
+    def get_capacity(session: SessionDep, clouds_: CloudsDep, p: CurrentPrincipal) -> list[dict[str, Any]]:
         rows = capacity.latest_samples(session)
         out: dict[str, dict[str, Any]] = {}
+        label = {"simulated": clouds_.label is not None, "label": clouds_.label}
         for r in rows:
-            c = out.setdefault(r.cloud, {"cloud": r.cloud, "at": iso(r.at), "totals": {}, "hosts": {}})
+            c = out.setdefault(r.cloud, {"cloud": r.cloud, "at": iso(r.at), "totals": {}, "hosts": {}, **label})
             c["hosts"].setdefault(r.host, {})[r.resource_class] = {"total": r.total, "used": r.used}
             t = c["totals"].setdefault(r.resource_class, {"total": 0.0, "used": 0})
             t["total"] += r.total

@@ -12,12 +12,28 @@ from threading import Lock
 from typing import TYPE_CHECKING
 
 from core.errors import Conflict, Problem
-from orchestrator.provisioning.driver import CloudDriver
+from orchestrator.provisioning.driver import CloudDriver, FlavorSize, InMemoryDriver
 
 if TYPE_CHECKING:  # openstacksdk is imported only when a registry is opened
     from orchestrator.provisioning.openstack import CloudRegistry
 
 DriverFor = Callable[[str], CloudDriver]
+
+# The plain demo's clouds (`yunwang demo` without a clouds.yaml): the demo inventory's gov-cloud sites, simulated in
+# memory. Nothing is created anywhere; the state lives in the process and is gone at restart (docs/demo.md).
+IN_MEMORY_LABEL = "内存模拟云 in-memory demo cloud — nothing is created anywhere"
+DEMO_CLOUDS: dict[str, str] = {
+    "gov-nanning": "gov-nanning-az",
+    "gov-guilin": "gov-guilin-az",
+    "gov-wuzhou": "gov-wuzhou-az",
+}
+DEMO_FLAVORS: dict[str, FlavorSize] = {  # the local OpenStack's two (tests/env/openstack/seed.py) and two larger
+    "m1.tiny": FlavorSize(1, 512, 1),
+    "m1.small": FlavorSize(1, 2048, 20),
+    "m1.medium": FlavorSize(2, 4096, 40),
+    "m1.large": FlavorSize(4, 8192, 80),
+}
+DEMO_HOST = {"VCPU": (256.0, 0), "MEMORY_MB": (1048576.0, 0), "DISK_GB": (20000.0, 0)}
 
 
 class Clouds:
@@ -30,6 +46,24 @@ class Clouds:
         self._names: Callable[[], list[str]] | None = None
         self._registry: CloudRegistry | None = None
         self._lock = Lock()
+        self.label: str | None = None  # set on simulated clouds (IN_MEMORY_LABEL); None: the real ones
+
+    @classmethod
+    def in_memory_demo(cls) -> Clouds:
+        """The plain demo's clouds: DEMO_CLOUDS simulated by `InMemoryDriver`s (two hosts each, DEMO_FLAVORS)."""
+        drivers = {
+            name: InMemoryDriver(
+                name,
+                az,
+                instances_quota=1000,
+                hosts={f"{name}-host-{i}": DEMO_HOST for i in (1, 2)},
+                flavors=DEMO_FLAVORS,
+            )
+            for name, az in DEMO_CLOUDS.items()
+        }
+        c = cls.of(drivers)
+        c.label = IN_MEMORY_LABEL
+        return c
 
     @classmethod
     def of(cls, drivers: Mapping[str, CloudDriver]) -> Clouds:

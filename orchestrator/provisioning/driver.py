@@ -1,8 +1,9 @@
 """The cloud adapter's contract: the verbs provisioning, capacity and drift need, and the in-memory driver.
 
 `orchestrator.provisioning.openstack.OpenStackDriver` implements `CloudDriver` against a real OpenStack (the only openstacksdk
-user); `InMemoryDriver` implements it in memory for unit tests (and never stands in for the real one in
-integration tests or the demo). Every resource yunwang creates carries a *marker* (description or metadata)
+user); `InMemoryDriver` implements it in memory for unit tests and for the plain demo's clouds, labelled
+"内存模拟云 in-memory demo cloud" wherever they show (`Clouds.in_memory_demo`); it never stands in for the real one
+in integration tests of provisioning. Every resource yunwang creates carries a *marker* (description or metadata)
 naming the request, the cloud and the step key, so provisioning can look before it creates.
 """
 

@@ -12,6 +12,7 @@ never auto-approved, so only the cloud-chief office's own approval lets it throu
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -419,6 +420,15 @@ def refusal_text(decision: Decision, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def refusal_headline(decision: Decision) -> str:
+    """The 409's message: why placement refused, and how many candidates each filter removed (the details name
+    every candidate with its filter and reason)."""
+    by_filter = Counter(r.filter for r in decision.removed)
+    removed = ", ".join(f"{f} ×{n}" for f, n in sorted(by_filter.items()))
+    text = f"调度失败 / placement failed: {decision.error}"
+    return f"{text} (被过滤的候选 / candidates removed by filter: {removed})" if removed else text
+
+
 def record_refusal(session: Session, ctx: ChangeContext, row: ResourceRequest, decision: Decision) -> None:
     """Keep a placement refusal on the request: its explanation, a change-log entry and an event with reasons."""
     before = state_of(row)
@@ -480,7 +490,7 @@ def schedule(
             detail = [
                 Problem(f"{r.candidate}: {r.filter}: {r.reason}", field="placement") for r in decision.removed[:50]
             ]
-            raise PlacementRefused(f"placement failed: {decision.error}", detail)
+            raise PlacementRefused(refusal_headline(decision), detail)
         result.append(decision)
 
     def store(r: ResourceRequest) -> None:

@@ -164,3 +164,27 @@ def test_cli_preview_publish_download(
     assert r.exit_code == 0, r.output
     assert hashlib.sha256(out.read_bytes()).hexdigest() in r.output.replace("\n", "")
     assert "cli-office" in out.read_text()
+
+
+def test_rankings_list_too_few_items_apart_and_mark_ties(
+    client: TestClient, token_for: Callable[..., str], ids: dict[str, int]
+) -> None:
+    office = _auth(token_for(Role.CLOUD_CHIEF_OFFICE))
+    as_of = "2024-02-29T23:59:59.999999+08:00"
+    got = client.get("/api/v1/reports/rankings", params={"as_of": as_of}, headers=office).json()
+    assert got["min_items"] == 3 and "样本过少" in got["rule"]
+    # NN and RA share rank 1; RB counts systems 0/1, access 0/1, utilisation 0/1 = 3 items: ranked at 3 …
+    assert [(u["rank"], u["key"], u["tied"], u["too_few"]) for u in got["units"]] == [
+        (1, "NN", 2, False),
+        (1, "RA", 2, False),
+        (3, "LZ", 1, False),
+        (4, "RB", 1, False),
+    ]
+    assert got["units"][0]["note"] == "并列第1名，共2个 / tied for rank 1 with 1 others"
+    assert (got["units"][3]["items"], got["units"][3]["note"]) == (3, None)
+    # … and listed apart, unranked, once the minimum is 4.
+    four = client.get("/api/v1/reports/rankings", params={"as_of": as_of, "min_items": 4}, headers=office).json()
+    assert [(u["rank"], u["key"], u["too_few"]) for u in four["units"]][2:] == [(3, "LZ", False), (None, "RB", True)]
+    assert four["units"][3]["note"] == "样本过少，不参与排名 / too few items to rank（3 < 4）"
+    bad = client.get("/api/v1/reports/rankings", params={"min_items": 0}, headers=office)
+    assert bad.status_code == 422

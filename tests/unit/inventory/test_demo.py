@@ -111,9 +111,15 @@ def test_demo_is_labelled_and_shaped_like_guangxi(db: Database) -> None:
         assert all(n.parent_id is not None for n in nodes if n.level != RegionLevel.REGION)
         plan = ipaddress.ip_network("127.64.0.0/10")
         devices = s.scalars(select(Device)).all()
-        addresses = [n.address for n in nodes] + [d.mgmt_address for d in devices]
+        down = [n for n in nodes if n.address == "127.255.255.255"]  # 2 county nodes down on purpose
+        assert len(down) == 2 and all(n.level == RegionLevel.COUNTY for n in down)
+        assert all(n.name.endswith("（演示：故意离线 / demo: down on purpose）") for n in down)
+        assert sum("故意离线" in n.name for n in nodes) == 2
+        addresses = [n.address for n in nodes if n not in down] + [d.mgmt_address for d in devices]
         assert all(ipaddress.ip_address(a) in plan for a in addresses if a)
         assert len(set(addresses)) == len(addresses)
+        # up nodes are probed by ICMP only: nothing listens on their loopback addresses, a port would read "degraded"
+        assert [n.tcp_ports for n in nodes if n.tcp_ports] == ["22", "22"]
         assert {d.device_type for d in devices} <= {"huawei", "hp_comware", "ruijie_os", "cisco_ios"}
         assert all(d.credential_ref and "pass" not in d.credential_ref for d in devices)
         gov = s.scalars(select(Cloud.clouds_yaml_name).where(Cloud.kind == CloudKind.GOV_CLOUD)).all()
