@@ -44,6 +44,7 @@ class Server:
     url: str
     token: str
     ids: dict[str, int]
+    db_url: str = ""
 
 
 def _free_port() -> int:
@@ -97,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 raise AssertionError("yunwang did not start within 60 s")
             time.sleep(0.2)
-        yield Server(base, token, ids)
+        yield Server(base, token, ids, url)
     finally:
         proc.terminate()
         try:

@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from core import accounts
+from core.audit import ChangeContext
+from core.db import Database
+from core.enums import Role
+
 if TYPE_CHECKING:
     from tests.integration.web.conftest import Server
 
@@ -81,3 +86,41 @@ def test_console_is_keyboard_reachable(server: Server, browser: Any) -> None:
         order.append(page.evaluate(focus))
     assert order == ["login-password", "登录 Sign in", "sso"]
     page.close()
+
+
+def test_console_signs_in_with_a_password_by_keyboard_and_signs_out_for_real(server: Server, browser: Any) -> None:
+    """An account signs in through the form (keyboard only): the session cookie is HttpOnly, the console's writes
+    carry the CSRF header (sign-out succeeds), and after sign-out the old cookie no longer opens the API."""
+    db = Database(server.db_url)
+    with db.session() as s:
+        ctx = ChangeContext(actor="test", role="admin")
+        accounts.create(s, ctx, accounts.NewAccount("李四", Role.NETWORK_ADMIN, password="correct horse battery"))
+    db.dispose()
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-loaded=signed-out]")
+    page.keyboard.type("李四")
+    page.keyboard.press("Tab")
+    page.keyboard.type("wrong password!")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#error:has-text('用户名或密码错误')")
+    page.fill("#login-username", "李四")
+    page.fill("#login-password", "correct horse battery")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-loaded=home]")
+    assert "李四" in page.inner_text("[data-testid=who]")
+    assert "外网" in page.inner_text("#nav")  # the network admin's navigation
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["yw_session"]["httpOnly"] is True and cookies["yw_session"]["sameSite"] == "Lax"
+    assert cookies["yw_csrf"]["httpOnly"] is False
+    stolen = cookies["yw_session"]["value"]
+    assert "correct horse battery" not in page.content() and stolen not in page.content()
+    me = httpx.get(server.url + "/api/v1/me", cookies={"yw_session": stolen}, timeout=30)
+    assert me.status_code == 200 and me.json()["auth"] == "session"
+
+    page.click("#sign-out")
+    page.wait_for_selector("body[data-loaded=signed-out]")
+    after = httpx.get(server.url + "/api/v1/me", cookies={"yw_session": stolen}, timeout=30)
+    assert after.status_code == 401  # the session ended on the server, not only in the browser
+    context.close()
