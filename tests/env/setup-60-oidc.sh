@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A real OpenID Connect provider for the single sign-on tests: the certified npm package `oidc-provider`
 # (tests/env/oidc: package.json, package-lock.json, provider.mjs), installed with `npm ci` under var/test/oidc
-# and started on 127.0.0.1:55460. Idempotent: a running provider is kept, an unchanged lock is not reinstalled.
+# and started on 127.0.0.1:29460 (below the ephemeral range 32768–60999: after OpenStack's connection churn a port there can be taken). Idempotent: a running provider is kept, an unchanged lock is not reinstalled.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SRC="$(cd "$(dirname "$0")/oidc" && pwd)"
-DIR="$PWD/var/test/oidc"; PORT=55460; ISSUER="http://127.0.0.1:$PORT"
+DIR="$PWD/var/test/oidc"; PORT=29460; ISSUER="http://127.0.0.1:$PORT"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm || { echo "oidc: node/npm missing and not root: single sign-on tests will skip" >&2; exit 0; }
 fi

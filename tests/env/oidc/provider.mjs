@@ -4,7 +4,7 @@
 // password for the users below; nothing here is for production.
 import Provider from 'oidc-provider';
 
-const port = Number(process.env.OIDC_PORT ?? 55460);
+const port = Number(process.env.OIDC_PORT ?? 29460);
 const issuer = `http://127.0.0.1:${port}`;
 
 // login → claims. `yunwang_role` is mapped by YUNWANG_OIDC_ROLE_MAP in the tests; `yunwang_unit` is a unit code.
