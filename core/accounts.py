@@ -9,7 +9,7 @@ disabled (and costs the same hashing work), so it never tells a guesser which us
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -236,8 +236,12 @@ def record_login(session: Session, ctx: ChangeContext, account: Account | None, 
     after = {"outcome": outcome, "failed_logins": account.failed_logins if account else None}
     if account is not None and account.locked_until is not None:
         after["locked_until"] = iso(account.locked_until)
+    # The actor is the account, never the typed text: an unknown "username" may be anyone's name (a forged
+    # actor in the audit log) or a password typed into the wrong field.
+    who = replace(ctx, actor=account.username if account else "system:sign-in")
+    code = account.username if account else "未知用户名 / unknown username"
     record_change(
-        session, ctx, LOGIN_KIND, account.id if account else 0, ChangeAction.DECIDE, None, after, object_code=name[:90]
+        session, who, LOGIN_KIND, account.id if account else 0, ChangeAction.DECIDE, None, after, object_code=code
     )
 
 

@@ -100,7 +100,7 @@ def build_router() -> APIRouter:
             raise ValidationFailed(
                 "登录请求须为 JSON / sign in with a JSON body", [Problem("application/json", field="content-type")]
             )
-        ctx = ChangeContext(actor=" ".join(body.username.split())[:100] or "anonymous", request_id=_rid(request))
+        ctx = ChangeContext(actor="system:sign-in", request_id=_rid(request))  # the account, once known
         account = accounts.login(session, ctx, body.username, body.password)
         if account is None:
             session.commit()  # the failure and any lock-out are recorded before the refusal

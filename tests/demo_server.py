@@ -28,6 +28,7 @@ def demo_env(work: Path, **extra: str) -> dict[str, str]:
         **env,
         "YUNWANG_DATABASE_URL": f"sqlite:///{work / 'yunwang.db'}",
         "YUNWANG_DATA_DIR": str(work / "data"),
+        "YUNWANG_PORT": str(free_port()),  # `demo --no-serve` checks its port too: never the user's 8080
         **extra,
     }
 

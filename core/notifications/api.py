@@ -147,6 +147,21 @@ def _bad(message: str, field: str, value: Any = None) -> ValidationFailed:
     return ValidationFailed(message, [Problem(message, field=field, value=value)])
 
 
+# A host name or an IP address (brackets of IPv6 removed by httpx); no spaces, percent signs or other oddities.
+HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
+
+
+def require_webhook_admin(p: Principal, channel: Channel) -> None:
+    """Webhooks make the server send HTTP requests to an address of the caller's choosing: the admin sets them up
+    (others subscribe by e-mail), so a user cannot use the service to reach internal addresses."""
+    if channel == Channel.WEBHOOK and p.role != Role.ADMIN:
+        raise Forbidden(
+            "只有管理员可以设置 webhook 订阅，其他角色请用电子邮件 / only the admin sets up webhook subscriptions; "
+            "other roles subscribe by e-mail",
+            [Problem("admin only", field="channel", value=channel.value)],
+        )
+
+
 def check_target(channel: Channel, address: str, fmt: WebhookFormat | None, secret: str | None) -> None:
     """A subscription's target must be usable: an e-mail address, or an http(s) URL with a known format."""
     if channel == Channel.EMAIL:
@@ -158,8 +173,8 @@ def check_target(channel: Channel, address: str, fmt: WebhookFormat | None, secr
     try:
         url = httpx.URL(address)
     except (httpx.InvalidURL, ValueError):
-        raise _bad("不是有效的 URL / not a URL", "address", safe_url(address)) from None
-    if url.scheme not in ("http", "https") or not url.host:
+        raise _bad("不是有效的 URL / not a URL", "address", address.split("?", 1)[0][:200]) from None
+    if url.scheme not in ("http", "https") or not HOST.fullmatch(url.host) or not 0 < (url.port or 80) < 65536:
         raise _bad("webhook 须为 http(s) URL / a webhook must be an http(s) URL", "address", safe_url(address))
     if secret and fmt != WebhookFormat.DINGTALK:
         raise _bad("只有钉钉机器人使用加签密钥 / only DingTalk robots take a signing secret", "secret")
@@ -186,6 +201,7 @@ def _get(session: Session, p: Principal, subscription_id: int) -> NotificationSu
 def create_subscription(session: Session, p: Principal, body: SubscriptionIn) -> NotificationSubscription:
     secret = body.secret.get_secret_value() if body.secret else None
     fmt = body.webhook_format or (WebhookFormat.JSON if body.channel == Channel.WEBHOOK else None)
+    require_webhook_admin(p, body.channel)
     check_target(body.channel, body.address, fmt, secret)
     if body.role is None:
         if body.unit_id is not None:
@@ -219,7 +235,7 @@ def create_subscription(session: Session, p: Principal, body: SubscriptionIn) ->
     return sub
 
 
-def change_subscription(sub: NotificationSubscription, body: SubscriptionPatch) -> None:
+def change_subscription(p: Principal, sub: NotificationSubscription, body: SubscriptionPatch) -> None:
     """Apply a PATCH (a `secret` of null clears it); the result must still be a usable target."""
     changes = body.model_dump(exclude_unset=True)
     if "secret" in changes:
@@ -232,6 +248,7 @@ def change_subscription(sub: NotificationSubscription, body: SubscriptionPatch) 
         sub.webhook_format = body.webhook_format or WebhookFormat.JSON
     if body.enabled is not None:
         sub.enabled = body.enabled
+    require_webhook_admin(p, sub.channel)
     check_target(sub.channel, sub.address, sub.webhook_format, sub.secret)
 
 
@@ -264,7 +281,7 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         sub = _get(session, p, subscription_id)
         before = _snapshot(sub)
-        change_subscription(sub, body)
+        change_subscription(p, sub, body)
         record_change(session, change_context(request, p), KIND, sub.id, ChangeAction.UPDATE, before, _snapshot(sub))
         session.commit()
         return _out(sub)

@@ -39,8 +39,18 @@ function svg(tag, attrs, text) {
 
 function showError(message) { $("error").textContent = message || ""; }
 
+function cookie(name) {
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : null;
+}
+
+// A token entered here, or else the console's sign-in session (cookie, with the CSRF header on writes).
 async function api(path, options) {
-  const response = await fetch(path, { ...(options || {}), headers: { Authorization: "Bearer " + token() } });
+  const o = options || {};
+  const headers = {};
+  if (token()) headers.Authorization = "Bearer " + token();
+  else if ((o.method || "GET") !== "GET" && cookie("yw_csrf")) headers["X-CSRF-Token"] = cookie("yw_csrf");
+  const response = await fetch(path, { ...o, headers, credentials: "same-origin" });
   if (!response.ok) {
     let message = "HTTP " + response.status;
     try { message += ": " + (await response.json()).error.message; } catch (e) { /* not JSON */ }
@@ -269,10 +279,7 @@ async function refresh() {
 
 function signIn(value) {
   sessionStorage.setItem(TOKEN_KEY, value);
-  $("login").hidden = true;
-  $("session").hidden = false;
-  $("app").hidden = false;
-  refresh();
+  showApp();
 }
 
 function signOut() {
@@ -301,6 +308,15 @@ function init() {
     try { await api(`/api/v1/reports/${m}/publish`, { method: "POST" }); await renderReports(); } catch (e) { showError(e.message); }
   });
   if (token()) signIn(token());
+  else fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => { if (r.ok) showApp(); }).catch(() => {});
+}
+
+// Signed in through the console (accounts, single sign-on): no token to enter.
+function showApp() {
+  $("login").hidden = true;
+  $("session").hidden = false;
+  $("app").hidden = false;
+  refresh();
 }
 
 init();

@@ -169,11 +169,12 @@ def demo(
     s = _settings()
     configure(s.log_level)
     host, port = host or s.host, port or s.port
-    if serve_after:  # before anything changes: a busy port leaves the database and the tokens alone
-        problem = demo_setup.port_problem(host, port)
-        if problem is not None:
-            console.print(f"[red]{problem}[/red]")
-            raise typer.Exit(demo_setup.PORT_BUSY_EXIT)
+    # Before anything changes, with or without --no-serve: a busy port is most likely a demo serving this very
+    # database, which a reset or new tokens would pull from under it.
+    problem = demo_setup.port_problem(host, port)
+    if problem is not None:
+        console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(demo_setup.PORT_BUSY_EXIT)
     if check_port:
         return
     if reset:

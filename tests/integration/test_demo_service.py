@@ -55,6 +55,7 @@ def test_demo_then_serve_answers_authenticated_lists(tmp_path: Path, serve_with:
         "YUNWANG_DATABASE_URL": f"sqlite:///{tmp_path / 'yunwang.db'}",
         "YUNWANG_DATA_DIR": str(tmp_path / "data"),
         "YUNWANG_SCHEDULER_ENABLED": "false",
+        "YUNWANG_PORT": str(free_port()),  # `demo --no-serve` checks its port too
     }
     load = subprocess.run(
         [str(YUNWANG), "demo", "--no-serve", "--scale", "0.05"],

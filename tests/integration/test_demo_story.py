@@ -58,7 +58,12 @@ def test_busy_port_is_refused_before_the_database_or_tokens_change(tmp_path: Pat
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        for extra in ([], ["--reset"]):
+        for extra in (
+            [],
+            ["--reset"],
+            ["--no-serve"],
+            ["--reset", "--no-serve"],
+        ):  # --no-serve: a reviewer wiped a live demo
             run = subprocess.run(
                 [str(YUNWANG), "demo", "--host", "127.0.0.1", "--port", str(port), *extra],
                 env={**env, "COLUMNS": "300"},

@@ -188,13 +188,18 @@ def test_two_dispatchers_racing_send_each_delivery_once(any_db: Database, receiv
 def test_send_test_through_the_api_delivers_now_and_reports(
     client: TestClient, token_for: Callable[..., str], receiver: Receiver
 ) -> None:
-    headers = {"Authorization": f"Bearer {token_for(Role.NETWORK_ADMIN)}"}
     body = {
         "event_types": ["node_down"],
         "channel": "webhook",
         "address": receiver.url + "/mine",
         "webhook_format": "wecom",
     }
+    # webhooks make the server call an address: only the admin sets them up (no probing of internal hosts)
+    network_admin = {"Authorization": f"Bearer {token_for(Role.NETWORK_ADMIN)}"}
+    refused = client.post("/api/v1/notifications/subscriptions", json=body, headers=network_admin)
+    assert refused.status_code == 403 and refused.json()["error"]["details"][0]["field"] == "channel"
+    assert receiver.requests == []
+    headers = {"Authorization": f"Bearer {token_for(Role.ADMIN)}"}
     sid = client.post("/api/v1/notifications/subscriptions", json=body, headers=headers).json()["id"]
     r = client.post(f"/api/v1/notifications/subscriptions/{sid}/test", headers=headers)
     assert r.status_code == 200, r.text
@@ -216,3 +221,14 @@ def test_dispatch_now_after_the_producers_commit(db: Database, receiver: Receive
         time.sleep(0.05)
     assert len(receiver.requests) == 1
     assert statuses(db) == [(DeliveryStatus.SENT, 1, None)]
+
+
+@pytest.mark.parametrize("address", ["http://[::1", "http://a:99999/", "https://exa mple.com/", "http://%zz/"])
+def test_a_malformed_webhook_url_is_refused_in_the_error_shape(
+    client: TestClient, token_for: Callable[..., str], address: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(Role.ADMIN)}"}
+    body = {"event_types": ["node_down"], "channel": "webhook", "address": address}
+    r = client.post("/api/v1/notifications/subscriptions", json=body, headers=headers)
+    assert r.status_code == 422, r.text  # was a 500 for "http://[::1"; the others were stored
+    assert r.json()["error"]["details"][0]["field"] == "address"

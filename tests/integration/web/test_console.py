@@ -67,6 +67,8 @@ def test_console_signs_in_by_token_shows_the_home_figures_and_signs_out(server: 
 
     page.goto(server.url + "/#/no-such-page")
     page.wait_for_selector("body[data-loaded='404']")
+    page.goto(server.url + "/#/inventory/no-such-kind/1")  # a page whose API call fails says so, not "loading…"
+    page.wait_for_selector("h2:has-text('无法显示')")
     page.click("#sign-out")
     page.wait_for_selector("body[data-loaded=signed-out]")
     page.reload()
@@ -119,8 +121,14 @@ def test_console_signs_in_with_a_password_by_keyboard_and_signs_out_for_real(ser
     me = httpx.get(server.url + "/api/v1/me", cookies={"yw_session": stolen}, timeout=30)
     assert me.status_code == 200 and me.json()["auth"] == "session"
 
+    page.goto(server.url + "/office")  # the rates page reads the API with the same session: no token to enter
+    page.wait_for_selector("body[data-loaded]:not([data-loaded=''])")
+    assert page.is_visible("#app") and not page.is_visible("#login")
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-loaded=home]")
     page.click("#sign-out")
     page.wait_for_selector("body[data-loaded=signed-out]")
+    assert not page.is_visible("#sign-out")  # [hidden] wins over the header's display:flex
     after = httpx.get(server.url + "/api/v1/me", cookies={"yw_session": stolen}, timeout=30)
     assert after.status_code == 401  # the session ended on the server, not only in the browser
     context.close()

@@ -133,6 +133,11 @@ def test_refusals_say_the_same_whatever_was_wrong_and_five_lock(web: tuple[TestC
             (e.after or {})["outcome"] for e in s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins"))
         ]
         assert outcomes == ["unknown_username"] + ["wrong_password"] * 4 + ["locked_out", "locked"]
+        rows = s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins").order_by(ChangeLog.id)).all()
+        # the typed "username" of an unknown account is stored nowhere (it may be a password, or a forged name)
+        assert (rows[0].actor, rows[0].object_code) == ("system:sign-in", "未知用户名 / unknown username")
+        assert {r.actor for r in rows[1:]} == {"li.dept"}
+        assert not any("nobody" in str((r.actor, r.object_code, r.after)) for r in rows)
         a = accounts.require(s, "li.dept")
         assert a.locked_until is not None
     # the administrator unlocks it; then the right password works

@@ -31,6 +31,7 @@ from inventory.models import (
     Region,
     Unit,
 )
+from tests.live_server import free_port
 
 SCALE = 0.05
 TODAY = date(2026, 10, 31)
@@ -151,6 +152,7 @@ def test_demo_command_loads_writes_private_tokens_and_keeps_data(
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     monkeypatch.setenv("YUNWANG_DATABASE_URL", url)
     monkeypatch.setenv("YUNWANG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("YUNWANG_PORT", str(free_port()))  # `demo --no-serve` checks its port too
     runner = CliRunner()
     first = runner.invoke(app, ["demo", "--no-serve", "--scale", str(SCALE)])
     assert first.exit_code == 0, first.output

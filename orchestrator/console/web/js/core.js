@@ -152,7 +152,11 @@ export async function render() {
     showError("");
     view.replaceChildren(el("p", { class: "hint" }, "加载中… / loading…"));
     document.body.dataset.loaded = "";
-    await attempt(() => r.render(view, params, query));
+    const ok = await attempt(async () => { await r.render(view, params, query); return true; });
+    if (!ok) {  // the reason is in the alert line; the view must not keep saying "loading"
+      view.replaceChildren(el("section", {}, el("h2", {}, "无法显示 ", el("small", {}, "Cannot show this page")),
+        el("p", {}, $("error").textContent), el("p", {}, el("a", { href: "#/" }, "返回首页 / Home"))));
+    }
     document.body.dataset.loaded = path || "home";
     const h = view.querySelector("h2");
     document.title = (h ? h.textContent + " · " : "") + "云网统筹控制台 / yunwang console";
