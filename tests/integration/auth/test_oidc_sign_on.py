@@ -143,7 +143,7 @@ def test_an_unmappable_role_is_refused_and_nothing_is_created(server: tuple[Live
         assert "yw_session" not in c.cookies
         assert c.get(live.url + "/api/v1/me").status_code == 401
     assert _count(db, Account) == 0 and _count(db, AuthSession) == 0
-    refused = _count(db, ChangeLog, ChangeLog.kind == "account_logins", ChangeLog.actor == "anonymous")
+    refused = _count(db, ChangeLog, ChangeLog.kind == "account_logins", ChangeLog.actor == "system:sign-in")
     assert refused == 1
 
 
