@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def build(s: Any) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class ExtranetServer(Server):
-    auditor_token: str = ""
+    auditor_token: str = field(default="", kw_only=True)  # never positional: Server may gain fields
 
 
 _PORT: list[int] = []
@@ -239,7 +239,7 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
             time.sleep(0.3)
             job = httpx.get(base + f"/api/v1/collectors/probe-jobs/{job['job_id']}", headers=auth, timeout=30).json()
         assert job["status"] == "succeeded", job
-        yield ExtranetServer(base, token, ids, auditor)
+        yield ExtranetServer(base, token, ids, auditor_token=auditor)
     finally:
         _stop(procs, files)
 
@@ -286,7 +286,7 @@ def _stop(procs: list[subprocess.Popen[bytes]], files: list[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The demo inventory (scale 1: 248 nodes) with a day of ICMP samples every 60 s for every node, as the
+    """The demo inventory (scale 1: 247 nodes — 1 region, 14 cities, 108 counties, 124 townships) with a day of ICMP samples every 60 s for every node, as the
     scheduler leaves them (357,120 rows), and every node up for ten days: the pages' load time at demo scale."""
     from orchestrator.app import demo
 
@@ -495,7 +495,7 @@ def test_extranet_pages_load_quickly_at_demo_scale(demo_server: Server, browser:
     seconds = {}
     for name, hash_, loaded in (
         ("map", "#/extranet", "extranet"),
-        ("nodes (248)", "#/extranet/nodes", "extranet/nodes"),
+        ("nodes (all)", "#/extranet/nodes", "extranet/nodes"),
         ("node page", f"#/extranet/nodes/{node_id}", f"extranet/nodes/{node_id}"),
     ):
         timed_open(page, server.url + "/" + hash_, loaded)
@@ -507,15 +507,16 @@ def test_extranet_pages_load_quickly_at_demo_scale(demo_server: Server, browser:
             runs.append(time.monotonic() - started)
         seconds[name] = max(runs)
         seconds[name + " (fastest of 3)"] = min(runs)
-        if name == "nodes (248)":
+        if name == "nodes (all)":
             started = time.monotonic()
             page.reload()
             page.wait_for_selector("table[data-sparklines=loaded]")
-            seconds["nodes (248) with their sparklines"] = time.monotonic() - started
-        if name == "nodes (248)":
-            assert page.locator("[data-testid=node-row]").count() == 248
+            seconds["nodes (all) with their sparklines"] = time.monotonic() - started
+        if name == "nodes (all)":
+            assert len(server.ids) > 200  # every node of the demo, not a page of them
+            assert page.locator("[data-testid=node-row]").count() == len(server.ids)
             page.wait_for_selector("table[data-sparklines=loaded]")
-            assert page.locator("[data-testid=sparkline] path").count() == 248
+            assert page.locator("[data-testid=sparkline] path").count() == len(server.ids)
             page.screenshot(path=str(ARTEFACTS / "extranet-demo-nodes.png"))
         if name == "map":
             page.screenshot(path=str(ARTEFACTS / "extranet-demo-map.png"), full_page=True)
