@@ -20,7 +20,10 @@ fi
 for s in rabbitmq-server mariadb; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet $s 2>/dev/null; then systemctl stop $s || true; fi
 done
-[ -f "$MARKER" ] && { echo "openstack venv present: $V"; exit 0; }
+# Byte-compiled once (about 20 s), because PYTHONDONTWRITEBYTECODE would make every service start compile its
+# modules again (importing nova's compute took 3.9 s of CPU instead of 1.9 s).
+compile() { [ -f "$V/.compiled" ] || { "$V/bin/python" -m compileall -q -j 0 "$V/lib" >/dev/null 2>&1 || true; touch "$V/.compiled"; }; }
+[ -f "$MARKER" ] && { compile; echo "openstack venv present: $V"; exit 0; }
 UV=$(command -v uv || echo "$HERE/../../../.tools/bin/uv")
 PY=$(command -v python3.11 || command -v python3)
 rm -rf "$V"; "$UV" venv -q --python "$PY" "$V"
@@ -28,5 +31,6 @@ rm -rf "$V"; "$UV" venv -q --python "$PY" "$V"
   keystone==30.0.0 openstack-placement==16.0.0 nova==34.0.0 neutron==29.0.0 glance==33.0.0 cinder==29.0.0 \
   openstacksdk==4.22.0 uwsgi==2.0.31 pymysql
 bash "$HERE/install_fake_ml2.sh" "$V"
+compile
 touch "$MARKER"
 echo "openstack venv installed: $V"
