@@ -60,6 +60,9 @@ def services(app: FastAPI) -> Services:
     return got
 
 
+PROVIDERS: dict[Key[Any], Callable[..., Any]] = {}  # key → its provider (background tasks honour overrides)
+
+
 def provider(key: Key[T]) -> Callable[[Request], T]:
     """A FastAPI dependency returning what the app holds under `key`."""
 
@@ -73,6 +76,7 @@ def provider(key: Key[T]) -> Callable[[Request], T]:
         return found
 
     get.__name__ = f"get_{key.name}"
+    PROVIDERS.setdefault(key, get)
     return get
 
 

@@ -29,6 +29,10 @@ from core.notifications.channels import SmtpConfig
 from core.notifications.dispatch import DeliveryPolicy, Dispatcher
 from core.permissions import gate
 from core.responses import HealthOut
+from core.tasks import api as tasks_api
+from core.tasks.api import AppResources
+from core.tasks.backends import InProcess, Tasks
+from core.tasks.registry import Resources
 from core.wiring import DATABASE, JOBS, services
 from dashboards import metrics as rates_metrics
 from dashboards import rate_alerts
@@ -76,6 +80,17 @@ def notify_dispatcher(s: Settings, db: Database) -> Dispatcher:
     return Dispatcher(db, smtp, DeliveryPolicy(max_attempts=s.notify_max_attempts, backoff_s=s.notify_backoff_seconds))
 
 
+def task_engine(s: Settings, db: Database, resources: Resources) -> Tasks:
+    """The one task layer: Celery on the broker when YUNWANG_BROKER_URL is set, else a thread pool here."""
+    import orchestrator.app.tasks  # noqa: F401  (registers every task)
+
+    if s.broker_url is not None:
+        from core.tasks.celery_app import CeleryBackend
+
+        return Tasks(db, CeleryBackend(s.broker_url.get_secret_value()))
+    return Tasks(db, InProcess(db, resources, s.task_threads))
+
+
 def create_app(
     settings: Settings | None = None,
     registry: CollectorRegistry | None = None,
@@ -116,6 +131,8 @@ def create_app(
     container = services(app)
     container.provide(DATABASE, db)
     jobs = container.provide(JOBS, Jobs(db))  # the app's single scheduler; packages add their jobs in install
+    tasks = task_engine(settings, db, AppResources(app))  # background work: in-process pool or Celery
+    tasks_api.install(app, tasks)
     clouds = Clouds(settings.clouds_yaml)  # the one clouds.yaml registry (drivers opened on first use)
     if settings.demo_cloud and settings.clouds_yaml is None:  # the plain demo: simulated clouds, labelled as such
         clouds = Clouds.in_memory_demo()
@@ -152,6 +169,7 @@ def create_app(
     # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
     components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
     components.stoppers.append(lambda a: jobs.stop())
+    components.stoppers.append(lambda a: tasks.stop())  # stopped first: in-process jobs finish while all is up
 
     @app.get(
         "/healthz",

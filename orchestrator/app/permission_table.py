@@ -78,6 +78,7 @@ def _requests() -> dict[tuple[str, str], Permission]:
         ("GET", r + "/events"): approval.READERS,
         ("GET", r + "/placement-preview"): approval.READERS,
         ("GET", r + "/steps"): approval.READERS,
+        ("GET", r + "/jobs"): approval.READERS,
         ("POST", r + "/resume"): may[Action.PROVISION],
         ("GET", "/api/v1/events"): approval.READERS,
         ("GET", "/api/v1/quotas/{unit_id}"): approval.READERS,
@@ -87,6 +88,10 @@ def _requests() -> dict[tuple[str, str], Permission]:
         ("POST", "/api/v1/clouds/sweep"): CLOUD_OPERATORS,
         ("GET", "/api/v1/clouds/provisioning/{request_id}/steps"): CLOUD_READERS,
     }
+
+
+def _tasks() -> dict[tuple[str, str], Permission]:
+    return {("GET", "/api/v1/tasks"): EVERYONE, ("GET", "/api/v1/tasks/{job_id}"): EVERYONE}  # scoped: own jobs
 
 
 def _collectors() -> dict[tuple[str, str], Permission]:
@@ -208,6 +213,7 @@ PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     **_inventory(),
     **_requests(),
     **_collectors(),
+    **_tasks(),
     **_plan(),
     **_dashboards(),
 }

@@ -18,6 +18,7 @@ import orchestrator
 PACKAGES = (inventory, collectors, dashboards, orchestrator, migrations_plan, core)
 MODEL_MODULES = (
     "core.models",
+    "core.tasks.models",
     "core.notifications.models",
     "inventory.models",
     "collectors.models",

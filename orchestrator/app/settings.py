@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(
         default=True, description="启用定时任务 / run the app's job scheduler (probes, capacity, look-back)"
     )
+    # Background tasks (core/tasks, docs/tasks.md): unset broker = a thread pool in the service (embedded default).
+    broker_url: SecretStr | None = Field(
+        default=None,
+        description="任务队列地址 / Celery broker URL (`amqp://user:pass@host:5672/vhost`); unset: tasks run in a "
+        "thread pool inside the service",
+    )
+    task_threads: int = Field(
+        default=4, ge=1, le=64, description="进程内任务线程数 / threads of the in-process task pool (no broker)"
+    )
+    vantages: str = Field(
+        default="",
+        description="探测点分配 / probe vantages: `vantage=NODE_CODE,NODE_CODE;vantage2=…` (a node's subtree goes "
+        "with it); its probes run on queue `probe.<vantage>` (`yunwang worker --vantage NAME`)",
+    )
     metrics_recompute_seconds: int = Field(
         default=60, description="指标重算间隔（秒）/ how often the rates exporter recomputes `/metrics` (seconds)"
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.deps import CurrentPrincipal, DatabaseDep, SessionDep, change_context
 from core.enums import Role
+from core.tasks.api import TaskJobOut, TasksDep
+from core.tasks.backends import Tasks
 from core.times import OutputTime
 from core.validation import INT32_MAX, Count, Id, Limit, Offset
 from core.wiring import Key, provider, services
@@ -33,6 +35,7 @@ from orchestrator.provisioning.runs import steps_of
 from orchestrator.requests import approval, quotas
 from orchestrator.requests import provisioning_hook as provisioning
 from orchestrator.requests import service as svc
+from orchestrator.requests import tasks as request_tasks
 from orchestrator.requests.catalogue import Catalogue, CloudCatalogue, CloudOffer, no_catalogue
 from orchestrator.requests.flavors import CloudFlavors, FlavorCatalog, flavor_table, no_flavors
 from orchestrator.requests.lifecycle import Action, RequestCreate, RequestStatus, copies
@@ -124,6 +127,12 @@ class RequestOut(BaseModel):
         data["target_hosting"] = row.target_hosting.value
         data["dr_level"] = row.dr_level.value
         return cls(**data, demand=svc.demand_of(row).as_dict())
+
+
+class RequestJobOut(RequestOut):
+    """The request and, when the call started background work, its job (poll `job.url` or the request)."""
+
+    job: TaskJobOut | None = None
 
 
 class EventOut(BaseModel):
@@ -473,34 +482,86 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         session.commit()
         return RequestOut.of(row)
 
-    @router.post("/requests/{request_id}/provision", summary="Provision on the chosen clouds / 开通")
+    def started(
+        tasks: Tasks, name: str, data: dict[str, Any], p: CurrentPrincipal, response: Response, session: Session
+    ) -> RequestJobOut:
+        """Submit the request's task (or find the one already running): 202, the job and where to poll it."""
+        job_id = tasks.submit(name, data, subject=request_tasks.subject(data["request_id"]), requested_by=p.name)
+        job = tasks.get(job_id)
+        response.status_code = 202
+        response.headers["Location"] = job["url"]
+        row = svc.get(session, p, data["request_id"])
+        return RequestJobOut(**RequestOut.of(row).model_dump(), job=job)
+
+    @router.post(
+        "/requests/{request_id}/provision",
+        summary="Provision on the chosen clouds: 202 with the job / 开通（后台任务）",
+        response_model=RequestJobOut,
+        status_code=202,
+    )
     def provision(
         request_id: Id,
         request: Request,
+        response: Response,
         session: SessionDep,
         p: CurrentPrincipal,
         db: DatabaseDep,
         clouds: CloudsDep,
         config: ConfigDep,
-    ) -> RequestOut:
+        tasks: TasksDep,
+    ) -> RequestJobOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, Action.PROVISION, svc.facts(row))
+        status = row.status
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
         ctx = change_context(request, p)
-        provisioning.provision(db, p, ctx, request_id, clouds.driver_for(), config.managed_quotas)
-        session.rollback()  # a fresh snapshot of what provisioning committed
-        return RequestOut.of(svc.get(session, p, request_id))
+        driver_for = clouds.driver_for()  # no clouds configured: 409 now, not a failed job
+        if status not in (RequestStatus.SCHEDULED, RequestStatus.PROVISIONING):
+            provisioning.provision(db, p, ctx, request_id, driver_for, config.managed_quotas)  # a repeat or a 409
+            response.status_code = 200
+            session.rollback()
+            return RequestJobOut(**RequestOut.of(svc.get(session, p, request_id)).model_dump())
+        data = request_tasks.payload(request_id, p, ctx, config.managed_quotas)
+        return started(tasks, request_tasks.PROVISION, data, p, response, session)
 
-    @router.post("/requests/{request_id}/retire", summary="Retire: delete what it created / 退役")
+    @router.post(
+        "/requests/{request_id}/retire",
+        summary="Retire: delete what it created; 202 with the job / 退役（后台任务）",
+        response_model=RequestJobOut,
+        status_code=202,
+    )
     def retire(
-        request_id: Id, request: Request, session: SessionDep, p: CurrentPrincipal, db: DatabaseDep, clouds: CloudsDep
-    ) -> RequestOut:
+        request_id: Id,
+        request: Request,
+        response: Response,
+        session: SessionDep,
+        p: CurrentPrincipal,
+        db: DatabaseDep,
+        clouds: CloudsDep,
+        tasks: TasksDep,
+    ) -> RequestJobOut:
         row = svc.get(session, p, request_id)
         approval.authorize(p, Action.RETIRE, svc.facts(row))
+        status = row.status
         session.rollback()  # end this read; provisioning commits step by step in its own sessions
-        provisioning.retire(db, p, change_context(request, p), request_id, clouds.driver_for())
-        session.rollback()  # a fresh snapshot of what provisioning committed
-        return RequestOut.of(svc.get(session, p, request_id))
+        ctx = change_context(request, p)
+        if status not in (RequestStatus.ACTIVE, RequestStatus.FAILED, RequestStatus.RETIRING):
+            provisioning.retire(db, p, ctx, request_id, clouds.driver_for())  # a repeat or a 409, at once
+            response.status_code = 200
+            session.rollback()
+            return RequestJobOut(**RequestOut.of(svc.get(session, p, request_id)).model_dump())
+        clouds.driver_for()  # no clouds configured: 409 now
+        return started(tasks, request_tasks.RETIRE, request_tasks.payload(request_id, p, ctx), p, response, session)
+
+    @router.get(
+        "/requests/{request_id}/jobs",
+        summary="Its background jobs (provisioning, retirement), newest first / 后台任务",
+        response_model=list[TaskJobOut],
+    )
+    def request_jobs(request_id: Id, session: SessionDep, p: CurrentPrincipal, tasks: TasksDep) -> list[dict[str, Any]]:
+        svc.get(session, p, request_id)  # 404 outside the caller's units
+        session.rollback()
+        return tasks.recent(request_tasks.subject(request_id))
 
     @router.get(
         "/requests/{request_id}/placement-preview",

@@ -16,6 +16,7 @@ from orchestrator.provisioning.clouds import Clouds
 from orchestrator.provisioning.driver import InMemoryDriver
 from orchestrator.requests.api import get_capacity_source
 from tests.builders import Inv
+from tests.task_jobs import settled
 
 HOSTS = {"h1": {"VCPU": (64.0, 0), "MEMORY_MB": (262144.0, 0), "DISK_GB": (4000.0, 0)}}
 
@@ -58,7 +59,9 @@ class World:
         return r.json()  # type: ignore[no-any-return]
 
     def post(self, who: str, path: str, json: Any = None) -> Any:
-        return self.client.post(f"/api/v1/requests/{path}", json=json, headers=self.as_(who))
+        """POST to a request route; provisioning and retirement (202 with a job) are waited for: the request then."""
+        r = self.client.post(f"/api/v1/requests/{path}", json=json, headers=self.as_(who))
+        return settled(self.client, r, self.as_(who))
 
     def changes(self) -> int:
         r = self.client.get("/api/v1/inventory/changes?limit=1", headers=self.as_("admin"))

@@ -12,6 +12,7 @@ from orchestrator.provisioning.driver import CloudError
 from orchestrator.provisioning.plan import ResourceKind
 from orchestrator.requests import service as svc
 from orchestrator.requests.lifecycle import Action
+from tests.task_jobs import wait_job
 from tests.unit.orchestrator.conftest import World
 
 BIG = {"servers": 3, "vcpus": 8, "ram_mb": 16384}  # above the auto-approval limits
@@ -44,8 +45,16 @@ def test_full_lifecycle_through_both_approval_levels_placement_provisioning_and_
     removed = {(x["candidate"].split("/")[0], x["filter"]) for x in body["placement"]["removed"]}
     assert ("legacy", "gov_cloud") in removed
 
-    r = w.post("operator", f"{rid}/provision")
-    assert r.status_code == 200, r.text
+    started = w.client.post(f"/api/v1/requests/{rid}/provision", headers=w.as_("operator"))
+    assert started.status_code == 202, started.text  # the job at once; it runs in the background
+    job = started.json()["job"]
+    assert job["name"] == "requests.provision" and job["subject"] == f"resource_requests:{rid}"
+    assert started.headers["Location"] == job["url"] == f"/api/v1/tasks/{job['id']}"
+    done = wait_job(w.client, job["url"], w.as_("operator"))
+    assert (done["status"], done["attempts"], done["result"]["status"]) == ("succeeded", 1, "active")
+    jobs = w.client.get(f"/api/v1/requests/{rid}/jobs", headers=w.as_("dept")).json()  # the requester sees it
+    assert [(j["id"], j["status"]) for j in jobs] == [(job["id"], "succeeded")]
+    r = w.client.get(f"/api/v1/requests/{rid}", headers=w.as_("operator"))
     assert r.json()["status"] == "active"
     assert servers_in(w, body["primary_cloud"]) == 3
     assert {x["kind"] for x in r.json()["resources"]} >= {"server", "network"}

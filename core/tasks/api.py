@@ -1,0 +1,81 @@
+"""Task jobs over HTTP: `GET /api/v1/tasks/{job_id}` (status, attempts, result, redacted error) and the recent list.
+
+A scoped role (department user, sub-cloud chief) sees only the jobs it asked for; what a request's own jobs did
+is on the request (`GET /api/v1/requests/{id}/jobs`, checked against the request's unit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
+
+from core.deps import CurrentPrincipal
+from core.errors import NotFound, Problem
+from core.identity import Principal
+from core.responses import ResponseModel
+from core.tasks.backends import Tasks
+from core.wiring import PROVIDERS, Key, provider, services
+
+TASKS: Key[Tasks] = Key("tasks")
+get_tasks = provider(TASKS)
+TasksDep = Annotated[Tasks, Depends(get_tasks)]
+
+
+class TaskJobOut(ResponseModel):
+    """A background task's job: queued → running → succeeded | failed; `attempts` counts deliveries started."""
+
+    id: str
+    name: str
+    queue: str
+    subject: str | None
+    requested_by: str | None
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: str | None  # ISO 8601 with offset
+    started_at: str | None
+    finished_at: str | None
+    url: str
+
+
+def _visible(p: Principal, job: dict[str, Any]) -> bool:
+    return not p.scoped or job["requested_by"] == p.name
+
+
+class AppResources:
+    """A task's services in the service process: the app's container, honouring `app.dependency_overrides` of
+    the providers (as the routes do), so a task sees what the route that submitted it saw."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def get(self, key: Key[Any]) -> Any:
+        got = PROVIDERS.get(key)
+        override = self.app.dependency_overrides.get(got) if got is not None else None
+        return override() if override is not None else services(self.app).get(key)
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+    @r.get("", response_model=list[TaskJobOut], summary="Recent background jobs / 最近的后台任务")
+    def recent(
+        p: CurrentPrincipal, tasks: TasksDep, subject: Annotated[str | None, Query(max_length=100)] = None
+    ) -> list[dict[str, Any]]:
+        return [j for j in tasks.recent(subject) if _visible(p, j)]
+
+    @r.get("/{job_id}", response_model=TaskJobOut, summary="One background job: status and result / 后台任务")
+    def one(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> dict[str, Any]:
+        job = tasks.get(job_id)
+        if not _visible(p, job):
+            raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
+        return job
+
+    return r
+
+
+def install(app: FastAPI, tasks: Tasks) -> None:
+    services(app).provide(TASKS, tasks)
+    app.include_router(router())

@@ -1,0 +1,100 @@
+"""Two ways to run the same tasks behind one interface (`Tasks`):
+
+- `InProcess` (the embedded default, no broker configured): a thread pool inside the service;
+- `CeleryBackend` (`YUNWANG_BROKER_URL=amqp://…`): messages on RabbitMQ, run by `yunwang worker` processes
+  (core/tasks/celery_app.py); late acknowledgement, so a worker killed mid-task gets its message redelivered.
+
+Either way the job row (core/tasks/models.py) is written first and the message carries only its id.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.errors import NotFound, Problem, Unavailable
+from core.tasks import engine
+from core.tasks.models import TaskJob
+from core.tasks.registry import Resources, spec
+
+log = logging.getLogger("yunwang.tasks")
+
+
+class Backend(Protocol):
+    name: str
+
+    def send(self, job_id: str, task_name: str, queue: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class InProcess:
+    """Runs jobs on a thread pool in this process (same claim/finish semantics as a worker)."""
+
+    name = "in-process"
+
+    def __init__(self, db: Database, resources: Resources, threads: int = 4) -> None:
+        self.db, self.resources = db, resources
+        self._pool: ThreadPoolExecutor | None = None
+        self.threads = threads
+
+    def send(self, job_id: str, task_name: str, queue: str) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="yunwang-task")
+        self._pool.submit(self._run, job_id)
+
+    def _run(self, job_id: str) -> None:
+        try:
+            engine.execute(self.db, self.resources, job_id)
+        except Exception:  # a database error while claiming/finishing: the row stays queued/running
+            log.exception("task job %s could not be run", job_id)
+
+    def stop(self) -> None:
+        """Wait for running jobs (they write to the database the app is about to close)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            self._pool = None
+
+
+class Tasks:
+    """The one way to do background work: `submit(name, payload) → job id`; `get(job_id)` for its row."""
+
+    def __init__(self, db: Database, backend: Backend) -> None:
+        self.db, self.backend = db, backend
+
+    def submit(
+        self, task_name: str, payload: dict[str, Any], subject: str | None = None, requested_by: str | None = None
+    ) -> str:
+        s = spec(task_name)
+        row, created = engine.new_job(self.db, s, payload, subject, requested_by)
+        if not created:
+            return row.id
+        try:
+            self.backend.send(row.id, s.name, row.queue)
+        except Exception as exc:  # the broker is down: the job is failed, the caller gets a 503
+            engine.finish(self.db, row.id, None, f"not queued: {engine.error_text(exc)}")
+            raise Unavailable(
+                "任务队列不可用 / the task queue is unavailable", [Problem("broker unavailable", field="broker")]
+            ) from exc
+        return row.id
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self.db.read_session() as s:
+            row = s.get(TaskJob, job_id)
+            if row is None:
+                raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
+            return engine.job_out(row)
+
+    def recent(self, subject: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.db.read_session() as s:
+            q = select(TaskJob).order_by(TaskJob.created_at.desc(), TaskJob.id).limit(limit)
+            if subject is not None:
+                q = q.where(TaskJob.subject == subject)
+            return [engine.job_out(r) for r in s.scalars(q)]
+
+    def stop(self) -> None:
+        self.backend.stop()

@@ -1,0 +1,138 @@
+"""What both backends share: the job row's life (submit → claim → succeed/fail) and running one job.
+
+`claim` moves the row queued|running → running with attempts + 1 in one write transaction (a row left running
+is one whose worker died: its message came back). A finished row is never claimed again, so a duplicate
+delivery does nothing. Errors are stored redacted and short.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.redaction import redact
+from core.tasks.models import FINISHED, TaskJob, TaskStatus
+from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
+from core.times import iso, now_utc
+
+log = logging.getLogger("yunwang.tasks")
+
+WORKER = f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def new_job(
+    db: Database, s: TaskSpec, payload: dict[str, Any], subject: str | None, requested_by: str | None
+) -> tuple[TaskJob, bool]:
+    """Insert the queued job row (committed before any message is sent); (row, True).
+
+    With a subject, a job of the same task on the same subject that is still queued or running is returned
+    instead, (row, False): asking twice while it runs does not start it twice.
+    """
+    with db.session() as session:
+        if subject is not None:
+            unfinished = session.scalars(
+                select(TaskJob).where(
+                    TaskJob.subject == subject, TaskJob.name == s.name, TaskJob.status.not_in(FINISHED)
+                )
+            ).first()
+            if unfinished is not None:
+                return unfinished, False
+        row = TaskJob(
+            id=uuid.uuid4().hex,
+            name=s.name,
+            queue=s.queue_for(payload),
+            subject=subject,
+            requested_by=requested_by,
+            status=TaskStatus.QUEUED,
+            attempts=0,
+            payload=payload,
+            created_at=now_utc(),
+        )
+        session.add(row)
+    return row, True
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    payload: dict[str, Any]
+    attempt: int
+
+
+def claim(db: Database, job_id: str) -> Claim | None:
+    """queued|running → running, attempts + 1; None when the job is finished, unknown or out of attempts."""
+    with db.session() as s:
+        row = s.scalars(select(TaskJob).where(TaskJob.id == job_id).with_for_update()).first()
+        if row is None:
+            log.warning("task job %s: no such job; message dropped", job_id)
+            return None
+        if row.status in FINISHED:
+            log.info("task job %s already %s; duplicate delivery ignored", job_id, row.status.value)
+            return None
+        known = REGISTRY.get(row.name)
+        limit = known.max_attempts if known else 1
+        if row.attempts >= limit:
+            row.status, row.finished_at = TaskStatus.FAILED, now_utc()
+            row.error = f"gave up after {row.attempts} attempt(s) (the worker died each time)"
+            return None
+        row.status, row.attempts, row.worker = TaskStatus.RUNNING, row.attempts + 1, WORKER
+        row.started_at = row.started_at or now_utc()
+        return Claim(row.name, dict(row.payload), row.attempts)
+
+
+def finish(db: Database, job_id: str, result: dict[str, Any] | None, error: str | None) -> None:
+    with db.session() as s:
+        row = s.get(TaskJob, job_id)
+        if row is None:
+            return
+        row.status = TaskStatus.FAILED if error is not None else TaskStatus.SUCCEEDED
+        row.result, row.error, row.finished_at = result, error, now_utc()
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+
+
+def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
+    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown)."""
+    got = claim(db, job_id)
+    if got is None:
+        return None
+    ctx = TaskContext(db, resources, job_id, got.attempt)
+    try:
+        result = spec(got.name).fn(ctx, got.payload)
+    except Exception as exc:  # recorded on the job, never raised into the pool or the broker
+        error = error_text(exc)
+        log.error("task %s (%s) failed: %s", got.name, job_id, error)
+        finish(db, job_id, None, error)
+        return TaskStatus.FAILED
+    finish(db, job_id, result, None)
+    return TaskStatus.SUCCEEDED
+
+
+def job_out(row: TaskJob) -> dict[str, Any]:
+    def stamp(t: Any) -> str | None:
+        return iso(t) if t else None
+
+    return {
+        "id": row.id,
+        "name": row.name,
+        "queue": row.queue,
+        "subject": row.subject,
+        "requested_by": row.requested_by,
+        "status": row.status.value,
+        "attempts": row.attempts,
+        "result": row.result,
+        "error": row.error,
+        "created_at": stamp(row.created_at),
+        "started_at": stamp(row.started_at),
+        "finished_at": stamp(row.finished_at),
+        "url": f"/api/v1/tasks/{row.id}",
+    }
