@@ -28,6 +28,7 @@ from orchestrator.app.inventory_cli import register as register_io
 from orchestrator.app.plan_capacity import plan_capacity
 from orchestrator.app.probe_cli import register as register_probe
 from orchestrator.app.settings import Settings
+from orchestrator.app.worker_cli import register as register_worker
 from orchestrator.requests.cli import make_app as requests_cli
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ register_io(app)  # yunwang import / export / template
 console = Console()
 log = logging.getLogger("yunwang")
 register_probe(app, console)  # yunwang probe NODE_CODE (a probe-now job with a progress bar)
+register_worker(app)  # yunwang worker [--queues …] [--vantage NAME] (Celery, docs/tasks.md)
 
 
 def _settings() -> Settings:

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from collectors import tasks as collector_tasks
+from collectors import vantages
 from collectors.api import COLLECTOR_SERVICE, PROBE_JOBS, build_router
 from collectors.device_metrics import DeviceCollector
 from collectors.devices_api import build_devices_router
@@ -22,6 +24,8 @@ from collectors.ssh import SshOptions
 from collectors.tcp import TcpOptions
 from core.db import Database
 from core.jobs import JobOutcome, Jobs
+from core.tasks.api import TASKS
+from core.tasks.backends import Tasks
 from core.wiring import services
 from orchestrator.app.settings import Settings
 
@@ -49,6 +53,17 @@ def collector_config(s: Settings) -> CollectorConfig:
     )
 
 
+def submit_sweeps(db: Database, tasks: Tasks, assignments: vantages.Assignments, kind: ProbeKind) -> JobOutcome:
+    """Split the nodes by vantage and submit one `collectors.sweep` per vantage; targets = nodes handed out."""
+    with db.read_session() as s:
+        groups = vantages.split(s, assignments, None)
+    handed = 0
+    for vantage, node_ids in groups.items():
+        tasks.submit(collector_tasks.SWEEP, collector_tasks.payload(kind, vantage, node_ids), requested_by="scheduler")
+        handed += len(node_ids) if node_ids is not None else 0
+    return JobOutcome(handed, 0)
+
+
 def install_collectors(
     app: FastAPI,
     settings: Settings,
@@ -73,9 +88,14 @@ def install_collectors(
         ProbeKind.SSH: settings.collector_ssh_interval_seconds,
         ProbeKind.SNMP: settings.collector_snmp_interval_seconds,
     }
+    tasks = services(app).find(TASKS)
+    assignments = vantages.parse(settings.vantages)
+    distributed = settings.broker_url is not None and tasks is not None
     for kind, seconds in intervals.items():
 
         def task(kind: ProbeKind = kind) -> JobOutcome:
+            if distributed and tasks is not None:  # one sweep task per vantage, on its queue (the workers probe)
+                return submit_sweeps(db, tasks, assignments, kind)
             summary = svc.sweep_blocking(kind)
             return JobOutcome(summary.targets, summary.failures)
 

@@ -29,6 +29,7 @@ from orchestrator.provisioning.driver import FlavorSize, InMemoryDriver, Network
 from orchestrator.requests import api as requests_api
 from tests.builders import Inv
 from tests.integration.web.test_console import unlabelled_controls
+from tests.task_jobs import settled
 
 ARTEFACTS = Path(__file__).resolve().parents[3] / "var" / "test" / "screenshots"
 RESOURCES = ("vcpus", "ram_mb", "disk_gb", "instances", "floating_ips")
@@ -99,7 +100,10 @@ class World:
 
     def post(self, who: str, path: str, body: Any = None) -> Any:
         r = httpx.post(self.url + path, json=body, headers=self.h(who), timeout=600)
-        assert r.status_code in (200, 201), (path, r.status_code, r.text)
+        assert r.status_code in (200, 201, 202), (path, r.status_code, r.text)
+        if r.status_code == 202:  # provisioning/retirement: wait for its background job, then the request
+            with httpx.Client(base_url=self.url, timeout=120) as c:
+                return settled(c, r, self.h(who)).json()
         return r.json()
 
 

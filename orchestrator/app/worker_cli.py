@@ -1,0 +1,64 @@
+"""`yunwang worker`: a Celery worker running the service's background tasks (core.tasks, docs/tasks.md).
+
+Without options it consumes the central queues (`default`: provisioning, retirement; `probe`: probes of targets
+no vantage is assigned to). `--vantage NAME` (a city node's worker) consumes only `probe.NAME`: the probe and
+collection tasks of the targets assigned to that vantage (YUNWANG_VANTAGES).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+from collectors.vantages import PROBE_QUEUE, probe_queue
+from core.db import Database
+from core.logs import configure
+from core.tasks.api import AppResources
+from core.tasks.celery_app import run_worker
+from core.tasks.registry import DEFAULT_QUEUE, REGISTRY, Resources
+from core.wiring import DATABASE, services
+from orchestrator.app.settings import Settings
+
+log = logging.getLogger("yunwang.tasks")
+
+
+def queues_for(queues: str | None, vantage: str | None) -> list[str]:
+    """The queues a worker consumes: `--queues a,b`, else its vantage's probe queue, else the central ones."""
+    if queues:
+        return [q.strip() for q in queues.split(",") if q.strip()]
+    if vantage:
+        return [probe_queue(vantage)]
+    return [DEFAULT_QUEUE, PROBE_QUEUE]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        queues: str | None = typer.Option(None, help="comma-separated queues (default: default,probe)"),
+        vantage: str | None = typer.Option(None, help="consume only this vantage's probe queue (probe.<NAME>)"),
+        pool: str = typer.Option("prefork", help="Celery pool: prefork, threads or solo"),
+        concurrency: int = typer.Option(2, min=1, max=64, help="tasks run at once"),
+        include: list[str] = typer.Option([], help="extra task modules to import (tests)"),
+    ) -> None:
+        """Run a background worker on the broker (YUNWANG_BROKER_URL) / 运行后台任务执行器."""
+        s = Settings()
+        s.ensure_dirs()
+        configure(s.log_level)
+        if s.broker_url is None:
+            raise typer.BadParameter("YUNWANG_BROKER_URL is not set: without a broker, tasks run inside the service")
+        for module in include:
+            importlib.import_module(module)
+        import orchestrator.app.tasks  # noqa: F401  (registers the service's tasks)
+
+        def context() -> tuple[Database, Resources]:
+            from orchestrator.app.factory import create_app
+
+            app_ = create_app(s)  # the same services as the API process (clouds, collectors), no HTTP served
+            return services(app_).get(DATABASE), AppResources(app_)
+
+        consumed = queues_for(queues, vantage)
+        log.info("worker %s: queues %s; tasks %s", vantage or "central", consumed, sorted(REGISTRY))
+        hostname = f"{vantage or 'central'}@%h"
+        run_worker(s.broker_url.get_secret_value(), context, consumed, pool, concurrency, hostname)
