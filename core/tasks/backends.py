@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.errors import NotFound, Problem, Unavailable
 from core.tasks import engine
-from core.tasks.models import TaskJob
+from core.tasks.models import FINISHED, TaskJob
 from core.tasks.registry import Resources, spec
 
 log = logging.getLogger("yunwang.tasks")
@@ -52,6 +52,22 @@ class InProcess:
             engine.execute(self.db, self.resources, job_id)
         except Exception:  # a database error while claiming/finishing: the row stays queued/running
             log.exception("task job %s could not be run", job_id)
+
+    def recover(self) -> int:
+        """At start-up: run again the jobs a dead process of this host left queued or running (its thread pool died
+        with it); each is claimed again (attempts + 1) and continues. How many were sent."""
+        with self.db.read_session() as s:
+            rows = s.execute(
+                select(TaskJob.id, TaskJob.name, TaskJob.queue, TaskJob.worker).where(TaskJob.status.not_in(FINISHED))
+            ).all()
+        sent = 0
+        for job_id, name, queue, worker in rows:
+            if worker is None or not engine.alive(worker):
+                self.send(job_id, name, queue)
+                sent += 1
+        if sent:
+            log.warning("%d unfinished task job(s) of a stopped process run again", sent)
+        return sent
 
     def stop(self) -> None:
         """Wait for running jobs (they write to the database the app is about to close)."""
@@ -95,6 +111,10 @@ class Tasks:
             if subject is not None:
                 q = q.where(TaskJob.subject == subject)
             return [engine.job_out(r) for r in s.scalars(q)]
+
+    def recover(self) -> int:
+        """In-process only: jobs left by a process that died are run again (a broker redelivers by itself)."""
+        return self.backend.recover() if isinstance(self.backend, InProcess) else 0
 
     def stop(self) -> None:
         self.backend.stop()

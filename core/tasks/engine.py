@@ -27,6 +27,20 @@ log = logging.getLogger("yunwang.tasks")
 WORKER = f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
+def alive(worker: str) -> bool:
+    """False when `worker` (host:pid) is a process of this host that no longer exists; another host: True."""
+    host, _, pid = worker.partition(":")
+    if host != socket.gethostname()[:100] or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def new_job(
     db: Database, s: TaskSpec, payload: dict[str, Any], subject: str | None, requested_by: str | None
 ) -> tuple[TaskJob, bool]:

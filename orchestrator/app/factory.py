@@ -169,6 +169,7 @@ def create_app(
     # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
     components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
     components.stoppers.append(lambda a: jobs.stop())
+    components.starters.append(lambda a: tasks.recover())  # in-process: jobs a dead process left run again
     components.stoppers.append(lambda a: tasks.stop())  # stopped first: in-process jobs finish while all is up
 
     @app.get(

@@ -80,7 +80,15 @@ class Engine:
             self.tasks.backend.stop()
 
 
-def worker_process(db: Database, url: str, queue: str, tmp: Path) -> subprocess.Popen[bytes]:
+def worker_process(
+    db: Database,
+    url: str,
+    queue: str | None,
+    tmp: Path,
+    extra: list[str] | None = None,
+    env_: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """A real `yunwang worker` (solo pool) on the test's database: its own queue, or `extra` options (--vantage)."""
     env = {
         **os.environ,
         "YUNWANG_DATABASE_URL": db.url,
@@ -88,11 +96,24 @@ def worker_process(db: Database, url: str, queue: str, tmp: Path) -> subprocess.
         "YUNWANG_DATA_DIR": str(tmp),
         "YUNWANG_SCHEDULER_ENABLED": "false",
         "YUNWANG_LOG_LEVEL": "WARNING",
+        **(env_ or {}),
     }
-    args = [sys.executable, "-m", "orchestrator.app.cli", "worker", "--pool", "solo", "--queues", queue]
+    args = [sys.executable, "-m", "orchestrator.app.cli", "worker", "--pool", "solo"]
+    args += (["--queues", queue] if queue else []) + (extra or [])
     args += ["--include", "tests.integration.tasks.sample_tasks"]
     log = open(tmp / f"worker-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for p in workers:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
 
 
 @pytest.fixture(params=["in-process", "celery"])
@@ -118,14 +139,7 @@ def engine(request: pytest.FixtureRequest, any_db: Database, tmp_path: Path) -> 
     e.start_worker = start
     start()
     yield e
-    for p in e.workers:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+    stop_workers(e.workers)
     with celery.app.connection_for_write() as conn:  # the test's queue goes with it
         conn.default_channel.queue_delete(queue)
     celery.stop()

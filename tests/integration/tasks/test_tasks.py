@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 
 import pytest
+from sqlalchemy import select
 
-from core.tasks.models import TaskStatus
-from tests.integration.tasks.conftest import Engine, effects
+from core.db import Database
+from core.tasks.backends import InProcess, Tasks
+from core.tasks.models import TaskJob, TaskStatus
+from core.times import now_utc
+from tests.integration.tasks.conftest import Engine, NoResources, effects
 from tests.integration.tasks.sample_tasks import EFFECT, FAIL
 
 
@@ -79,3 +85,38 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered_and_done_once(engine:
     done = engine.wait(job_id, timeout=90)
     assert (done.status, done.attempts, done.result) == (TaskStatus.SUCCEEDED, 2, {"n": 42, "attempt": 2})
     assert effects(engine.db, job_id) == 1  # by hand: one row, although the task started twice
+
+
+def test_in_process_jobs_left_by_a_dead_service_run_again_at_start_up(any_db: Database) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with any_db.session() as s:
+        for n, status, attempts, worker in (
+            (1, TaskStatus.RUNNING, 1, f"{socket.gethostname()}:{dead.pid}"),  # its process died mid-task
+            (2, TaskStatus.QUEUED, 0, None),  # never started
+            (3, TaskStatus.RUNNING, 1, f"{socket.gethostname()}:{os.getpid()}"),  # running here: left alone
+        ):
+            s.add(
+                TaskJob(
+                    id=f"job{n}",
+                    name=EFFECT,
+                    queue="default",
+                    status=status,
+                    attempts=attempts,
+                    worker=worker,
+                    payload={"n": n, "queue": "default"},
+                    created_at=now_utc(),
+                )
+            )
+    backend = InProcess(any_db, NoResources(), threads=2)
+    tasks = Tasks(any_db, backend)
+    assert tasks.recover() == 2
+    backend.stop()
+    with any_db.read_session() as s:
+        got = {r.id: (r.status, r.attempts) for r in s.scalars(select(TaskJob))}
+    assert got == {
+        "job1": (TaskStatus.SUCCEEDED, 2),
+        "job2": (TaskStatus.SUCCEEDED, 1),
+        "job3": (TaskStatus.RUNNING, 1),
+    }
+    assert (effects(any_db, "job1"), effects(any_db, "job2"), effects(any_db, "job3")) == (1, 1, 0)
