@@ -224,9 +224,9 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         if not body.subtree and not store.load_nodes(session, node_ids):
             raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=body.node_id)])
         session.rollback()  # release the read transaction before the sweeps write (SQLite)
-        job = probe_jobs_.submit(node_ids, body.kinds, principal.name)
-        response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job.id}"
-        return job.as_dict()
+        job = probe_jobs_.submit(node_ids, body.kinds, principal.name, root=body.node_id)
+        response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job['job_id']}"
+        return job
 
     @router.get(
         "/probe-jobs",
@@ -235,7 +235,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         summary="Recent probe-now jobs and their progress (without per-target results)",
     )
     def probe_jobs(principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep) -> list[dict[str, Any]]:
-        return [j.as_dict(with_results=False) for j in probe_jobs_.recent()]
+        return probe_jobs_.recent()
 
     @router.get(
         "/probe-jobs/{job_id}", response_model=m.ProbeJobOut, summary="One probe-now job: status, progress and results"
@@ -243,12 +243,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     def probe_job(
         job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep
     ) -> dict[str, Any]:
-        job = probe_jobs_.get(job_id)
-        if job is None:
-            raise NotFound(
-                "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
-            )
-        return job.as_dict()
+        return probe_jobs_.get(job_id)  # 404 when unknown
 
     @router.put(
         "/snmp/devices/{device_id}",

@@ -1,36 +1,32 @@
-"""Probe-now jobs: a request returns a job id at once; the sweeps run on the app's event loop.
+"""Probe-now jobs: a request returns a job at once; the sweeps run as a background task (core.tasks).
 
-Every sweep of a job is also recorded as a run of `probe-now:<kind>` (`collector_job_runs`), the run
-records the scheduled jobs use, so `GET /api/v1/collectors/jobs` shows manual probes beside them. The job
-itself (progress, per-sweep results) is kept in memory for the newest `keep` jobs.
+The task `collectors.probe_now` runs on the queue of the requested node's vantage (collectors/vantages.py), so
+with a broker the worker at that place probes it; without one, the service's own task threads do. Its job row is
+the probe job: progress and per-sweep results are its (partial) result. Every sweep is also recorded as a run of
+`probe-now:<kind>` (`collector_job_runs`), the run records the scheduled jobs use, so
+`GET /api/v1/collectors/jobs` shows manual probes beside them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from collectors import store
+from sqlalchemy import select
+
+from collectors import store, vantages
 from collectors.results import ProbeKind, ProbeResult
 from collectors.runner import CollectorService, SweepSummary
+from core.errors import NotFound, Problem
+from core.tasks.backends import Tasks
+from core.tasks.models import TaskJob, TaskStatus
+from core.tasks.registry import TaskContext
 from core.times import iso, now_utc
 
 log = logging.getLogger("yunwang.collectors")
 
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+PROBE_NOW = "collectors.probe_now"
 
 
 def result_out(r: ProbeResult) -> dict[str, Any]:
@@ -64,104 +60,90 @@ def sweep_out(summary: SweepSummary) -> dict[str, Any]:
     }
 
 
-def _stamp(t: datetime | None) -> str | None:
-    return iso(t) if t else None
+def job_dict(row: TaskJob, with_results: bool = True) -> dict[str, Any]:
+    """A probe-now job as the API shows it, from its task job row."""
+    kinds = list(row.payload.get("kinds", []))
+    res = row.result or {}
+    sweeps = list(res.get("sweeps", []))
+    running = row.status == TaskStatus.RUNNING
+    return {
+        "job_id": row.id,
+        "status": row.status.value,
+        "node_ids": list(row.payload.get("node_ids", [])),
+        "kinds": kinds,
+        "requested_by": row.requested_by or "",
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at) if row.started_at else None,
+        "finished_at": iso(row.finished_at) if row.finished_at else None,
+        "progress": {
+            "done": len(sweeps),
+            "total": len(kinds),
+            "ratio": len(sweeps) / len(kinds) if kinds else 1.0,
+            "current": res.get("current") if running else None,
+        },
+        "error": row.error,
+        "sweeps": sweeps if with_results else [{k: v for k, v in s.items() if k != "results"} for s in sweeps],
+    }
 
 
-@dataclass
-class ProbeJob:
-    id: str
-    node_ids: list[int]
-    kinds: list[ProbeKind]
-    requested_by: str
-    created_at: datetime = field(default_factory=now_utc)
-    status: JobStatus = JobStatus.QUEUED
-    current: ProbeKind | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error: str | None = None
-    sweeps: list[dict[str, Any]] = field(default_factory=list)
+def _record(
+    svc: CollectorService, kind: ProbeKind, started: Any, ok: bool, error: str | None, n: int, bad: int
+) -> None:
+    with svc.db.session() as s:
+        store.record_run(s, f"probe-now:{kind.value}", "manual", started, ok, error, n, bad)
 
-    def as_dict(self, with_results: bool = True) -> dict[str, Any]:
-        return {
-            "job_id": self.id,
-            "status": self.status.value,
-            "node_ids": self.node_ids,
-            "kinds": [k.value for k in self.kinds],
-            "requested_by": self.requested_by,
-            "created_at": _stamp(self.created_at),
-            "started_at": _stamp(self.started_at),
-            "finished_at": _stamp(self.finished_at),
-            "progress": {
-                "done": len(self.sweeps),
-                "total": len(self.kinds),
-                "ratio": len(self.sweeps) / len(self.kinds) if self.kinds else 1.0,
-                "current": self.current.value if self.current else None,
-            },
-            "error": self.error,
-            "sweeps": self.sweeps
-            if with_results
-            else [{k: v for k, v in s.items() if k != "results"} for s in self.sweeps],
-        }
+
+def run_probe_now(tc: TaskContext, svc: CollectorService, data: dict[str, Any]) -> dict[str, Any]:
+    """The sweeps of one probe-now job, one kind after another; progress shown after each."""
+    sweeps: list[dict[str, Any]] = []
+    for value in data["kinds"]:
+        kind = ProbeKind(value)
+        tc.progress({"sweeps": sweeps, "current": kind.value})
+        started = now_utc()
+        try:
+            summary = svc.sweep_blocking(kind, data["node_ids"])
+        except Exception as exc:
+            _record(svc, kind, started, False, type(exc).__name__, 0, 0)
+            raise
+        _record(svc, kind, started, True, None, summary.targets, summary.failures)
+        sweeps.append(sweep_out(summary))
+    return {"sweeps": sweeps, "current": None}
 
 
 class ProbeJobs:
-    """Runs probe-now jobs one sweep after another on the running event loop; keeps the newest `keep`."""
+    """Submits probe-now jobs as tasks and reads them back (the newest `keep` are listed)."""
 
-    def __init__(self, svc: CollectorService, keep: int = 100) -> None:
-        self.svc = svc
-        self.keep = keep
-        self._jobs: OrderedDict[str, ProbeJob] = OrderedDict()
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+    def __init__(
+        self, svc: CollectorService, tasks: Tasks, assignments: vantages.Assignments | None = None, keep: int = 100
+    ) -> None:
+        self.svc, self.tasks, self.keep = svc, tasks, keep
+        self.assignments = assignments or {}
 
-    def submit(self, node_ids: Sequence[int], kinds: Sequence[ProbeKind], actor: str) -> ProbeJob:
-        job = ProbeJob(uuid.uuid4().hex, list(node_ids), list(dict.fromkeys(kinds)), actor)
-        self._jobs[job.id] = job
-        while len(self._jobs) > self.keep:
-            old, _ = self._jobs.popitem(last=False)
-            self._tasks.pop(old, None)
-        task = asyncio.get_running_loop().create_task(self._run(job), name=f"probe-now {job.id}")
-        self._tasks[job.id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job.id, None))
-        return job
+    def submit(
+        self, node_ids: Sequence[int], kinds: Sequence[ProbeKind], actor: str, root: int | None = None
+    ) -> dict[str, Any]:
+        """A job probing `node_ids`, on the queue of `root`'s vantage (the requested node; None: the first)."""
+        vantage = None
+        if self.assignments and node_ids:
+            with self.svc.db.read_session() as s:
+                vantage = vantages.vantage_of(s, self.assignments).get(root if root is not None else node_ids[0])
+        data = {
+            "node_ids": list(node_ids),
+            "kinds": [k.value for k in dict.fromkeys(kinds)],
+            "vantage": vantage,
+        }
+        return self.get(self.tasks.submit(PROBE_NOW, data, requested_by=actor))
 
-    def get(self, job_id: str) -> ProbeJob | None:
-        return self._jobs.get(job_id)
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self.svc.db.read_session() as s:
+            row = s.get(TaskJob, job_id)
+            if row is None or row.name != PROBE_NOW:
+                raise NotFound(
+                    "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
+                )
+            return job_dict(row)
 
-    def recent(self) -> list[ProbeJob]:
-        return list(reversed(self._jobs.values()))
-
-    async def _run(self, job: ProbeJob) -> None:
-        job.status, job.started_at = JobStatus.RUNNING, now_utc()
-        try:
-            for kind in job.kinds:
-                job.current = kind
-                started = now_utc()
-                try:
-                    summary = await self.svc.sweep(kind, job.node_ids)
-                except Exception as exc:
-                    self._record(kind, started, False, type(exc).__name__, 0, 0)
-                    raise
-                self._record(kind, started, True, None, summary.targets, summary.failures)
-                job.sweeps.append(sweep_out(summary))
-            job.status = JobStatus.SUCCEEDED
-        except asyncio.CancelledError:
-            job.status, job.error = JobStatus.FAILED, "cancelled"
-            raise
-        except Exception as exc:  # shown in the job, never raised into the event loop
-            job.status, job.error = JobStatus.FAILED, type(exc).__name__
-            log.error("probe-now job %s failed: %s", job.id, type(exc).__name__)
-        finally:
-            job.current, job.finished_at = None, now_utc()
-
-    def _record(self, kind: ProbeKind, started: datetime, ok: bool, error: str | None, n: int, bad: int) -> None:
-        with self.svc.db.session() as s:
-            store.record_run(s, f"probe-now:{kind.value}", "manual", started, ok, error, n, bad)
-
-    async def cancel_all(self) -> None:
-        tasks = list(self._tasks.values())
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+    def recent(self) -> list[dict[str, Any]]:
+        with self.svc.db.read_session() as s:
+            q = select(TaskJob).where(TaskJob.name == PROBE_NOW).order_by(TaskJob.created_at.desc()).limit(self.keep)
+            return [job_dict(r, with_results=False) for r in s.scalars(q)]

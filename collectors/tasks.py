@@ -12,6 +12,7 @@ from typing import Any
 
 from collectors import store
 from collectors.api import COLLECTOR_SERVICE
+from collectors.probe_jobs import PROBE_NOW, run_probe_now
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
 from collectors.vantages import probe_queue
@@ -62,3 +63,9 @@ def sweep(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(summary.seconds, 3),
         "state_changes": [{"node_id": n, "from": a.value, "to": b.value} for n, a, b in summary.state_changes],
     }
+
+
+@task(PROBE_NOW, queue=lambda p: probe_queue(p.get("vantage")))
+def probe_now(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
+    """A network admin's probe-now job (collectors/probe_jobs.py): its kinds one after another."""
+    return run_probe_now(tc, tc.get(COLLECTOR_SERVICE), data)

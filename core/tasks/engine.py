@@ -110,6 +110,14 @@ def finish(db: Database, job_id: str, result: dict[str, Any] | None, error: str 
         row.result, row.error, row.finished_at = result, error, now_utc()
 
 
+def progress(db: Database, job_id: str, result: dict[str, Any]) -> None:
+    """A running job's partial result (e.g. the sweeps done so far), shown while it runs."""
+    with db.session() as s:
+        row = s.get(TaskJob, job_id)
+        if row is not None and row.status == TaskStatus.RUNNING:
+            row.result = result
+
+
 def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
 

@@ -37,6 +37,12 @@ class TaskContext:
     def get(self, key: Any) -> Any:
         return self.resources.get(key)
 
+    def progress(self, result: dict[str, Any]) -> None:
+        """Show a partial result on the running job."""
+        from core.tasks.engine import progress
+
+        progress(self.db, self.job_id, result)
+
 
 TaskFn = Callable[[TaskContext, dict[str, Any]], dict[str, Any] | None]
 QueueFor = Callable[[dict[str, Any]], str]

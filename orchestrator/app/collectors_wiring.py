@@ -78,8 +78,9 @@ def install_collectors(
     registry.register(ExtranetCollector(svc.live))
     registry.register(DeviceCollector(svc.devices))
     registry.register(SnmpCollector(svc.snmp_view))
-    probe_jobs = services(app).provide(PROBE_JOBS, ProbeJobs(svc))  # probe-now jobs, run on the app's event loop
-    stoppers.append(lambda a: probe_jobs.cancel_all())
+    tasks = services(app).get(TASKS)  # installed before the collectors (factory.py)
+    assignments = vantages.parse(settings.vantages)
+    services(app).provide(PROBE_JOBS, ProbeJobs(svc, tasks, assignments))  # probe-now jobs: background tasks
     app.include_router(build_router())
     app.include_router(build_devices_router())
     intervals = {
@@ -88,13 +89,11 @@ def install_collectors(
         ProbeKind.SSH: settings.collector_ssh_interval_seconds,
         ProbeKind.SNMP: settings.collector_snmp_interval_seconds,
     }
-    tasks = services(app).find(TASKS)
-    assignments = vantages.parse(settings.vantages)
-    distributed = settings.broker_url is not None and tasks is not None
+    distributed = settings.broker_url is not None
     for kind, seconds in intervals.items():
 
         def task(kind: ProbeKind = kind) -> JobOutcome:
-            if distributed and tasks is not None:  # one sweep task per vantage, on its queue (the workers probe)
+            if distributed:  # one sweep task per vantage, on its queue (the workers probe)
                 return submit_sweeps(db, tasks, assignments, kind)
             summary = svc.sweep_blocking(kind)
             return JobOutcome(summary.targets, summary.failures)
