@@ -454,6 +454,8 @@ def test_an_auditor_sees_the_node_page_without_probe_now_or_excerpts(
     assert page.locator("[data-testid=probe-now]").count() == 0
     assert page.locator("[data-testid=device-error]").count() == 1
     assert page.locator("[data-testid=excerpt]").count() == 0  # the API keeps the raw output for network admins
+    current = page.locator("nav a[aria-current=page]")
+    assert current.count() == 1 and current.get_attribute("href") == "#/extranet/nodes"  # not also #/extranet
     page.close()
 
 
