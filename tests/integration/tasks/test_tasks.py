@@ -120,3 +120,20 @@ def test_in_process_jobs_left_by_a_dead_service_run_again_at_start_up(any_db: Da
         "job3": (TaskStatus.RUNNING, 1),
     }
     assert (effects(any_db, "job1"), effects(any_db, "job2"), effects(any_db, "job3")) == (1, 1, 0)
+
+
+def test_a_broker_that_is_down_fails_the_job_and_answers_unavailable(any_db: Database) -> None:
+    from core.errors import Unavailable
+    from core.tasks.celery_app import CeleryBackend
+
+    backend = CeleryBackend("amqp://guest:guest@127.0.0.1:1//")  # nothing listens on port 1
+    tasks = Tasks(any_db, backend)
+    with pytest.raises(Unavailable, match="任务队列不可用 / the task queue is unavailable"):
+        tasks.submit(EFFECT, {"n": 1, "queue": "nowhere"})
+    backend.stop()
+    [job] = tasks.recent()
+    assert (job["status"], job["attempts"], job["error"]) == (
+        "failed",
+        0,
+        "not queued: OperationalError: [Errno 111] Connection refused",
+    )
