@@ -169,7 +169,11 @@ def test_a_retirement_left_by_a_killed_process_is_finished(world: World) -> None
     code, cloud = str(body["code"]), str(body["primary_cloud"])
     assert w.post("operator", f"{rid}/provision").json()["status"] == "active"
     d = w.drivers[cloud]
-    d.fault = lambda op, kind: SystemExit() if op == "delete" and kind == ResourceKind.SUBNET else None
+
+    def kill_at_subnet_delete(op: str, kind: ResourceKind | None) -> Any:
+        return SystemExit() if op == "delete" and kind == ResourceKind.SUBNET else None
+
+    d.fault = kill_at_subnet_delete
     with pytest.raises(SystemExit):
         rp.retire(w.db, OP, CTX, rid, w.drivers.__getitem__)
     d.fault = None
