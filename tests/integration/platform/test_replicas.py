@@ -204,7 +204,9 @@ def test_a_job_runs_once_per_slot_on_two_replicas_and_a_killed_holder_hands_over
         assert dead is not None and dead.ok is False and dead.error == ABANDONED and dead.finished_at is not None
     assert nxt.ok is True and nxt.targets == survivor.pid
     # taken over at the next slot, well within the lease (60 s): the dead process's pid is gone from this host
-    assert (_at(nxt.started_at) - killed_at).total_seconds() < EVERY + 1.0
+    handover = (_at(nxt.started_at) - killed_at).total_seconds()
+    print(f"job handover after kill -9: {handover:.2f} s (slot every {EVERY} s)")
+    assert handover < EVERY + 1.0
     assert f"holder {holder} died; run {run.id} abandoned, taken over" in survivor.log()
     time.sleep(3 * EVERY + 0.5)  # three more slots on the survivor alone
     after = [r for r in _runs(any_db, "replica_tick") if _at(r.started_at) > killed_at]
@@ -305,7 +307,9 @@ def test_kill_9_mid_provisioning_the_other_replica_finishes_it_each_resource_onc
         body: dict[str, Any] = resp.json()
         return body if body["status"] == "active" else None
 
+    killed = time.monotonic()
     done = _until("the request active through replica B", active, 90, logs)
+    print(f"provisioning finished by the other replica {time.monotonic() - killed:.2f} s after kill -9")
     after = _cloud_state(cloud_dir, "gov-nanning")
     # each resource created once, counted by hand: 1 network, 1 subnet, 1 router, 2 servers (none re-created)
     assert after["created_count"] == before["created_count"]
