@@ -56,7 +56,20 @@ from core.times import now_utc
 log = logging.getLogger("yunwang.jobs")
 JOBS_TABLE = "apscheduler_jobs"
 LEASE_SECONDS = 60  # renewed every third of it while the job runs
-HOLDER = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _host_id() -> str:
+    """This host as holders name it: the host name and the pid namespace (containers sharing a host name, such as
+    `network_mode: host`, have their own process ids: a pid is only checked inside its own namespace)."""
+    try:
+        ns = f"~{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        ns = ""
+    return f"{socket.gethostname()[:80]}{ns}"
+
+
+HOST_ID = _host_id()
+HOLDER = f"{HOST_ID}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 ABANDONED = "abandoned: the process running it stopped / 运行中断（进程已停止）"
 
 
@@ -424,7 +437,7 @@ def _alive(holder: str | None) -> bool:
     """False when the holder is a process of this host that no longer exists (or a past instance of us)."""
     host, _, rest = (holder or "").partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:100] or not pid_text.isdigit():
+    if host != HOST_ID or not pid_text.isdigit():
         return True  # another host: trust its lease until it expires
     pid = int(pid_text)
     if pid == os.getpid():

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core import jobs as jobs_module
 from core.db import Database
-from core.jobs import ABANDONED, HOLDER, JobOutcome, Jobs, LeaseBusy, hold, lease_state
+from core.jobs import ABANDONED, HOLDER, HOST_ID, JobOutcome, Jobs, LeaseBusy, hold, lease_state
 from core.models import JobLease, JobRun
 from core.times import now_utc
 
@@ -63,9 +63,7 @@ def jobs(db: Database) -> Jobs:
 
 
 def test_a_run_of_a_dead_process_of_this_host_is_abandoned_and_taken_over_at_once(db: Database, jobs: Jobs) -> None:
-    import socket
-
-    dead = f"{socket.gethostname()[:100]}:{_dead_pid()}:deadbeef"
+    dead = f"{HOST_ID}:{_dead_pid()}:deadbeef"
     old = _leave_running(db, "tick", dead, expires_in_s=50)  # its lease has not expired yet
     assert jobs.run("tick", "schedule") == JobOutcome(targets=1)
     first, second = _runs(db, "tick")

@@ -7,7 +7,6 @@ hand), audited as system. A run whose process is alive is never touched; without
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from core.audit import ChangeContext
 from core.enums import Role
 from core.identity import Principal
-from core.jobs import JobOutcome, Jobs, hold
+from core.jobs import HOST_ID, JobOutcome, Jobs, hold
 from core.models import ChangeLog, JobLease
 from core.times import now_utc
 from orchestrator.provisioning import runs as provision_module
@@ -45,7 +44,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 def _dead_holder() -> str:
     proc = subprocess.Popen(["true"])
     proc.wait()
-    return f"{socket.gethostname()[:100]}:{proc.pid}:deadbeef:1"
+    return f"{HOST_ID}:{proc.pid}:deadbeef:1"
 
 
 def _kill_at_second_server(w: World, cloud: str) -> None:
