@@ -149,8 +149,8 @@ def _runs(db: Database, job_id: str) -> list[JobRun]:
 
 # --- 1. one run per slot, and the handover -------------------------------------------------------------------------
 
-EVERY = 2  # seconds between slots of the test job
-RUN_S = 0.8  # each run of it sleeps this long
+EVERY = 3  # seconds between slots of the test job (a late start up to 1.5 s still counts to its own slot)
+RUN_S = 1.0  # each run of it sleeps this long
 
 
 def test_a_job_runs_once_per_slot_on_two_replicas_and_a_killed_holder_hands_over(
@@ -164,15 +164,15 @@ def test_a_job_runs_once_per_slot_on_two_replicas_and_a_killed_holder_hands_over
 
     first = _until("the first run", lambda: next(iter(_runs(any_db, "replica_tick")), None), 30, logs)
     t0 = _at(first.started_at)
-    time.sleep(8 * EVERY + 1.5)  # N = 8 intervals after the first run
-    window = [r for r in _runs(any_db, "replica_tick") if _at(r.started_at) < t0 + timedelta(seconds=8 * EVERY + 1)]
-    # slots t0, t0+2, …, t0+16: 9 runs, one per slot, none twice, none skipped, each on its slot
+    time.sleep(8 * EVERY + 2)  # N = 8 intervals after the first run
+    window = [r for r in _runs(any_db, "replica_tick") if _at(r.started_at) < t0 + timedelta(seconds=8 * EVERY + 1.4)]
+    # slots t0, t0+3, …, t0+24: 9 runs, one per slot, none twice, none skipped, each on its slot
     assert len(window) == 9, [(r.started_at, r.targets) for r in window]
     slots = [round((_at(r.started_at) - t0).total_seconds() / EVERY) for r in window]
     assert slots == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     for k, r in zip(slots, window, strict=True):
         late = (_at(r.started_at) - t0).total_seconds() - k * EVERY
-        assert -0.5 < late < 1.0, (k, late)
+        assert -1.0 < late < 1.4, (k, late)
         assert r.ok is True and r.targets in by_pid  # ran in one of the two replicas
     for x, y in itertools.pairwise(window):
         assert _at(x.finished_at) <= _at(y.started_at)  # never overlapping
@@ -206,9 +206,9 @@ def test_a_job_runs_once_per_slot_on_two_replicas_and_a_killed_holder_hands_over
     # taken over at the next slot, well within the lease (60 s): the dead process's pid is gone from this host
     handover = (_at(nxt.started_at) - killed_at).total_seconds()
     print(f"job handover after kill -9: {handover:.2f} s (slot every {EVERY} s)")
-    assert handover < EVERY + 1.0
+    assert handover < EVERY + 1.4
     assert f"holder {holder} died; run {run.id} abandoned, taken over" in survivor.log()
-    time.sleep(3 * EVERY + 0.5)  # three more slots on the survivor alone
+    time.sleep(3 * EVERY + 1.5)  # three more slots on the survivor alone
     after = [r for r in _runs(any_db, "replica_tick") if _at(r.started_at) > killed_at]
     slots_after = [round((_at(r.started_at) - t0).total_seconds() / EVERY) for r in after]
     k = round((_at(run.started_at) - t0).total_seconds() / EVERY)
