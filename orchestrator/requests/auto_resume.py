@@ -63,7 +63,7 @@ def find_stuck(db: Database, stall_seconds: float, now: datetime | None = None) 
     """The provisioning/retiring requests whose process died (see the module docstring), oldest first."""
     now = now or now_utc()
     out: list[Stuck] = []
-    with db.session() as s:
+    with db.read_session() as s:  # only reads: on SQLite it does not take the write lock every interval
         rows = s.scalars(
             select(ResourceRequest).where(ResourceRequest.status.in_(STUCK_STATES)).order_by(ResourceRequest.id)
         ).all()
