@@ -90,9 +90,12 @@ def test_a_failed_provisioning_shows_why_and_is_retired_from_its_page(world: jou
     page.wait_for_selector(f"body[data-loaded='requests/{rid}'] [data-testid=resume]")
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
     journey.shot(page, "page-failed")
+    page.dblclick("[data-testid=retire]")  # a double-click only asks (its second click meets a disabled button)
+    page.wait_for_timeout(500)
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
+    page.click("[data-testid=retire-cancel]")
     page.click("[data-testid=retire]")
-    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] != "retired"  # the first click only asks
-    page.click("[data-testid=retire-confirm]")
+    page.click("[data-testid=retire-confirm]")  # enabled after a second
     page.wait_for_selector("h2 [data-testid=status]:has-text('已退役')")
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "retired"
     page.close()
