@@ -54,7 +54,8 @@ def test_a_token_for_an_account_takes_its_role_and_unit_and_both_steps_are_audit
             ("create", f"cli:{getpass.getuser()}"),
             ("update", f"cli:{getpass.getuser()}"),
         ]
-        assert rows[0].after["owner"] == "wang.net" and rows[1].after["revoked"] is True
+        created, revoked = rows[0].after or {}, rows[1].after or {}
+        assert created["owner"] == "wang.net" and revoked["revoked"] is True
         assert plain not in str([r.after for r in rows]) and plain[8:] not in str([r.after for r in rows])
 
 
