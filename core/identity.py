@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext, record_change
 from core.db import Base
-from core.enums import Role
+from core.enums import ChangeAction, Role
 from core.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from core.models import Account, ApiToken
 from core.times import now_utc
@@ -100,13 +101,15 @@ def create_token(
     unit_id: int | None = None,
     expires_at: datetime | None = None,
     owner: str | None = None,
+    ctx: ChangeContext | None = None,
 ) -> str:
     """Create a token and return its plain text once; only the hash is stored.
 
     The name is normalised, never empty, never the reserved `system:` prefix, and unique up to width, case and
     white space. Without `owner` the name is the person's identity for segregation of duties; with `owner` (an
     account's username) the token acts as that account — its name, and its role and unit as they are at each use —
-    so one person cannot approve as their account what they requested with their token.
+    so one person cannot approve as their account what they requested with their token. With `ctx` the creation is
+    in the change log (kind `api_tokens`; never the token).
     """
     name = person_name(name, "name", "令牌名称")
     key = identity_key(name)
@@ -145,7 +148,37 @@ def create_token(
         )
     )
     session.flush()
+    if ctx is not None:
+        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(plain))).one()
+        record_change(session, ctx, TOKEN_KIND, row.id, ChangeAction.CREATE, None, token_snapshot(row), name)
     return plain
+
+
+TOKEN_KIND = "api_tokens"
+
+
+def token_snapshot(row: ApiToken) -> dict[str, object]:
+    """What the change log keeps of a token: never the token or its hash (the 8-character prefix identifies it)."""
+    return {
+        "name": row.name,
+        "role": row.role.value,
+        "unit_id": row.unit_id,
+        "owner": row.owner_key,
+        "prefix": row.prefix,
+        "revoked": bool(row.revoked),
+    }
+
+
+def revoke_token(session: Session, ctx: ChangeContext, name: str) -> bool:
+    """Revoke a token by its exact name (audited); False when there is none."""
+    row = session.scalars(select(ApiToken).where(ApiToken.name == name)).one_or_none()
+    if row is None:
+        return False
+    before = token_snapshot(row)
+    row.revoked = True
+    session.flush()
+    record_change(session, ctx, TOKEN_KIND, row.id, ChangeAction.UPDATE, before, token_snapshot(row), name, "revoked")
+    return True
 
 
 def unit_exists(session: Session, unit_id: int) -> bool:

@@ -109,9 +109,7 @@ LOOKALIKES = [
 
 
 @pytest.mark.parametrize("name", LOOKALIKES)
-def test_names_with_invisible_characters_or_a_hidden_reserved_prefix_are_refused(
-    any_db: Database, name: str
-) -> None:
+def test_names_with_invisible_characters_or_a_hidden_reserved_prefix_are_refused(any_db: Database, name: str) -> None:
     with any_db.session() as s:
         before = s.scalar(select(func.count()).select_from(ChangeLog))
         with pytest.raises(ValidationFailed):
