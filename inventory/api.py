@@ -15,7 +15,7 @@ from core.wiring import services
 from inventory import field_meta, queries, service
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.field_meta import KindOut
-from inventory.io.api import UPLOAD_LIMIT, add_io_routes
+from inventory.io.api import SYNC_IMPORT_BYTES, SYNC_LIMIT, UPLOAD_LIMIT, add_io_routes
 from inventory.kinds import KINDS, KindSpec
 from inventory.schemas import ChangeOut, create_schema, out_schema, page_schema, update_schema
 
@@ -202,6 +202,7 @@ def _at(exc: AppError, where: str) -> list[Problem]:
 def install(app: FastAPI, max_upload_bytes: int) -> None:
     """The inventory API: objects, change log, import/export."""
     services(app).provide(UPLOAD_LIMIT, max_upload_bytes)
+    services(app).provide(SYNC_LIMIT, SYNC_IMPORT_BYTES)  # larger imports run as a task
     app.include_router(build_router())
 
 

@@ -83,10 +83,16 @@ class Tasks:
         self.db, self.backend = db, backend
 
     def submit(
-        self, task_name: str, payload: dict[str, Any], subject: str | None = None, requested_by: str | None = None
+        self,
+        task_name: str,
+        payload: dict[str, Any],
+        subject: str | None = None,
+        requested_by: str | None = None,
+        upload: engine.File | None = None,
     ) -> str:
+        """The job id; `upload` (a file the task works on) is stored with the job row, in one transaction."""
         s = spec(task_name)
-        row, created = engine.new_job(self.db, s, payload, subject, requested_by)
+        row, created = engine.new_job(self.db, s, payload, subject, requested_by, upload)
         if not created:
             return row.id
         try:
@@ -104,6 +110,10 @@ class Tasks:
             if row is None:
                 raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
             return engine.job_out(row)
+
+    def result_file(self, job_id: str) -> engine.File | None:
+        """The file a finished job made (a report), or None."""
+        return engine.read_file(self.db, job_id, engine.RESULT)
 
     def recent(self, subject: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.db.read_session() as s:

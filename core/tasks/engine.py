@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.redaction import redact
-from core.tasks.models import FINISHED, TaskJob, TaskStatus
+from core.tasks.models import FINISHED, TaskFile, TaskJob, TaskStatus
 from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
 from core.times import iso, now_utc
 
@@ -41,10 +41,37 @@ def alive(worker: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class File:
+    """A file beside a job (core.tasks.models.TaskFile): an upload to work on, or a report made."""
+
+    content: bytes
+    media_type: str
+    filename: str | None = None
+
+
+INPUT, RESULT = "input", "result"
+
+
+class TaskFailed(Exception):
+    """Raised by a task whose work was refused (e.g. an import with wrong rows): the job fails with `error`
+    and still carries `result` (what the synchronous call would have answered)."""
+
+    def __init__(self, error: str, result: dict[str, Any]) -> None:
+        super().__init__(error)
+        self.error, self.result = error, result
+
+
 def new_job(
-    db: Database, s: TaskSpec, payload: dict[str, Any], subject: str | None, requested_by: str | None
+    db: Database,
+    s: TaskSpec,
+    payload: dict[str, Any],
+    subject: str | None,
+    requested_by: str | None,
+    upload: File | None = None,
 ) -> tuple[TaskJob, bool]:
-    """Insert the queued job row (committed before any message is sent); (row, True).
+    """Insert the queued job row (and its `upload`, in the same transaction; committed before any message is
+    sent); (row, True).
 
     With a subject, a job of the same task on the same subject that is still queued or running is returned
     instead, (row, False): asking twice while it runs does not start it twice.
@@ -70,7 +97,29 @@ def new_job(
             created_at=now_utc(),
         )
         session.add(row)
+        if upload is not None:
+            session.flush()
+            session.add(_file_row(row.id, INPUT, upload))
     return row, True
+
+
+def _file_row(job_id: str, role: str, f: File) -> TaskFile:
+    name = f.filename[:255] if f.filename else None
+    return TaskFile(
+        job_id=job_id, role=role, filename=name, media_type=f.media_type, content=f.content, created_at=now_utc()
+    )
+
+
+def read_file(db: Database, job_id: str, role: str) -> File | None:
+    with db.read_session() as s:
+        row = s.get(TaskFile, (job_id, role))
+        return None if row is None else File(bytes(row.content), row.media_type, row.filename)
+
+
+def store_result(db: Database, job_id: str, f: File) -> None:
+    """Keep a job's made file (a repeat, after a redelivery, replaces it)."""
+    with db.session() as s:
+        s.merge(_file_row(job_id, RESULT, f))
 
 
 @dataclass(frozen=True)
@@ -130,6 +179,10 @@ def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | Non
     ctx = TaskContext(db, resources, job_id, got.attempt)
     try:
         result = spec(got.name).fn(ctx, got.payload)
+    except TaskFailed as refused:  # the task ran and said no: its answer stays on the job
+        log.info("task %s (%s) refused: %s", got.name, job_id, refused.error)
+        finish(db, job_id, refused.result, refused.error[:300])
+        return TaskStatus.FAILED
     except Exception as exc:  # recorded on the job, never raised into the pool or the broker
         error = error_text(exc)
         log.error("task %s (%s) failed: %s", got.name, job_id, error)

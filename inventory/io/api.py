@@ -12,13 +12,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
+from core.tasks.api import TasksDep
+from core.tasks.backends import Tasks
+from core.tasks.callers import context_json, principal_json
+from core.tasks.engine import File
 from core.wiring import Key, provider
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.io import exporting
-from inventory.io import importing as io
+from inventory.io import tasks as import_tasks
 from inventory.io.api_models import ImportReportOut
 from inventory.io.cells import to_utc
 from inventory.kinds import KINDS
@@ -52,6 +57,10 @@ _UPLOAD_BODY = {
 UPLOAD_LIMIT: Key[int] = Key("max_upload_bytes")
 get_max_upload_bytes = provider(UPLOAD_LIMIT)
 UploadLimitDep = Annotated[int, Depends(get_max_upload_bytes)]
+SYNC_IMPORT_BYTES = 1024 * 1024  # larger uploads are imported as a task (202 + job); docs/tasks.md
+SYNC_LIMIT: Key[int] = Key("sync_import_bytes")
+get_sync_import_bytes = provider(SYNC_LIMIT)
+SyncLimitDep = Annotated[int, Depends(get_sync_import_bytes)]
 
 
 def _too_large(size: int, limit: int) -> TooLarge:
@@ -95,6 +104,18 @@ def _attachment(content: bytes, kind: str, fmt: str, stem: str) -> Response:
     return Response(content, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _submitted(
+    tasks: Tasks, p: Principal, ctx: ChangeContext, kind: str, data: bytes, filename: str | None, dry_run: bool
+) -> JSONResponse:
+    """The upload stored with its job (one transaction): 202, the job, and where to follow it."""
+    payload = {"kind": kind, "dry_run": dry_run, "principal": principal_json(p), "ctx": context_json(ctx)}
+    media = MEDIA["xlsx"] if (filename or "").lower().endswith(".xlsx") else MEDIA["csv"]
+    job_id = tasks.submit(import_tasks.IMPORT, payload, requested_by=p.name, upload=File(data, media, filename))
+    job = tasks.get(job_id)
+    brief = {"id": job["id"], "name": job["name"], "status": job["status"], "url": job["url"]}
+    return JSONResponse({"job": brief}, status_code=202, headers={"Location": job["url"]})
+
+
 def add_io_routes(router: APIRouter) -> None:
     """Add `/{kind}/import`, `/{kind}/export` and `/{kind}/template` (before the `/{kind}/{id}` routes)."""
 
@@ -104,6 +125,10 @@ def add_io_routes(router: APIRouter) -> None:
         openapi_extra=_UPLOAD_BODY,
         responses={
             200: {"model": ImportReportOut, "description": "the per-row report (dry run or applied)"},
+            202: {
+                "description": "a large file (or `Prefer: respond-async`): imported by the job `inventory.import`, "
+                "whose result is the report (docs/tasks.md)"
+            },
             422: {"description": "some rows are wrong; nothing was written"},
             413: {"description": "too big"},
         },
@@ -114,6 +139,8 @@ def add_io_routes(router: APIRouter) -> None:
         session: SessionDep,
         principal: CurrentPrincipal,
         max_upload_bytes: UploadLimitDep,
+        sync_import_bytes: SyncLimitDep,
+        tasks: TasksDep,
         dry_run: Annotated[bool, Query(description="only report the diff; write nothing")] = False,
         message: Annotated[str | None, Query(max_length=500)] = None,
         history_since: Annotated[
@@ -127,6 +154,8 @@ def add_io_routes(router: APIRouter) -> None:
         """Rows are matched by code: new codes are created, known ones updated; references are codes.
 
         Returns the per-row report; with any error it is a 422 whose `error.details` name row and field.
+        A file larger than the synchronous limit (1 MiB), or any file sent with `Prefer: respond-async`, is
+        imported by a background job: 202 with `job`, the same report as the job's result.
         """
         name = str(kind.value)
         _may_import(principal, name)
@@ -135,21 +164,11 @@ def add_io_routes(router: APIRouter) -> None:
         if history_since is not None:
             ctx = replace(ctx, history_since=to_utc(history_since))
 
-        def run() -> io.ImportReport:
-            try:
-                report = io.import_file(session, name, data, filename, ctx, dry_run)
-                if report.applied:
-                    session.commit()
-                return report
-            finally:
-                if session.in_transaction():
-                    session.rollback()
-
-        report = await run_in_threadpool(run)
-        body: dict[str, Any] = {"report": report.as_dict()}
-        if not report.ok:
-            return JSONResponse({**report.error().body(), **body}, status_code=422)
-        return JSONResponse(body["report"])
+        if len(data) > sync_import_bytes or "respond-async" in request.headers.get("prefer", "").lower():
+            return _submitted(tasks, principal, ctx, name, data, filename, dry_run)
+        report = await run_in_threadpool(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
+        status, body = import_tasks.answer(report)
+        return JSONResponse(body, status_code=status)
 
     @router.get(
         "/{kind}/export",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collectors import tasks as collector_tasks
+from inventory.io import tasks as import_tasks
 from orchestrator.requests import tasks as request_tasks
 
-MODULES = (request_tasks, collector_tasks)
+MODULES = (request_tasks, collector_tasks, import_tasks)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.audit import ChangeContext
-from core.enums import Role
 from core.identity import Principal
+from core.tasks.callers import context_json, context_of, principal_json, principal_of
 from core.tasks.registry import TaskContext, task
 from orchestrator.provisioning.api import CLOUDS
 from orchestrator.requests import provisioning_hook as hook
@@ -28,27 +28,10 @@ def subject(request_id: int) -> str:
 def payload(request_id: int, p: Principal, ctx: ChangeContext, managed_quota: bool = False) -> dict[str, Any]:
     return {
         "request_id": request_id,
-        "principal": {
-            "name": p.name,
-            "role": p.role.value,
-            "unit_id": p.unit_id,
-            "units": sorted(p.units) if p.units is not None else None,
-            "auth": p.auth,
-        },
-        "ctx": {"actor": ctx.actor, "role": ctx.role, "message": ctx.message, "request_id": ctx.request_id},
+        "principal": principal_json(p),
+        "ctx": context_json(ctx),
         "managed_quota": managed_quota,
     }
-
-
-def principal_of(d: dict[str, Any]) -> Principal:
-    units = d.get("units")
-    return Principal(
-        d["name"], Role(d["role"]), d.get("unit_id"), frozenset(units) if units is not None else None, d["auth"]
-    )
-
-
-def context_of(d: dict[str, Any]) -> ChangeContext:
-    return ChangeContext(d["actor"], d.get("role"), d.get("message"), d.get("request_id"))
 
 
 def _out(request_id: int, result: hook.ProvisionResult) -> dict[str, Any]:
