@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 
 from core.deps import CurrentPrincipal
-from core.errors import NotFound, Problem
+from core.errors import Conflict, NotFound, Problem
 from core.identity import Principal
 from core.responses import ResponseModel
 from core.tasks.backends import Tasks
@@ -73,7 +73,34 @@ def router() -> APIRouter:
             raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
         return job
 
+    @r.get(
+        "/{job_id}/result",
+        summary="The file a finished job made (a report) / 任务生成的文件",
+        response_class=Response,
+        responses={200: {"description": "the file, with the content type and file name of the synchronous route"}},
+    )
+    def result(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> Response:
+        """Only whoever asked for the report downloads it (it was made with that caller's role and unit scope)."""
+        job = tasks.get(job_id)
+        if job["requested_by"] != p.name:
+            raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
+        made = tasks.result_file(job_id) if job["status"] == "succeeded" else None
+        if made is None:
+            raise Conflict(
+                f"任务{_STATUS_ZH.get(job['status'], '')}，没有可下载的文件 / the job is {job['status']}: no file to download",
+                [Problem("no result file", field="job_id", value=job["status"])],
+            )
+        name = made.filename or f"{job['name']}-{job_id}"
+        return Response(
+            made.content,
+            media_type=made.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
+
     return r
+
+
+_STATUS_ZH = {"queued": "排队中", "running": "运行中", "failed": "已失败", "succeeded": "已完成"}
 
 
 def install(app: FastAPI, tasks: Tasks) -> None:

@@ -111,8 +111,20 @@ def _submitted(
     payload = {"kind": kind, "dry_run": dry_run, "principal": principal_json(p), "ctx": context_json(ctx)}
     media = MEDIA["xlsx"] if (filename or "").lower().endswith(".xlsx") else MEDIA["csv"]
     job_id = tasks.submit(import_tasks.IMPORT, payload, requested_by=p.name, upload=File(data, media, filename))
+    return _accepted(tasks, job_id)
+
+
+def _wants_async(request: Request) -> bool:
+    """The client asked for a job instead of the answer (RFC 7240 `Prefer: respond-async`)."""
+    return "respond-async" in request.headers.get("prefer", "").lower()
+
+
+def _accepted(tasks: Tasks, job_id: str) -> JSONResponse:
+    """202: the job and where to follow it (`Location`); a report's file is at `result_url` once it succeeded."""
     job = tasks.get(job_id)
     brief = {"id": job["id"], "name": job["name"], "status": job["status"], "url": job["url"]}
+    if job["name"].startswith("reports."):
+        brief["result_url"] = f"{job['url']}/result"
     return JSONResponse({"job": brief}, status_code=202, headers={"Location": job["url"]})
 
 
@@ -164,7 +176,7 @@ def add_io_routes(router: APIRouter) -> None:
         if history_since is not None:
             ctx = replace(ctx, history_since=to_utc(history_since))
 
-        if len(data) > sync_import_bytes or "respond-async" in request.headers.get("prefer", "").lower():
+        if len(data) > sync_import_bytes or _wants_async(request):
             return _submitted(tasks, principal, ctx, name, data, filename, dry_run)
         report = await run_in_threadpool(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
         status, body = import_tasks.answer(report)
@@ -174,19 +186,35 @@ def add_io_routes(router: APIRouter) -> None:
         "/{kind}/export",
         summary="Export a kind as CSV/XLSX (codes for references) / 导出",
         response_class=Response,
-        responses=FILE_RESPONSE,
+        responses={**FILE_RESPONSE, 202: {"description": "`Prefer: respond-async`: the job making the file"}},
     )
     def export_kind(
         kind: KindName,
+        request: Request,
         session: SessionDep,
         principal: CurrentPrincipal,
+        tasks: TasksDep,
         format: Annotated[FileFormat, Query(description="csv or xlsx")] = "xlsx",
     ) -> Response:
-        """Scoped roles get only their unit subtree; the file re-imports to no change."""
+        """Scoped roles get only their unit subtree; the file re-imports to no change.
+
+        With `Prefer: respond-async` the file is made by a job (`reports.inventory_export`): 202 with `job`; the
+        file is then downloaded from `result_url` (`GET /api/v1/tasks/{job_id}/result`) by whoever asked.
+        """
         name = str(kind.value)
-        return _attachment(
-            exporting.export_file(session, name, format, principal.units), name, format, date.today().isoformat()
-        )
+        stem = date.today().isoformat()
+        if _wants_async(request):
+            units = sorted(principal.units) if principal.units is not None else None
+            filename = f"{name}-{stem}.{format}"
+            payload = {
+                "kind": name,
+                "format": format,
+                "units": units,
+                "filename": filename,
+                "media_type": MEDIA[format],
+            }
+            return _accepted(tasks, tasks.submit(import_tasks.EXPORT, payload, requested_by=principal.name))
+        return _attachment(exporting.export_file(session, name, format, principal.units), name, format, stem)
 
     @router.get(
         "/{kind}/template",

@@ -92,7 +92,11 @@ def _requests() -> dict[tuple[str, str], Permission]:
 
 
 def _tasks() -> dict[tuple[str, str], Permission]:
-    return {("GET", "/api/v1/tasks"): EVERYONE, ("GET", "/api/v1/tasks/{job_id}"): EVERYONE}  # scoped: own jobs
+    return {
+        ("GET", "/api/v1/tasks"): EVERYONE,
+        ("GET", "/api/v1/tasks/{job_id}"): EVERYONE,
+        ("GET", "/api/v1/tasks/{job_id}/result"): EVERYONE,  # a report made by a job: only who asked for it
+    }  # scoped: own jobs
 
 
 def _collectors() -> dict[tuple[str, str], Permission]:
