@@ -11,8 +11,10 @@ from sqlalchemy import select
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.identity import GLOBAL_READERS
 from core.responses import AwareTime, Number
+from core.tasks.api import TasksDep, accepted, wants_async
+from core.tasks.backends import Tasks
 from core.times import InputTime, OutputTime, iso
-from dashboards import report
+from dashboards import report, report_tasks
 from dashboards.api import RateOut
 from dashboards.rates import compute_all
 from dashboards.report import Month, RankRow
@@ -137,13 +139,16 @@ def build_router() -> APIRouter:
         return out
 
     def _content(
-        session: SessionDep, principal: CurrentPrincipal, month: MonthPath, draft: bool, kind: str
+        session: SessionDep, principal: CurrentPrincipal, month: MonthPath, draft: bool, kind: str, later: Tasks | None
     ) -> Response:
         m = Month.parse(month)
         media_type, render = (XLSX_TYPE, render_xlsx) if kind == "xlsx" else (HTML_TYPE, render_html)
         name = f"yunwang-report-{m}{'-draft' if draft else ''}.{kind}"
         if draft:
             principal.require(*GLOBAL_READERS)
+            if later is not None:  # Prefer: respond-async: the draft is made by a job (docs/tasks.md)
+                data = {"month": str(m), "kind": kind, "filename": name, "media_type": media_type}
+                return accepted(later, later.submit(report_tasks.DRAFT, data, requested_by=principal.name))
             content = render(report.build(session, m))
             return _download(content, media_type, name, report.sha256(content), True)
         row = report.require_published(session, m)
@@ -182,9 +187,15 @@ def build_router() -> APIRouter:
         responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
     )
     def download_xlsx(
-        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
+        month: MonthPath,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        tasks: TasksDep,
+        draft: Draft = False,
     ) -> Response:
-        return _content(session, principal, month, draft, "xlsx")
+        """`?draft=1` with `Prefer: respond-async`: 202 and the job making the draft (`result_url` downloads it)."""
+        return _content(session, principal, month, draft, "xlsx", tasks if wants_async(request) else None)
 
     @router.get(
         "/{month}.html",
@@ -193,8 +204,14 @@ def build_router() -> APIRouter:
         responses={200: {"description": "HTML", "content": {"text/html": {}}}},
     )
     def download_html(
-        month: MonthPath, session: SessionDep, principal: CurrentPrincipal, draft: Draft = False
+        month: MonthPath,
+        request: Request,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        tasks: TasksDep,
+        draft: Draft = False,
     ) -> Response:
-        return _content(session, principal, month, draft, "html")
+        """`?draft=1` with `Prefer: respond-async`: 202 and the job making the draft (`result_url` downloads it)."""
+        return _content(session, principal, month, draft, "html", tasks if wants_async(request) else None)
 
     return router

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from core.deps import CurrentPrincipal
 from core.errors import Conflict, NotFound, Problem
@@ -38,6 +39,20 @@ class TaskJobOut(ResponseModel):
     started_at: str | None
     finished_at: str | None
     url: str
+
+
+def wants_async(request: Request) -> bool:
+    """The client asked for a job instead of the answer (RFC 7240 `Prefer: respond-async`)."""
+    return "respond-async" in request.headers.get("prefer", "").lower()
+
+
+def accepted(tasks: Tasks, job_id: str) -> JSONResponse:
+    """202: the job and where to follow it (`Location`); a report's file is at `result_url` once it succeeded."""
+    job = tasks.get(job_id)
+    brief = {"id": job["id"], "name": job["name"], "status": job["status"], "url": job["url"]}
+    if job["name"].startswith("reports."):
+        brief["result_url"] = f"{job['url']}/result"
+    return JSONResponse({"job": brief}, status_code=202, headers={"Location": job["url"]})
 
 
 def _visible(p: Principal, job: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
-from core.tasks.api import TasksDep
+from core.tasks.api import TasksDep, accepted, wants_async
 from core.tasks.backends import Tasks
 from core.tasks.callers import context_json, principal_json
 from core.tasks.engine import File
@@ -111,21 +111,7 @@ def _submitted(
     payload = {"kind": kind, "dry_run": dry_run, "principal": principal_json(p), "ctx": context_json(ctx)}
     media = MEDIA["xlsx"] if (filename or "").lower().endswith(".xlsx") else MEDIA["csv"]
     job_id = tasks.submit(import_tasks.IMPORT, payload, requested_by=p.name, upload=File(data, media, filename))
-    return _accepted(tasks, job_id)
-
-
-def _wants_async(request: Request) -> bool:
-    """The client asked for a job instead of the answer (RFC 7240 `Prefer: respond-async`)."""
-    return "respond-async" in request.headers.get("prefer", "").lower()
-
-
-def _accepted(tasks: Tasks, job_id: str) -> JSONResponse:
-    """202: the job and where to follow it (`Location`); a report's file is at `result_url` once it succeeded."""
-    job = tasks.get(job_id)
-    brief = {"id": job["id"], "name": job["name"], "status": job["status"], "url": job["url"]}
-    if job["name"].startswith("reports."):
-        brief["result_url"] = f"{job['url']}/result"
-    return JSONResponse({"job": brief}, status_code=202, headers={"Location": job["url"]})
+    return accepted(tasks, job_id)
 
 
 def add_io_routes(router: APIRouter) -> None:
@@ -176,7 +162,7 @@ def add_io_routes(router: APIRouter) -> None:
         if history_since is not None:
             ctx = replace(ctx, history_since=to_utc(history_since))
 
-        if len(data) > sync_import_bytes or _wants_async(request):
+        if len(data) > sync_import_bytes or wants_async(request):
             return _submitted(tasks, principal, ctx, name, data, filename, dry_run)
         report = await run_in_threadpool(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
         status, body = import_tasks.answer(report)
@@ -203,7 +189,7 @@ def add_io_routes(router: APIRouter) -> None:
         """
         name = str(kind.value)
         stem = date.today().isoformat()
-        if _wants_async(request):
+        if wants_async(request):
             units = sorted(principal.units) if principal.units is not None else None
             filename = f"{name}-{stem}.{format}"
             payload = {
@@ -213,7 +199,7 @@ def add_io_routes(router: APIRouter) -> None:
                 "filename": filename,
                 "media_type": MEDIA[format],
             }
-            return _accepted(tasks, tasks.submit(import_tasks.EXPORT, payload, requested_by=principal.name))
+            return accepted(tasks, tasks.submit(import_tasks.EXPORT, payload, requested_by=principal.name))
         return _attachment(exporting.export_file(session, name, format, principal.units), name, format, stem)
 
     @router.get(

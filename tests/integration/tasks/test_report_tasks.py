@@ -61,3 +61,28 @@ def test_only_who_asked_downloads_the_report(service: Service) -> None:  # noqa:
     imp_job = imp.json()["job"]
     wait_job(svc.client, imp_job["url"], h)
     assert svc.client.get(f"{imp_job['url']}/result", headers=h).status_code == 409
+
+
+def test_the_monthly_draft_made_by_a_job_equals_the_synchronous_draft(service: Service) -> None:  # noqa: F811
+    svc, h = service, service.headers()
+    for kind in ("xlsx", "html"):
+        url = f"/api/v1/reports/2026-11.{kind}"
+        sync = svc.client.get(url, params={"draft": 1}, headers=h)
+        assert sync.status_code == 200, sync.text
+        r = svc.client.get(url, params={"draft": 1}, headers={**h, **ASYNC})
+        assert r.status_code == 202, r.text
+        job = r.json()["job"]
+        assert job["name"] == "reports.monthly_draft"
+        assert wait_job(svc.client, job["url"], h, timeout=120)["status"] == "succeeded"
+        got = svc.client.get(job["result_url"], headers=h)
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"] == sync.headers["content-type"]
+        assert f'filename="yunwang-report-2026-11-draft.{kind}"' in got.headers["content-disposition"]
+        if kind == "xlsx":
+            assert cells(got.content) == cells(sync.content)
+        else:
+            assert got.content == sync.content
+    # a role that may not read drafts is refused at once, as by the synchronous route: no job
+    dept = svc.headers(Role.DEPARTMENT_USER, svc.world["county_unit"])
+    refused = svc.client.get("/api/v1/reports/2026-11.xlsx", params={"draft": 1}, headers={**dept, **ASYNC})
+    assert refused.status_code == 403
