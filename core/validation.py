@@ -193,7 +193,7 @@ class InputGuard:
         if not problems and not content_type.startswith(b"multipart/"):
             declared = headers.get(b"content-length", b"")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                await _refuse(send, [_too_large(int(declared))], 413)
+                await _refuse(send, _too_large(int(declared)))
                 return
         if not problems and b"json" in content_type:
             body = b""
@@ -204,14 +204,14 @@ class InputGuard:
                     break
                 body += message.get("body", b"")
                 if len(body) > MAX_BODY_BYTES:  # chunked, without a length
-                    await _refuse(send, [_too_large(len(body))], 413)
+                    await _refuse(send, _too_large(len(body)))
                     return
                 if not message.get("more_body"):
                     break
             if body:
                 problems = check_json_body(body)
         if problems:
-            await _refuse(send, problems)
+            await _refuse(send, ValidationFailed("request validation failed", problems))
             return
         if replay:
             pending = list(replay)
@@ -227,23 +227,20 @@ class InputGuard:
 MAX_BODY_BYTES = 16 * 1024 * 1024  # any JSON or form body; the largest real one, a bulk of 10,000 rows, is ~3 MB
 
 
-def _too_large(size: int) -> Problem:
-    return Problem(
+def _too_large(size: int) -> TooLarge:
+    problem = Problem(
         f"请求体过大（上限 {MAX_BODY_BYTES} 字节）/ body larger than {MAX_BODY_BYTES} bytes", field="body", value=size
     )
+    return TooLarge("请求过大 / request too large", [problem])
 
 
-async def _refuse(send: Send, problems: list[Problem], status: int = 422) -> None:
-    err: AppError = (
-        TooLarge("请求过大 / request too large", problems)
-        if status == 413
-        else ValidationFailed("request validation failed", problems)
-    )
+async def _refuse(send: Send, err: AppError) -> None:
+    """Answer `err` in the one error shape with its own status (before the app saw the request)."""
     body = json.dumps(err.body(), ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": err.status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )

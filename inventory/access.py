@@ -45,6 +45,19 @@ def owner_unit(session: Session, spec: KindSpec, state: dict[str, Any]) -> int |
     return False
 
 
+def _missing(spec: KindSpec, state: dict[str, Any]) -> NotFound:
+    return NotFound(
+        f"{spec.name} {state.get('id')} not found", [Problem("no such id", field="id", value=state.get("id"))]
+    )
+
+
+def _outside(spec: KindSpec, p: Principal) -> Forbidden:
+    return Forbidden(
+        f"{spec.name} is outside unit scope of {p.name}",
+        [Problem("outside your unit subtree", field=spec.unit_field or "unit")],
+    )
+
+
 def write_guard(p: Principal) -> Guard:
     """A service guard that lets the principal write only what its role and scope allow."""
 
@@ -60,18 +73,10 @@ def write_guard(p: Principal) -> Guard:
             if state is None:
                 continue
             owner = owner_unit(session, spec, state)
-            if (owner is False or owner not in p.units) and state is before:
-                # an existing object outside the scope is answered as a missing one (GET says 404 too), so
-                # changing or deleting cannot tell a scoped caller which ids exist elsewhere
-                raise NotFound(
-                    f"{spec.name} {state.get('id')} not found",
-                    [Problem("no such id", field="id", value=state.get("id"))],
-                )
             if owner is False or owner not in p.units:
-                raise Forbidden(
-                    f"{spec.name} is outside unit scope of {p.name}",
-                    [Problem("outside your unit subtree", field=spec.unit_field or "unit")],
-                )
+                # an existing object outside the scope is answered as a missing one (GET says 404 too), so
+                # changing or deleting cannot tell a scoped caller which ids exist elsewhere; a new state: 403
+                raise _missing(spec, state) if state is before else _outside(spec, p)
         if spec.name == "units":
             _guard_scoped_unit_change(p, before or {}, after or {})
 
