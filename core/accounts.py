@@ -190,24 +190,16 @@ def set_password(session: Session, ctx: ChangeContext, account: Account, passwor
     passwords.require_valid(password, account.username_key)
     before = snapshot(account)
     account.password_hash = passwords.hash_password(password)
-    account.failed_logins, account.locked_until = 0, None
     end_sessions(session, account)
-    session.flush()
-    record_change(
-        session,
-        ctx,
-        KIND,
-        account.id,
-        ChangeAction.UPDATE,
-        before,
-        snapshot(account),
-        object_code=account.username,
-        message="password changed / 密码已修改",
-    )
+    _unlock(session, ctx, account, before, "password changed / 密码已修改")
 
 
 def unlock(session: Session, ctx: ChangeContext, account: Account) -> None:
-    before = snapshot(account)
+    _unlock(session, ctx, account, snapshot(account), "unlocked / 已解锁")
+
+
+def _unlock(session: Session, ctx: ChangeContext, account: Account, before: dict[str, Any], message: str) -> None:
+    """Clear the failed sign-ins and the lock, and log the change from `before` (what the caller saw first)."""
     account.failed_logins, account.locked_until = 0, None
     session.flush()
     record_change(
@@ -219,7 +211,7 @@ def unlock(session: Session, ctx: ChangeContext, account: Account) -> None:
         before,
         snapshot(account),
         object_code=account.username,
-        message="unlocked / 已解锁",
+        message=message,
     )
 
 

@@ -18,7 +18,16 @@ class Problem:
     value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: _mask(v) for k, v in asdict(self).items() if v is not None}
+        return {k: _mask(_cut(v) if k == "value" else v) for k, v in asdict(self).items() if v is not None}
+
+
+ECHO_CHARS = 200  # a refused value is shown so the caller sees what was wrong, not sent back in full
+
+
+def _cut(v: Any) -> Any:
+    if isinstance(v, str) and len(v) > ECHO_CHARS:
+        return f"{v[:ECHO_CHARS]}…（共 {len(v)} 字符 / {len(v)} characters）"
+    return v
 
 
 def _mask(v: Any) -> Any:

@@ -70,12 +70,19 @@ def identity_key(name: str) -> str:
 
 
 def create_token(
-    session: Session, name: str, role: Role, unit_id: int | None = None, expires_at: datetime | None = None
+    session: Session,
+    name: str,
+    role: Role,
+    unit_id: int | None = None,
+    expires_at: datetime | None = None,
+    owner: str | None = None,
 ) -> str:
     """Create a token and return its plain text once; only the hash is stored.
 
-    The name is the person's identity for segregation of duties: normalised, never empty, never the reserved
-    `system:` prefix, and unique up to width, case and white space.
+    The name is normalised, never empty, never the reserved `system:` prefix, and unique up to width, case and
+    white space. Without `owner` the name is the person's identity for segregation of duties; with `owner` (an
+    account's username) the token acts as that account — its name, and its role and unit as they are at each use —
+    so one person cannot approve as their account what they requested with their token.
     """
     name = " ".join(unicodedata.normalize("NFKC", name).split())
     if not name or name.casefold().startswith(RESERVED_NAME_PREFIX):
@@ -91,6 +98,17 @@ def create_token(
             "people; use the existing token or another name)",
             [Problem("duplicate up to width, case and spaces", field="name", value=name)],
         )
+    owner_key = None
+    if owner is not None:
+        account = session.scalar(select(Account).where(Account.username_key == identity_key(owner)))
+        if account is None:
+            raise NotFound("账户不存在 / no such account", [Problem("not found", field="owner", value=owner[:100])])
+        if (account.role, account.unit_id) != (role, unit_id):
+            raise ValidationFailed(
+                "账户的令牌取账户的角色和单位 / a token of an account has the account's role and unit",
+                [Problem(f"the account is {account.role.value}, unit {account.unit_id}", field="role")],
+            )
+        owner_key = account.username_key
     if role in SCOPED_ROLES and unit_id is None:
         raise Forbidden(f"role {role.value} needs a unit", [Problem("required for scoped roles", field="unit")])
     if unit_id is not None and not unit_exists(session, unit_id):
@@ -98,7 +116,13 @@ def create_token(
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
-            name=name, token_hash=hash_token(plain), prefix=plain[:8], role=role, unit_id=unit_id, expires_at=expires_at
+            name=name,
+            token_hash=hash_token(plain),
+            prefix=plain[:8],
+            role=role,
+            unit_id=unit_id,
+            expires_at=expires_at,
+            owner_key=owner_key,
         )
     )
     session.flush()
@@ -130,5 +154,11 @@ def authenticate(session: Session, token: str | None) -> Principal:
         exp = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now_utc().tzinfo)
         if exp < now_utc():
             raise Unauthorized("token expired")
-    units = unit_subtree(session, row.unit_id) if row.role in SCOPED_ROLES and row.unit_id else None
-    return Principal(name=row.name, role=row.role, unit_id=row.unit_id, units=units)
+    name, role, unit_id = row.name, row.role, row.unit_id
+    if row.owner_key is not None:
+        account = session.scalar(select(Account).where(Account.username_key == row.owner_key))
+        if account is None or account.disabled:
+            raise Unauthorized("the token's account is disabled or gone")
+        name, role, unit_id = account.username, account.role, account.unit_id
+    units = unit_subtree(session, unit_id) if role in SCOPED_ROLES and unit_id else None
+    return Principal(name=name, role=role, unit_id=unit_id, units=units)

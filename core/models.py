@@ -56,6 +56,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The account (its username_key) this token acts for: the person's one identity for segregation of duties,
+    # whichever way they sign in; None for a token that is an identity of its own (an integration).
+    owner_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class JobRun(Base):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors.devices_cli import make_app as devices_cli
+from core import accounts
 from core.db import Database
 from core.enums import Role
 from core.errors import AppError
@@ -79,8 +80,11 @@ def db_revision(message: str = typer.Option(..., "-m"), branch: str = typer.Opti
 @token_app.command("create")
 def token_create(
     name: str = typer.Option(..., help="who or what uses the token"),
-    role: Role = typer.Option(..., help="role"),
+    role: Role | None = typer.Option(None, help="role (required unless --owner)"),
     unit: str | None = typer.Option(None, help="unit code, for scoped roles"),
+    owner: str | None = typer.Option(
+        None, help="an account's username: the token acts as that person (their role and unit, one identity)"
+    ),
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     s = _settings()
@@ -93,7 +97,12 @@ def token_create(
                 if found is None:
                     raise typer.BadParameter(f"unknown unit code {unit!r}", param_hint="--unit")
                 unit_id = found.id
-            plain = create_token(session, name, role, unit_id)
+            if owner is not None and role is None:
+                account = accounts.require(session, owner)
+                role, unit_id = account.role, account.unit_id
+            if role is None:
+                raise typer.BadParameter("give --role (or --owner)", param_hint="--role")
+            plain = create_token(session, name, role, unit_id, owner=owner)
     except AppError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
@@ -105,10 +114,18 @@ def token_list() -> None:
     """List tokens (name, role, prefix), never the tokens themselves."""
     s = _settings()
     db = Database(s.database_url)
-    table = Table("name", "role", "prefix", "unit_id", "revoked", "created_at")
+    table = Table("name", "owner", "role", "prefix", "unit_id", "revoked", "created_at")
     with db.session() as session:
         for t in session.query(ApiToken).order_by(ApiToken.id):
-            table.add_row(t.name, t.role.value, t.prefix + "…", str(t.unit_id or ""), str(t.revoked), str(t.created_at))
+            table.add_row(
+                t.name,
+                t.owner_key or "",
+                t.role.value,
+                t.prefix + "…",
+                str(t.unit_id or ""),
+                str(t.revoked),
+                str(t.created_at),
+            )
     console.print(table)
 
 

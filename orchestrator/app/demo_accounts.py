@@ -2,7 +2,9 @@
 
 Each run gives every demo account a fresh random password (only its argon2id hash is stored) and writes
 `role<TAB>username<TAB>unit<TAB>password` lines to `<data_dir>/demo-accounts.txt`, readable by the owner only,
-as the demo tokens are. The accounts take the unit of the role's demo token (`orchestrator.app.demo.issue_tokens`).
+as the demo tokens are. The accounts take the unit of the role's demo token (`orchestrator.app.demo.issue_tokens`),
+and each demo token then acts as its role's account: one person per role, whether they sign in with the password or
+the token (segregation of duties sees one name).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import accounts
 from core.audit import ChangeContext
 from core.enums import Role
+from core.identity import identity_key
+from core.models import ApiToken
 from inventory.models import Unit
 
 ACCOUNT_FILE = "demo-accounts.txt"
@@ -51,6 +55,9 @@ def issue_accounts(session: Session, units: Iterable[tuple[Role, str | None]]) -
                 accounts.update(session, DEMO, account, role=role, unit_id=unit_id, disabled=False)
             accounts.set_password(session, DEMO, account, password)
         out.append(DemoAccount(role, username, code if unit_id else None, password))
+        session.execute(
+            update(ApiToken).where(ApiToken.name == f"demo-{role.value}").values(owner_key=identity_key(username))
+        )
     return out
 
 

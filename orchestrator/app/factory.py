@@ -129,13 +129,14 @@ def create_app(
     install_docs(app)  # /docs and /redoc from installed assets, no CDN
 
     auth_api.install(app, auth_config(settings))  # sign-in, sessions (cookies + CSRF)
-    oidc_api.install(app, oidc_config(settings))  # single sign-on (统一身份认证), when YUNWANG_OIDC_* is set
+    oidc = oidc_config(settings)
+    oidc_api.install(app, oidc)  # single sign-on (统一身份认证), when YUNWANG_OIDC_* is set
     accounts_api.install(app)
     app.include_router(rates_router())
     app.include_router(reports_router())
     app.include_router(office_router())
     app.mount(STATIC_PATH, StaticFiles(directory=WEB_DIR), name="office-static")
-    console_pages.install(app)  # GET / (the console) and its assets
+    console_pages.install(app, single_sign_on=oidc is not None)  # GET / (the console) and its assets
     console_api.install(app)  # GET /api/v1/me (a token or a session: core.auth_api.who)
     core_metrics.install(app, registry)  # /metrics and the HTTP latency middleware
     rates_metrics.install(app, db, registry, jobs, settings.metrics_recompute_seconds)

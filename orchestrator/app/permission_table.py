@@ -67,6 +67,7 @@ def _requests() -> dict[tuple[str, str], Permission]:
         ("GET", "/api/v1/requests/inbox"): approval.APPROVERS,
         ("POST", "/api/v1/requests"): approval.CREATORS,
         ("GET", "/api/v1/requests"): approval.READERS,
+        ("GET", "/api/v1/requests/counts"): approval.READERS,
         ("GET", r): approval.READERS,
         ("POST", r + "/submit"): may[Action.SUBMIT],
         ("POST", r + "/approve"): may[Action.FIRST_APPROVE] | may[Action.APPROVE],

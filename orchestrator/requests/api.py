@@ -408,6 +408,10 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         rows = svc.list_requests(session, p, status, unit_id, min(max(limit, 1), 1000), max(offset, 0))
         return [RequestOut.of(r) for r in rows]
 
+    @router.get("/requests/counts", summary="How many requests by status / 各状态申请数")
+    def request_counts(session: SessionDep, p: CurrentPrincipal) -> dict[str, int]:
+        return svc.counts_by_status(session, p)
+
     @router.get("/requests/{request_id}", summary="One request / 申请详情")
     def get_request(request_id: Id, session: SessionDep, p: CurrentPrincipal) -> RequestOut:
         return RequestOut.of(svc.get(session, p, request_id))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext, record_change
@@ -537,6 +537,17 @@ def inbox(session: Session, p: Principal) -> list[ResourceRequest]:
         raise approval.forbid(f"role {p.role.value} approves nothing")
     me = identity_key(p.name)
     return [row for row in session.scalars(q) if me not in {identity_key(n) for n in requesters(session, row)}]
+
+
+def counts_by_status(session: Session, p: Principal) -> dict[str, int]:
+    """How many requests the caller may see, by status (every status, zeros included)."""
+    if p.role not in approval.READERS:
+        raise approval.forbid(f"role {p.role.value} may not read requests")
+    q = select(ResourceRequest.status, func.count()).group_by(ResourceRequest.status)
+    if p.units is not None:
+        q = q.where(ResourceRequest.unit_id.in_(list(p.units)))
+    found = {status: int(n) for status, n in session.execute(q)}
+    return {s.value: found.get(s, 0) for s in RequestStatus}
 
 
 def list_requests(

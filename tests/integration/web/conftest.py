@@ -4,16 +4,11 @@ Chromium driven by Playwright (never `playwright install`; tests/env/setup-40-ch
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from core.db import Database
@@ -21,6 +16,7 @@ from core.enums import Role
 from core.identity import create_token
 from orchestrator.app import schema as dbschema
 from tests import report_inventory
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,13 +43,6 @@ class Server:
     db_url: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`yunwang serve` on SQLite with tests/report_inventory.py loaded, stopped after the module."""
@@ -66,46 +55,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with db.session() as s:
         token = create_token(s, "office-browser-test", Role.CLOUD_CHIEF_OFFICE)
     db.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "YUNWANG_DATABASE_URL": url,
-        "YUNWANG_DATA_DIR": str(work / "data"),
-        "YUNWANG_SCHEDULER_ENABLED": "false",
-        "YUNWANG_LOG_LEVEL": "WARNING",
-    }
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    live = LiveServer.start(url, work, env={"YUNWANG_LOG_LEVEL": "WARNING"})
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"yunwang exited with {proc.returncode}: {(work / 'server.log').read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("yunwang did not start within 60 s")
-            time.sleep(0.2)
-        yield Server(base, token, ids, url)
+        yield Server(live.url, token, ids, url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        live.stop()
 
 
 @pytest.fixture(scope="session")

@@ -349,6 +349,8 @@ def operator(browser: Any, w: World, f: Figures, rid: int, shots: bool) -> None:
     if shots:
         shot(page, "page-active")
     page.click("[data-testid=retire]")
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] != "retired"  # the first click only asks
+    page.click("[data-testid=retire-confirm]")
     page.wait_for_selector("h2 [data-testid=status]:has-text('已退役')", timeout=600_000)
     for k in RESOURCES:
         assert page.inner_text(f"[data-testid=left-{k}]") == str(f.before[k]), k

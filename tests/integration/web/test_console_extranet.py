@@ -41,8 +41,9 @@ from inventory import service
 from inventory.enums import NodeState
 from inventory.regions import guangxi_regions
 from orchestrator.app import schema as dbschema
-from tests.integration.web.conftest import Server, _free_port
+from tests.integration.web.conftest import Server
 from tests.integration.web.test_console import sign_in_with_token, unlabelled_controls
+from tests.live_server import LiveServer, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -124,7 +125,7 @@ _PORT: list[int] = []
 def _listening_port() -> int:
     """The port the server will listen on (a TCP port that answers: the region node is 'up' with it)."""
     if not _PORT:
-        _PORT.append(_free_port())
+        _PORT.append(free_port())
     return _PORT[0]
 
 
@@ -173,7 +174,7 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
     with db.session() as s:
         ids = build(s)
         history(s, ids)
-        sim_port = _free_port()
+        sim_port = free_port()
         for code, address, device_type in (("DEV-HW", "127.0.0.11", "huawei"), ("DEV-BAD", "127.0.9.2", "huawei")):
             obj = service.create(
                 s,
@@ -210,11 +211,12 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
     procs: list[subprocess.Popen[bytes]] = list(sims)
     files = list(logs)
     try:
-        proc, log = _serve(
+        live = LiveServer.start(
             url,
             work,
-            port,
-            {
+            port=port,
+            env={
+                "YUNWANG_LOG_LEVEL": "WARNING",
                 "YUNWANG_COLLECTOR_VANTAGE": "browser-test",
                 "YUNWANG_COLLECTOR_ICMP_TIMEOUT_SECONDS": "0.5",
                 "YUNWANG_COLLECTOR_TCP_TIMEOUT_SECONDS": "0.5",
@@ -223,9 +225,8 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
                 "YUNWANG_CRED_SIM_PASSWORD": password,
             },
         )
-        procs.append(proc)
-        files.append(log)
-        base = f"http://127.0.0.1:{port}"
+        procs.append(live.proc)
+        base = live.url
         auth = {"Authorization": f"Bearer {token}"}
         job = httpx.post(
             base + "/api/v1/collectors/probe",
@@ -242,35 +243,6 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
         yield ExtranetServer(base, token, ids, auditor_token=auditor)
     finally:
         _stop(procs, files)
-
-
-def _serve(url: str, work: Path, port: int, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], Any]:
-    env = {
-        **os.environ,
-        "YUNWANG_DATABASE_URL": url,
-        "YUNWANG_DATA_DIR": str(work / "data"),
-        "YUNWANG_SCHEDULER_ENABLED": "false",
-        "YUNWANG_LOG_LEVEL": "WARNING",
-        **extra,
-    }
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc, log
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    _stop([proc], [log])
-    raise AssertionError(f"yunwang did not start: {(work / 'server.log').read_text()[-2000:]}")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]], files: list[Any]) -> None:
@@ -322,12 +294,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with db.session() as s:
         token = create_token(s, "netadmin-demo-scale", Role.NETWORK_ADMIN)
     db.dispose()
-    port = _free_port()
-    proc, log = _serve(url, work, port, {})
+    live = LiveServer.start(url, work, env={"YUNWANG_LOG_LEVEL": "WARNING"})
     try:
-        yield Server(f"http://127.0.0.1:{port}", token, {n.code: n.id for n in nodes})
+        yield Server(live.url, token, {n.code: n.id for n in nodes})
     finally:
-        _stop([proc], [log])
+        live.stop()
 
 
 def get(server: Server, path: str) -> Any:
@@ -483,6 +454,8 @@ def test_an_auditor_sees_the_node_page_without_probe_now_or_excerpts(
     assert page.locator("[data-testid=probe-now]").count() == 0
     assert page.locator("[data-testid=device-error]").count() == 1
     assert page.locator("[data-testid=excerpt]").count() == 0  # the API keeps the raw output for network admins
+    current = page.locator("nav a[aria-current=page]")
+    assert current.count() == 1 and current.get_attribute("href") == "#/extranet/nodes"  # not also #/extranet
     page.close()
 
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +22,9 @@ from core.enums import Role
 from core.identity import create_token
 from inventory.demo import generator as demo
 from orchestrator.app import schema as dbschema
-from tests.integration.web.conftest import Server, _free_port
+from tests.integration.web.conftest import Server
 from tests.integration.web.test_console import unlabelled_controls
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,44 +51,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
             "auditor": create_token(s, "auditor-inventory-test", Role.AUDITOR),
         }
     db.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "YUNWANG_DATABASE_URL": url,
-        "YUNWANG_DATA_DIR": str(work / "data"),
-        "YUNWANG_SCHEDULER_ENABLED": "false",
-        "YUNWANG_LOG_LEVEL": "WARNING",
-    }
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    live = LiveServer.start(url, work, env={"YUNWANG_LOG_LEVEL": "WARNING"}, timeout=180)  # the machine is shared
     try:
-        deadline = time.monotonic() + 180  # generous: the test machine is shared
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"yunwang exited: {(work / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("yunwang did not start within 180 s")
-            time.sleep(0.2)
-        yield Server(base, tokens["office"], {}), tokens
+        yield Server(live.url, tokens["office"], {}), tokens
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        live.stop()
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         (ARTEFACTS / "inventory-timings.json").write_text(json.dumps(TIMINGS, indent=2, ensure_ascii=False))
 

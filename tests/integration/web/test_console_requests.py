@@ -91,6 +91,20 @@ def test_a_failed_provisioning_shows_why_and_is_retired_from_its_page(world: jou
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
     journey.shot(page, "page-failed")
     page.click("[data-testid=retire]")
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] != "retired"  # the first click only asks
+    page.click("[data-testid=retire-confirm]")
     page.wait_for_selector("h2 [data-testid=status]:has-text('已退役')")
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "retired"
+    page.close()
+
+
+def test_a_role_that_cannot_create_requests_is_not_shown_the_form(world: journey.World, browser: Any) -> None:
+    page = journey.open_as(browser, world, "operator")  # cloud operators schedule and provision, never request
+    page.goto(world.url + "/#/requests/new")
+    page.wait_for_selector("body[data-loaded='requests/new'] [data-testid=not-allowed]")
+    assert page.locator("form[aria-label*='New request']").count() == 0
+    page.goto(world.url + "/#/requests")
+    page.wait_for_selector("body[data-loaded=requests]")
+    assert page.locator("[data-testid=new-request]").count() == 0
+    assert page.locator("nav a[aria-current=page]").count() == 1  # one current link (was two under a prefix)
     page.close()

@@ -170,6 +170,7 @@ def test_demo_command_loads_writes_private_tokens_and_keeps_data(
             scoped = next(ln for ln in lines if ln[0] == "department_user")
             p = authenticate(s, scoped[3])
             assert p.role == Role.DEPARTMENT_USER and p.units
+            assert p.name == "demo.department_user"  # the token acts as the role's demo account: one person
             assert s.scalar(select(Unit.code).where(Unit.id == p.unit_id)) == scoped[2]
         again = runner.invoke(app, ["demo", "--no-serve", "--scale", str(SCALE)])
         assert again.exit_code == 0, again.output

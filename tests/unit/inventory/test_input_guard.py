@@ -256,3 +256,23 @@ def test_arbitrary_patch_bodies_never_5xx(
     assert resp.status_code in (200, 409, 422), (body, resp.status_code, resp.text)
     with db.session() as s:  # whatever was accepted can be read back as of now
         assert len(queries.as_of(s, "systems", datetime.now(UTC))) == 1
+
+
+def test_a_body_over_16_mib_is_refused_with_413_before_it_is_read(admin: TestClient) -> None:
+    before = admin.get("/api/v1/inventory/changes?limit=1").json()["total"]
+    big = b'{"code": "X", "name": "' + b"a" * (16 * 1024 * 1024) + b'"}'  # 16 MiB + 25 bytes (23 before, 2 after)
+    r = admin.post("/api/v1/inventory/units", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text[:300]
+    err = r.json()["error"]
+    assert err["code"] == "payload_too_large" and err["details"][0]["field"] == "body"
+    assert err["details"][0]["value"] == 16 * 1024 * 1024 + 25
+    assert len(r.content) < 2000  # nothing of the body comes back
+    assert admin.get("/api/v1/inventory/changes?limit=1").json()["total"] == before
+
+
+def test_a_refused_long_value_is_echoed_cut_with_its_length(admin: TestClient) -> None:
+    r = admin.get("/api/v1/inventory/units", params={"sort": "z" * 450})
+    assert r.status_code == 422, r.text[:300]
+    values = [d.get("value") for d in r.json()["error"]["details"]]
+    assert any(isinstance(v, str) and v.startswith("z" * 200 + "…") and "450" in v for v in values), values
+    assert "z" * 201 not in r.text

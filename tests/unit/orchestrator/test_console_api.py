@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from core.db import Database
 from core.enums import Role
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
 from tests.builders import Inv
 
 
@@ -41,3 +45,20 @@ def test_root_serves_the_console_page_and_its_assets(client: TestClient) -> None
     assert "/console/static/js/main.js" in page.text
     script = client.get("/console/static/js/core.js")
     assert script.status_code == 200 and "export async function api" in script.text
+
+
+def test_the_single_sign_on_link_is_offered_only_when_oidc_is_configured(
+    client: TestClient, db: Database, tmp_path: Path
+) -> None:
+    assert 'id="sso"' not in client.get("/").text  # the default test app has no YUNWANG_OIDC_*
+    settings = Settings(
+        database_url=db.url,
+        data_dir=tmp_path / "data",
+        scheduler_enabled=False,
+        oidc_issuer="http://127.0.0.1:9/realm",  # never contacted: the link is a static part of the page
+        oidc_client_id="yunwang",
+        oidc_redirect_url="http://127.0.0.1:8080/auth/oidc/callback",
+    )
+    with TestClient(create_app(settings, registry=CollectorRegistry(), database=db)) as sso:
+        page = sso.get("/").text
+    assert 'id="sso" href="/auth/oidc/login"' in page and "统一身份认证登录" in page

@@ -199,3 +199,19 @@ def test_resume_route_finishes_an_interrupted_provisioning_and_says_when_there_i
     assert r.status_code == 200, r.text
     assert r.json()["request"]["status"] == "active"
     assert sum(1 for o in w.drivers["gov-nanning"].objects.values() if o.kind == ResourceKind.SERVER) == 2
+
+
+def test_request_counts_by_status_are_scoped_like_the_list(world: World) -> None:
+    w = world
+    w.create(who="dept")  # a draft in the county unit
+    submitted = w.create(who="dept", bundle=w.bundle(servers=3, vcpus=8, ram_mb=16384))[
+        "id"
+    ]  # too big to approve itself
+    assert w.post("dept", f"{submitted}/submit").json()["status"] == "submitted"
+    w.create(who="other_dept", unit="other_unit")  # a draft elsewhere
+    admin = w.client.get("/api/v1/requests/counts", headers=w.as_("admin")).json()
+    assert (admin["draft"], admin["submitted"], admin["failed"]) == (2, 1, 0)
+    dept = w.client.get("/api/v1/requests/counts", headers=w.as_("dept")).json()
+    assert (dept["draft"], dept["submitted"]) == (1, 1)  # not the other unit's draft
+    assert sum(dept.values()) == 2
+    assert w.client.get("/api/v1/requests/counts", headers=w.as_("netadmin")).status_code == 403

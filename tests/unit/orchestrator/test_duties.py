@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from core import accounts
+from core.audit import ChangeContext
 from core.enums import Role
+from core.errors import NotFound, ValidationFailed
+from core.identity import create_token
 from core.models import ChangeLog
+from core.sessions import CSRF_HEADER
 from inventory.models import Unit
 from tests.unit.orchestrator.conftest import World
 
@@ -156,3 +162,67 @@ def test_token_names_are_identities_look_alikes_and_reserved_names_are_refused(w
             except ValidationFailed:
                 continue
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def _account_with_token(w: World, username: str, role: Role, unit_id: int | None, token_name: str) -> str:
+    with w.db.session() as s:
+        ctx = ChangeContext(actor="setup", role="admin")
+        accounts.create(s, ctx, accounts.NewAccount(username, role, unit_id, password=ACCOUNT_PW))
+        return create_token(s, token_name, role, unit_id, owner=username)
+
+
+ACCOUNT_PW = "correct horse battery 9"
+
+
+def test_a_token_of_an_account_is_that_person_so_approving_in_the_console_is_refused(world: World) -> None:
+    w = world
+    w.tokens["zhang_script"] = _account_with_token(
+        w, "zhang.city", Role.SUB_CLOUD_CHIEF, w.ids["city_unit"], "zhang-script"
+    )
+    rid = w.create(who="zhang_script", unit="city_unit", bundle=w.bundle(**BIG))["id"]
+    assert w.post("zhang_script", f"{rid}/submit").status_code == 200
+    me = w.client.get("/api/v1/me", headers=w.as_("zhang_script")).json()
+    assert (me["name"], me["role"]) == ("zhang.city", "sub_cloud_chief")  # the account's name, not zhang-script
+    # the same person signs in to the console with the password and tries to approve
+    login = w.client.post("/auth/login", json={"username": "zhang.city", "password": ACCOUNT_PW})
+    assert login.status_code == 200, login.text
+    before = change_rows(w)  # after the sign-in (audited itself)
+    r = w.client.post(
+        f"/api/v1/requests/{rid}/approve",
+        json={"comment": "换个方式批"},
+        headers={CSRF_HEADER: w.client.cookies["yw_csrf"]},
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["details"][0]["field"] == "actor"
+    assert change_rows(w) == before
+    w.client.cookies.clear()
+
+
+def test_a_token_of_an_account_follows_the_account_and_stops_with_it(world: World) -> None:
+    w = world
+    w.tokens["li"] = _account_with_token(w, "li.ops", Role.CLOUD_OPERATOR, None, "li-laptop")
+    assert w.client.get("/api/v1/me", headers=w.as_("li")).json()["role"] == "cloud_operator"
+    with w.db.session() as s:
+        ctx = ChangeContext(actor="setup", role="admin")
+        account = accounts.require(s, "li.ops")
+        accounts.update(s, ctx, account, role=Role.AUDITOR)
+    assert w.client.get("/api/v1/me", headers=w.as_("li")).json()["role"] == "auditor"  # the role as it is now
+    with w.db.session() as s:
+        accounts.update(s, ctx, accounts.require(s, "li.ops"), disabled=True)
+    r = w.client.get("/api/v1/me", headers=w.as_("li"))
+    assert r.status_code == 401 and "li-laptop" not in r.text
+
+
+def test_a_token_for_an_account_must_match_it(world: World) -> None:
+    w = world
+    with w.db.session() as s:
+        accounts.create(
+            s,
+            ChangeContext(actor="setup", role="admin"),
+            accounts.NewAccount("wang.net", Role.NETWORK_ADMIN, None, password=ACCOUNT_PW),
+        )
+        s.commit()
+        with pytest.raises(ValidationFailed):
+            create_token(s, "wang-admin", Role.ADMIN, None, owner="wang.net")  # more than the account may do
+        with pytest.raises(NotFound):
+            create_token(s, "ghost-token", Role.ADMIN, None, owner="nobody.here")

@@ -144,10 +144,13 @@ export async function render() {
     const m = r.rx.exec(path);
     if (!m) continue;
     const params = Object.fromEntries(r.names.map((n, i) => [n, m[i + 1]]));
-    for (const a of $("nav").querySelectorAll("a")) {
-      const target = a.getAttribute("href").slice(2);
-      a.toggleAttribute("aria-current", target === path || (target && path.startsWith(target + "/")));
-      if (a.hasAttribute("aria-current")) a.setAttribute("aria-current", "page");
+    // One current link: the longest nav target the path is (or is under), so #/extranet/nodes is not also #/extranet.
+    const links = [...$("nav").querySelectorAll("a")];
+    const under = (t) => t === path || (t && path.startsWith(t + "/"));
+    const best = links.map((a) => a.getAttribute("href").slice(2)).filter(under).sort((x, y) => y.length - x.length)[0];
+    for (const a of links) {
+      if (best !== undefined && a.getAttribute("href").slice(2) === best) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
     }
     showError("");
     view.replaceChildren(el("p", { class: "hint" }, "加载中… / loading…"));

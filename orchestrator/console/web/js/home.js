@@ -9,8 +9,8 @@ function card(title, figure, href, testid) {
 }
 
 async function requestCards() {
-  const rows = await api("/api/v1/requests?limit=1000");
-  const count = (statuses) => rows.filter((r) => statuses.includes(r.status)).length;
+  const counts = await api("/api/v1/requests/counts");
+  const count = (statuses) => statuses.reduce((sum, s) => sum + (counts[s] || 0), 0);
   return [
     card("进行中的申请 / open requests", count(["draft", "submitted", "approved", "scheduled", "provisioning", "retiring"]),
       "#/requests", "home-open-requests"),

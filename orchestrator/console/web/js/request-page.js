@@ -5,12 +5,19 @@ import {
   badge, COMMENTERS, CREATORS, decisionForm, DR_LABEL, OPERATORS, placementView, RESOURCE_LABEL, timeline, unitName, units,
 } from "./requests-shared.js";
 
-function actionButton(label, testid, path, cls, busyText) {
+function actionButton(label, testid, path, cls, busyText, confirmText) {
   return el("button", {
     type: "button", class: cls || null, "data-testid": testid,
     onclick: async (ev) => {
       const b = ev.target;
-      const text = b.textContent;
+      if (confirmText && b.dataset.armed !== "yes") {  // an irreversible action asks once more, in the page
+        b.dataset.armed = "yes";
+        b.dataset.label = b.textContent;
+        b.textContent = confirmText;
+        b.setAttribute("data-testid", testid + "-confirm");
+        return;
+      }
+      const text = b.dataset.label || b.textContent;
       b.disabled = true;
       b.textContent = busyText || "处理中… / working…";
       const done = await attempt(() => api(path, { method: "POST" }));
@@ -36,7 +43,10 @@ function actions(r) {
     if (["provisioning", "retiring", "failed"].includes(r.status)) {
       out.push(actionButton("继续 Resume", "resume", base + "/resume", "secondary", "继续中… / resuming…"));
     }
-    if (["active", "failed"].includes(r.status)) out.push(actionButton("退役 Retire", "retire", base + "/retire", "danger", "退役中… / retiring…"));
+    if (["active", "failed"].includes(r.status)) {
+      out.push(actionButton("退役 Retire", "retire", base + "/retire", "danger", "退役中… / retiring…",
+        "确认退役：删除它在云上创建的一切 / Confirm: delete everything it created"));
+    }
   }
   const approver = r.status === "submitted" && (
     role === "admin" || (role === "sub_cloud_chief" && !r.first_level_done && r.approver_unit_id === state.me.unit_id)

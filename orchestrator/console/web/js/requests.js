@@ -246,6 +246,11 @@ export function showProblems(form, err) {
 }
 
 async function newRequest(view, params, query) {
+  if (!can(CREATORS)) {  // the API would refuse it anyway; a read-only role is not shown a form it cannot send
+    view.replaceChildren(el("section", {}, el("h2", {}, "新建申请 ", el("small", {}, "New request")),
+      el("p", { "data-testid": "not-allowed" }, "您的角色不能新建申请 / your role cannot create requests")));
+    return;
+  }
   const [cat, map] = await Promise.all([api("/api/v1/catalogue"), units()]);
   const me = state.me;
   const startUnit = me.unit_id || [...map.keys()][0];
