@@ -8,8 +8,10 @@ the server of YUNWANG_TEST_PG_URL), so a second run (or the "before" run) measur
 The "before" column: run the same script with the code of another checkout first, e.g.
   git worktree add /tmp/before main
   BENCH_SCALE_CODE=/tmp/before BENCH_SCALE_JSON=var/bench/scale-before.json .venv/bin/python bench/bench_scale.py
-then `bash bench/run.sh scale` reads var/bench/scale-before.json (BENCH_SCALE_BEFORE) and writes both columns.
-With BENCH_SCALE_JSON set, the script only writes its figures there (RESULTS.md untouched).
+then `bash bench/run.sh scale` reads var/bench/scale-before.json (BENCH_SCALE_BEFORE, comma-separated files are
+merged store by store) and writes both columns. With BENCH_SCALE_JSON set, the script only writes its figures
+there (RESULTS.md untouched); BENCH_SCALE_REPORT=a.json,b.json writes RESULTS.md from such saved runs.
+BENCH_SCALE_STORES=sqlite (or postgresql) measures one store.
 """
 
 from __future__ import annotations
@@ -297,23 +299,35 @@ def measure(store: str) -> dict[str, Any] | None:
     return out
 
 
+def merged(paths: str) -> dict[str, Any] | None:
+    """Figures of several saved runs (comma-separated JSON files), store by store; the last file wins."""
+    out: dict[str, Any] = {}
+    for path in filter(None, paths.split(",")):
+        if Path(path).exists():
+            data = json.loads(Path(path).read_text())
+            out.update({k: v for k, v in data.items() if v is not None})
+    return out or None
+
+
 def main() -> None:
-    load = [os.getloadavg()[0]]
+    from bench.scale_report import write
+
+    before = merged(os.environ.get("BENCH_SCALE_BEFORE", str(ROOT / "var" / "bench" / "scale-before.json")))
+    saved = os.environ.get("BENCH_SCALE_REPORT")  # write RESULTS.md from saved runs, measure nothing
+    if saved:
+        after = merged(saved)
+        assert after, f"no figures in {saved}"
+        write(after, before)
+        return
     figures = {s: measure(s) for s in STORES}
-    load.append(os.getloadavg()[0])
-    result = {"code": str(CODE), "rev": _rev(CODE), "at": datetime.now(UTC).isoformat(), "load": load, **figures}
+    result = {"code": str(CODE), "rev": _rev(CODE), "at": datetime.now(UTC).isoformat(), **figures}
     json_out = os.environ.get("BENCH_SCALE_JSON")
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=1))
         print(f"figures written to {json_out}")
         return
-    if os.environ.get("BENCH_SCALE_LOAD_ONLY"):
-        return
-    before_path = Path(os.environ.get("BENCH_SCALE_BEFORE", str(ROOT / "var" / "bench" / "scale-before.json")))
-    before = json.loads(before_path.read_text()) if before_path.exists() else None
-    from bench.scale_report import write
-
-    write(result, before)
+    if not os.environ.get("BENCH_SCALE_LOAD_ONLY"):
+        write(result, before)
 
 
 def _rev(path: Path) -> str:
