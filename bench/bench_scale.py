@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,7 +213,7 @@ def throughput(url: str, path: str, token: str, gzip_ok: bool) -> tuple[float, f
     return len(done) / took, percentile(done, 50)
 
 
-def over_http(url: str) -> dict[str, Any]:
+def over_http(url: str, code: Path = CODE, paths: tuple[str, ...] = ("list", "plain", "gzip")) -> dict[str, Any]:
     """List and /metrics requests per second with CLIENTS clients against uvicorn with WORKERS workers."""
     from core.db import Database
     from core.enums import Role
@@ -220,14 +221,14 @@ def over_http(url: str) -> dict[str, Any]:
 
     db = Database(url)
     with db.session() as s:
-        token = create_token(s, f"bench-scale-http-{os.getpid()}", Role.AUDITOR)
+        token = create_token(s, f"bench-scale-http-{uuid.uuid4().hex[:8]}", Role.AUDITOR)
         s.commit()
     db.dispose()
     work = Path(tempfile.mkdtemp(prefix="yw-bench-scale-"))
     port = _free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": f"{CODE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "PYTHONPATH": f"{code}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         "YUNWANG_DATABASE_URL": url,
         "YUNWANG_DATA_DIR": str(work / "data"),
         "YUNWANG_SCHEDULER_ENABLED": "false",
@@ -235,14 +236,17 @@ def over_http(url: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "uvicorn", "orchestrator.app.factory:create_app", "--factory"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning"]
     log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=CODE, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"workers": WORKERS, "clients": CLIENTS, "seconds": SECONDS}
     try:
         _wait_ready(base, token, proc)
-        out["list_rps"], out["list_p50_ms"] = throughput(base, LIST, token, True)
-        out["metrics_plain_rps"], _ = throughput(base, "/metrics", token, False)
-        out["metrics_gzip_rps"], _ = throughput(base, "/metrics", token, True)
+        if "list" in paths:
+            out["list_rps"], out["list_p50_ms"] = throughput(base, LIST, token, True)
+        if "plain" in paths:
+            out["metrics_plain_rps"], _ = throughput(base, "/metrics", token, False)
+        if "gzip" in paths:
+            out["metrics_gzip_rps"], _ = throughput(base, "/metrics", token, True)
     finally:
         proc.terminate()
         try:
@@ -299,6 +303,23 @@ def measure(store: str) -> dict[str, Any] | None:
     return out
 
 
+def paired(store: str, before_code: Path, rounds: int) -> dict[str, Any]:
+    """Throughput of the "before" and this code in alternation (before, after, before, after, …), so both
+    see the same background load; returns {"before": [...], "after": [...]} of per-round figures."""
+    import inventory.models  # noqa: F401  - tokens refer to units
+
+    url = store_url(store)
+    assert url is not None
+    out: dict[str, Any] = {"before": [], "after": []}
+    for _ in range(rounds):
+        for side, code in (("before", before_code), ("after", CODE)):
+            fig = over_http(url, code, ("list", "gzip"))
+            fig["load"] = os.getloadavg()[0]
+            out[side].append(fig)
+            print(store, side, json.dumps(fig), flush=True)
+    return out
+
+
 def merged(paths: str) -> dict[str, Any] | None:
     """Figures of several saved runs (comma-separated JSON files), store by store; the last file wins."""
     out: dict[str, Any] = {}
@@ -313,11 +334,21 @@ def main() -> None:
     from bench.scale_report import write
 
     before = merged(os.environ.get("BENCH_SCALE_BEFORE", str(ROOT / "var" / "bench" / "scale-before.json")))
+    paired_path = Path(os.environ.get("BENCH_SCALE_PAIRED", str(ROOT / "var" / "bench" / "scale-paired.json")))
+    pairs = json.loads(paired_path.read_text()) if paired_path.exists() else None
     saved = os.environ.get("BENCH_SCALE_REPORT")  # write RESULTS.md from saved runs, measure nothing
     if saved:
         after = merged(saved)
         assert after, f"no figures in {saved}"
-        write(after, before)
+        write(after, before, pairs)
+        return
+    before_code = os.environ.get("BENCH_SCALE_PAIRED_WITH")  # a checkout: alternate its server with this one
+    if before_code:
+        rounds = int(os.environ.get("BENCH_SCALE_ROUNDS", "2"))
+        pairs = {s: paired(s, Path(before_code).resolve(), rounds) for s in STORES}
+        Path(os.environ.get("BENCH_SCALE_JSON", str(ROOT / "var" / "bench" / "scale-paired.json"))).write_text(
+            json.dumps(pairs, indent=1)
+        )
         return
     figures = {s: measure(s) for s in STORES}
     result = {"code": str(CODE), "rev": _rev(CODE), "at": datetime.now(UTC).isoformat(), **figures}
@@ -327,7 +358,7 @@ def main() -> None:
         print(f"figures written to {json_out}")
         return
     if not os.environ.get("BENCH_SCALE_LOAD_ONLY"):
-        write(result, before)
+        write(result, before, pairs)
 
 
 def _rev(path: Path) -> str:

@@ -84,7 +84,35 @@ def _first(result: dict[str, Any], key: str) -> str:
     return "?"
 
 
-def write(after: dict[str, Any], before: dict[str, Any] | None) -> None:
+def _paired(paired: dict[str, Any]) -> list[str]:
+    """Rows of the alternating before/after throughput runs (same background load for both)."""
+    lines = [
+        "",
+        "Throughput with the two servers run in alternation (before, after, before, after: both sides see the same "
+        "background load), 10 s per figure; each cell lists the rounds:",
+        "",
+        "| store | measure | before | after | load average per round |",
+        "|---|---|---:|---:|---|",
+    ]
+    for store, label in STORE_LABELS.items():
+        runs = paired.get(store)
+        if not runs:
+            continue
+        loads = ", ".join(
+            f"{b.get('load', 0):.1f}/{a.get('load', 0):.1f}"
+            for b, a in zip(runs["before"], runs["after"], strict=False)
+        )
+        for key, name in (
+            ("list_rps", "list requests/s (10 clients)"),
+            ("metrics_gzip_rps", "`/metrics` gzip scrapes/s"),
+        ):
+            b = ", ".join(f"{r[key]:.0f}" for r in runs["before"] if key in r)
+            a = ", ".join(f"{r[key]:.0f}" for r in runs["after"] if key in r)
+            lines.append(f"| {label} | {name} | {b} | {a} | {loads} |")
+    return lines
+
+
+def write(after: dict[str, Any], before: dict[str, Any] | None, paired: dict[str, Any] | None = None) -> None:
     lines = [
         "The demo inventory of Guangxi at ~100,000 systems, loaded once per store through `inventory.service` and "
         "kept (var/bench/scale.db; database `yw_bench_scale`), the same rows for both columns. *before*: the code "
@@ -115,4 +143,6 @@ def write(after: dict[str, Any], before: dict[str, Any] | None) -> None:
     for store in STORE_LABELS:
         if after.get(store):
             lines += _rows(store, after[store], (before or {}).get(store))
+    if paired:
+        lines += _paired(paired)
     write_section("scale", "Fast at 100,000 systems (issue 14): before / after", "\n".join(lines))

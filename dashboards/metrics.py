@@ -201,7 +201,8 @@ class RatesExporter:
         if snap is None or snap.gz_state is None:
             return gzip.compress(self.exposition(registry), GZIP_LEVEL)
         tail = snap.gz_state.copy()
-        return snap.gz + tail.compress(self._rest(registry, snap)) + tail.flush()
+        end: bytes = tail.compress(self._rest(registry, snap)) + tail.flush()
+        return snap.gz + end
 
     @staticmethod
     def _rest(registry: CollectorRegistry, snap: Snapshot) -> bytes:

@@ -367,6 +367,7 @@ def link_ids(session: Session, spec: KindSpec, ids: list[int]) -> dict[str, dict
     parts = []
     for n, lk in enumerate(spec.links):
         rel = inspect(spec.model).relationships[lk.relationship]
+        assert rel.secondary_synchronize_pairs, f"{lk.relationship} is not a many-to-many link"
         (_, owner), (_, target) = rel.synchronize_pairs[0], rel.secondary_synchronize_pairs[0]
         parts.append(
             select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(owner.in_(ids))
