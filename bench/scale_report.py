@@ -26,7 +26,9 @@ def _num(figures: dict[str, Any] | None, key: str, fmt: str = "{:,.0f}") -> str:
 
 def _load(fig: dict[str, Any]) -> str:
     start, end = fig.get("load_at_start"), fig.get("load_at_end")
-    return f"{start:.1f} → {end:.1f}" if start is not None and end is not None else "—"
+    if start is None or end is None:
+        return str(fig.get("load_note", "—"))  # a run saved before the script recorded the load
+    return f"{start:.1f} → {end:.1f}"
 
 
 def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
