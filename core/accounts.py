@@ -8,7 +8,6 @@ disabled (and costs the same hashing work), so it never tells a guesser which us
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from core import passwords
 from core.audit import ChangeContext, record_change
 from core.enums import ChangeAction, Role
 from core.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
-from core.identity import RESERVED_NAME_PREFIX, SCOPED_ROLES, identity_key, unit_exists
+from core.identity import SCOPED_ROLES, identity_key, person_name, unit_exists
 from core.models import Account, ApiToken, AuthSession
 from core.times import from_db, iso
 
@@ -37,15 +36,8 @@ LOGIN_REFUSED = (
 
 
 def normalise_username(name: str) -> str:
-    """The username as stored: NFKC, white space collapsed; never empty, never the reserved `system:` prefix."""
-    clean = " ".join(unicodedata.normalize("NFKC", name).split())
-    if not clean or len(clean) > 100 or clean.casefold().startswith(RESERVED_NAME_PREFIX):
-        raise ValidationFailed(
-            "用户名须为 1–100 个字符，且不能以 system: 开头 / a username has 1–100 characters and does not start "
-            "with system:",
-            [Problem("empty, too long or reserved", field="username", value=clean[:100])],
-        )
-    return clean
+    """The username as stored (core.identity.person_name: visible, 1–100 characters, not `system:`)."""
+    return person_name(name, "username", "用户名")
 
 
 def snapshot(a: Account) -> dict[str, Any]:

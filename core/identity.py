@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from core.audit import ChangeContext, record_change
 from core.db import Base
-from core.enums import Role
+from core.enums import ChangeAction, Role
 from core.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from core.models import Account, ApiToken
 from core.times import now_utc
@@ -62,6 +63,30 @@ def hash_token(token: str) -> str:
 RESERVED_NAME_PREFIX = "system:"
 
 
+# Characters that show as nothing (or as a blank) yet make a different string: format characters (zero-width
+# space, joiners, word joiner, soft hyphen, bidi marks), controls, private use, unassigned, line separators, and
+# the fillers that render as a blank. A name with one of them could pose as another person in the audit log.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp"})
+_BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+
+
+def person_name(name: str, field: str, what: str) -> str:
+    """A person's name (a username or a token's name) as stored: NFKC, white space collapsed; refused (422) when
+    empty, longer than 100 characters, holding an invisible character, or starting with the reserved `system:`
+    (white space ignored, so `system :x` is refused too)."""
+    clean = " ".join(unicodedata.normalize("NFKC", name).split())
+    hidden = [c for c in clean if unicodedata.category(c) in _INVISIBLE_CATEGORIES or c in _BLANK_FILLERS]
+    reserved = "".join(clean.split()).casefold().startswith(RESERVED_NAME_PREFIX)
+    if not clean or len(clean) > 100 or hidden or reserved:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(hidden))
+        raise ValidationFailed(
+            f"{what}须为 1–100 个可见字符，且不能以 system: 开头 / a {field} has 1–100 visible characters and does not "
+            "start with system:" + (f" (invisible: {shown})" if shown else ""),
+            [Problem("empty, too long, invisible characters or reserved", field=field, value=clean[:100])],
+        )
+    return clean
+
+
 def identity_key(name: str) -> str:
     """Who a token name stands for: width, case and white space do not make another person (duties)."""
     # NFKC again after casefold: folding can leave a string that is not normalised (ΰ → ΰ), so two spellings
@@ -76,20 +101,17 @@ def create_token(
     unit_id: int | None = None,
     expires_at: datetime | None = None,
     owner: str | None = None,
+    ctx: ChangeContext | None = None,
 ) -> str:
     """Create a token and return its plain text once; only the hash is stored.
 
     The name is normalised, never empty, never the reserved `system:` prefix, and unique up to width, case and
     white space. Without `owner` the name is the person's identity for segregation of duties; with `owner` (an
     account's username) the token acts as that account — its name, and its role and unit as they are at each use —
-    so one person cannot approve as their account what they requested with their token.
+    so one person cannot approve as their account what they requested with their token. With `ctx` the creation is
+    in the change log (kind `api_tokens`; never the token).
     """
-    name = " ".join(unicodedata.normalize("NFKC", name).split())
-    if not name or name.casefold().startswith(RESERVED_NAME_PREFIX):
-        raise ValidationFailed(
-            "令牌名称不能为空，也不能以 system: 开头 / a token name must not be empty or start with system:",
-            [Problem("empty or reserved", field="name", value=name)],
-        )
+    name = person_name(name, "name", "令牌名称")
     key = identity_key(name)
     taken_by_account = session.scalar(select(Account.id).where(Account.username_key == key)) is not None
     if taken_by_account or any(identity_key(n) == key for n in session.scalars(select(ApiToken.name))):
@@ -126,7 +148,37 @@ def create_token(
         )
     )
     session.flush()
+    if ctx is not None:
+        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(plain))).one()
+        record_change(session, ctx, TOKEN_KIND, row.id, ChangeAction.CREATE, None, token_snapshot(row), name)
     return plain
+
+
+TOKEN_KIND = "api_tokens"
+
+
+def token_snapshot(row: ApiToken) -> dict[str, object]:
+    """What the change log keeps of a token: never the token or its hash (the 8-character prefix identifies it)."""
+    return {
+        "name": row.name,
+        "role": row.role.value,
+        "unit_id": row.unit_id,
+        "owner": row.owner_key,
+        "prefix": row.prefix,
+        "revoked": bool(row.revoked),
+    }
+
+
+def revoke_token(session: Session, ctx: ChangeContext, name: str) -> bool:
+    """Revoke a token by its exact name (audited); False when there is none."""
+    row = session.scalars(select(ApiToken).where(ApiToken.name == name)).one_or_none()
+    if row is None:
+        return False
+    before = token_snapshot(row)
+    row.revoked = True
+    session.flush()
+    record_change(session, ctx, TOKEN_KIND, row.id, ChangeAction.UPDATE, before, token_snapshot(row), name, "revoked")
+    return True
 
 
 def unit_exists(session: Session, unit_id: int) -> bool:

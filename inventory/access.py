@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import Guard
 from core.enums import Role
-from core.errors import Forbidden, Problem
+from core.errors import Forbidden, NotFound, Problem
 from core.identity import Principal
 from inventory.kinds import KINDS, KindSpec
 from inventory.models import VerticalSystem
@@ -60,6 +60,13 @@ def write_guard(p: Principal) -> Guard:
             if state is None:
                 continue
             owner = owner_unit(session, spec, state)
+            if (owner is False or owner not in p.units) and state is before:
+                # an existing object outside the scope is answered as a missing one (GET says 404 too), so
+                # changing or deleting cannot tell a scoped caller which ids exist elsewhere
+                raise NotFound(
+                    f"{spec.name} {state.get('id')} not found",
+                    [Problem("no such id", field="id", value=state.get("id"))],
+                )
             if owner is False or owner not in p.units:
                 raise Forbidden(
                     f"{spec.name} is outside unit scope of {p.name}",

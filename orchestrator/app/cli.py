@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 
 import typer
@@ -11,10 +12,11 @@ from rich.table import Table
 
 from collectors.devices_cli import make_app as devices_cli
 from core import accounts
+from core.audit import ChangeContext
 from core.db import Database
 from core.enums import Role
 from core.errors import AppError
-from core.identity import create_token
+from core.identity import create_token, revoke_token
 from core.logs import configure
 from core.models import ApiToken
 from dashboards.report_cli import make_app as report_cli
@@ -98,11 +100,13 @@ def token_create(
                     raise typer.BadParameter(f"unknown unit code {unit!r}", param_hint="--unit")
                 unit_id = found.id
             if owner is not None and role is None:
+                if unit:
+                    raise typer.BadParameter("with --owner the unit is the account's: leave --unit out", param_hint="--unit")
                 account = accounts.require(session, owner)
                 role, unit_id = account.role, account.unit_id
             if role is None:
                 raise typer.BadParameter("give --role (or --owner)", param_hint="--role")
-            plain = create_token(session, name, role, unit_id, owner=owner)
+            plain = create_token(session, name, role, unit_id, owner=owner, ctx=_cli_context())
     except AppError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
@@ -135,12 +139,15 @@ def token_revoke(name: str) -> None:
     s = _settings()
     db = Database(s.database_url)
     with db.session() as session:
-        t = session.query(ApiToken).filter_by(name=name).one_or_none()
-        if t is None:
+        if not revoke_token(session, _cli_context(), name):
             console.print(f"[red]no token named {name!r}[/red]")
             raise typer.Exit(2)
-        t.revoked = True
     console.print(f"revoked {name}")
+
+
+def _cli_context() -> ChangeContext:
+    """Who the change log names for a command run on the server: the operating-system user."""
+    return ChangeContext(actor=f"cli:{getpass.getuser()}", role=Role.ADMIN.value)
 
 
 @app.command()

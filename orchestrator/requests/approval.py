@@ -46,6 +46,7 @@ class RequestFacts:
     approver_unit_id: int | None
     first_level_done: bool
     requested_by: frozenset[str] = frozenset()  # who created or submitted it (token names)
+    first_approved_by: frozenset[str] = frozenset()  # who gave its first-level approval
 
 
 def can_read(p: Principal, unit_id: int) -> bool:
@@ -86,6 +87,12 @@ def authorize(p: Principal, action: Action, req: RequestFacts) -> None:
         raise forbid(
             "职责分离：不能审批自己创建或提交的申请 / segregation of duties: nobody approves a request they "
             "created or submitted",
+            "actor",
+        )
+    if action == Action.APPROVE and identity_key(p.name) in {identity_key(n) for n in req.first_approved_by}:
+        raise forbid(
+            "职责分离：初审人不能再作终审 / segregation of duties: whoever gave the first-level approval does not "
+            "give the final one",
             "actor",
         )
     if p.role == R.SUB_CLOUD_CHIEF and action in (Action.FIRST_APPROVE, Action.REJECT):

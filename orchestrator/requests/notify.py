@@ -2,7 +2,7 @@
 
 - approval waiting: first level → the `sub_cloud_chief` of exactly the request's sub-cloud-chief unit; final →
   the cloud-chief office. Emitted once the submission or the first approval settled (`awaiting`), so a request
-  the system (or the admin, giving both levels at once) approves tells nobody it waits.
+  the system approves tells nobody it waits.
 - approved / rejected / provisioned / failed (`transition`): the requester(s) by name and the department users
   whose unit subtree holds the request's unit.
 """

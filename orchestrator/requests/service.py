@@ -79,8 +79,23 @@ def state_of(row: ResourceRequest) -> dict[str, Any]:
     }
 
 
-def facts(row: ResourceRequest, requested_by: frozenset[str] = frozenset()) -> approval.RequestFacts:
-    return approval.RequestFacts(row.unit_id, row.approver_unit_id, row.first_level_done, requested_by)
+def facts(
+    row: ResourceRequest, requested_by: frozenset[str] = frozenset(), first_approved_by: frozenset[str] = frozenset()
+) -> approval.RequestFacts:
+    return approval.RequestFacts(
+        row.unit_id, row.approver_unit_id, row.first_level_done, requested_by, first_approved_by
+    )
+
+
+def first_approvers(session: Session, row: ResourceRequest) -> frozenset[str]:
+    """Who gave the request's first-level approval: they do not give the final one (segregation of duties)."""
+    return frozenset(
+        session.scalars(
+            select(RequestEvent.actor).where(
+                RequestEvent.request_id == row.id, RequestEvent.kind == EventKind.FIRST_APPROVED
+            )
+        )
+    )
 
 
 def requesters(session: Session, row: ResourceRequest) -> frozenset[str]:
@@ -140,7 +155,8 @@ def apply(
 ) -> bool:
     """Authorise and perform one transition; False when it had already happened (nothing written)."""
     who = requesters(session, row) if action in approval.APPROVALS else frozenset[str]()
-    approval.authorize(p, action, facts(row, who))
+    first = first_approvers(session, row) if action == Action.APPROVE else frozenset[str]()
+    approval.authorize(p, action, facts(row, who, first))
     try:
         t = decide(RequestState(row.status, row.first_level_done), action)
     except IllegalTransition as exc:
@@ -278,9 +294,10 @@ def first_approve(
 def approve(
     session: Session, p: Principal, ctx: ChangeContext, row: ResourceRequest, comment: str | None
 ) -> ResourceRequest:
-    """Final approval by the office; the admin may give both levels in one call."""
+    """Final approval by the office. The admin gives either level, never both: before the first level is done
+    its approval is the first-level one, and someone else gives the final approval."""
     if p.role == Role.ADMIN and not row.first_level_done:
-        apply(session, p, ctx, row, Action.FIRST_APPROVE, message=comment)
+        return first_approve(session, p, ctx, row, comment)
 
     # approval starts the reservation: two requests that each fit alone must not both be approved past a limit
     def within() -> None:

@@ -78,7 +78,8 @@ class Unit:
         with self.db.session() as s:
             row = svc.create(s, self.dept, CTX, body, table, ambiguous)
             svc.submit(s, self.dept, CTX, row, approval.AutoRules(enabled=False))
-            svc.approve(s, Principal("chief-1", Role.ADMIN), CTX, row, "first level")
+            svc.approve(s, Principal("chief-1", Role.ADMIN), CTX, row, "first level")  # an admin gives one level
+            svc.approve(s, Principal("office-1", Role.ADMIN), CTX, row, "final")
             svc.schedule(s, OPERATOR, CTX, row, svc.candidates(s, capacity), PlacementPolicy())
             assert row.status == RequestStatus.SCHEDULED and row.primary_cloud == "gov-nanning"
             return row.id

@@ -90,9 +90,12 @@ def test_a_failed_provisioning_shows_why_and_is_retired_from_its_page(world: jou
     page.wait_for_selector(f"body[data-loaded='requests/{rid}'] [data-testid=resume]")
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
     journey.shot(page, "page-failed")
+    page.dblclick("[data-testid=retire]")  # a double-click only asks (its second click meets a disabled button)
+    page.wait_for_timeout(500)
+    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "failed"
+    page.click("[data-testid=retire-cancel]")
     page.click("[data-testid=retire]")
-    assert w.get("operator", f"/api/v1/requests/{rid}")["status"] != "retired"  # the first click only asks
-    page.click("[data-testid=retire-confirm]")
+    page.click("[data-testid=retire-confirm]")  # enabled after a second
     page.wait_for_selector("h2 [data-testid=status]:has-text('已退役')")
     assert w.get("operator", f"/api/v1/requests/{rid}")["status"] == "retired"
     page.close()
@@ -107,4 +110,10 @@ def test_a_role_that_cannot_create_requests_is_not_shown_the_form(world: journey
     page.wait_for_selector("body[data-loaded=requests]")
     assert page.locator("[data-testid=new-request]").count() == 0
     assert page.locator("nav a[aria-current=page]").count() == 1  # one current link (was two under a prefix)
+    page.goto(world.url + "/#/approvals")  # a link kept from another role: a plain answer, not the API's 403
+    page.wait_for_selector("body[data-loaded=approvals] [data-testid=not-allowed]")
+    assert "HTTP 403" not in page.inner_text("#view")
+    page.click("#sign-out")
+    page.wait_for_selector("body[data-loaded=signed-out]")
+    assert page.inner_html("#view") == ""  # nothing of the signed-out user's pages stays in the document
     page.close()

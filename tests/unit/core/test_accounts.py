@@ -95,6 +95,31 @@ def test_scoped_roles_need_a_unit_and_reserved_names_are_refused(any_db: Databas
         assert a.unit_id == unit
 
 
+# From the review: each looked like "zhang" (or like the auto-approver) on screen and was accepted.
+LOOKALIKES = [
+    "zhang\u2060",  # word joiner
+    "zh\u200dang",  # zero-width joiner
+    "zhang\u200b",  # zero-width space
+    "zhang\u00ad",  # soft hyphen
+    "\u200c",  # only an invisible character
+    "\u2060system:auto-approval",
+    " system :x",  # spaces inside the reserved prefix
+    "\u3164",  # Hangul filler, shows as a blank
+]
+
+
+@pytest.mark.parametrize("name", LOOKALIKES)
+def test_names_with_invisible_characters_or_a_hidden_reserved_prefix_are_refused(any_db: Database, name: str) -> None:
+    with any_db.session() as s:
+        before = s.scalar(select(func.count()).select_from(ChangeLog))
+        with pytest.raises(ValidationFailed):
+            accounts.create(s, _ctx(), _new(name))
+        with pytest.raises(ValidationFailed):
+            create_token(s, name, Role.ADMIN)
+        assert s.scalar(select(func.count()).select_from(ChangeLog)) == before
+        assert s.scalar(select(func.count()).select_from(Account)) == 0
+
+
 def _outcomes(s: object) -> list[str]:
     rows = s.scalars(select(ChangeLog).where(ChangeLog.kind == "account_logins").order_by(ChangeLog.id))  # type: ignore[attr-defined]
     return [r.after["outcome"] for r in rows]

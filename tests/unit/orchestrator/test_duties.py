@@ -48,9 +48,32 @@ def test_the_admin_cannot_approve_what_it_submitted_at_either_level(world: World
     r = w.post("admin", f"{rid}/approve")
     assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "actor"
     assert change_rows(w) == before
-    # the creator (department) is not an approver anyway; a different admin may approve both levels
+    # the creator (department) is not an approver anyway; a different admin may stand in for one level only
     w.tokens["admin_2"] = w.token_for(Role.ADMIN)
-    assert w.post("admin_2", f"{rid}/approve").json()["status"] == "approved"
+    first = w.post("admin_2", f"{rid}/approve").json()
+    assert (first["status"], first["first_level_done"]) == ("submitted", True)
+    again = w.post("admin_2", f"{rid}/approve")
+    assert again.status_code == 403 and again.json()["error"]["details"][0]["field"] == "actor"
+    assert w.post("office", f"{rid}/approve").json()["status"] == "approved"
+
+
+def test_one_person_never_gives_both_approvals_even_after_a_role_change(world: World) -> None:
+    w = world
+    w.tokens["zhang"] = _account_with_token(w, "zhang.chief", Role.SUB_CLOUD_CHIEF, w.ids["city_unit"], "zhang-t")
+    rid = w.create(who="dept", bundle=w.bundle(**BIG))["id"]
+    assert w.post("dept", f"{rid}/submit").status_code == 200
+    assert w.post("zhang", f"{rid}/approve").json()["first_level_done"] is True
+    with w.db.session() as s:  # zhang moves to the office
+        account = accounts.require(s, "zhang.chief")
+        accounts.update(
+            s, ChangeContext(actor="setup", role="admin"), account, role=Role.CLOUD_CHIEF_OFFICE, unit_id=None
+        )
+    before = change_rows(w)
+    r = w.post("zhang", f"{rid}/approve", {"comment": "终审"})
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "actor", r.text
+    assert "初审人不能再作终审" in r.json()["error"]["message"]
+    assert change_rows(w) == before
+    assert w.post("office", f"{rid}/approve").json()["status"] == "approved"  # another person of the office
 
 
 def _unit(w: World, unit_id: int) -> dict[str, object]:

@@ -75,17 +75,20 @@ def test_rejection_reaches_the_requester_with_the_reason(world: World) -> None:
     assert received(w)["city_chief"] == Counter({"approval_waiting": 1})
 
 
-def test_the_admin_giving_both_levels_at_once_tells_nobody_it_waits_for_the_office(world: World) -> None:
+def test_the_admin_standing_in_for_the_first_level_makes_the_office_wait(world: World) -> None:
     w = world
     subscribe_everyone(w)
     rid = w.create(bundle=w.bundle(**BIG))["id"]
     w.post("dept", f"{rid}/submit")
-    assert w.post("admin", f"{rid}/approve", {"comment": "两级一并批准"}).json()["status"] == "approved"
+    first = w.post("admin", f"{rid}/approve", {"comment": "代为初审"}).json()
+    assert (first["status"], first["first_level_done"]) == ("submitted", True)  # one level, never both
+    assert w.post("office", f"{rid}/approve").json()["status"] == "approved"
     got = received(w)
-    # by hand: submission → the city chief waits (1); the admin's approval → the requester (1); the office: nothing
+    # by hand: submission → the city chief waits (1); the admin's first level → the office waits (1);
+    # the office's approval → the requester (1)
     assert (got["city_chief"], got["office"], got["dept"]) == (
         Counter({"approval_waiting": 1}),
-        Counter(),
+        Counter({"approval_waiting": 1}),
         Counter({"request_approved": 1}),
     )
 

@@ -124,7 +124,7 @@ const NAV = [];
 export function route(pattern, render, nav) {
   const names = [];
   const rx = new RegExp("^" + pattern.replace(/:([a-z_]+)/g, (_, n) => { names.push(n); return "([^/]+)"; }) + "$");
-  ROUTES.push({ rx, names, render, pattern });
+  ROUTES.push({ rx, names, render, pattern, roles: nav && nav.roles });
   if (nav) NAV.push({ pattern, ...nav });
 }
 
@@ -155,7 +155,16 @@ export async function render() {
     showError("");
     view.replaceChildren(el("p", { class: "hint" }, "加载中… / loading…"));
     document.body.dataset.loaded = "";
-    const ok = await attempt(async () => { await r.render(view, params, query); return true; });
+    const ok = await attempt(async () => {
+      if (!can(r.roles)) {  // a link kept from another role: say so instead of the API's 403
+        view.replaceChildren(el("section", {}, el("h2", {}, "无权访问 ", el("small", {}, "Not for your role")),
+          el("p", { "data-testid": "not-allowed" }, `${ROLE_LABEL[state.me.role] || state.me.role} 不能打开此页 / your role cannot open this page`),
+          el("p", {}, el("a", { href: "#/" }, "返回首页 / Home"))));
+        return true;
+      }
+      await r.render(view, params, query);
+      return true;
+    });
     if (!ok) {  // the reason is in the alert line; the view must not keep saying "loading"
       view.replaceChildren(el("section", {}, el("h2", {}, "无法显示 ", el("small", {}, "Cannot show this page")),
         el("p", {}, $("error").textContent), el("p", {}, el("a", { href: "#/" }, "返回首页 / Home"))));
@@ -218,6 +227,7 @@ export function signedOut() {
   $("who").hidden = true;
   $("nav").hidden = true;
   $("view").hidden = true;
+  $("view").replaceChildren();  // nothing of the previous user's pages stays in the document
   document.body.dataset.loaded = "signed-out";
   $("login-username").focus();
 }

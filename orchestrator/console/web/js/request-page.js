@@ -15,6 +15,18 @@ function actionButton(label, testid, path, cls, busyText, confirmText) {
         b.dataset.label = b.textContent;
         b.textContent = confirmText;
         b.setAttribute("data-testid", testid + "-confirm");
+        b.disabled = true;  // a double-click's second click lands on a disabled button, not on the confirmation
+        setTimeout(() => { b.disabled = false; }, 1000);
+        const cancel = el("button", {
+          type: "button", "data-testid": testid + "-cancel",
+          onclick: () => {
+            b.dataset.armed = "";
+            b.textContent = b.dataset.label;
+            b.setAttribute("data-testid", testid);
+            cancel.remove();
+          },
+        }, "取消 Cancel");
+        b.after(cancel);
         return;
       }
       const text = b.dataset.label || b.textContent;
