@@ -4,8 +4,15 @@ Several service processes may share one database (and so the APScheduler job sto
 job. A run starts only after taking the job's lease row (`job_leases`) in a write transaction (SQLite:
 BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE), so one process runs it; a second firing of the same
 slot (another process, or a catch-up after downtime) within half an interval of the last start is
-skipped. The holder renews the lease while the job runs; a run whose holder died (process gone, or its
-lease expired) is marked abandoned when a service starts (`mark_abandoned`).
+skipped. The holder renews the lease every third of `lease_seconds` while the job runs. A run whose holder
+died is handed over: the next firing in any process finds the lease of a process of this host that is gone (at
+once) or a lease that expired (another host: within `lease_seconds`), marks that run abandoned and runs the job;
+a service starting marks every such run abandoned too (`mark_abandoned`). See docs/replicas.md.
+
+The same lease rows guard other work that must have one driver at a time across processes (`hold(db, key)`: a
+provisioning run, keyed `provision:<request>@<cloud>`): the holder renews it, a second caller waits until it is
+released or its holder died, and `lease_state(db, key)` tells whether the work's process is alive (the
+provisioning auto-resume job, orchestrator/requests/auto_resume.py).
 
 A per-process job (`jobs.add_local(job_id, func, seconds)`: a cache every process keeps for itself, like the
 rates snapshot behind `/metrics`) runs in every process on a second, in-memory scheduler (`local_scheduler`, so a
@@ -26,10 +33,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -38,6 +46,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.models import JobLease, JobRun
@@ -47,7 +56,20 @@ from core.times import now_utc
 log = logging.getLogger("yunwang.jobs")
 JOBS_TABLE = "apscheduler_jobs"
 LEASE_SECONDS = 60  # renewed every third of it while the job runs
-HOLDER = f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _host_id() -> str:
+    """This host as holders name it: the host name and the pid namespace (containers sharing a host name, such as
+    `network_mode: host`, have their own process ids: a pid is only checked inside its own namespace)."""
+    try:
+        ns = f"~{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        ns = ""
+    return f"{socket.gethostname()[:80]}{ns}"
+
+
+HOST_ID = _host_id()
+HOLDER = f"{HOST_ID}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 ABANDONED = "abandoned: the process running it stopped / 运行中断（进程已停止）"
 
 
@@ -75,9 +97,12 @@ def run_task(scheduler_name: str, job_id: str) -> None:
 class Jobs:
     """The persistent scheduler and the per-process one; jobs coalesce, never overlap, and run once after downtime."""
 
-    def __init__(self, db: Database, name: str = "yunwang", workers: int = 4) -> None:
+    def __init__(
+        self, db: Database, name: str = "yunwang", workers: int = 4, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         self.db = db
         self.name = name
+        self.lease_seconds = lease_seconds  # a dead holder on another host is handed over after this long
         self.tasks: dict[str, Task] = {}
         self._intervals: dict[str, tuple[int, int]] = {}
         self._local: dict[str, tuple[Callable[[], object], float]] = {}
@@ -230,9 +255,15 @@ class Jobs:
                     lease = JobLease(job_id=job_id)
                     s.add(lease)
                     s.flush()  # two processes inserting the first lease: one gets IntegrityError
-                if lease.run_id is not None and _aware(lease.expires_at) > now:
-                    log.info("job %s is running in %s; skipped", job_id, lease.holder)
-                    return None
+                if lease.run_id is not None:
+                    if _aware(lease.expires_at) > now and _alive(lease.holder):
+                        log.info("job %s is running in %s; skipped", job_id, lease.holder)
+                        return None
+                    # its holder died (process gone, or lease expired): that run is abandoned, this process takes over
+                    _abandon(s, lease.run_id, now)
+                    log.warning(
+                        "job %s: holder %s died; run %s abandoned, taken over", job_id, lease.holder, lease.run_id
+                    )
                 last = _aware(lease.last_started_at)
                 if trigger == "schedule" and seconds and now - last < timedelta(seconds=seconds / 2):
                     log.info("job %s already ran for this slot (at %s); skipped", job_id, last.isoformat())
@@ -241,19 +272,19 @@ class Jobs:
                 s.add(run)
                 s.flush()
                 lease.holder, lease.run_id = HOLDER, run.id
-                lease.expires_at, lease.last_started_at = now + timedelta(seconds=LEASE_SECONDS), now
+                lease.expires_at, lease.last_started_at = now + timedelta(seconds=self.lease_seconds), now
                 return run.id
         except IntegrityError:
             log.info("job %s lease taken by another process; skipped", job_id)
             return None
 
     def _heartbeat(self, job_id: str, run_id: int, stop: threading.Event) -> None:
-        while not stop.wait(LEASE_SECONDS / 3):
+        while not stop.wait(self.lease_seconds / 3):
             try:
                 with self.db.session() as s:
                     lease = s.get(JobLease, job_id)
                     if lease is not None and lease.run_id == run_id:
-                        lease.expires_at = now_utc() + timedelta(seconds=LEASE_SECONDS)
+                        lease.expires_at = now_utc() + timedelta(seconds=self.lease_seconds)
             except Exception as exc:  # the next beat tries again; the lease outlives one missed beat
                 log.warning("job %s lease renewal failed: %s", job_id, type(exc).__name__)
 
@@ -267,7 +298,7 @@ class Jobs:
                 held = lease is not None and lease.run_id == run.id
                 if held and lease is not None and _aware(lease.expires_at) > now and _alive(lease.holder):
                     continue
-                run.finished_at, run.ok, run.error = now, False, ABANDONED
+                _abandon(s, run.id, now)
                 if held and lease is not None:
                     lease.holder, lease.run_id, lease.expires_at = None, None, None
                 count += 1
@@ -293,6 +324,108 @@ class Jobs:
         return out
 
 
+def _abandon(s: Session, run_id: int, now: datetime) -> None:
+    """An unfinished run whose process died → finished, not ok, 'abandoned'."""
+    run = s.get(JobRun, run_id)
+    if run is not None and run.finished_at is None:
+        run.finished_at, run.ok, run.error = now, False, ABANDONED
+
+
+# --- named work leases (one driver at a time across processes) ---------------------------------------------------
+
+LeaseState = Literal["free", "live", "dead"]
+_HELD = threading.local()  # the keys this thread holds (a holder may re-enter its own lease)
+
+
+class LeaseBusy(RuntimeError):
+    """The lease is held by a live process (only when `hold` was told not to wait that long)."""
+
+    def __init__(self, key: str, holder: str | None) -> None:
+        super().__init__(f"{key} is held by {holder}")
+        self.key, self.holder = key, holder
+
+
+def _thread_holder() -> str:
+    return f"{HOLDER}:{threading.get_ident()}"
+
+
+def _state(lease: JobLease | None, now: datetime) -> LeaseState:
+    if lease is None or lease.holder is None:
+        return "free"
+    return "live" if _aware(lease.expires_at) > now and _alive(lease.holder) else "dead"
+
+
+def lease_state(s: Session, key: str) -> LeaseState:
+    """free (never taken, or released), live (its holder runs and renews it) or dead (its holder died holding it)."""
+    return _state(s.get(JobLease, key), now_utc())
+
+
+def _take(db: Database, key: str, seconds: float) -> str | None:
+    """Take the lease unless a live holder has it; None when taken, else the live holder."""
+    now = now_utc()
+    try:
+        with db.session() as s:
+            lease = s.scalars(select(JobLease).where(JobLease.job_id == key).with_for_update()).first()
+            if lease is None:
+                lease = JobLease(job_id=key)
+                s.add(lease)
+                s.flush()
+            state = _state(lease, now)
+            if state == "live":
+                return lease.holder or "?"
+            if state == "dead":
+                log.warning("lease %s: holder %s died; taken over", key, lease.holder)
+            lease.holder, lease.run_id = _thread_holder(), None
+            lease.expires_at, lease.last_started_at = now + timedelta(seconds=seconds), now
+            return None
+    except IntegrityError:  # another process inserted the first row at the same moment
+        return "?"
+
+
+def _renew(db: Database, key: str, holder: str, seconds: float, stop: threading.Event) -> None:
+    while not stop.wait(seconds / 3):
+        try:
+            with db.session() as s:
+                lease = s.get(JobLease, key)
+                if lease is not None and lease.holder == holder:
+                    lease.expires_at = now_utc() + timedelta(seconds=seconds)
+        except Exception as exc:  # the next beat tries again; the lease outlives one missed beat
+            log.warning("lease %s renewal failed: %s", key, type(exc).__name__)
+
+
+@contextmanager
+def hold(db: Database, key: str, seconds: float | None = None, wait: float | None = None) -> Iterator[None]:
+    """Hold the named lease (a `job_leases` row) for the block, renewed every third of `seconds`.
+
+    While a live process holds it, wait (polling) until it is released or its holder dies — as long as that takes,
+    or at most `wait` seconds, then LeaseBusy. The thread holding it may enter it again (nested calls)."""
+    held: set[str] = _HELD.__dict__.setdefault("keys", set())
+    if key in held:
+        yield
+        return
+    seconds = seconds or LEASE_SECONDS
+    deadline = None if wait is None else time.monotonic() + wait
+    while (other := _take(db, key, seconds)) is not None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise LeaseBusy(key, other)
+        time.sleep(0.5)
+    holder = _thread_holder()
+    held.add(key)
+    stop = threading.Event()
+    beat = threading.Thread(target=_renew, args=(db, key, holder, seconds, stop), daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        held.discard(key)
+        stop.set()
+        beat.join()
+        with db.session() as s:
+            lease = s.get(JobLease, key)
+            if lease is not None and lease.holder == holder:
+                lease.holder, lease.expires_at = None, None
+
+
 def _aware(at: datetime | None) -> datetime:
     """SQLite hands back naive UTC datetimes; None is 'long ago'."""
     if at is None:
@@ -304,11 +437,11 @@ def _alive(holder: str | None) -> bool:
     """False when the holder is a process of this host that no longer exists (or a past instance of us)."""
     host, _, rest = (holder or "").partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:100] or not pid_text.isdigit():
+    if host != HOST_ID or not pid_text.isdigit():
         return True  # another host: trust its lease until it expires
     pid = int(pid_text)
     if pid == os.getpid():
-        return holder == HOLDER
+        return holder == HOLDER or (holder or "").startswith(HOLDER + ":")  # a job's or a thread's of this instance
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

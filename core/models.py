@@ -85,7 +85,8 @@ class JobLease(Base):
     """Who runs a scheduled job now (core/jobs.py): one row per job, taken in a write transaction.
 
     Several service processes on one database share the APScheduler job store, so each may fire the same
-    job; only the one that takes the lease runs it. The lease expires unless its holder renews it.
+    job; only the one that takes the lease runs it. The lease expires unless its holder renews it. Work that
+    must have one driver at a time holds a row too (`core.jobs.hold`, e.g. `provision:<request>@<cloud>`, no run id).
     """
 
     __tablename__ = "job_leases"

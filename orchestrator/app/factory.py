@@ -49,6 +49,7 @@ from orchestrator.console import pages as console_pages
 from orchestrator.provisioning import api as provisioning_api
 from orchestrator.provisioning.clouds import Clouds
 from orchestrator.requests import api as requests_api
+from orchestrator.requests import auto_resume
 from orchestrator.requests import service as request_service
 
 log = logging.getLogger("yunwang.http")
@@ -115,7 +116,8 @@ def create_app(
     registry = registry or CollectorRegistry()
     container = services(app)
     container.provide(DATABASE, db)
-    jobs = container.provide(JOBS, Jobs(db))  # the app's single scheduler; packages add their jobs in install
+    # the app's single scheduler (one run per slot across replicas, docs/replicas.md); packages add their jobs in install
+    jobs = container.provide(JOBS, Jobs(db, lease_seconds=settings.scheduler_lease_seconds))
     clouds = Clouds(settings.clouds_yaml)  # the one clouds.yaml registry (drivers opened on first use)
     if settings.demo_cloud and settings.clouds_yaml is None:  # the plain demo: simulated clouds, labelled as such
         clouds = Clouds.in_memory_demo()
@@ -145,6 +147,7 @@ def create_app(
     flavors = requests_api.install(app, db, requests_config(settings), clouds, registry)
     plan_api.install(app, plan_services(flavors))
     provisioning_api.install(app, db, clouds, registry, jobs)  # capacity, drift, step log; periodic sweep
+    auto_resume.install(jobs, db, clouds, settings)  # a provisioning whose process died finishes by itself
     jobs.add_interval("plan_lookback", lambda: JobOutcome(*scheduled_lookback(db)), 86400, 600)  # daily 回头看
     notifications_api.install(
         app, db, jobs, notify_dispatcher(settings, db), settings.notify_dispatch_seconds, settings.scheduler_enabled

@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(
         default=True, description="启用定时任务 / run the app's job scheduler (probes, capacity, look-back)"
     )
+    scheduler_lease_seconds: int = Field(
+        default=60,
+        ge=3,
+        description="定时任务租约时长（秒）/ a job's lease: renewed every third of it while it runs; a replica that "
+        "died on another host hands its job over after this long (docs/replicas.md)",
+    )
+    provisioning_resume_seconds: int = Field(
+        default=60, ge=1, description="中断开通自动继续的检查间隔（秒）/ how often stuck provisioning is looked for (s)"
+    )
+    provisioning_stall_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="开通无进展多久视为中断（秒）/ a provisioning or retirement nobody holds and that made no progress "
+        "for this long is resumed by itself (s)",
+    )
     metrics_recompute_seconds: int = Field(
         default=60, description="指标重算间隔（秒）/ how often the rates exporter recomputes `/metrics` (seconds)"
     )

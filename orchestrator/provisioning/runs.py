@@ -14,10 +14,16 @@ declared, and the cloud's own project quotas are read: by default (observe) yunw
 they cannot hold fails at once with a message naming the quota; with `plan.manage_quota` the plan's needs are
 added to the project's quota (one "quota" step, in the change log) and taken off again on rollback/retirement.
 A quota refusal by the cloud is permanent and never retried.
+
+One process at a time drives a run: `provision`, `resume` and `retire` hold the run's lease (`core.jobs.hold`,
+key `run_lease_key(request, cloud)`) while they work, renewed; a second caller waits until it is released. A
+lease left behind by a dead process (`core.jobs.lease_state` "dead") marks a stuck run, which the auto-resume
+job (orchestrator/requests/auto_resume.py) continues through the same `resume`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -32,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.audit import ChangeContext, record_change
 from core.db import Database
 from core.enums import ChangeAction
+from core.jobs import hold
 from core.retry import RetryPolicy as RetryPolicy  # re-exported: the tests tune RETRY with it
 from core.retry import call_with_retries
 from core.times import iso, now_utc
@@ -663,6 +670,19 @@ def provision(
     if driver.cloud != plan.cloud:
         raise ValueError(f"plan for cloud {plan.cloud!r} given a driver for {driver.cloud!r}")
     validate(plan)
+    with hold(db, run_lease_key(plan.request_id, plan.cloud)):
+        return _provision(db, plan, driver, ctx, verify)
+
+
+def run_lease_key(request_id: str, cloud: str) -> str:
+    """The lease key of a request's run in a cloud (`job_leases.job_id`, at most 100 characters)."""
+    key = f"provision:{request_id}@{cloud}"
+    return key if len(key) <= 100 else f"provision:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _provision(
+    db: Database, plan: ProvisionPlan, driver: CloudDriver, ctx: ChangeContext, verify: bool
+) -> ProvisionOutcome:
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=plan.request_id, cloud=plan.cloud)).one_or_none()
         if run is not None and run.status == RunStatus.DONE and not verify:
@@ -714,7 +734,11 @@ def run_status(db: Database, request_id: str, cloud: str) -> RunStatus | None:
 def resume(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContext | None = None) -> ProvisionOutcome:
     """Finish what a killed or failed run left: continue RUNNING (READY steps re-checked against the cloud),
     finish rollbacks and retirements. NoRun when the request was never provisioned in that cloud."""
-    ctx = ctx or SYSTEM_CTX
+    with hold(db, run_lease_key(request_id, driver.cloud)):
+        return _resume(db, request_id, driver, ctx or SYSTEM_CTX)
+
+
+def _resume(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContext) -> ProvisionOutcome:
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=request_id, cloud=driver.cloud)).one_or_none()
         if run is None:
@@ -747,7 +771,11 @@ def retire(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContex
     """Delete exactly what the request created in `driver`'s cloud (never the unit's project); a managed-mode
     quota grant is returned. Safe to repeat: a retirement that was interrupted (killed, database error, cloud
     down) is left RETIRING, and the next call finishes it. NoRun when there is no run in that cloud."""
-    ctx = ctx or SYSTEM_CTX
+    with hold(db, run_lease_key(request_id, driver.cloud)):
+        return _retire(db, request_id, driver, ctx or SYSTEM_CTX)
+
+
+def _retire(db: Database, request_id: str, driver: CloudDriver, ctx: ChangeContext) -> ProvisionOutcome:
     with db.session() as s:
         run = s.scalars(select(ProvisionRun).filter_by(request_id=request_id, cloud=driver.cloud)).one_or_none()
         if run is None:
