@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +61,12 @@ class LiveServer:
         env: dict[str, str] | None = None,
         timeout: float = 60,
         port: int | None = None,
+        argv: Sequence[str] | None = None,
     ) -> LiveServer:
+        """Start and wait for `/healthz`. `argv`: the Python program and its arguments before `--host/--port`
+        (default `-m uvicorn <factory> --factory`; e.g. a wrapper script taking the arguments of `yunwang serve`)."""
         port = port or free_port()
+        program = list(argv) if argv is not None else ["-m", "uvicorn", factory, "--factory"]
         work.mkdir(parents=True, exist_ok=True)
         full_env = {
             **os.environ,
@@ -74,7 +79,7 @@ class LiveServer:
         log_path = work / f"server-{port}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, *program, "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=full_env,
                 stdout=log,
@@ -94,6 +99,10 @@ class LiveServer:
                 server.stop()
                 raise AssertionError(f"server did not start within {timeout} s: {server.log()[-3000:]}")
             time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import pickle
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +33,7 @@ from core.models import ChangeLog, JobLease, JobRun
 from orchestrator.provisioning.models import ProvisionRun, ProvisionStep, StepStatus
 from orchestrator.provisioning.plan import ResourceKind
 from tests.builders import Inv
-from tests.live_server import free_port
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,56 +49,18 @@ QUIET = {  # nothing else of the scheduler fires during the test
 }
 
 
-@dataclass
-class Replica:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+Replica = LiveServer  # a `yunwang serve` replica started through replica_serve.py
 
 
 def _start(db: Database, work: Path, name: str, env: dict[str, str]) -> Replica:
-    port = free_port()
-    (work / name).mkdir(parents=True, exist_ok=True)
     full = {
-        **os.environ,
         "PYTHONPATH": str(ROOT),
-        "YUNWANG_DATABASE_URL": db.url,
-        "YUNWANG_DATA_DIR": str(work / name / "data"),
         "YUNWANG_SCHEDULER_ENABLED": "true",
         "YUNWANG_LOG_LEVEL": "INFO",
         **QUIET,
         **env,
     }
-    log_path = work / name / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(REPLICA), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=full,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return Replica(proc, f"http://127.0.0.1:{port}", log_path)
-
-
-def _ready(r: Replica, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert r.proc.poll() is None, f"replica exited with {r.proc.returncode}: {r.log()[-3000:]}"
-        try:
-            if httpx.get(r.url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"replica not up within {timeout} s: {r.log()[-3000:]}"
-        time.sleep(0.2)
+    return LiveServer.start(db.url, work / name, env=full, timeout=90, argv=[str(REPLICA)])
 
 
 @pytest.fixture
@@ -110,21 +68,13 @@ def replicas(any_db: Database, tmp_path: Path) -> Iterator[Callable[[dict[str, s
     started: list[Replica] = []
 
     def start(env: dict[str, str]) -> tuple[Replica, Replica]:
-        a, b = _start(any_db, tmp_path, "a", env), _start(any_db, tmp_path, "b", env)
-        started.extend((a, b))
-        _ready(a)
-        _ready(b)
-        return a, b
+        for name in ("a", "b"):
+            started.append(_start(any_db, tmp_path, name, env))
+        return started[-2], started[-1]
 
     yield start
     for r in started:
-        if r.proc.poll() is None:
-            r.proc.terminate()
-            try:
-                r.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                r.proc.kill()
-                r.proc.wait(5)
+        r.stop()
 
 
 def _until(what: str, probe: Callable[[], T | None], timeout: float, logs: Callable[[], str] = str) -> T:
