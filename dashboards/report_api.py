@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.identity import GLOBAL_READERS
 from core.responses import AwareTime, Number
-from core.tasks.api import TasksDep, accepted, wants_async
+from core.tasks.api import ACCEPTED, TasksDep, accepted, wants_async
 from core.tasks.backends import Tasks
 from core.times import InputTime, OutputTime, iso
 from dashboards import report, report_tasks
@@ -184,7 +184,7 @@ def build_router() -> APIRouter:
         "/{month}.xlsx",
         summary="Download a month's report as XLSX / 下载通报(XLSX)",
         response_class=Response,
-        responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}},
+        responses={200: {"description": "XLSX", "content": {XLSX_TYPE: {}}}, 202: ACCEPTED},
     )
     def download_xlsx(
         month: MonthPath,
@@ -201,7 +201,7 @@ def build_router() -> APIRouter:
         "/{month}.html",
         summary="A month's report as printable HTML / 打印版通报(HTML)",
         response_class=Response,
-        responses={200: {"description": "HTML", "content": {"text/html": {}}}},
+        responses={200: {"description": "HTML", "content": {"text/html": {}}}, 202: ACCEPTED},
     )
     def download_html(
         month: MonthPath,

@@ -41,6 +41,26 @@ class TaskJobOut(ResponseModel):
     url: str
 
 
+class JobBriefOut(ResponseModel):
+    """A job just submitted: follow `url`; a report's file is at `result_url` once the job succeeded."""
+
+    id: str
+    name: str
+    status: str
+    url: str
+    result_url: str | None = None
+
+
+class AcceptedOut(ResponseModel):
+    """202: the work runs as a background job."""
+
+    job: JobBriefOut
+
+
+ACCEPTED: dict[str, Any] = {"model": AcceptedOut, "description": "the job doing the work (docs/tasks.md)"}
+FILE_TYPES = ("text/csv", "text/html", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
 def wants_async(request: Request) -> bool:
     """The client asked for a job instead of the answer (RFC 7240 `Prefer: respond-async`)."""
     return "respond-async" in request.headers.get("prefer", "").lower()
@@ -92,7 +112,12 @@ def router() -> APIRouter:
         "/{job_id}/result",
         summary="The file a finished job made (a report) / 任务生成的文件",
         response_class=Response,
-        responses={200: {"description": "the file, with the content type and file name of the synchronous route"}},
+        responses={
+            200: {
+                "description": "the file, with the content type and file name of the synchronous route",
+                "content": {t: {} for t in FILE_TYPES},
+            }
+        },
     )
     def result(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> Response:
         """Only whoever asked for the report downloads it (it was made with that caller's role and unit scope)."""

@@ -16,7 +16,7 @@ from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
-from core.tasks.api import TasksDep, accepted, wants_async
+from core.tasks.api import ACCEPTED, TasksDep, accepted, wants_async
 from core.tasks.backends import Tasks
 from core.tasks.callers import context_json, principal_json
 from core.tasks.engine import File
@@ -124,8 +124,9 @@ def add_io_routes(router: APIRouter) -> None:
         responses={
             200: {"model": ImportReportOut, "description": "the per-row report (dry run or applied)"},
             202: {
+                **ACCEPTED,
                 "description": "a large file (or `Prefer: respond-async`): imported by the job `inventory.import`, "
-                "whose result is the report (docs/tasks.md)"
+                "whose result is the report (docs/tasks.md)",
             },
             422: {"description": "some rows are wrong; nothing was written"},
             413: {"description": "too big"},
@@ -172,7 +173,10 @@ def add_io_routes(router: APIRouter) -> None:
         "/{kind}/export",
         summary="Export a kind as CSV/XLSX (codes for references) / 导出",
         response_class=Response,
-        responses={**FILE_RESPONSE, 202: {"description": "`Prefer: respond-async`: the job making the file"}},
+        responses={
+            **FILE_RESPONSE,
+            202: {**ACCEPTED, "description": "`Prefer: respond-async`: the job making the file"},
+        },
     )
     def export_kind(
         kind: KindName,
