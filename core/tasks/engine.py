@@ -24,7 +24,10 @@ from core.times import iso, now_utc
 
 log = logging.getLogger("yunwang.tasks")
 
-WORKER = f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+def worker_id() -> str:
+    """host:pid of the process running a job, read at each claim (a prefork worker's child has its own pid)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
 def alive(worker: str) -> bool:
@@ -96,7 +99,7 @@ def claim(db: Database, job_id: str) -> Claim | None:
             row.status, row.finished_at = TaskStatus.FAILED, now_utc()
             row.error = f"gave up after {row.attempts} attempt(s) (the worker died each time)"
             return None
-        row.status, row.attempts, row.worker = TaskStatus.RUNNING, row.attempts + 1, WORKER
+        row.status, row.attempts, row.worker = TaskStatus.RUNNING, row.attempts + 1, worker_id()
         row.started_at = row.started_at or now_utc()
         return Claim(row.name, dict(row.payload), row.attempts)
 
