@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
+from core.jobs import hold
 from core.redaction import redact
 from core.tasks.models import FINISHED, TaskJob, TaskStatus
 from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
@@ -126,7 +127,16 @@ def error_text(exc: BaseException) -> str:
 
 
 def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
-    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown)."""
+    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown).
+
+    The job's lease is held while it runs: a second delivery of a job that is still running — the broker
+    redelivers when the first worker's connection dropped (a broker restart), or two replicas recover the same
+    in-process job — waits for the first to finish (then finds it finished) or to die (then continues it)."""
+    with hold(db, f"task:{job_id}", forget=True):
+        return _execute(db, resources, job_id)
+
+
+def _execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
     got = claim(db, job_id)
     if got is None:
         return None
