@@ -6,6 +6,7 @@ central queue."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from sqlalchemy import select
 
 from collectors.models import ProbeRecord
 from collectors.results import ProbeKind
+from collectors.vantage_status import report
 from core.db import Database
 from core.tasks.backends import Tasks
 from core.tasks.celery_app import CeleryBackend
 from core.tasks.models import TaskStatus
+from core.times import now_utc
 from orchestrator.app.collectors_wiring import submit_sweeps
 from tests.builders import Inv
 from tests.integration.tasks.conftest import Engine, broker_url, stop_workers, worker_process
@@ -39,6 +42,7 @@ def test_two_vantage_workers_in_namespaces_probe_only_their_own_part(db: Databas
     url = broker_url()
     sfx = uuid.uuid4().hex[:4]
     a, b = f"a{sfx}", f"b{sfx}"
+    assigned = {a: ("NN",), b: ("LZ",)}
     with db.session() as s:
         inv = Inv(s)
         r = inv.region("region", code="450000", name="广西壮族自治区")
@@ -59,7 +63,7 @@ def test_two_vantage_workers_in_namespaces_probe_only_their_own_part(db: Databas
                 e.workers.append(worker_process(db, url, None, tmp_path, ["--vantage", v], env, net.prefix(v)))
             try:
                 # 1. as assigned: Nanning's subtree to a, Liuzhou's to b
-                outcome = submit_sweeps(db, e.tasks, {a: ("NN",), b: ("LZ",)}, ProbeKind.ICMP)
+                outcome = submit_sweeps(db, e.tasks, assigned, ProbeKind.ICMP)
                 assert outcome.targets == 5  # by hand: NN, NN-XN → a; LZ, LZ-LB → b; GX → the central queue
                 first = {j["queue"]: j["id"] for j in e.tasks.recent()}
                 assert sorted(first) == sorted(queues)
@@ -69,6 +73,13 @@ def test_two_vantage_workers_in_namespaces_probe_only_their_own_part(db: Databas
                     f"probe.{b}": (TaskStatus.SUCCEEDED, b, 2),
                 }
                 assert e.row(first["probe"]).status == TaskStatus.QUEUED  # no central worker: GX waits for one
+                with db.read_session() as s:
+                    rows = report(s, assigned, "icmp", 60, now_utc())
+                assert [(r.vantage, r.nodes, r.probed, r.up, r.down, r.stale) for r in rows] == [
+                    (a, 2, 2, 2, 0, False),
+                    (b, 2, 2, 2, 0, False),
+                    (None, 1, 0, 0, 0, True),  # GX waits on the central queue: never probed
+                ]  # the per-vantage report (GET /api/v1/collectors/vantages) of what the workers wrote
                 assert records(db) == {
                     (nanning, a, True),
                     (xingning, a, True),
@@ -94,6 +105,21 @@ def test_two_vantage_workers_in_namespaces_probe_only_their_own_part(db: Databas
                     (nanning, b, False),
                     (xingning, b, False),
                 }  # by hand: 4 more results, all down: a has no route to Liuzhou's part, b none to Nanning's
+                # 3. b's worker stops: a keeps probing, b goes stale (no result within 3 intervals of 2 s)
+                stop_workers(e.workers[1:])
+                time.sleep(6.5)
+                before = {j["id"] for j in e.tasks.recent()}
+                submit_sweeps(db, e.tasks, assigned, ProbeKind.ICMP)
+                third = {j["queue"]: j["id"] for j in e.tasks.recent() if j["id"] not in before}
+                assert e.wait(third[f"probe.{a}"], timeout=120).status == TaskStatus.SUCCEEDED
+                assert e.row(third[f"probe.{b}"]).status == TaskStatus.QUEUED  # nobody consumes probe.b now
+                with db.read_session() as s:
+                    rows = report(s, assigned, "icmp", 2, now_utc())
+                assert [(r.vantage, r.nodes, r.probed, r.up, r.down, r.stale) for r in rows] == [
+                    (a, 2, 2, 2, 0, False),  # by hand: NN, NN-XN just probed from a, both up
+                    (b, 2, 0, 0, 0, True),  # LZ, LZ-LB: b's last results are > 6 s old
+                    (None, 1, 0, 0, 0, True),  # GX: never probed (no central worker)
+                ]
             finally:
                 stop_workers(e.workers)
     finally:
