@@ -6,6 +6,9 @@ central queue."""
 
 from __future__ import annotations
 
+import secrets
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +23,7 @@ from core.tasks.backends import Tasks
 from core.tasks.celery_app import CeleryBackend
 from core.tasks.models import TaskStatus
 from core.times import now_utc
+from inventory.models import Device
 from orchestrator.app.collectors_wiring import submit_sweeps
 from tests.builders import Inv
 from tests.integration.tasks.conftest import Engine, broker_url, stop_workers, worker_process
@@ -122,6 +126,106 @@ def test_two_vantage_workers_in_namespaces_probe_only_their_own_part(db: Databas
                 ]
             finally:
                 stop_workers(e.workers)
+    finally:
+        with celery.app.connection_for_write() as conn:
+            for q in queues:
+                conn.default_channel.queue_delete(q)
+        celery.stop()
+
+
+SIM = Path(__file__).resolve().parents[2] / "env" / "testnet" / "devicesim.py"
+
+
+def start_devicesim(prefix: list[str], bind: str, password: str, tmp: Path) -> subprocess.Popen[str]:
+    """tests/env/testnet/devicesim.py on `bind`:22 inside a namespace."""
+    cmd = [*prefix, sys.executable, str(SIM), "--port", "22", "--bind", bind, "--password", password]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    assert "listening" in line, line
+    return p
+
+
+def test_ssh_collection_is_routed_to_each_vantage(db: Database, tmp_path: Path) -> None:
+    """An SSH collection sweep goes to the vantage of the devices' node like ICMP: each worker logs in to the
+    simulated device in its own namespace (facts collected); from the other vantage the same device fails."""
+    url = broker_url()
+    sfx = uuid.uuid4().hex[:4]
+    a, b = f"a{sfx}", f"b{sfx}"
+    # devicesim picks its persona by the third octet (2-5, 9: other vendors): 1 and 6 are Huawei VRP
+    password = "Yw-v4ntage-" + secrets.token_hex(4)
+    with db.session() as s:
+        inv = Inv(s)
+        r = inv.region("region", code="450000", name="广西壮族自治区")
+        gx = inv.node(r, code="GX", address="198.18.0.1")
+        nanning = inv.node(r, "city", gx, code="NN", address="198.18.1.1")
+        liuzhou = inv.node(r, "city", gx, code="LZ", address="198.18.6.1")
+        dev = {
+            code: inv.add(
+                "devices",
+                code=code,
+                name=code,
+                node_id=node,
+                vendor="huawei",
+                device_type="huawei",
+                mgmt_address=address,
+                ssh_port=22,
+                credential_ref="env:YUNWANG_CRED_YWV",
+            )
+            for code, node, address in (("NN-SW", nanning, "198.18.1.3"), ("LZ-SW", liuzhou, "198.18.6.3"))
+        }
+    celery = CeleryBackend(url)
+    e = Engine("celery", db, Tasks(db, celery), "unused")
+    queues = ("probe", f"probe.{a}", f"probe.{b}")
+    sims: list[subprocess.Popen[str]] = []
+    env = {
+        "YUNWANG_CRED_YWV_USERNAME": "netops",
+        "YUNWANG_CRED_YWV_PASSWORD": password,
+        "YUNWANG_COLLECTOR_SSH_TIMEOUT_SECONDS": "10",
+        **FAST_ICMP,
+    }
+    try:
+        with vantage_net(tmp_path, url) as net:
+            net.add(a, ["198.18.1.1", "198.18.1.3"])
+            net.add(b, ["198.18.6.1", "198.18.6.3"])
+            sims += [start_devicesim(net.prefix(a), "198.18.1.3", password, tmp_path)]
+            sims += [start_devicesim(net.prefix(b), "198.18.6.3", password, tmp_path)]
+            for v in (a, b):
+                venv = {"YUNWANG_COLLECTOR_VANTAGE": v, **env}
+                e.workers.append(worker_process(db, url, None, tmp_path, ["--vantage", v], venv, net.prefix(v)))
+            try:
+                for assigned in ({a: ("NN",), b: ("LZ",)}, {a: ("LZ",), b: ("NN",)}):  # as assigned, then swapped
+                    before = {j["id"] for j in e.tasks.recent()}
+                    submit_sweeps(db, e.tasks, assigned, ProbeKind.SSH)
+                    jobs = {j["queue"]: j["id"] for j in e.tasks.recent() if j["id"] not in before}
+                    assert sorted(jobs) == sorted(queues)
+                    for q in queues[1:]:
+                        job = e.wait(jobs[q], timeout=120)
+                        assert (job.status, job.result["targets"]) == (TaskStatus.SUCCEEDED, 1), job.error  # type: ignore[index]
+                with db.read_session() as s:
+                    got = {
+                        (d, v, ok)
+                        for d, v, ok in s.execute(
+                            select(ProbeRecord.device_id, ProbeRecord.vantage, ProbeRecord.ok).where(
+                                ProbeRecord.kind == "ssh"
+                            )
+                        )
+                    }
+                    facts = {d.code: d.facts for d in s.scalars(select(Device))}
+                assert got == {
+                    (dev["NN-SW"], a, True),  # by hand: logged in from its own namespace
+                    (dev["LZ-SW"], b, True),
+                    (dev["LZ-SW"], a, False),  # swapped: no route from a to Liuzhou's device
+                    (dev["NN-SW"], b, False),
+                }
+                # devicesim names a Huawei device GX-HW-<third octet>-<fourth octet>
+                assert facts["NN-SW"]["hostname"] == "GX-HW-1-3"  # type: ignore[index]
+                assert facts["LZ-SW"]["hostname"] == "GX-HW-6-3"  # type: ignore[index]
+            finally:
+                stop_workers(e.workers)
+                for p in sims:
+                    p.terminate()
+                    p.wait(10)
     finally:
         with celery.app.connection_for_write() as conn:
             for q in queues:
