@@ -12,10 +12,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
-from collectors.models import ProbeRecord
+from collectors.models import ProbeRecord, SnmpDevice, SnmpInterface
 from collectors.results import ProbeKind
 from collectors.vantage_status import report
 from core.db import Database
@@ -142,18 +143,38 @@ def start_devicesim(prefix: list[str], bind: str, password: str, tmp: Path) -> s
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     assert p.stdout is not None
     line = p.stdout.readline()
-    assert "listening" in line, line
+    if "listening" not in line:
+        p.kill()
+        p.wait(10)
+        raise AssertionError(f"devicesim did not start: {line}")
     return p
 
 
-def test_ssh_collection_is_routed_to_each_vantage(db: Database, tmp_path: Path) -> None:
-    """An SSH collection sweep goes to the vantage of the devices' node like ICMP: each worker logs in to the
-    simulated device in its own namespace (facts collected); from the other vantage the same device fails."""
+def start_snmpd(prefix: list[str], bind: str, community: str, tmp: Path) -> subprocess.Popen[bytes]:
+    """Debian's snmpd in the foreground on udp `bind`:161 inside a namespace (v2c, read-only, no MIB files)."""
+    conf = tmp / f"snmpd-{bind}.conf"
+    conf.write_text(f"rocommunity {community} 198.18.0.0/15\nsysLocation yunwang vantage test\n")
+    conf.chmod(0o600)
+    persist = tmp / f"snmpd-{bind}"
+    persist.mkdir()
+    cmd = [*prefix, "env", f"SNMP_PERSISTENT_DIR={persist}", "/usr/sbin/snmpd", "-f", "-m", "", "-C", "-c", str(conf)]
+    cmd += ["-Lf", str(persist / "snmpd.log"), f"udp:{bind}:161"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(0.5)
+    assert p.poll() is None, (persist / "snmpd.log").read_text()
+    return p
+
+
+def test_ssh_and_snmp_collection_are_routed_to_each_vantage(db: Database, tmp_path: Path) -> None:
+    """SSH and SNMP collection sweeps go to the vantage of the device's node like ICMP: each worker logs in to
+    the simulated device (and polls the SNMP agent at the same address) in its own namespace; from the other
+    vantage the same device fails."""
     url = broker_url()
     sfx = uuid.uuid4().hex[:4]
     a, b = f"a{sfx}", f"b{sfx}"
     # devicesim picks its persona by the third octet (2-5, 9: other vendors): 1 and 6 are Huawei VRP
     password = "Yw-v4ntage-" + secrets.token_hex(4)
+    community = "ywv" + secrets.token_hex(6)
     with db.session() as s:
         inv = Inv(s)
         r = inv.region("region", code="450000", name="广西壮族自治区")
@@ -174,58 +195,72 @@ def test_ssh_collection_is_routed_to_each_vantage(db: Database, tmp_path: Path) 
             )
             for code, node, address in (("NN-SW", nanning, "198.18.1.3"), ("LZ-SW", liuzhou, "198.18.6.3"))
         }
+        for did in dev.values():  # the same devices answer SNMP v2c on their management address
+            s.add(
+                SnmpDevice(device_id=did, version="2c", credential_ref="env:YUNWANG_CRED_YWVSNMP", updated_at=now_utc())
+            )
     celery = CeleryBackend(url)
     e = Engine("celery", db, Tasks(db, celery), "unused")
     queues = ("probe", f"probe.{a}", f"probe.{b}")
-    sims: list[subprocess.Popen[str]] = []
+    sims: list[subprocess.Popen[Any]] = []
+    agents: list[subprocess.Popen[Any]] = []
     env = {
         "YUNWANG_CRED_YWV_USERNAME": "netops",
         "YUNWANG_CRED_YWV_PASSWORD": password,
         "YUNWANG_COLLECTOR_SSH_TIMEOUT_SECONDS": "10",
+        "YUNWANG_CRED_YWVSNMP_USERNAME": "snmp",
+        "YUNWANG_CRED_YWVSNMP_PASSWORD": community,  # v2c: the password is the community
+        "YUNWANG_COLLECTOR_SNMP_TIMEOUT_SECONDS": "2",
         **FAST_ICMP,
     }
     try:
         with vantage_net(tmp_path, url) as net:
             net.add(a, ["198.18.1.1", "198.18.1.3"])
             net.add(b, ["198.18.6.1", "198.18.6.3"])
-            sims += [start_devicesim(net.prefix(a), "198.18.1.3", password, tmp_path)]
-            sims += [start_devicesim(net.prefix(b), "198.18.6.3", password, tmp_path)]
-            for v in (a, b):
-                venv = {"YUNWANG_COLLECTOR_VANTAGE": v, **env}
-                e.workers.append(worker_process(db, url, None, tmp_path, ["--vantage", v], venv, net.prefix(v)))
             try:
-                for assigned in ({a: ("NN",), b: ("LZ",)}, {a: ("LZ",), b: ("NN",)}):  # as assigned, then swapped
-                    before = {j["id"] for j in e.tasks.recent()}
-                    submit_sweeps(db, e.tasks, assigned, ProbeKind.SSH)
-                    jobs = {j["queue"]: j["id"] for j in e.tasks.recent() if j["id"] not in before}
-                    assert sorted(jobs) == sorted(queues)
-                    for q in queues[1:]:
-                        job = e.wait(jobs[q], timeout=120)
-                        assert (job.status, job.result["targets"]) == (TaskStatus.SUCCEEDED, 1), job.error  # type: ignore[index]
+                sims += [start_devicesim(net.prefix(a), "198.18.1.3", password, tmp_path)]
+                sims += [start_devicesim(net.prefix(b), "198.18.6.3", password, tmp_path)]
+                agents += [start_snmpd(net.prefix(a), "198.18.1.3", community, tmp_path)]
+                agents += [start_snmpd(net.prefix(b), "198.18.6.3", community, tmp_path)]
+                for v in (a, b):
+                    venv = {"YUNWANG_COLLECTOR_VANTAGE": v, **env}
+                    e.workers.append(worker_process(db, url, None, tmp_path, ["--vantage", v], venv, net.prefix(v)))
+                for kind in (ProbeKind.SSH, ProbeKind.SNMP):
+                    for assigned in ({a: ("NN",), b: ("LZ",)}, {a: ("LZ",), b: ("NN",)}):  # as assigned, swapped
+                        before = {j["id"] for j in e.tasks.recent()}
+                        submit_sweeps(db, e.tasks, assigned, kind)
+                        jobs = {j["queue"]: j["id"] for j in e.tasks.recent() if j["id"] not in before}
+                        assert sorted(jobs) == sorted(queues)
+                        for q in queues[1:]:
+                            job = e.wait(jobs[q], timeout=120)
+                            assert (job.status, job.result["targets"]) == (TaskStatus.SUCCEEDED, 1), job.error  # type: ignore[index]
                 with db.read_session() as s:
                     got = {
-                        (d, v, ok)
-                        for d, v, ok in s.execute(
-                            select(ProbeRecord.device_id, ProbeRecord.vantage, ProbeRecord.ok).where(
-                                ProbeRecord.kind == "ssh"
-                            )
+                        (k, d, v, ok)
+                        for k, d, v, ok in s.execute(
+                            select(ProbeRecord.kind, ProbeRecord.device_id, ProbeRecord.vantage, ProbeRecord.ok)
                         )
                     }
                     facts = {d.code: d.facts for d in s.scalars(select(Device))}
-                assert got == {
-                    (dev["NN-SW"], a, True),  # by hand: logged in from its own namespace
-                    (dev["LZ-SW"], b, True),
-                    (dev["LZ-SW"], a, False),  # swapped: no route from a to Liuzhou's device
-                    (dev["NN-SW"], b, False),
-                }
+                    polled = {d for (d,) in s.execute(select(SnmpInterface.device_id).distinct())}
+                expected = set()
+                for k in ("ssh", "snmp"):
+                    expected |= {
+                        (k, dev["NN-SW"], a, True),  # by hand: reached from its own namespace
+                        (k, dev["LZ-SW"], b, True),
+                        (k, dev["LZ-SW"], a, False),  # swapped: no route from a to Liuzhou's device
+                        (k, dev["NN-SW"], b, False),
+                    }
+                assert got == expected  # 8 results: 2 kinds × 2 devices × 2 vantages
+                assert polled == set(dev.values())  # each agent's interface table stored, by its own vantage
                 # devicesim names a Huawei device GX-HW-<third octet>-<fourth octet>
                 assert facts["NN-SW"]["hostname"] == "GX-HW-1-3"  # type: ignore[index]
                 assert facts["LZ-SW"]["hostname"] == "GX-HW-6-3"  # type: ignore[index]
             finally:
                 stop_workers(e.workers)
-                for p in sims:
-                    p.terminate()
-                    p.wait(10)
+                for proc in (*sims, *agents):
+                    proc.terminate()
+                    proc.wait(10)
     finally:
         with celery.app.connection_for_write() as conn:
             for q in queues:
