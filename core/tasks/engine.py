@@ -3,6 +3,11 @@
 `claim` moves the row queued|running → running with attempts + 1 in one write transaction (a row left running
 is one whose worker died: its message came back). A finished row is never claimed again, so a duplicate
 delivery does nothing. Errors are stored redacted and short.
+
+A job runs under its work lease (`task:<job id>`, core.jobs.hold): a message delivered again while the job still
+runs — the broker restarted and gave back a message whose worker is alive and working, its acknowledgement lost
+with the old connection — waits for that run to end (or for its worker to die) instead of running the job a second
+time beside it; then the row says whether anything is left to do.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.db import Database
+from core.jobs import hold
+from core.models import JobLease
 from core.redaction import redact
 from core.tasks.models import FINISHED, TaskJob, TaskStatus
 from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
@@ -122,8 +129,26 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
 
 
+def lease_key(job_id: str) -> str:
+    return f"task:{job_id}"
+
+
 def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
-    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown)."""
+    """Claim and run one job under its work lease; its outcome goes on the row. None: nothing to do (finished or
+    unknown). A second delivery while the job runs elsewhere waits for that run (see the module's text)."""
+    key = lease_key(job_id)
+    try:
+        with hold(db, key):
+            return _claim_and_run(db, resources, job_id)
+    finally:
+        try:
+            with db.session() as s:  # a released lease row is not kept (one per job would pile up)
+                s.execute(delete(JobLease).where(JobLease.job_id == key, JobLease.holder.is_(None)))
+        except Exception as exc:  # only tidiness: a row left over holds nothing
+            log.warning("task job %s: lease row not removed: %s", job_id, type(exc).__name__)
+
+
+def _claim_and_run(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
     got = claim(db, job_id)
     if got is None:
         return None
