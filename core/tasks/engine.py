@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from core.db import Database
-from core.jobs import hold
+from core.jobs import hold, lease_state
 from core.models import JobLease
 from core.redaction import redact
 from core.tasks.models import FINISHED, TaskJob, TaskStatus
@@ -137,6 +137,9 @@ def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | Non
     """Claim and run one job under its work lease; its outcome goes on the row. None: nothing to do (finished or
     unknown). A second delivery while the job runs elsewhere waits for that run (see the module's text)."""
     key = lease_key(job_id)
+    with db.read_session() as s:
+        if lease_state(s, key) == "live":
+            log.info("task job %s runs elsewhere; this delivery waits for that run", job_id)
     try:
         with hold(db, key):
             return _claim_and_run(db, resources, job_id)
