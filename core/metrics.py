@@ -8,6 +8,7 @@ recomputes anything. `/metrics` needs a bearer token of any unscoped role (Prome
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -25,6 +26,23 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 Exposition = Callable[[CollectorRegistry], bytes]
 EXPOSITION: Key[Exposition] = Key("metrics_exposition")
 get_exposition = provider(EXPOSITION)
+# The same body gzip-compressed (a package with a pre-rendered snapshot keeps it compressed too); without one,
+# `/metrics` compresses the plain exposition per scrape when the scraper accepts gzip.
+GZIP_EXPOSITION: Key[Exposition] = Key("metrics_exposition_gzip")
+GZIP_LEVEL = 6
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header allows gzip (`gzip`, `gzip;q=0.5`, `*`; never `gzip;q=0`)."""
+    allowed: dict[str, bool] = {}
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+        try:
+            allowed[name.strip().lower()] = float(q) > 0
+        except ValueError:
+            allowed[name.strip().lower()] = False
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", False)))
 
 
 def route_template(request: Request) -> str:
@@ -66,6 +84,7 @@ def install(app: FastAPI, registry: CollectorRegistry) -> None:
         responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
     )
     def metrics(
+        request: Request,
         principal: CurrentPrincipal,
         registry: Annotated[CollectorRegistry, Depends(get_metrics_registry)],
         render: Annotated[Exposition, Depends(get_exposition)],
@@ -76,6 +95,11 @@ def install(app: FastAPI, registry: CollectorRegistry) -> None:
                 "scoped roles may not scrape every unit's metrics",
                 [Problem("use a token of an unscoped role (e.g. auditor) for Prometheus", field="role")],
             )
-        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+        if not accepts_gzip(request.headers.get("accept-encoding")):
+            return Response(render(registry), media_type=CONTENT_TYPE_LATEST, headers={"Vary": "Accept-Encoding"})
+        zipped = services(request.app).find(GZIP_EXPOSITION)
+        body = zipped(registry) if zipped is not None else gzip.compress(render(registry), GZIP_LEVEL)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers=headers)
 
     app.include_router(router)

@@ -26,6 +26,7 @@ class ChangeLog(Base):
     __tablename__ = "change_log"
     __table_args__ = (
         Index("ix_change_log_kind_object_at", "kind", "object_id", "at"),
+        Index("ix_change_log_kind_role_object", "kind", "actor_role", "object_id"),  # self-declared (rates)
         {"info": {"package": "inventory"}},
     )
     id: Mapped[int] = mapped_column(primary_key=True)

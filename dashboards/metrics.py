@@ -8,11 +8,14 @@ and every `settings.metrics_recompute_seconds`.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -21,7 +24,7 @@ from prometheus_client.registry import Collector
 
 from core.db import Database
 from core.jobs import Jobs
-from core.metrics import EXPOSITION
+from core.metrics import EXPOSITION, GZIP_EXPOSITION, GZIP_LEVEL
 from core.times import now_utc
 from core.wiring import Key, provider, services
 from dashboards import rates
@@ -42,6 +45,8 @@ class Snapshot:
     families: list[Metric]
     reports: dict[RateKey, RateReport] = field(default_factory=dict)
     text: bytes = b""
+    gz: bytes = b""  # `text` gzip-compressed once (sync-flushed, not finished), for scrapers that accept gzip
+    gz_state: Any = None  # the zlib compressor after `gz`: a scrape continues a copy of it with the rest
 
 
 class _Families:
@@ -169,7 +174,10 @@ class RatesExporter:
                 reports = rates.compute_all(session, keys=tuple(RateKey))
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
-            snap = Snapshot(time.time(), built, reports, generate_latest(_Families(built)))
+            text = generate_latest(_Families(built))
+            state = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
+            head = state.compress(text) + state.flush(zlib.Z_SYNC_FLUSH)
+            snap = Snapshot(time.time(), built, reports, text, head, state)
         except Exception:
             self.failures.inc()
             raise
@@ -184,8 +192,21 @@ class RatesExporter:
         snap = self.collector.snapshot
         if snap is None:
             return generate_latest(registry)
-        rest = generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))
-        return snap.text + rest
+        return snap.text + self._rest(registry, snap)
+
+    def exposition_gzip(self, registry: CollectorRegistry) -> bytes:
+        """The same, gzip-compressed as one gzip member: the snapshot was compressed once at recompute; a scrape
+        continues a copy of that compressor with the (small) rest and finishes it (CRC and length included)."""
+        snap = self.collector.snapshot
+        if snap is None or snap.gz_state is None:
+            return gzip.compress(self.exposition(registry), GZIP_LEVEL)
+        tail = snap.gz_state.copy()
+        end: bytes = tail.compress(self._rest(registry, snap)) + tail.flush()
+        return snap.gz + end
+
+    @staticmethod
+    def _rest(registry: CollectorRegistry, snap: Snapshot) -> bytes:
+        return generate_latest(_Families(registry=registry, skip=frozenset(id(f) for f in snap.families)))
 
     def schedule(self, jobs: Jobs) -> None:
         """Recompute on the app's scheduler: in every process (each keeps its own snapshot), first at start."""
@@ -204,4 +225,5 @@ def install(
     exporter.schedule(jobs)
     services(app).provide(RATES_EXPORTER, exporter)
     services(app).provide(EXPOSITION, exporter.exposition)
+    services(app).provide(GZIP_EXPOSITION, exporter.exposition_gzip)
     return exporter

@@ -23,11 +23,13 @@ from sqlalchemy import (
     and_,
     func,
     inspect,
+    literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from core import times, validation
 from core.audit import json_value
@@ -330,14 +332,49 @@ def list_objects(
     """One page of objects as dicts, and the total count, in a fixed number of queries (or as of `lq.as_of`)."""
     if lq.as_of is not None:
         return _list_as_of(session, spec, lq, units)
-    model: Any = spec.model
     dialect = session.get_bind().dialect.name
     stmt = build_select(spec, lq, units, dialect)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    # Explicit: lazy="selectin" is not applied to the self-referential depends_on (one query per row).
-    links = [selectinload(getattr(model, lk.relationship)) for lk in spec.links]
-    rows = session.scalars(stmt.options(*links).order_by(*_order(spec, lq, dialect)).limit(lq.limit).offset(lq.offset))
-    return [to_out(spec, r) for r in rows.all()], total
+    if not total or lq.offset >= total:
+        return [], total
+    # Plain rows, not ORM objects: a page needs no identity map and no related objects, only the link ids.
+    columns = _out_columns(spec.name)
+    page = stmt.with_only_columns(*(c for _, c in columns)).order_by(*_order(spec, lq, dialect))
+    rows = session.execute(page.limit(lq.limit).offset(lq.offset)).all()
+    links = link_ids(session, spec, [r[0] for r in rows])
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        item = {key: json_value(v) for (key, _), v in zip(columns, row, strict=True)}
+        for lk in spec.links:
+            item[lk.field] = sorted(links[lk.field].get(item["id"], ()))
+        out.append(item)
+    return out, total
+
+
+@cache
+def _out_columns(kind: str) -> list[tuple[str, Any]]:
+    """(attribute key, column) of every column `to_out` shows, the id first."""
+    attrs = inspect(KINDS[kind].model).column_attrs
+    cols = [(a.key, a.columns[0]) for a in attrs]
+    return sorted(cols, key=lambda kc: kc[0] != "id")
+
+
+def link_ids(session: Session, spec: KindSpec, ids: list[int]) -> dict[str, dict[int, list[int]]]:
+    """Per link field, each object's linked ids (unsorted), read from the association tables in one query."""
+    out: dict[str, dict[int, list[int]]] = {lk.field: {} for lk in spec.links}
+    if not ids or not spec.links:
+        return out
+    parts = []
+    for n, lk in enumerate(spec.links):
+        rel = inspect(spec.model).relationships[lk.relationship]
+        assert rel.secondary_synchronize_pairs, f"{lk.relationship} is not a many-to-many link"
+        (_, owner), (_, target) = rel.synchronize_pairs[0], rel.secondary_synchronize_pairs[0]
+        parts.append(
+            select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(owner.in_(ids))
+        )
+    for link, owner_id, target_id in session.execute(union_all(*parts)):
+        out[spec.links[link].field].setdefault(owner_id, []).append(target_id)
+    return out
 
 
 # --- Python (as of a date, from change-log snapshots) ---------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import pydantic_text
 from core.audit import ChangeContext
-from core.errors import AppError, Forbidden, Problem, RuleViolation, ValidationFailed
+from core.errors import AppError, Forbidden, NotFound, Problem, RuleViolation, ValidationFailed
 from inventory import history, service
 from inventory.enums import SubjectKind
 from inventory.io import cells as cellread
@@ -604,6 +604,9 @@ def _update_row(session: Session, plan: _Plan, r: _Row, fields: Sequence[str], c
         service.update(session, plan.spec.name, r.obj_id, _data(plan, r, fields), ctx, row=0)
     except Forbidden as exc:
         raise Forbidden(exc.message, _remap(exc, [r], plan.spec.name)) from None
+    except NotFound:  # the write guard hides another unit's object; the file named it by code, so say why plainly
+        problem = Problem("outside your unit subtree / 不在本单位及下级单位范围内", field="code", value=r.result.code)
+        raise Forbidden(f"{plan.spec.name} {r.result.code} is outside your unit subtree", [problem]) from None
     except AppError as exc:
         return _remap(exc, [r], plan.spec.name)
     return []

@@ -103,7 +103,9 @@ def token_create(
                 unit_id = found.id
             if owner is not None and role is None:
                 if unit:
-                    raise typer.BadParameter("with --owner the unit is the account's: leave --unit out", param_hint="--unit")
+                    raise typer.BadParameter(
+                        "with --owner the unit is the account's: leave --unit out", param_hint="--unit"
+                    )
                 account = accounts.require(session, owner)
                 role, unit_id = account.role, account.unit_id
             if role is None:

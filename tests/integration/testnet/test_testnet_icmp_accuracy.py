@@ -38,7 +38,7 @@ def fping_rtts_ms(stderr: str) -> dict[str, float]:
     return out
 
 
-async def sweep_both(listfile: Path) -> tuple[dict[str, float], dict[str, float]]:
+async def sweep_both(listfile: Path) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Our sweep and fping, started together over the same targets with the same count and spacing."""
     fping = await asyncio.create_subprocess_exec(
         *("fping", "-q", "-C", str(COUNT), "-p", "100", "-i", "1", "-t", "1000", "-f", str(listfile)),
@@ -49,7 +49,8 @@ async def sweep_both(listfile: Path) -> tuple[dict[str, float], dict[str, float]
     ours = await ping_many([IcmpTarget(a) for a in ADDRESSES], opts)
     _, err = await fping.communicate()
     mine = {r.target: r.rtt_avg_seconds * 1000 for r in ours if r.ok and r.rtt_avg_seconds is not None}
-    return mine, fping_rtts_ms(err.decode())
+    best = {r.target: r.rtt_min_seconds * 1000 for r in ours if r.ok and r.rtt_min_seconds is not None}
+    return mine, fping_rtts_ms(err.decode()), best
 
 
 def test_1000_target_sweep_rtts_agree_with_fping_and_do_not_depend_on_list_position(
@@ -59,7 +60,7 @@ def test_1000_target_sweep_rtts_agree_with_fping_and_do_not_depend_on_list_posit
         pytest.fail("fping is installed by tests/env/setup-20-testnet.sh; it is missing")
     listfile = tmp_path / "targets"
     listfile.write_text("\n".join(ADDRESSES) + "\n")
-    mine, theirs = asyncio.run(sweep_both(listfile))
+    mine, theirs, best = asyncio.run(sweep_both(listfile))
     assert len(mine) == N and len(theirs) == N  # every target answers both
     diffs = [abs(mine[a] - theirs[a]) for a in ADDRESSES]
     # the issue's bar: per-target RTTs agree with fping's, median difference ≤ 0.1 ms
@@ -67,8 +68,11 @@ def test_1000_target_sweep_rtts_agree_with_fping_and_do_not_depend_on_list_posit
     # a veth hop inside one machine: fping sees ~0.015 ms; the old reader-turn times were ~13 ms
     assert statistics.median(mine.values()) < 1.0
     # no dependence on the place in the list: the first and the last 100 targets see the same hop
-    head = statistics.median(mine[a] for a in ADDRESSES[:100])
-    tail = statistics.median(mine[a] for a in ADDRESSES[-100:])
+    # (each target's best of its 5 rounds: the old defect, a reply timed at the reader's turn, grew along the list in
+    # every round; a one-off stall of the machine in one round — seen once in CI, head 2.26 ms vs tail 0.007 ms of
+    # averages while the median still agreed with fping's — is not a dependence on the place in the list)
+    head = statistics.median(best[a] for a in ADDRESSES[:100])
+    tail = statistics.median(best[a] for a in ADDRESSES[-100:])
     assert abs(head - tail) <= 0.1, (head, tail)
 
 

@@ -87,7 +87,11 @@ def test_console_is_keyboard_reachable(server: Server, browser: Any) -> None:
         page.keyboard.press("Tab")
         order.append(page.evaluate(focus))
     # no single sign-on link on this server (no YUNWANG_OIDC_*): the token form's toggle comes next
-    assert order == ["login-password", "登录 Sign in", "使用 API 令牌（演示、调试）/ Use an API token (demo, debugging)"]
+    assert order == [
+        "login-password",
+        "登录 Sign in",
+        "使用 API 令牌（演示、调试）/ Use an API token (demo, debugging)",
+    ]
     page.close()
 
 

@@ -151,6 +151,9 @@ def test_department_user_imports_only_inside_its_unit(
         client, "systems", systems_csv(f"SYS-A,改别人的,{world['county_code']},{world['room_code']},4")
     )
     assert update_other.status_code == 403
+    with db.session() as s:  # the builder numbers names process-wide, so read it
+        other_name = s.scalars(select(InformationSystem.name).where(InformationSystem.code == "SYS-A")).one()
+    assert other_name not in update_other.text  # nothing of the other unit's object (its name) comes back
     assert counts(db) == before
     ok = upload(client, "systems", systems_csv(mine))
     assert ok.status_code == 200 and ok.json()["counts"]["create"] == 1

@@ -4,7 +4,9 @@ refusals kept on the request, and server sizes from the flavor."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -385,3 +387,24 @@ def test_changes_to_cloud_quotas_are_in_the_change_log_only_in_managed_mode(worl
     assert rp.provision(w.db, OP, CTX, rid, w.drivers.__getitem__).status == RequestStatus.ACTIVE
     with w.db.session() as s:
         assert s.scalars(select(ChangeLog).filter_by(kind="cloud_quota")).all() == []
+
+
+def test_three_provision_calls_at_once_create_each_server_once(world: World) -> None:
+    """Review finding: three parallel provision calls left two extra servers nobody tracked (not retired either)."""
+    w = world
+    rid, decision = scheduled(w)
+    primary = str(decision["primary_cloud"])
+    barrier = threading.Barrier(3)
+
+    def call() -> int:
+        barrier.wait()
+        return int(w.post("operator", f"{rid}/provision").status_code)
+
+    with ThreadPoolExecutor(3) as pool:
+        codes = list(pool.map(lambda _: call(), range(3)))
+    assert codes == [200, 200, 200], codes
+    assert status_of(w, rid)["status"] == "active"
+    assert owned(w, primary, ResourceKind.SERVER) == 3  # BIG: 3 servers, each created once
+    assert w.drivers[primary].created_count[ResourceKind.SERVER] == 3  # none created and deleted again either
+    assert w.post("operator", f"{rid}/retire").json()["status"] == "retired"
+    assert owned(w, primary) == 0  # nothing of the request is left in the cloud
