@@ -126,13 +126,17 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {redact(str(exc))[:300]}"
 
 
+def lease_key(job_id: str) -> str:
+    return f"task:{job_id}"
+
+
 def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
     """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown).
 
     The job's lease is held while it runs: a second delivery of a job that is still running — the broker
     redelivers when the first worker's connection dropped (a broker restart), or two replicas recover the same
     in-process job — waits for the first to finish (then finds it finished) or to die (then continues it)."""
-    with hold(db, f"task:{job_id}", forget=True):
+    with hold(db, lease_key(job_id), forget=True):
         return _execute(db, resources, job_id)
 
 
