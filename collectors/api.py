@@ -16,6 +16,7 @@ from collectors import credentials, history, snmp_store, store
 from collectors.probe_jobs import ProbeJobs
 from collectors.results import ProbeKind
 from collectors.runner import CollectorService
+from collectors.vantage_status import VantageBoard, get_vantage_board
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import NotFound, Problem, ValidationFailed
 from core.times import iso, now_utc
@@ -60,6 +61,7 @@ get_probe_jobs = provider(PROBE_JOBS)
 ServiceDep = Annotated[CollectorService, Depends(get_collector_service)]
 ProbeJobsDep = Annotated[ProbeJobs, Depends(get_probe_jobs)]
 BoardDep = Annotated[JobBoard, Depends(get_jobs)]
+VantageBoardDep = Annotated[VantageBoard, Depends(get_vantage_board)]
 
 
 def gaps_by_level(gaps: list[Gap]) -> dict[str, list[dict[str, Any]]]:
@@ -206,6 +208,19 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
             {**by_id.get(i, {"id": i, "scheduled": False}), **runs.get(i, {"last_run": None, "last_error": None})}
             for i in ids
         ]
+
+    @router.get(
+        "/vantages",
+        response_model=list[m.VantageOut],
+        summary="Availability and coverage per vantage (distributed probing): assigned, probed, up, down, stale",
+    )
+    def vantages_(
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        board_: VantageBoardDep,
+        kind: Annotated[Literal["icmp", "tcp"], Query(description="which probe's results")] = "icmp",
+    ) -> list[dict[str, Any]]:
+        return [st.as_dict() for st in board_.report(session, kind)]
 
     @router.post(
         "/probe",

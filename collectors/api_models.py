@@ -31,6 +31,21 @@ class NodeOut(ResponseModel):
     vantage: str | None
 
 
+class VantageOut(ResponseModel):
+    """Availability and coverage of one vantage (collectors/vantage_status.py)."""
+
+    vantage: str | None = Field(description="vantage name; null: the nodes of no vantage (central queue)")
+    label: str = Field(description="its `vantage` label in the metrics (`central` for null)")
+    queue: str
+    nodes: int = Field(description="extranet nodes assigned")
+    probed: int = Field(description="nodes with a result from this vantage within the last interval")
+    up: int
+    down: int
+    coverage_ratio: Number | None = Field(description="probed / nodes")
+    last_result_at: OutputTime | None
+    stale: bool = Field(description="nodes assigned but none probed within 3 intervals: the worker stopped")
+
+
 class HistorySample(ResponseModel):
     at: OutputTime
     ok: bool

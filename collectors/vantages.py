@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from inventory.models import ExtranetNode
 
 PROBE_QUEUE = "probe"
+CENTRAL = "central"  # the nodes of no vantage (queue `probe`): a name no vantage may take
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 Assignments = Mapping[str, tuple[str, ...]]  # vantage → node codes
@@ -34,6 +35,8 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
         name = name.strip()
         if not sep or not NAME.match(name):
             raise ValueError(f"vantage entry {part!r}: expected name=CODE,CODE (name: a-z, 0-9, _ or -)")
+        if name == CENTRAL:
+            raise ValueError(f"vantage {name}: reserved for the nodes of no vantage (the central workers)")
         found = tuple(c.strip() for c in codes.split(",") if c.strip())
         if not found:
             raise ValueError(f"vantage {name}: no node codes")

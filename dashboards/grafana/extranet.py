@@ -1,7 +1,7 @@
 """Grafana dashboard for the extranet network admins (外网管理员), generated with grafanalib.
 
 Regenerate with `python -m dashboards.grafana.extranet` (writes json/yunwang-extranet.json). Queries read the
-collectors' series (yunwang_node_*, yunwang_extranet_*) and the rules in dashboards/rules/extranet.yml.
+collectors' series (yunwang_node_*, yunwang_extranet_*, yunwang_vantage_*) and the rules in dashboards/rules/extranet.yml.
 """
 
 from __future__ import annotations
@@ -134,6 +134,30 @@ def extranet_dashboard() -> Dashboard:
             targets=[Target(expr="yunwang_probe_sweep_duration_seconds", legendFormat="{{kind}}", refId="A")],
             unit="s",
             gridPos=GridPos(h=8, w=12, x=12, y=24),
+        ),
+        TimeSeries(
+            title="各探测点覆盖 / nodes probed per vantage (last interval)",
+            dataSource=DATASOURCE,
+            targets=[Target(expr="yunwang:vantage_coverage:ratio", legendFormat="{{vantage}}", refId="A")],
+            unit="percentunit",
+            gridPos=GridPos(h=8, w=12, x=0, y=32),
+        ),
+        BarGauge(
+            title="各探测点最近结果 / age of each vantage's newest result",
+            dataSource=DATASOURCE,
+            targets=[
+                Target(
+                    expr="time() - yunwang_vantage_last_result_timestamp_seconds",
+                    legendFormat="{{vantage}}",
+                    instant=True,
+                    refId="A",
+                )
+            ],
+            format="s",
+            min=0,
+            thresholds=[Threshold("green", 0, 0.0), Threshold("orange", 1, 120.0), Threshold("red", 2, 180.0)],
+            orientation="horizontal",
+            gridPos=GridPos(h=8, w=12, x=12, y=32),
         ),
     ]
     return Dashboard(

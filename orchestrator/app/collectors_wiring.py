@@ -22,6 +22,7 @@ from collectors.snmp import SnmpOptions
 from collectors.snmp_metrics import SnmpCollector
 from collectors.ssh import SshOptions
 from collectors.tcp import TcpOptions
+from collectors.vantage_status import VANTAGE_BOARD, VantageBoard, VantageCollector
 from core.db import Database
 from core.jobs import JobOutcome, Jobs
 from core.tasks.api import TASKS
@@ -81,6 +82,18 @@ def install_collectors(
     tasks = services(app).get(TASKS)  # installed before the collectors (factory.py)
     assignments = vantages.parse(settings.vantages)
     services(app).provide(PROBE_JOBS, ProbeJobs(svc, tasks, assignments))  # probe-now jobs: background tasks
+    board = services(app).provide(
+        VANTAGE_BOARD,
+        VantageBoard(
+            db,
+            assignments,
+            {"icmp": settings.collector_icmp_interval_seconds, "tcp": settings.collector_tcp_interval_seconds},
+            settings.collector_jitter_seconds,
+            settings.collector_history_hours,
+        ),
+    )
+    registry.register(VantageCollector(board))  # yunwang_vantage_*{vantage}: availability and coverage per vantage
+    jobs.add_local("collectors.vantages", board.refresh, settings.collector_icmp_interval_seconds)
     app.include_router(build_router())
     app.include_router(build_devices_router())
     intervals = {

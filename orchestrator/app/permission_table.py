@@ -108,6 +108,7 @@ def _collectors() -> dict[tuple[str, str], Permission]:
         ("GET", c + "/availability"): EVERYONE,
         ("GET", c + "/coverage"): EVERYONE,
         ("GET", c + "/jobs"): EVERYONE,
+        ("GET", c + "/vantages"): EVERYONE,
         ("POST", c + "/probe"): NETWORK,
         ("GET", c + "/probe-jobs"): EVERYONE,
         ("GET", c + "/probe-jobs/{job_id}"): EVERYONE,

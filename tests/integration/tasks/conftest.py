@@ -87,8 +87,10 @@ def worker_process(
     tmp: Path,
     extra: list[str] | None = None,
     env_: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A real `yunwang worker` (solo pool) on the test's database: its own queue, or `extra` options (--vantage)."""
+    """A real `yunwang worker` (solo pool) on the test's database: its own queue, or `extra` options (--vantage);
+    `prefix` runs it through another command (`ip netns exec NS`, which execs: the pid stays the worker's)."""
     env = {
         **os.environ,
         "YUNWANG_DATABASE_URL": db.url,
@@ -98,7 +100,7 @@ def worker_process(
         "YUNWANG_LOG_LEVEL": "WARNING",
         **(env_ or {}),
     }
-    args = [sys.executable, "-m", "orchestrator.app.cli", "worker", "--pool", "solo"]
+    args = [*(prefix or []), sys.executable, "-m", "orchestrator.app.cli", "worker", "--pool", "solo"]
     args += (["--queues", queue] if queue else []) + (extra or [])
     args += ["--include", "tests.integration.tasks.sample_tasks"]
     log = open(tmp / f"worker-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115 (closed with the process)

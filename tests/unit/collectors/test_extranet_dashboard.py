@@ -17,6 +17,7 @@ COLLECTOR_SERIES = {
     "yunwang_extranet_coverage_ratio",
     "yunwang_extranet_horizontal_access_live_ratio",
     "yunwang_probe_sweep_duration_seconds",
+    "yunwang_vantage_last_result_timestamp_seconds",  # collectors/vantage_status.py
 }
 
 

@@ -15,7 +15,7 @@ def test_parse_reads_the_setting_and_refuses_bad_entries() -> None:
         "liuzhou": ("GX-LZ",),
     }
     assert vantages.parse("") == {}
-    for bad in ("nanning", "Nanning=GX", "nanning=", "a b=GX"):
+    for bad in ("nanning", "Nanning=GX", "nanning=", "a b=GX", "central=GX"):  # central: the nodes of none
         with pytest.raises(ValueError):
             vantages.parse(bad)
     assert (vantages.probe_queue("nanning"), vantages.probe_queue(None)) == ("probe.nanning", "probe")

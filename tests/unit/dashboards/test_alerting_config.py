@@ -34,6 +34,7 @@ AUDIENCE = {
     "ExtranetNodeLossHigh": ("network_admin", "extranet"),
     "ExtranetCountyCoverageLost": ("network_admin", "extranet"),
     "ExtranetProbesStale": ("network_admin", "extranet"),
+    "ExtranetVantageStale": ("network_admin", "extranet"),
     "CloudProvisionRollbackPending": ("cloud_operator", "cloud"),
     "CloudDriftFound": ("cloud_operator", "cloud"),
     "CloudCapacityHigh": ("cloud_operator", "cloud"),

@@ -1,0 +1,92 @@
+"""core.tasks.engine: a message delivered again while its job still runs in a live worker (the broker restarted and
+gave the message back, its acknowledgement lost with the old connection) waits for that run instead of running the
+job a second time beside it; a job whose worker died is still taken over."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import JobLease
+from core.tasks import engine
+from core.tasks.models import TaskJob, TaskStatus
+from core.tasks.registry import TaskContext, spec, task
+from core.times import now_utc
+
+SLOW = "test.engine_slow"
+calls: list[tuple[str, int]] = []
+GATE = threading.Event()
+
+
+@task(SLOW, queue="test")
+def slow(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
+    calls.append((tc.job_id, tc.attempt))
+    GATE.wait(10)
+    return {"n": data["n"]}
+
+
+class NoResources:
+    def get(self, key: Any) -> Any:
+        raise LookupError(key)
+
+
+def _row(db: Database, job_id: str) -> TaskJob:
+    with db.read_session() as s:
+        row = s.get(TaskJob, job_id)
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def test_a_second_delivery_while_the_job_runs_waits_and_then_does_nothing(db: Database) -> None:
+    calls.clear()
+    GATE.clear()
+    row, created = engine.new_job(db, spec(SLOW), {"n": 7}, None, "tester")
+    assert created
+    outcomes: dict[str, TaskStatus | None] = {}
+
+    def deliver(name: str) -> None:
+        outcomes[name] = engine.execute(db, NoResources(), row.id)
+
+    first = threading.Thread(target=deliver, args=("first",))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not calls:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = threading.Thread(target=deliver, args=("second",))  # the same message again, the first still running
+    second.start()
+    time.sleep(1.5)  # three lease polls (every 0.5 s): it waits, it does not run the job beside the first
+    assert calls == [(row.id, 1)]
+    assert second.is_alive()
+    assert _row(db, row.id).status == TaskStatus.RUNNING
+    GATE.set()
+    first.join(10)
+    second.join(10)
+    assert outcomes == {"first": TaskStatus.SUCCEEDED, "second": None}  # the second found the job finished
+    got = _row(db, row.id)
+    assert (got.status, got.attempts, got.result) == (TaskStatus.SUCCEEDED, 1, {"n": 7})
+    assert calls == [(row.id, 1)]  # ran once
+    with db.read_session() as s:  # the job's lease row is gone with the run
+        assert s.scalars(select(JobLease.job_id).where(JobLease.job_id == engine.lease_key(row.id))).all() == []
+
+
+def test_a_job_left_running_by_a_dead_worker_is_taken_over(db: Database) -> None:
+    calls.clear()
+    GATE.set()
+    row, _ = engine.new_job(db, spec(SLOW), {"n": 8}, None, "tester")
+    with db.session() as s:  # its worker claimed it and died holding the lease (which then expired)
+        job = s.get(TaskJob, row.id)
+        assert job is not None
+        job.status, job.attempts, job.worker = TaskStatus.RUNNING, 1, "elsewhere:4242"
+        gone = now_utc() - timedelta(seconds=1)
+        s.add(JobLease(job_id=engine.lease_key(row.id), holder="elsewhere:4242:deadbeef:1", expires_at=gone))
+    assert engine.execute(db, NoResources(), row.id) == TaskStatus.SUCCEEDED
+    got = _row(db, row.id)
+    assert (got.status, got.attempts) == (TaskStatus.SUCCEEDED, 2)
+    assert calls == [(row.id, 2)]
