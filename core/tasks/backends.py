@@ -122,6 +122,15 @@ class Tasks:
                 q = q.where(TaskJob.subject == subject)
             return [engine.job_out(r) for r in s.scalars(q)]
 
+    def requeue(self, queued_for: float) -> int:
+        """Send again the jobs nobody runs (`engine.orphans`); how many. Periodic, once across replicas."""
+        found = engine.orphans(self.db, queued_for)
+        for job_id, name, queue in found:
+            self.backend.send(job_id, name, queue)
+        if found:
+            log.warning("%d task job(s) nobody ran sent again", len(found))
+        return len(found)
+
     def recover(self) -> int:
         """In-process only: jobs left by a process that died are run again (a broker redelivers by itself)."""
         return self.backend.recover() if isinstance(self.backend, InProcess) else 0

@@ -34,6 +34,9 @@ def make_celery(broker_url: str, main: str = "yunwang") -> Celery:
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
+        # the broker confirms each message is queued (and written, for a durable queue) before send_task returns:
+        # a message lost by a broker dying just then fails the submit (503, job failed) instead of vanishing
+        broker_transport_options={"confirm_publish": True},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_send_sent_event=False,

@@ -12,12 +12,13 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.db import Database
-from core.jobs import hold
+from core.jobs import hold, lease_state
 from core.redaction import redact
 from core.tasks.models import FINISHED, TaskFile, TaskJob, TaskStatus
 from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
@@ -228,3 +229,36 @@ def job_out(row: TaskJob) -> dict[str, Any]:
         "finished_at": stamp(row.finished_at),
         "url": f"/api/v1/tasks/{row.id}",
     }
+
+
+REQUEUE_JOB = "tasks_requeue"  # the periodic job sending `orphans` again (every minute, once across replicas)
+QUEUED_TOO_LONG = 300.0  # seconds a job may wait queued before its message is sent again once
+REQUEUED = "requeued"  # the worker column of a queued job sent again once by `orphans` (never twice)
+
+
+def orphans(db: Database, queued_for: float, now: datetime | None = None) -> list[tuple[str, str, str]]:
+    """Unfinished jobs nobody will run, (id, name, queue), marked so each queued one is sent again once:
+
+    - running while its lease is not live: its worker died (on this host at once; elsewhere once the lease ran out);
+    - queued for longer than `queued_for` seconds and never sent again: its message was lost between the job row
+      and the broker (the API process died just then) — or still waits behind others, which a second message
+      costs nothing (the job's lease and claim make the later one a no-op).
+    """
+    now = now or now_utc()
+    found: list[tuple[str, str, str]] = []
+    with db.session() as s:
+        rows = s.execute(
+            select(TaskJob.id, TaskJob.name, TaskJob.queue, TaskJob.status, TaskJob.worker, TaskJob.created_at).where(
+                TaskJob.status.not_in(FINISHED)
+            )
+        ).all()
+        for job_id, name, queue, status, worker, created in rows:
+            if lease_state(s, lease_key(job_id)) == "live":
+                continue
+            created_utc = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
+            if status == TaskStatus.RUNNING:
+                found.append((job_id, name, queue))
+            elif worker is None and created_utc < now - timedelta(seconds=queued_for):
+                s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker.is_(None)).values(worker=REQUEUED))
+                found.append((job_id, name, queue))
+    return found

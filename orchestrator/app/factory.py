@@ -30,6 +30,7 @@ from core.notifications.dispatch import DeliveryPolicy, Dispatcher
 from core.permissions import gate
 from core.responses import HealthOut
 from core.tasks import api as tasks_api
+from core.tasks import engine as tasks_engine
 from core.tasks.api import AppResources
 from core.tasks.backends import InProcess, Tasks
 from core.tasks.registry import Resources
@@ -174,6 +175,9 @@ def create_app(
     components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
     components.stoppers.append(lambda a: jobs.stop())
     components.starters.append(lambda a: tasks.recover())  # in-process: jobs a dead process left run again
+    jobs.add_interval(  # jobs whose worker died elsewhere or whose message never reached the broker
+        tasks_engine.REQUEUE_JOB, lambda: JobOutcome(targets=tasks.requeue(tasks_engine.QUEUED_TOO_LONG)), 60, 6
+    )
     components.stoppers.append(lambda a: tasks.stop())  # stopped first: in-process jobs finish while all is up
 
     @app.get(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import typer
 
@@ -60,5 +61,7 @@ def register(app: typer.Typer) -> None:
 
         consumed = queues_for(queues, vantage)
         log.info("worker %s: queues %s; tasks %s", vantage or "central", consumed, sorted(REGISTRY))
-        hostname = f"{vantage or 'central'}@%h"
+        # unique per process: two workers of one host under one node name share a mailbox (Celery warns and
+        # remote control mixes them up); %h is the host name
+        hostname = f"{vantage or 'central'}-{os.getpid()}@%h"
         run_worker(s.broker_url.get_secret_value(), context, consumed, pool, concurrency, hostname)

@@ -90,3 +90,39 @@ def test_a_job_left_running_by_a_dead_worker_is_taken_over(db: Database) -> None
     got = _row(db, row.id)
     assert (got.status, got.attempts) == (TaskStatus.SUCCEEDED, 2)
     assert calls == [(row.id, 2)]
+
+
+def _set(db: Database, job_id: str, **values: Any) -> None:
+    with db.session() as s:
+        job = s.get(TaskJob, job_id)
+        assert job is not None
+        for k, v in values.items():
+            setattr(job, k, v)
+
+
+def test_orphans_are_the_jobs_nobody_runs_and_a_queued_one_is_sent_again_once(db: Database) -> None:
+    now = now_utc()
+    ids = [engine.new_job(db, spec(SLOW), {"n": n}, None, "tester")[0].id for n in range(6)]
+    lost, waiting, dead, running, done, requeued = ids
+    _set(db, lost, created_at=now - timedelta(minutes=10))  # queued 10 min: its message never reached the broker
+    _set(db, waiting, created_at=now - timedelta(minutes=1))  # queued 1 min: still waiting its turn
+    _set(db, dead, status=TaskStatus.RUNNING, attempts=1, worker="elsewhere:4242")
+    _set(db, running, status=TaskStatus.RUNNING, attempts=1, worker="elsewhere:4243")
+    _set(db, done, status=TaskStatus.SUCCEEDED, created_at=now - timedelta(minutes=10))
+    _set(db, requeued, created_at=now - timedelta(minutes=10), worker=engine.REQUEUED)  # sent again before
+    with db.session() as s:
+        s.add(  # dead's worker died holding the lease, which then ran out; running's worker renews its lease
+            JobLease(job_id=engine.lease_key(dead), holder="elsewhere:4242:x:1", expires_at=now - timedelta(seconds=1))
+        )
+        s.add(
+            JobLease(
+                job_id=engine.lease_key(running), holder="elsewhere:4243:x:1", expires_at=now + timedelta(seconds=50)
+            )
+        )
+    first = engine.orphans(db, queued_for=300, now=now)
+    assert sorted(job_id for job_id, _, _ in first) == sorted([lost, dead])
+    assert all((name, queue) == (SLOW, "test") for _, name, queue in first)
+    assert _row(db, lost).worker == engine.REQUEUED
+    # a minute later: the lost job was sent again already; the dead one is still nobody's, so it is sent again
+    again = engine.orphans(db, queued_for=300, now=now + timedelta(minutes=1))
+    assert [job_id for job_id, _, _ in again] == [dead]
