@@ -397,3 +397,35 @@ def test_export_and_template_download(demo_server: tuple[Server, dict[str, str]]
         page.click("[data-testid=inv-template]")
     assert info.value.suggested_filename == "clouds-template.xlsx"
     page.close()
+
+
+def test_import_wizard_follows_the_job_of_a_file_over_one_mebibyte(
+    demo_server: tuple[Server, dict[str, str]], browser: Any, tmp_path: Path
+) -> None:
+    # a file over 1 MiB is imported by a background job (202 + job): the wizard follows it and shows its report
+    server, tokens = demo_server
+    token = tokens["office"]
+    unit = _api(server, token, f"{INV}/units", code=demo.DEPARTMENT_USER_UNIT)["items"][0]
+    lines = ["系统编码,系统名称,所属单位编码,迁移状态,部署方式,vCPU数,内存(GB)"]
+    rows = 8000  # 139 bytes each: 1.1 MB
+    lines += [
+        f"4500002025{n:08d},政务服务事项管理与办件统计分析系统（第{n:04d}号业务子系统）,{unit['code']},未迁移,其他,4,8"
+        for n in range(rows)
+    ]
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert big.stat().st_size > 1024 * 1024
+    page = _signed_in(browser, server, token)
+    _open(page, server, "import", "import-wizard")
+    page.select_option("[data-testid=inv-import-kind]", "systems")
+    page.set_input_files("[data-testid=inv-import-file]", str(big))
+    page.click("[data-testid=inv-dry-run]")
+    page.wait_for_selector("[data-testid=inv-import-counts]", timeout=120_000)
+    assert "新建 create 8000 · 更新 update 0 · 不变 unchanged 0 · 错误 error 0" in page.inner_text(
+        "[data-testid=inv-import-counts]"
+    )
+    assert page.is_enabled("[data-testid=inv-apply]")
+    jobs = _api(server, token, "/api/v1/tasks")  # newest first
+    assert [j["status"] for j in jobs if j["name"] == "inventory.import"][:1] == ["succeeded"]
+    assert _api(server, token, f"{INV}/systems", code="450000202500000000")["total"] == 0  # a dry run writes nothing
+    page.close()

@@ -97,6 +97,18 @@ export async function attempt(action) {
   }
 }
 
+/** Poll a background job (core.tasks: provisioning, a large import…) until it has finished; `onStatus(status)`
+ * while it runs. The finished job, or undefined when the job could not be read (the error is shown). */
+export async function waitJob(job, onStatus) {
+  let j = job;
+  while (j && !["succeeded", "failed"].includes(j.status)) {
+    if (onStatus) onStatus(j.status);
+    await new Promise((ok) => setTimeout(ok, 500));
+    j = await attempt(() => api(job.url));
+  }
+  return j;
+}
+
 const BEIJING = new Intl.DateTimeFormat("zh-CN", {
   timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,

@@ -1,6 +1,6 @@
 // The import wizard (导入向导): choose a kind → upload a CSV/XLSX file → the dry run's per-row, per-field diff with
 // errors highlighted → apply (only when the dry run had no error; the API writes all rows or none) → result.
-import { ApiError, api, attempt, el, showError } from "./core.js";
+import { ApiError, api, attempt, el, showError, waitJob } from "./core.js";
 import { INV, fieldsOf, fileButtons, kinds } from "./inventory-common.js";
 
 const ACTION = {
@@ -14,6 +14,14 @@ function steps(current) {
     STEPS.map((s, i) => el("li", { "aria-current": i === current ? "step" : null, class: i < current ? "done" : null }, s)));
 }
 
+/** A large file is imported by a background job (202): its result is the report, also when it was refused. */
+async function fromJob(job) {
+  const j = await waitJob(job);
+  if (j && j.status === "succeeded") return j.result;
+  if (j && j.result && j.result.report) return j.result.report;
+  throw new Error("后台导入失败 / the import job failed: " + ((j && j.error) || ""));
+}
+
 /** Send the file to the import API; the report whether it passed (200) or not (422 with the report beside). */
 async function send(kindName, file, message, dryRun) {
   const body = new FormData();
@@ -21,7 +29,8 @@ async function send(kindName, file, message, dryRun) {
   const qs = new URLSearchParams({ dry_run: String(dryRun) });
   if (message) qs.set("message", message);
   try {
-    return await api(`${INV}/${kindName}/import?${qs}`, { method: "POST", body });
+    const got = await api(`${INV}/${kindName}/import?${qs}`, { method: "POST", body });
+    return got && got.job ? await fromJob(got.job) : got;
   } catch (e) {
     if (e instanceof ApiError && e.body && e.body.report) return e.body.report;
     throw e;

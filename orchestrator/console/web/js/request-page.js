@@ -1,6 +1,6 @@
 // One request (申请详情): what it asks, its quota, the actions its state and the signed-in role allow, and its
 // timeline — approvals with comments, placement with its explanation, provisioning steps, retirement.
-import { api, attempt, can, el, fmtTime, render, route, showError, state, table } from "./core.js";
+import { api, attempt, can, el, fmtTime, render, route, showError, state, table, waitJob } from "./core.js";
 import {
   badge, COMMENTERS, CREATORS, decisionForm, DR_LABEL, OPERATORS, placementView, RESOURCE_LABEL, timeline, unitName, units,
 } from "./requests-shared.js";
@@ -46,12 +46,7 @@ const JOB_TEXT = { queued: "排队中 queued", running: "执行中 running" };
 
 /** Poll a background job (core.tasks) until it has finished, showing its state on the button. */
 async function follow(job, b, busyText) {
-  let j = job;
-  while (j && !["succeeded", "failed"].includes(j.status)) {
-    b.textContent = `${busyText || "处理中… / working…"} ${JOB_TEXT[j.status] || j.status}`;
-    await new Promise((ok) => setTimeout(ok, 500));
-    j = await attempt(() => api(job.url));
-  }
+  const j = await waitJob(job, (st) => { b.textContent = `${busyText || "处理中… / working…"} ${JOB_TEXT[st] || st}`; });
   if (j && j.status === "failed") showError("后台任务失败 / the background job failed: " + (j.error || ""));
 }
 
