@@ -162,4 +162,7 @@ def write(after: dict[str, Any], before: dict[str, Any] | None, paired: dict[str
             lines += _rows(store, after[store], (before or {}).get(store))
     if paired:
         lines += _paired(paired)
+    notes = after.get("notes") or []  # what the run's reader must know (added to the saved figures by hand)
+    if notes:
+        lines += ["", *(f"- {n}" for n in notes)]
     write_section("scale", "Fast at 100,000 systems (issue 14): before / after", "\n".join(lines))
