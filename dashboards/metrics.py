@@ -8,6 +8,7 @@ and every `settings.metrics_recompute_seconds`.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 import time
@@ -27,7 +28,7 @@ from core.jobs import Jobs
 from core.metrics import EXPOSITION, GZIP_EXPOSITION, GZIP_LEVEL
 from core.times import now_utc
 from core.wiring import Key, provider, services
-from dashboards import rates
+from dashboards import rate_snapshots, rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
 
 log = logging.getLogger("yunwang.metrics")
@@ -164,6 +165,7 @@ class RatesExporter:
             registry=registry,
         )
         self.failures = Counter("yunwang_rates_recompute_failures", "Rates recomputes that failed", registry=registry)
+        self._seen: tuple[int, int, str] | None = None  # live_fingerprint of the snapshot served
 
     def recompute(self) -> Snapshot:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
@@ -171,6 +173,16 @@ class RatesExporter:
         try:
             with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
                 now = now_utc()
+                seen = rate_snapshots.live_fingerprint(session)
+                last = self.collector.snapshot
+                if last is not None and seen == self._seen:
+                    # Nothing written since (no change-log row) and the same Beijing day (targets and dated
+                    # determinations move only at midnight): the figures are the same; only the time is new.
+                    snap = dataclasses.replace(last, computed_at=time.time())
+                    self.collector.snapshot = snap
+                    self.last_success.set(snap.computed_at)
+                    self.duration.set(time.perf_counter() - started)
+                    return snap
                 reports = rates.compute_all(session, keys=tuple(RateKey))
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
@@ -184,6 +196,7 @@ class RatesExporter:
         finally:
             self.duration.set(time.perf_counter() - started)
         self.collector.snapshot = snap
+        self._seen = seen
         self.last_success.set(snap.computed_at)
         return snap
 

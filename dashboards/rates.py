@@ -47,6 +47,7 @@ from core import times
 from core.enums import ChangeAction, Role
 from core.models import ChangeLog
 from core.times import BEIJING
+from dashboards import rate_snapshots
 from inventory import history
 from inventory.enums import (
     AccessStatus,
@@ -964,21 +965,44 @@ def _report(key: RateKey, rows: Grouped, dimensions: _Dimensions, when: datetime
 
 
 def compute_all(
-    session: Session, at: datetime | None = None, keys: Iterable[RateKey] = HEADLINE_KEYS
+    session: Session, at: datetime | None = None, keys: Iterable[RateKey] = HEADLINE_KEYS, snapshots: bool = True
 ) -> dict[RateKey, RateReport]:
-    """The five rates (or the `keys` given) as of `at` (None: now, from the live tables)."""
+    """The five rates (or the `keys` given) as of `at` (None: now, from the live tables).
+
+    As of a moment with a valid stored snapshot (dashboards.rate_snapshots: month ends), the counts are read
+    from it; `snapshots=False` always counts from the change log.
+    """
     when = utc(at)
     dimensions = _dimensions(session)
     counted: dict[RateKey, Grouped] = {}
+    stored = rate_snapshots.stored(session, when) if snapshots and when is not None else None
 
     def rows(key: RateKey) -> Grouped:
         if key not in counted:
             parts = UNION_OF.get(key)
-            counted[key] = [r for part in parts for r in rows(part)] if parts else _grouped(session, key, when)
+            if parts:
+                counted[key] = [r for part in parts for r in rows(part)]
+            elif stored is not None and key.value in stored:
+                counted[key] = stored[key.value]
+            else:
+                counted[key] = _grouped(session, key, when)
         return counted[key]
 
     now = when or times.now_utc()
     return {key: _report(key, rows(key), dimensions, now) for key in keys}
+
+
+COUNTED_KEYS = tuple(k for k in RateKey if k not in UNION_OF)  # the rates a snapshot stores (unions are sums)
+
+
+def take_snapshot(session: Session, at: datetime, actor: str) -> int:
+    """Count every rate as of `at` from the change log and store it as the snapshot for `at` (replacing one
+    taken before); returns the snapshot id. The caller commits."""
+    when = utc(at)
+    assert when is not None
+    fp = rate_snapshots.fingerprint(session, when)  # read first: a change landing meanwhile makes it stale
+    counts = {key.value: _grouped(session, key, when) for key in COUNTED_KEYS}
+    return rate_snapshots.store(session, when, counts, fp, actor).id
 
 
 # --- drill-down -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -316,3 +317,14 @@ class Determination(Timestamped, Base):
 
 
 # --- audit and access -----------------------------------------------------------------------
+
+
+class RowCountDelta(Base):
+    """Row counts of the inventory tables, kept by the database itself on PostgreSQL (statement triggers of
+    migration 0004_inventory_row_counts add +n/-n rows in the writing transaction, so a count is exact under
+    MVCC): an unfiltered list's total is a sum over a few rows instead of a scan (inventory.row_counts)."""
+
+    __tablename__ = "row_count_deltas"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    n: Mapped[int] = mapped_column(BigInteger)

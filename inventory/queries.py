@@ -35,7 +35,7 @@ from core import times, validation
 from core.audit import json_value
 from core.errors import Problem, ValidationFailed
 from core.models import ChangeLog
-from inventory import history
+from inventory import history, row_counts
 from inventory.kinds import KINDS, KindSpec
 from inventory.service import snapshot
 
@@ -334,7 +334,10 @@ def list_objects(
         return _list_as_of(session, spec, lq, units)
     dialect = session.get_bind().dialect.name
     stmt = build_select(spec, lq, units, dialect)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    counted = (
+        None if lq.filters or lq.q or units is not None else row_counts.table_count(session, spec.model.__tablename__)
+    )
+    total = counted if counted is not None else _count(session, stmt)
     if not total or lq.offset >= total:
         return [], total
     # Plain rows, not ORM objects: a page needs no identity map and no related objects, only the link ids.
@@ -349,6 +352,10 @@ def list_objects(
             item[lk.field] = sorted(links[lk.field].get(item["id"], ()))
         out.append(item)
     return out, total
+
+
+def _count(session: Session, stmt: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 @cache

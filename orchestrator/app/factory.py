@@ -36,7 +36,7 @@ from core.tasks.backends import InProcess, Tasks
 from core.tasks.registry import Resources
 from core.wiring import DATABASE, JOBS, services
 from dashboards import metrics as rates_metrics
-from dashboards import rate_alerts
+from dashboards import rate_alerts, snapshot_job
 from dashboards.api import build_router as rates_router
 from dashboards.office import STATIC_PATH, WEB_DIR
 from dashboards.office import build_router as office_router
@@ -171,6 +171,7 @@ def create_app(
         app, db, jobs, notify_dispatcher(settings, db), settings.notify_dispatch_seconds, settings.scheduler_enabled
     )  # outbox dispatcher; "dispatch now" after commits
     jobs.add_interval(rate_alerts.JOB_ID, lambda: rate_alerts.check_month_end(db), 86400, 600)  # month-end targets
+    jobs.add_interval(snapshot_job.JOB_ID, lambda: snapshot_job.take_month_end(db), 86400, 600)  # as-of reads
     # Per-process jobs (the rates snapshot) always run; the persistent, leased jobs only when enabled.
     components.starters.append(lambda a: jobs.start(persistent=settings.scheduler_enabled))
     components.stoppers.append(lambda a: jobs.stop())
