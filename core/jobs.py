@@ -394,11 +394,14 @@ def _renew(db: Database, key: str, holder: str, seconds: float, stop: threading.
 
 
 @contextmanager
-def hold(db: Database, key: str, seconds: float | None = None, wait: float | None = None) -> Iterator[None]:
+def hold(
+    db: Database, key: str, seconds: float | None = None, wait: float | None = None, forget: bool = False
+) -> Iterator[None]:
     """Hold the named lease (a `job_leases` row) for the block, renewed every third of `seconds`.
 
     While a live process holds it, wait (polling) until it is released or its holder dies — as long as that takes,
-    or at most `wait` seconds, then LeaseBusy. The thread holding it may enter it again (nested calls)."""
+    or at most `wait` seconds, then LeaseBusy. The thread holding it may enter it again (nested calls).
+    `forget`: the row is deleted on release (one-off keys such as a task job's, which would otherwise pile up)."""
     held: set[str] = _HELD.__dict__.setdefault("keys", set())
     if key in held:
         yield
@@ -423,7 +426,10 @@ def hold(db: Database, key: str, seconds: float | None = None, wait: float | Non
         with db.session() as s:
             lease = s.get(JobLease, key)
             if lease is not None and lease.holder == holder:
-                lease.holder, lease.expires_at = None, None
+                if forget:
+                    s.delete(lease)
+                else:
+                    lease.holder, lease.expires_at = None, None
 
 
 def _aware(at: datetime | None) -> datetime:

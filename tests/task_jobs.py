@@ -23,7 +23,7 @@ def wait_job(client: Any, url: str, headers: dict[str, str], timeout: float = 60
         time.sleep(0.02)
 
 
-def settled(client: Any, r: httpx.Response, headers: dict[str, str]) -> httpx.Response:
+def settled(client: Any, r: httpx.Response, headers: dict[str, str], timeout: float = 60.0) -> httpx.Response:
     """A request route's answer once its background job (if any: a 202 with `job`) has finished: the request then.
 
     A job that failed (an exception, not a request that failed to provision) fails the test.
@@ -31,7 +31,7 @@ def settled(client: Any, r: httpx.Response, headers: dict[str, str]) -> httpx.Re
     if r.status_code != 202:
         return r
     body = r.json()
-    job = wait_job(client, body["job"]["url"], headers)
+    job = wait_job(client, body["job"]["url"], headers, timeout)
     assert job["status"] == "succeeded", job
     got: httpx.Response = client.get(f"/api/v1/requests/{body['id']}", headers=headers)
     return got

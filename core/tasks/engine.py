@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
+from core.jobs import hold
 from core.redaction import redact
 from core.tasks.models import FINISHED, TaskJob, TaskStatus
 from core.tasks.registry import REGISTRY, Resources, TaskContext, TaskSpec, spec
@@ -24,7 +25,10 @@ from core.times import iso, now_utc
 
 log = logging.getLogger("yunwang.tasks")
 
-WORKER = f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+def worker_id() -> str:
+    """host:pid of the process running a job, read at each claim (a prefork worker's child has its own pid)."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
 def alive(worker: str) -> bool:
@@ -96,7 +100,7 @@ def claim(db: Database, job_id: str) -> Claim | None:
             row.status, row.finished_at = TaskStatus.FAILED, now_utc()
             row.error = f"gave up after {row.attempts} attempt(s) (the worker died each time)"
             return None
-        row.status, row.attempts, row.worker = TaskStatus.RUNNING, row.attempts + 1, WORKER
+        row.status, row.attempts, row.worker = TaskStatus.RUNNING, row.attempts + 1, worker_id()
         row.started_at = row.started_at or now_utc()
         return Claim(row.name, dict(row.payload), row.attempts)
 
@@ -123,7 +127,16 @@ def error_text(exc: BaseException) -> str:
 
 
 def execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
-    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown)."""
+    """Claim and run one job; its outcome goes on the row. None: nothing to do (finished or unknown).
+
+    The job's lease is held while it runs: a second delivery of a job that is still running — the broker
+    redelivers when the first worker's connection dropped (a broker restart), or two replicas recover the same
+    in-process job — waits for the first to finish (then finds it finished) or to die (then continues it)."""
+    with hold(db, f"task:{job_id}", forget=True):
+        return _execute(db, resources, job_id)
+
+
+def _execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | None:
     got = claim(db, job_id)
     if got is None:
         return None

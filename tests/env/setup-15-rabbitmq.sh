@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-apt_install rabbitmq-server
+apt_install rabbitmq-server socat  # socat: the vantage namespace test bridges its workers to this broker
 mkdir -p "$ROOT/var/test/rabbitmq"
 . "$(dirname "$0")/rabbitmq-env.sh"
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.demo_server import YUNWANG, DemoServer, demo_env
 from tests.live_server import free_port
+from tests.task_jobs import settled
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +113,7 @@ def _request_flow(demo: DemoServer) -> None:
         "gov-nanning",
         "gov-guilin",
     )
-    done = ok(operator.post(f"/api/v1/requests/{rid}/provision"))
+    done = ok(settled(operator, operator.post(f"/api/v1/requests/{rid}/provision"), {}))
     assert done["status"] == "active"
     servers = sorted((r["cloud"], r["name"]) for r in done["resources"] if r["kind"] == "server")
     assert servers == [
@@ -121,7 +122,7 @@ def _request_flow(demo: DemoServer) -> None:
         ("gov-nanning", "app-1"),
         ("gov-nanning", "app-2"),
     ]
-    assert ok(operator.post(f"/api/v1/requests/{rid}/retire"))["status"] == "retired"
+    assert ok(settled(operator, operator.post(f"/api/v1/requests/{rid}/retire"), {}))["status"] == "retired"
     # a request the clouds cannot hold: 409 saying which filter removed which candidate
     big = {**body, "dr_level": "none", "title": "演示：过大"}
     big["bundle"] = {"servers": [{"name": f"s{i}", "flavor": "m1.large", "image": "x", "count": 50} for i in range(3)]}
@@ -183,7 +184,7 @@ def test_in_memory_cloud_is_reset_at_restart_and_the_drift_report_says_so(tmp_pa
         rid = ok(dept.post("/api/v1/requests", json=body), 201)["id"]
         assert ok(dept.post(f"/api/v1/requests/{rid}/submit"))["status"] == "approved"  # small: auto-approved
         cloud = ok(operator.post(f"/api/v1/requests/{rid}/schedule"))["primary_cloud"]
-        made = ok(operator.post(f"/api/v1/requests/{rid}/provision"))["resources"]
+        made = ok(settled(operator, operator.post(f"/api/v1/requests/{rid}/provision"), {}))["resources"]
     finally:
         demo.stop()
     demo = DemoServer.start(tmp_path, env={"YUNWANG_SCHEDULER_ENABLED": "false"})  # same data: the cloud is new
@@ -195,7 +196,9 @@ def test_in_memory_cloud_is_reset_at_restart_and_the_drift_report_says_so(tmp_pa
         assert missing == [("server", "web")]  # the one server it made (its project is not a drift finding)
         assert [r["kind"] for r in made] == ["server"]
         assert sum(d["missing"] for d in drift.values()) == 1
-        retired = ok(operator.post(f"/api/v1/requests/{rid}/retire"))  # deleting what is gone is not an error
+        retired = ok(
+            settled(operator, operator.post(f"/api/v1/requests/{rid}/retire"), {})
+        )  # deleting what is gone is not an error
         assert retired["status"] == "retired"
     finally:
         demo.stop()

@@ -17,6 +17,7 @@ from orchestrator.provisioning.openstack import CloudRegistry
 from orchestrator.requests.api import get_capacity_source
 from tests.builders import Inv
 from tests.integration.openstack.os_helpers import owned_by
+from tests.task_jobs import settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Warning")]
 CLOUDS = ("gov-nanning", "gov-guilin")
@@ -71,6 +72,8 @@ def test_request_approved_placed_provisioned_and_retired_on_real_openstack(
     assert (r.json()["primary_cloud"], r.json()["replica_cloud"]) == CLOUDS
 
     r = client.post(f"/api/v1/requests/{rid}/provision", headers=operator)
+    assert r.status_code == 202, r.text  # a background job: the request once it has finished
+    r = settled(client, r, operator, timeout=300)
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["status"] == "active", got["failure_reason"]
@@ -87,7 +90,7 @@ def test_request_approved_placed_provisioned_and_retired_on_real_openstack(
         ]
         assert len(servers) == 1 and servers[0].status == "ACTIVE"
 
-    r = client.post(f"/api/v1/requests/{rid}/retire", headers=operator)
+    r = settled(client, client.post(f"/api/v1/requests/{rid}/retire", headers=operator), operator, timeout=300)
     assert r.json()["status"] == "retired", r.text
     for cloud in CLOUDS:
         driver = cloud_registry.driver(cloud)

@@ -72,6 +72,29 @@ def test_submitting_twice_for_the_same_subject_while_it_runs_starts_it_once(engi
     assert (effects(engine.db, a), effects(engine.db, c)) == (1, 1)
 
 
+def test_a_second_delivery_while_the_task_runs_waits_for_it_and_does_nothing(engine: Engine) -> None:
+    # what a broker does when the first worker's connection dropped (a broker restart) while its task still runs,
+    # or two in-process replicas recovering the same job: the job's lease makes the second wait, then find it done
+    job_id = engine.tasks.submit(EFFECT, {"n": 11, "sleep_first": 2, "queue": engine.queue})
+    running = engine.wait(job_id, until=(TaskStatus.RUNNING,))
+    assert running.attempts == 1
+    engine.send_again(job_id)
+    engine.send_again(job_id)
+    done = engine.wait(job_id)
+    marker = engine.tasks.submit(EFFECT, {"n": 12, "queue": engine.queue})  # after the duplicates on one worker
+    engine.wait(marker)
+    engine.drain()
+    again = engine.row(job_id)
+    # one attempt, its result (attempt 1: the sleeping one), one effect; a re-claim would have made attempts 2 or 3
+    assert (again.status, again.attempts, again.result, again.finished_at) == (
+        TaskStatus.SUCCEEDED,
+        1,
+        {"n": 11, "attempt": 1},
+        done.finished_at,
+    )
+    assert effects(engine.db, job_id) == 1
+
+
 @pytest.mark.parametrize("engine", ["celery"], indirect=True)  # a worker process of its own: the broker's case
 def test_a_worker_killed_mid_task_has_its_task_redelivered_and_done_once(engine: Engine) -> None:
     assert engine.start_worker is not None
