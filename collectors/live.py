@@ -5,14 +5,14 @@ computes nothing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.results import ProbeResult
 from collectors.store import AVAILABLE, NodeInfo, load_nodes
 from core.times import now_utc
 from inventory.areas import CoverageRow, Gap, RegionTree
@@ -75,10 +75,27 @@ def horizontal_access(
     return [*rows, AccessRow("all", *total)]
 
 
+class IcmpFigures(Protocol):
+    """What the snapshot keeps of a node's newest ICMP probe (a ProbeResult, or one read back: IcmpMeasured)."""
+
+    @property
+    def loss_ratio(self) -> float | None: ...
+    @property
+    def rtt_avg_seconds(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class IcmpMeasured:
+    """A node's newest ICMP figures as read back from the probe history (collectors/live_sync.py)."""
+
+    loss_ratio: float | None
+    rtt_avg_seconds: float | None
+
+
 @dataclass
 class Snapshot:
     nodes: list[NodeInfo] = field(default_factory=list)
-    icmp: dict[int, ProbeResult] = field(default_factory=dict)
+    icmp: dict[int, IcmpFigures] = field(default_factory=dict)
     coverage: list[CoverageRow] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     access: list[AccessRow] = field(default_factory=list)
@@ -95,8 +112,14 @@ class LiveView:
         self.snapshot = Snapshot()
 
     def refresh(
-        self, session: Session, icmp: dict[int, ProbeResult], sweep: tuple[str, float] | None = None
+        self,
+        session: Session,
+        icmp: Mapping[int, IcmpFigures],
+        sweep: tuple[str, float] | None = None,
+        sweeps: Mapping[str, tuple[float, datetime]] | None = None,
     ) -> Snapshot:
+        """Recompute from the database's node states and `icmp`. `sweep` (kind, seconds): a sweep of this
+        process just ended now; `sweeps` (kind → seconds, end): the last sweeps as recorded elsewhere (replace all)."""
         nodes = load_nodes(session)
         states = {n.id: n.state for n in nodes}
         tree = RegionTree.load(session)
@@ -120,6 +143,9 @@ class LiveView:
         with self._lock:
             old = self.snapshot
             seconds, finished = dict(old.sweep_seconds), dict(old.sweep_finished)
+            if sweeps is not None:
+                seconds = {k: v[0] for k, v in sweeps.items()}
+                finished = {k: v[1] for k, v in sweeps.items()}
             if sweep:
                 seconds[sweep[0]], finished[sweep[0]] = sweep[1], now_utc()
             self.snapshot = Snapshot(

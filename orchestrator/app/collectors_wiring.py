@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from collectors import live_sync, vantages
 from collectors import tasks as collector_tasks
-from collectors import vantages
 from collectors.api import COLLECTOR_SERVICE, PROBE_JOBS, build_router
 from collectors.device_metrics import DeviceCollector
 from collectors.devices_api import build_devices_router
@@ -29,6 +29,8 @@ from core.tasks.api import TASKS
 from core.tasks.backends import Tasks
 from core.wiring import services
 from orchestrator.app.settings import Settings
+
+LIVE_REFRESH_SECONDS = 15  # with a broker: how often each API process re-reads the live picture (at most)
 
 
 def collector_config(s: Settings) -> CollectorConfig:
@@ -103,6 +105,9 @@ def install_collectors(
         ProbeKind.SNMP: settings.collector_snmp_interval_seconds,
     }
     distributed = settings.broker_url is not None
+    if distributed:  # workers sweep: every API process rebuilds its own live picture from the database
+        every = min(LIVE_REFRESH_SECONDS, settings.collector_icmp_interval_seconds)
+        jobs.add_local("collectors.live", lambda: live_sync.rebuild(db, svc.live), every)
     for kind, seconds in intervals.items():
 
         def task(kind: ProbeKind = kind) -> JobOutcome:
