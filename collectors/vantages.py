@@ -40,6 +40,10 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
         found = tuple(c.strip() for c in codes.split(",") if c.strip())
         if not found:
             raise ValueError(f"vantage {name}: no node codes")
+        for code in found:
+            other = next((v for v, codes in out.items() if code in codes and v != name), None)
+            if other is not None:
+                raise ValueError(f"node {code}: assigned to two vantages ({other}, {name}); one node, one vantage")
         out[name] = out.get(name, ()) + found
     return out
 

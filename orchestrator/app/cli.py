@@ -7,6 +7,7 @@ import logging
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -45,11 +46,18 @@ register_io(app)  # yunwang import / export / template
 console = Console()
 log = logging.getLogger("yunwang")
 register_probe(app, console)  # yunwang probe NODE_CODE (a probe-now job with a progress bar)
-register_worker(app)  # yunwang worker [--queues …] [--vantage NAME] (Celery, docs/tasks.md)
+register_worker(app, lambda: _settings())  # yunwang worker [--queues …] [--vantage NAME] (Celery, docs/tasks.md)
 
 
 def _settings() -> Settings:
-    s = Settings()
+    """The settings, or a short message naming each bad variable (exit 2) instead of a traceback."""
+    try:
+        s = Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = "YUNWANG_" + "_".join(str(x) for x in e["loc"]).upper()
+            typer.echo(f"配置错误 / bad setting {name}: {e['msg']}", err=True)
+        raise typer.Exit(2) from None
     s.ensure_dirs()
     return s
 

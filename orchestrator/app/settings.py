@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from collectors import vantages
 
 
 class Settings(BaseSettings):
@@ -75,6 +77,13 @@ class Settings(BaseSettings):
         description="探测点分配 / probe vantages: `vantage=NODE_CODE,NODE_CODE;vantage2=…` (a node's subtree goes "
         "with it); its probes run on queue `probe.<vantage>` (`yunwang worker --vantage NAME`)",
     )
+
+    @field_validator("vantages")
+    @classmethod
+    def _vantages_parse(cls, value: str) -> str:
+        vantages.parse(value)  # a bad assignment stops the start with its reason, naming YUNWANG_VANTAGES
+        return value
+
     scheduler_lease_seconds: int = Field(
         default=60,
         ge=3,

@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable
 
 import typer
 
+from collectors import vantages
 from collectors.vantages import PROBE_QUEUE, probe_queue
 from core.db import Database
 from core.logs import configure
@@ -34,7 +36,7 @@ def queues_for(queues: str | None, vantage: str | None) -> list[str]:
     return [DEFAULT_QUEUE, PROBE_QUEUE]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, settings: Callable[[], Settings] = Settings) -> None:
     @app.command()
     def worker(
         queues: str | None = typer.Option(None, help="comma-separated queues (default: default,probe)"),
@@ -44,11 +46,20 @@ def register(app: typer.Typer) -> None:
         include: list[str] = typer.Option([], help="extra task modules to import (tests)"),
     ) -> None:
         """Run a background worker on the broker (YUNWANG_BROKER_URL) / 运行后台任务执行器."""
-        s = Settings()
-        s.ensure_dirs()
+        s = settings()
         configure(s.log_level)
-        if s.broker_url is None:
+        broker = s.broker_url
+        if broker is None:
             raise typer.BadParameter("YUNWANG_BROKER_URL is not set: without a broker, tasks run inside the service")
+        if vantage is not None:
+            if not vantages.NAME.match(vantage) or vantage == vantages.CENTRAL:
+                raise typer.BadParameter(f"vantage {vantage!r}: a-z, 0-9, _ or - (not {vantages.CENTRAL!r})")
+            assigned = vantages.parse(s.vantages)
+            if assigned and vantage not in assigned:  # the API processes route by their own YUNWANG_VANTAGES
+                log.warning("vantage %s is not in YUNWANG_VANTAGES here (%s)", vantage, ", ".join(sorted(assigned)))
+            # the flag names this worker's vantage: its results and change-log entries carry it, whatever an
+            # environment file says
+            s = s.model_copy(update={"collector_vantage": vantage})
         for module in include:
             importlib.import_module(module)
         import orchestrator.app.tasks  # noqa: F401  (registers the service's tasks)
@@ -64,4 +75,4 @@ def register(app: typer.Typer) -> None:
         # unique per process: two workers of one host under one node name share a mailbox (Celery warns and
         # remote control mixes them up); %h is the host name
         hostname = f"{vantage or 'central'}-{os.getpid()}@%h"
-        run_worker(s.broker_url.get_secret_value(), context, consumed, pool, concurrency, hostname)
+        run_worker(broker.get_secret_value(), context, consumed, pool, concurrency, hostname)

@@ -89,3 +89,21 @@ def test_nginx_caps_bodies_like_the_app_and_retries_idempotent_methods_only() ->
     assert "non_idempotent" not in code
     assert re.findall(r"server 127\.0\.0\.1:(\d+) max_fails=3 fail_timeout=10s;", code) == ["8081", "8082"]
     assert "location = /metrics" in code and "return 403;" in code
+
+
+def test_the_env_example_sets_nothing_a_unit_sets_for_itself() -> None:
+    # systemd lets EnvironmentFile= override Environment=: a key in both would beat the unit's own value (a vantage
+    # worker recording its results as another vantage's)
+    example = {
+        line.split("=", 1)[0]
+        for line in (DEPLOY / "yunwang.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    per_unit = {
+        line.removeprefix("Environment=").split("=", 1)[0]
+        for unit in (DEPLOY / "systemd").glob("*.service")
+        for line in unit.read_text().splitlines()
+        if line.startswith("Environment=")
+    }
+    assert per_unit >= {"YUNWANG_DATA_DIR", "YUNWANG_SCHEDULER_ENABLED", "YUNWANG_COLLECTOR_VANTAGE"}
+    assert example & per_unit == set()

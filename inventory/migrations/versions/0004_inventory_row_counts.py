@@ -39,17 +39,17 @@ TABLES = (
 )
 
 FUNCTIONS = """
-CREATE FUNCTION yw_row_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION yw_row_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO row_count_deltas (kind, n) SELECT TG_TABLE_NAME, count(*) FROM yw_new_rows HAVING count(*) > 0;
   RETURN NULL;
 END $$;
-CREATE FUNCTION yw_row_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION yw_row_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO row_count_deltas (kind, n) SELECT TG_TABLE_NAME, -count(*) FROM yw_old_rows HAVING count(*) > 0;
   RETURN NULL;
 END $$;
-CREATE FUNCTION yw_row_count_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION yw_row_count_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM row_count_deltas WHERE kind = TG_TABLE_NAME;
   INSERT INTO row_count_deltas (kind, n) VALUES (TG_TABLE_NAME, 0);

@@ -15,7 +15,8 @@ def test_parse_reads_the_setting_and_refuses_bad_entries() -> None:
         "liuzhou": ("GX-LZ",),
     }
     assert vantages.parse("") == {}
-    for bad in ("nanning", "Nanning=GX", "nanning=", "a b=GX", "central=GX"):  # central: the nodes of none
+    # central: the nodes of none; one node in two vantages: which would probe it?
+    for bad in ("nanning", "Nanning=GX", "nanning=", "a b=GX", "central=GX", "a=GX-NN;b=GX-LZ,GX-NN"):
         with pytest.raises(ValueError):
             vantages.parse(bad)
     assert (vantages.probe_queue("nanning"), vantages.probe_queue(None)) == ("probe.nanning", "probe")
