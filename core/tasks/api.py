@@ -97,9 +97,14 @@ def router() -> APIRouter:
 
     @r.get("", response_model=list[TaskJobOut], summary="Recent background jobs / 最近的后台任务")
     def recent(
-        p: CurrentPrincipal, tasks: TasksDep, subject: Annotated[str | None, Query(max_length=100)] = None
+        p: CurrentPrincipal,
+        tasks: TasksDep,
+        subject: Annotated[str | None, Query(max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> list[dict[str, Any]]:
-        return [j for j in tasks.recent(subject) if _visible(p, j)]
+        """The newest jobs the caller may see (a unit's user: their own), without results (read one job for it)."""
+        mine = p.name if p.scoped else None
+        return [j for j in tasks.recent(subject, limit, mine, results=False) if _visible(p, j)]
 
     @r.get("/{job_id}", response_model=TaskJobOut, summary="One background job: status and result / 后台任务")
     def one(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> dict[str, Any]:

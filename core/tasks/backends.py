@@ -115,12 +115,18 @@ class Tasks:
         """The file a finished job made (a report), or None."""
         return engine.read_file(self.db, job_id, engine.RESULT)
 
-    def recent(self, subject: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(
+        self, subject: str | None = None, limit: int = 50, requested_by: str | None = None, results: bool = True
+    ) -> list[dict[str, Any]]:
+        """The newest jobs (of a subject, of who asked), filtered before the limit; `results=False` leaves each
+        job's result out (a list of large imports would carry every report)."""
         with self.db.read_session() as s:
             q = select(TaskJob).order_by(TaskJob.created_at.desc(), TaskJob.id).limit(limit)
             if subject is not None:
                 q = q.where(TaskJob.subject == subject)
-            return [engine.job_out(r) for r in s.scalars(q)]
+            if requested_by is not None:
+                q = q.where(TaskJob.requested_by == requested_by)
+            return [engine.job_out(r, results) for r in s.scalars(q)]
 
     def requeue(self, queued_for: float) -> int:
         """Send again the jobs nobody runs (`engine.orphans`); how many. Periodic, once across replicas."""

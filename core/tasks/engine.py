@@ -7,6 +7,7 @@ delivery does nothing. Errors are stored redacted and short.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -79,8 +80,24 @@ def new_job(
     sent); (row, True).
 
     With a subject, a job of the same task on the same subject that is still queued or running is returned
-    instead, (row, False): asking twice while it runs does not start it twice.
+    instead, (row, False): asking twice while it runs does not start it twice — also when the asks come at the same
+    moment to several processes (the check and the insert run under the subject's lease).
     """
+    if subject is None:
+        return _new_job(db, s, payload, subject, requested_by, upload)
+    key = "submit:" + hashlib.sha256(f"{s.name}\0{subject}".encode()).hexdigest()[:40]
+    with hold(db, key, wait=30, forget=True):
+        return _new_job(db, s, payload, subject, requested_by, upload)
+
+
+def _new_job(
+    db: Database,
+    s: TaskSpec,
+    payload: dict[str, Any],
+    subject: str | None,
+    requested_by: str | None,
+    upload: File | None,
+) -> tuple[TaskJob, bool]:
     with db.session() as session:
         if subject is not None:
             unfinished = session.scalars(
@@ -210,7 +227,7 @@ def _execute(db: Database, resources: Resources, job_id: str) -> TaskStatus | No
     return TaskStatus.SUCCEEDED
 
 
-def job_out(row: TaskJob) -> dict[str, Any]:
+def job_out(row: TaskJob, result: bool = True) -> dict[str, Any]:
     def stamp(t: Any) -> str | None:
         return iso(t) if t else None
 
@@ -222,7 +239,7 @@ def job_out(row: TaskJob) -> dict[str, Any]:
         "requested_by": row.requested_by,
         "status": row.status.value,
         "attempts": row.attempts,
-        "result": row.result,
+        "result": row.result if result else None,
         "error": row.error,
         "created_at": stamp(row.created_at),
         "started_at": stamp(row.started_at),

@@ -126,3 +126,28 @@ def test_orphans_are_the_jobs_nobody_runs_and_a_queued_one_is_sent_again_once(db
     # a minute later: the lost job was sent again already; the dead one is still nobody's, so it is sent again
     again = engine.orphans(db, queued_for=300, now=now + timedelta(minutes=1))
     assert [job_id for job_id, _, _ in again] == [dead]
+
+
+def test_asks_for_one_subject_at_the_same_moment_make_one_job(any_db: Database) -> None:
+    # ten clicks on "provision" at once (the review found 3 jobs for one request): the check and the insert run
+    # under the subject's lease, so one job is made and every ask gets it
+    start = threading.Barrier(10)
+    got: list[tuple[str, bool]] = []
+
+    def ask() -> None:
+        start.wait()
+        row, created = engine.new_job(any_db, spec(SLOW), {"n": 1}, "resource_requests:7", "tester")
+        got.append((row.id, created))
+
+    threads = [threading.Thread(target=ask) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with any_db.read_session() as s:
+        rows = s.scalars(select(TaskJob.id).where(TaskJob.subject == "resource_requests:7")).all()
+    assert len(rows) == 1
+    assert sorted(created for _, created in got) == [False] * 9 + [True]
+    assert {job_id for job_id, _ in got} == {rows[0]}
+    with any_db.read_session() as s:  # the submit leases are gone
+        assert s.scalars(select(JobLease.job_id).where(JobLease.job_id.like("submit:%"))).all() == []

@@ -8,6 +8,8 @@ from sqlalchemy import event
 from core.audit import ChangeContext
 from core.enums import Role
 from core.identity import Principal
+from core.tasks import engine
+from core.tasks.registry import spec
 from orchestrator.provisioning.driver import CloudError
 from orchestrator.provisioning.plan import ResourceKind
 from orchestrator.requests import service as svc
@@ -56,6 +58,16 @@ def test_full_lifecycle_through_both_approval_levels_placement_provisioning_and_
     assert [(j["id"], j["status"]) for j in jobs] == [(job["id"], "succeeded")]
     r = w.client.get(f"/api/v1/requests/{rid}", headers=w.as_("operator"))
     assert r.json()["status"] == "active"
+    # the job list: the newest, without results (one job's route has it), filtered before its limit
+    listed = w.client.get("/api/v1/tasks", params={"limit": 1}, headers=w.as_("operator")).json()
+    assert [(j["id"], j["result"]) for j in listed] == [(job["id"], None)]
+    me = w.client.get("/api/v1/me", headers=w.as_("dept")).json()["name"]
+    others = [engine.new_job(w.db, spec("requests.provision"), {"n": n}, None, "someone-else")[0].id for n in range(60)]
+    mine = engine.new_job(w.db, spec("requests.provision"), {"n": 99}, None, me)[0].id
+    engine.new_job(w.db, spec("requests.provision"), {"n": 100}, None, "someone-else")  # newer than mine
+    assert len(others) == 60
+    seen = w.client.get("/api/v1/tasks", headers=w.as_("dept")).json()  # a unit's user: their own jobs
+    assert [j["id"] for j in seen] == [mine]
     assert servers_in(w, body["primary_cloud"]) == 3
     assert {x["kind"] for x in r.json()["resources"]} >= {"server", "network"}
     usage = w.client.get(f"/api/v1/quotas/{w.ids['county_unit']}", headers=w.as_("dept")).json()["usage"]
