@@ -98,13 +98,20 @@ export async function attempt(action) {
 }
 
 /** Poll a background job (core.tasks: provisioning, a large import…) until it has finished; `onStatus(status)`
- * while it runs. The finished job, or undefined when the job could not be read (the error is shown). */
+ * while it runs. The finished job, or undefined when it could not be read 10 times running (the error is shown). */
 export async function waitJob(job, onStatus) {
   let j = job;
-  while (j && !["succeeded", "failed"].includes(j.status)) {
+  let misses = 0; // a poll that failed (a restart behind nginx, a dropped connection) is tried again, 10 times
+  while (!["succeeded", "failed"].includes(j.status)) {
     if (onStatus) onStatus(j.status);
-    await new Promise((ok) => setTimeout(ok, 500));
-    j = await attempt(() => api(job.url));
+    await new Promise((ok) => setTimeout(ok, 500 * (misses + 1)));
+    const next = await attempt(() => api(job.url));
+    if (next === undefined) {
+      if (++misses >= 10) return undefined;
+      continue;
+    }
+    misses = 0;
+    j = next;
   }
   return j;
 }
