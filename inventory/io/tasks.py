@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext
-from core.tasks.callers import context_of, principal_of
+from core.tasks.callers import context_of, principal_of, require_still_allowed
 from core.tasks.engine import INPUT, File, TaskFailed, read_file, store_result
 from core.tasks.registry import TaskContext, task
 from inventory.access import write_guard
@@ -59,6 +59,7 @@ def import_task(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
     p = principal_of(data["principal"])
     ctx = replace(context_of(data["ctx"]), guard=write_guard(p))
     with tc.db.sessions() as session:
+        require_still_allowed(session, p)
         report = run_import(session, data["kind"], upload.content, upload.filename, ctx, bool(data["dry_run"]))
     status, body = answer(report)
     if status != 200:
