@@ -87,4 +87,10 @@ def test_request_id_is_in_the_log_line(db: Database, live_sqlite: LiveServer) ->
     assert resp.json()["error"]["request_id"] == rid
     assert resp.headers["x-request-id"] == rid
     bad = httpx.get(live_sqlite.url + "/healthz", headers={"X-Request-ID": "evil\tline\x7f" + "x" * 100})
-    assert re.fullmatch(r"[0-9a-f]{32}", bad.headers["x-request-id"])  # not echoed: unclean id replaced
+    assert "evil" not in str(bad.headers)  # never echoed
+    if bad.status_code == 400:  # uvicorn's httptools parser refuses the control character before the app
+        assert "x-request-id" not in bad.headers
+    else:  # a parser that passes it on: the app replaces the unclean id
+        assert re.fullmatch(r"[0-9a-f]{32}", bad.headers["x-request-id"])
+    clean = httpx.get(live_sqlite.url + "/healthz", headers={"X-Request-ID": "x" * 300})  # too long, printable
+    assert re.fullmatch(r"[0-9a-f]{32}", clean.headers["x-request-id"])  # replaced by the app
