@@ -497,6 +497,12 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         row = svc.get(session, p, data["request_id"])
         return RequestJobOut(**RequestOut.of(row).model_dump(), job=job)
 
+    def answered_at_once(session: Session, p: CurrentPrincipal, request_id: int, response: Response) -> RequestJobOut:
+        """A provision/retire that needed no job (a repeat): 200 with the request as it is now."""
+        response.status_code = 200
+        session.rollback()
+        return RequestJobOut(**RequestOut.of(svc.get(session, p, request_id)).model_dump())
+
     @router.post(
         "/requests/{request_id}/provision",
         summary="Provision on the chosen clouds: 202 with the job / 开通（后台任务）",
@@ -522,9 +528,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         driver_for = clouds.driver_for()  # no clouds configured: 409 now, not a failed job
         if status not in (RequestStatus.SCHEDULED, RequestStatus.PROVISIONING):
             provisioning.provision(db, p, ctx, request_id, driver_for, config.managed_quotas)  # a repeat or a 409
-            response.status_code = 200
-            session.rollback()
-            return RequestJobOut(**RequestOut.of(svc.get(session, p, request_id)).model_dump())
+            return answered_at_once(session, p, request_id, response)
         data = request_tasks.payload(request_id, p, ctx, config.managed_quotas)
         return started(tasks, request_tasks.PROVISION, data, p, response, session)
 
@@ -551,9 +555,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         ctx = change_context(request, p)
         if status not in (RequestStatus.ACTIVE, RequestStatus.FAILED, RequestStatus.RETIRING):
             provisioning.retire(db, p, ctx, request_id, clouds.driver_for())  # a repeat or a 409, at once
-            response.status_code = 200
-            session.rollback()
-            return RequestJobOut(**RequestOut.of(svc.get(session, p, request_id)).model_dump())
+            return answered_at_once(session, p, request_id, response)
         clouds.driver_for()  # no clouds configured: 409 now
         return started(tasks, request_tasks.RETIRE, request_tasks.payload(request_id, p, ctx), p, response, session)
 
