@@ -29,6 +29,8 @@ class Backend(Protocol):
 
     def send(self, job_id: str, task_name: str, queue: str) -> None: ...
 
+    def reachable(self) -> bool: ...
+
     def stop(self) -> None: ...
 
 
@@ -46,6 +48,9 @@ class InProcess:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="yunwang-task")
         self._pool.submit(self._run, job_id)
+
+    def reachable(self) -> bool:
+        return True  # the pool is in this process
 
     def _run(self, job_id: str) -> None:
         try:
@@ -89,15 +94,25 @@ class Tasks:
         subject: str | None = None,
         requested_by: str | None = None,
         upload: engine.File | None = None,
+        keep_unsent: bool = False,
     ) -> str:
-        """The job id; `upload` (a file the task works on) is stored with the job row, in one transaction."""
+        """The job id; `upload` (a file the task works on) is stored with the job row, in one transaction.
+
+        When the broker refuses the message the job is failed and the caller gets a 503 — or, with `keep_unsent`
+        (the scheduler's submissions: nobody would repeat them), the job stays queued, marked unsent, and the next
+        `tasks_requeue` sends it once the broker is back."""
         s = spec(task_name)
         row, created = engine.new_job(self.db, s, payload, subject, requested_by, upload)
         if not created:
             return row.id
         try:
             self.backend.send(row.id, s.name, row.queue)
-        except Exception as exc:  # the broker is down: the job is failed, the caller gets a 503
+        except Exception as exc:
+            if keep_unsent:
+                engine.mark_unsent(self.db, row.id)
+                log.warning("task job %s (%s) not sent: %s; kept to send again", row.id, s.name, engine.error_text(exc))
+                return row.id
+            # the broker is down: the job is failed, the caller gets a 503
             engine.finish(self.db, row.id, None, f"not queued: {engine.error_text(exc)}")
             raise Unavailable(
                 "任务队列不可用 / the task queue is unavailable", [Problem("broker unavailable", field="broker")]
@@ -131,11 +146,22 @@ class Tasks:
     def requeue(self, queued_for: float) -> int:
         """Send again the jobs nobody runs (`engine.orphans`); how many. Periodic, once across replicas."""
         found = engine.orphans(self.db, queued_for)
+        sent = 0
         for job_id, name, queue in found:
-            self.backend.send(job_id, name, queue)
+            try:
+                self.backend.send(job_id, name, queue)
+                sent += 1
+            except Exception as exc:  # still unreachable: kept, the next requeue tries again (never dropped)
+                engine.mark_unsent(self.db, job_id)
+                log.warning("task job %s not sent again: %s", job_id, engine.error_text(exc))
         if found:
-            log.warning("%d task job(s) nobody ran sent again", len(found))
-        return len(found)
+            log.warning("%d of %d task job(s) nobody ran sent again", sent, len(found))
+        return sent
+
+    def ready(self) -> bool:
+        """Whether submitted work can be handed on now: the broker answers (checked at most every few seconds);
+        in-process: always."""
+        return self.backend.reachable()
 
     def recover(self) -> int:
         """In-process only: jobs left by a process that died are run again (a broker redelivers by itself)."""

@@ -251,6 +251,16 @@ def job_out(row: TaskJob, result: bool = True) -> dict[str, Any]:
 REQUEUE_JOB = "tasks_requeue"  # the periodic job sending `orphans` again (every minute, once across replicas)
 QUEUED_TOO_LONG = 300.0  # seconds a job may wait queued before its message is sent again once
 REQUEUED = "requeued"  # the worker column of a queued job sent again once by `orphans` (never twice)
+UNSENT = "unsent"  # the worker column of a queued job whose message the broker refused: sent again at the next requeue
+
+
+def mark_unsent(db: Database, job_id: str) -> None:
+    """A queued job whose message could not be published (the broker unreachable): `orphans` returns it at once
+    (the next `tasks_requeue`, within a minute of the broker being back), not after `QUEUED_TOO_LONG`."""
+    with db.session() as s:
+        s.execute(
+            update(TaskJob).where(TaskJob.id == job_id, TaskJob.status == TaskStatus.QUEUED).values(worker=UNSENT)
+        )
 
 
 def orphans(db: Database, queued_for: float, now: datetime | None = None) -> list[tuple[str, str, str]]:
@@ -259,7 +269,8 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
     - running while its lease is not live: its worker died (on this host at once; elsewhere once the lease ran out);
     - queued for longer than `queued_for` seconds and never sent again: its message was lost between the job row
       and the broker (the API process died just then) — or still waits behind others, which a second message
-      costs nothing (the job's lease and claim make the later one a no-op).
+      costs nothing (the job's lease and claim make the later one a no-op);
+    - queued and marked `UNSENT` (its publish failed: the broker was unreachable), however young.
     """
     now = now or now_utc()
     found: list[tuple[str, str, str]] = []
@@ -275,7 +286,7 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
             created_utc = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
             if status == TaskStatus.RUNNING:
                 found.append((job_id, name, queue))
-            elif worker is None and created_utc < now - timedelta(seconds=queued_for):
-                s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker.is_(None)).values(worker=REQUEUED))
+            elif worker == UNSENT or (worker is None and created_utc < now - timedelta(seconds=queued_for)):
+                s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker == worker).values(worker=REQUEUED))
                 found.append((job_id, name, queue))
     return found
