@@ -10,6 +10,7 @@ Either way the job row (core/tasks/models.py) is written first and the message c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -17,11 +18,21 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.errors import NotFound, Problem, Unavailable
+from core.identity import Principal
 from core.tasks import engine
 from core.tasks.models import FINISHED, TaskJob
 from core.tasks.registry import Resources, spec
+from core.tasks.visibility import may_see
 
 log = logging.getLogger("yunwang.tasks")
+
+
+def _job_out(row: TaskJob) -> dict[str, Any]:
+    return engine.job_out(row)
+
+
+def _not_found(job_id: str) -> NotFound:
+    return NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
 
 
 class Backend(Protocol):
@@ -120,28 +131,62 @@ class Tasks:
         return row.id
 
     def get(self, job_id: str) -> dict[str, Any]:
+        """A job as the API shows it, for whoever just submitted it (no visibility check: use `view` for a caller)."""
         with self.db.read_session() as s:
             row = s.get(TaskJob, job_id)
             if row is None:
-                raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
+                raise _not_found(job_id)
             return engine.job_out(row)
+
+    def view(
+        self, job_id: str, p: Principal, name: str | None = None, out: Callable[[TaskJob], dict[str, Any]] = _job_out
+    ) -> dict[str, Any]:
+        """One job as `out` shows it, if `p` may see it (core.tasks.visibility) and it is a `name` job; else 404
+        (a job one may not see looks absent)."""
+        with self.db.read_session() as s:
+            row = s.get(TaskJob, job_id)
+            if (
+                row is None
+                or (name is not None and row.name != name)
+                or not may_see(s, p, row.requested_by, row.subject)
+            ):
+                raise _not_found(job_id)
+            return out(row)
 
     def result_file(self, job_id: str) -> engine.File | None:
         """The file a finished job made (a report), or None."""
         return engine.read_file(self.db, job_id, engine.RESULT)
 
-    def recent(
-        self, subject: str | None = None, limit: int = 50, requested_by: str | None = None, results: bool = True
-    ) -> list[dict[str, Any]]:
-        """The newest jobs (of a subject, of who asked), filtered before the limit; `results=False` leaves each
-        job's result out (a list of large imports would carry every report)."""
+    def page(
+        self,
+        p: Principal,
+        subject: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        out: Callable[[TaskJob], dict[str, Any]] = _job_out,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The newest jobs `p` may see (of a subject, of a task), `offset` and `limit` applied after that filter, and
+        how many `p` may see in all."""
         with self.db.read_session() as s:
-            q = select(TaskJob).order_by(TaskJob.created_at.desc(), TaskJob.id).limit(limit)
+            q = select(TaskJob.id, TaskJob.requested_by, TaskJob.subject).order_by(
+                TaskJob.created_at.desc(), TaskJob.id
+            )
             if subject is not None:
                 q = q.where(TaskJob.subject == subject)
-            if requested_by is not None:
-                q = q.where(TaskJob.requested_by == requested_by)
-            return [engine.job_out(r, results) for r in s.scalars(q)]
+            if name is not None:
+                q = q.where(TaskJob.name == name)
+            seen: dict[tuple[str | None, str | None], bool] = {}
+            ids = []
+            for job_id, asker, subj in s.execute(q):
+                key = (asker, subj)
+                if key not in seen:
+                    seen[key] = may_see(s, p, asker, subj)
+                if seen[key]:
+                    ids.append(job_id)
+            wanted = ids[offset : offset + limit]
+            rows = {r.id: r for r in s.scalars(select(TaskJob).where(TaskJob.id.in_(wanted)))} if wanted else {}
+            return [out(rows[i]) for i in wanted], len(ids)
 
     def requeue(self, queued_for: float) -> int:
         """Send again the jobs nobody runs (`engine.orphans`); how many. Periodic, once across replicas."""

@@ -66,8 +66,8 @@ def test_full_lifecycle_through_both_approval_levels_placement_provisioning_and_
     mine = engine.new_job(w.db, spec("requests.provision"), {"n": 99}, None, me)[0].id
     engine.new_job(w.db, spec("requests.provision"), {"n": 100}, None, "someone-else")  # newer than mine
     assert len(others) == 60
-    seen = w.client.get("/api/v1/tasks", headers=w.as_("dept")).json()  # a unit's user: their own jobs
-    assert [j["id"] for j in seen] == [mine]
+    seen = w.client.get("/api/v1/tasks", headers=w.as_("dept")).json()  # a unit's user: their own jobs, and
+    assert [j["id"] for j in seen] == [mine, job["id"]]  # those of its unit's request (core/tasks/visibility.py)
     assert servers_in(w, body["primary_cloud"]) == 3
     assert {x["kind"] for x in r.json()["resources"]} >= {"server", "network"}
     usage = w.client.get(f"/api/v1/quotas/{w.ids['county_unit']}", headers=w.as_("dept")).json()["usage"]
