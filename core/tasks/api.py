@@ -17,6 +17,7 @@ from core.responses import ResponseModel
 from core.tasks.backends import Tasks
 from core.tasks.engine import job_out
 from core.tasks.models import TaskJob
+from core.validation import INT32_MAX
 from core.wiring import PROVIDERS, Key, provider, services
 
 TASKS: Key[Tasks] = Key("tasks")
@@ -40,6 +41,16 @@ class TaskJobOut(ResponseModel):
     started_at: str | None
     finished_at: str | None
     url: str
+
+
+class TaskPageOut(ResponseModel):
+    """A page of jobs, newest first, as every list answers: `items`, `total` (all the caller may see), `limit`,
+    `offset`."""
+
+    items: list[TaskJobOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class JobBriefOut(ResponseModel):
@@ -96,16 +107,18 @@ def _brief(row: TaskJob) -> dict[str, Any]:
 def router() -> APIRouter:
     r = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
-    @r.get("", response_model=list[TaskJobOut], summary="Recent background jobs / 最近的后台任务")
+    @r.get("", response_model=TaskPageOut, summary="Recent background jobs / 最近的后台任务")
     def recent(
         p: CurrentPrincipal,
         tasks: TasksDep,
         subject: Annotated[str | None, Query(max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> list[dict[str, Any]]:
-        """The newest jobs the caller may see (core/tasks/visibility.py), without results (read one job for it)."""
-        items, _ = tasks.page(p, subject, limit=limit, out=_brief)
-        return items
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    ) -> dict[str, Any]:
+        """The newest jobs the caller may see (core/tasks/visibility.py), without results (read one job for it);
+        `total` counts all the caller may see, `limit` and `offset` page through them."""
+        items, total = tasks.page(p, subject, limit=limit, offset=offset, out=_brief)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @r.get("/{job_id}", response_model=TaskJobOut, summary="One background job: status and result / 后台任务")
     def one(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> dict[str, Any]:
