@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from core.db import Database
 from core.jobs import hold, lease_state
@@ -290,3 +290,30 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
                 s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker == worker).values(worker=REQUEUED))
                 found.append((job_id, name, queue))
     return found
+
+
+RETENTION_JOB = (
+    "tasks_retention"  # the daily job deleting finished jobs older than the retention (once across replicas)
+)
+
+
+def purge_finished(db: Database, days: int, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete the jobs that finished more than `days` ago, with their files (uploads, reports); how many.
+
+    Only finished jobs (succeeded, failed) — never a queued or running one, whatever its age. In batches, each its
+    own transaction, so a long backlog never holds the write lock for long."""
+    cutoff = (now or now_utc()) - timedelta(days=days)
+    total = 0
+    while True:
+        with db.session() as s:
+            ids = s.scalars(
+                select(TaskJob.id)
+                .where(TaskJob.status.in_(FINISHED), TaskJob.finished_at < cutoff)
+                .order_by(TaskJob.finished_at)
+                .limit(batch)
+            ).all()
+            if not ids:
+                return total
+            s.execute(delete(TaskFile).where(TaskFile.job_id.in_(ids)))
+            s.execute(delete(TaskJob).where(TaskJob.id.in_(ids), TaskJob.status.in_(FINISHED)))
+            total += len(ids)

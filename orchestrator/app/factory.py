@@ -184,6 +184,12 @@ def create_app(
         6,
         tasks.ready,  # a replica that cannot reach the broker leaves the slot to one that can
     )
+    jobs.add_interval(  # finished jobs (rows, results, files) older than YUNWANG_TASK_RETENTION_DAYS
+        tasks_engine.RETENTION_JOB,
+        lambda: JobOutcome(targets=tasks_engine.purge_finished(db, settings.task_retention_days)),
+        86400,
+        600,
+    )
     components.stoppers.append(lambda a: tasks.stop())  # stopped first: in-process jobs finish while all is up
 
     @app.get(
