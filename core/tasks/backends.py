@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import false, func, not_, or_, select
 
 from core.db import Database
 from core.errors import NotFound, Problem, Unavailable
@@ -22,7 +22,7 @@ from core.identity import Principal
 from core.tasks import engine
 from core.tasks.models import FINISHED, TaskJob
 from core.tasks.registry import Resources, spec
-from core.tasks.visibility import may_see
+from core.tasks.visibility import may_see, subject_kinds
 
 log = logging.getLogger("yunwang.tasks")
 
@@ -167,26 +167,42 @@ class Tasks:
         out: Callable[[TaskJob], dict[str, Any]] = _job_out,
     ) -> tuple[list[dict[str, Any]], int]:
         """The newest jobs `p` may see (of a subject, of a task), `offset` and `limit` applied after that filter, and
-        how many `p` may see in all."""
+        how many `p` may see in all.
+
+        Counted without reading every row: jobs of no registered subject kind are counted in SQL (the rule is then
+        "unscoped, or who asked"); those on a subject per (who asked, subject) group, the subject's reader asked once
+        per group. The page reads the newest rows until it is full."""
+        where = [TaskJob.subject == subject] if subject is not None else []
+        if name is not None:
+            where.append(TaskJob.name == name)
+        on_subject = or_(*(TaskJob.subject.like(f"{k}:%") for k in subject_kinds())) if subject_kinds() else false()
         with self.db.read_session() as s:
-            q = select(TaskJob.id, TaskJob.requested_by, TaskJob.subject).order_by(
-                TaskJob.created_at.desc(), TaskJob.id
-            )
-            if subject is not None:
-                q = q.where(TaskJob.subject == subject)
-            if name is not None:
-                q = q.where(TaskJob.name == name)
             seen: dict[tuple[str | None, str | None], bool] = {}
-            ids = []
-            for job_id, asker, subj in s.execute(q):
-                key = (asker, subj)
-                if key not in seen:
-                    seen[key] = may_see(s, p, asker, subj)
-                if seen[key]:
+
+            def visible(asker: str | None, subj: str | None) -> bool:
+                if (asker, subj) not in seen:
+                    seen[(asker, subj)] = may_see(s, p, asker, subj)
+                return seen[(asker, subj)]
+
+            plain = [*where, or_(TaskJob.subject.is_(None), not_(on_subject))]  # NOT LIKE of a NULL is NULL
+            if p.scoped:
+                plain.append(TaskJob.requested_by == p.name)
+            total = s.scalar(select(func.count()).select_from(TaskJob).where(*plain)) or 0
+            groups = select(TaskJob.requested_by, TaskJob.subject, func.count()).where(*where, on_subject)
+            for asker, subj, n in s.execute(groups.group_by(TaskJob.requested_by, TaskJob.subject)):
+                total += n if visible(asker, subj) else 0
+            q = select(TaskJob.id, TaskJob.requested_by, TaskJob.subject).where(*where)
+            ids: list[str] = []
+            stream = s.execute(q.order_by(TaskJob.created_at.desc(), TaskJob.id).execution_options(yield_per=500))
+            for job_id, asker, subj in stream:
+                if len(ids) >= offset + limit:
+                    break
+                if visible(asker, subj):
                     ids.append(job_id)
-            wanted = ids[offset : offset + limit]
+            stream.close()
+            wanted = ids[offset:]
             rows = {r.id: r for r in s.scalars(select(TaskJob).where(TaskJob.id.in_(wanted)))} if wanted else {}
-            return [out(rows[i]) for i in wanted], len(ids)
+            return [out(rows[i]) for i in wanted], total
 
     def requeue(self, queued_for: float) -> int:
         """Send again the jobs nobody runs (`engine.orphans`); how many. Periodic, once across replicas."""
