@@ -20,7 +20,7 @@ from core.db import Database
 from core.errors import NotFound, Problem, Unavailable
 from core.identity import Principal
 from core.tasks import engine
-from core.tasks.models import FINISHED, TaskJob
+from core.tasks.models import TaskJob
 from core.tasks.registry import Resources, spec
 from core.tasks.visibility import may_see, subject_kinds
 
@@ -70,20 +70,15 @@ class InProcess:
             log.exception("task job %s could not be run", job_id)
 
     def recover(self) -> int:
-        """At start-up: run again the jobs a dead process of this host left queued or running (its thread pool died
-        with it); each is claimed again (attempts + 1) and continues. How many were sent."""
-        with self.db.read_session() as s:
-            rows = s.execute(
-                select(TaskJob.id, TaskJob.name, TaskJob.queue, TaskJob.worker).where(TaskJob.status.not_in(FINISHED))
-            ).all()
-        sent = 0
-        for job_id, name, queue, worker in rows:
-            if worker is None or not engine.alive(worker):
-                self.send(job_id, name, queue)
-                sent += 1
-        if sent:
-            log.warning("%d unfinished task job(s) of a stopped process run again", sent)
-        return sent
+        """At start-up: run again the unfinished jobs nobody runs (`engine.unowned`: the one lease rule, as the
+        periodic requeue), e.g. those a dead process of this host left in its thread pool; each is claimed again
+        (attempts + 1 for a running one) and continues. How many were sent."""
+        found = engine.unowned(self.db)
+        for job_id, name, queue in found:
+            self.send(job_id, name, queue)
+        if found:
+            log.warning("%d unfinished task job(s) of a stopped process run again", len(found))
+        return len(found)
 
     def stop(self) -> None:
         """Wait for running jobs (they write to the database the app is about to close)."""
@@ -156,6 +151,19 @@ class Tasks:
     def result_file(self, job_id: str) -> engine.File | None:
         """The file a finished job made (a report), or None."""
         return engine.read_file(self.db, job_id, engine.RESULT)
+
+    def recent(
+        self, subject: str | None = None, limit: int = 50, requested_by: str | None = None, results: bool = True
+    ) -> list[dict[str, Any]]:
+        """The newest jobs (of a subject, of who asked), with no caller check — for the service itself and tests;
+        a route shows jobs through `view`/`page` (core/tasks/visibility.py)."""
+        with self.db.read_session() as s:
+            q = select(TaskJob).order_by(TaskJob.created_at.desc(), TaskJob.id).limit(limit)
+            if subject is not None:
+                q = q.where(TaskJob.subject == subject)
+            if requested_by is not None:
+                q = q.where(TaskJob.requested_by == requested_by)
+            return [engine.job_out(r, results) for r in s.scalars(q)]
 
     def page(
         self,

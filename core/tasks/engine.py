@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.jobs import hold, lease_state
@@ -31,20 +32,6 @@ log = logging.getLogger("yunwang.tasks")
 def worker_id() -> str:
     """host:pid of the process running a job, read at each claim (a prefork worker's child has its own pid)."""
     return f"{socket.gethostname()[:100]}:{os.getpid()}"
-
-
-def alive(worker: str) -> bool:
-    """False when `worker` (host:pid) is a process of this host that no longer exists; another host: True."""
-    host, _, pid = worker.partition(":")
-    if host != socket.gethostname()[:100] or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -263,6 +250,22 @@ def mark_unsent(db: Database, job_id: str) -> None:
         )
 
 
+def nobody_runs(s: Session, job_id: str) -> bool:
+    """The one rule for "nobody runs this job": its lease `task:<id>` is not live — free (never started, or its run
+    ended) or dead (its holder died: on this host at once, elsewhere once the lease ran out). Used by `orphans` (the
+    periodic resend) and by the in-process backend's start-up recovery alike."""
+    return lease_state(s, lease_key(job_id)) != "live"
+
+
+def unowned(db: Database) -> list[tuple[str, str, str]]:
+    """Every unfinished job nobody runs (`nobody_runs`), queued ones included, (id, name, queue): what a service
+    starting runs again when its in-process pool held them (a second run of a job another process still has queued
+    waits on the lease and then finds it finished)."""
+    with db.read_session() as s:
+        rows = s.execute(select(TaskJob.id, TaskJob.name, TaskJob.queue).where(TaskJob.status.not_in(FINISHED))).all()
+        return [(job_id, name, queue) for job_id, name, queue in rows if nobody_runs(s, job_id)]
+
+
 def orphans(db: Database, queued_for: float, now: datetime | None = None) -> list[tuple[str, str, str]]:
     """Unfinished jobs nobody will run, (id, name, queue), marked so each queued one is sent again once:
 
@@ -281,7 +284,7 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
             )
         ).all()
         for job_id, name, queue, status, worker, created in rows:
-            if lease_state(s, lease_key(job_id)) == "live":
+            if not nobody_runs(s, job_id):
                 continue
             created_utc = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
             if status == TaskStatus.RUNNING:
