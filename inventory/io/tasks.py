@@ -66,11 +66,18 @@ def import_task(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
             require_still_allowed(session, p)
             report = run_import(session, data["kind"], upload.content, upload.filename, ctx, bool(data["dry_run"]))
     except AppError as refused:  # a file-level error (unreadable, 422) or a write refused (403): the route's body
-        raise TaskFailed(f"{REFUSED}: {refused.status} {refused.message}", refused.body()) from None
+        raise TaskFailed(f"{REFUSED}: {refused.status} {refused.message}", _stamped(refused.body(), ctx)) from None
     status, body = answer(report)
     if status != 200:
         n = len(report.all_problems())
-        raise TaskFailed(f"{REFUSED}: {n} problem(s)", body)
+        raise TaskFailed(f"{REFUSED}: {n} problem(s)", _stamped(body, ctx))
+    return body
+
+
+def _stamped(body: dict[str, Any], ctx: ChangeContext) -> dict[str, Any]:
+    """An error body as the HTTP layer answers it: with the request id (here the upload's, as in its 202)."""
+    if ctx.request_id is not None:
+        body["error"]["request_id"] = ctx.request_id
     return body
 
 

@@ -162,6 +162,7 @@ def test_a_bad_workbook_writes_nothing_and_its_failed_job_carries_the_report(ser
     assert job["error"].startswith("导入被拒绝，未写入 / import refused, nothing written"), job["error"]
     body = job["result"]
     assert body["error"]["code"] == "validation_failed"
+    assert body["error"]["request_id"] == r.headers["X-Request-ID"]  # as the synchronous 422 carries its own
     report = body["report"]
     assert report["applied"] is False and report["counts"]["error"] == 2
     assert [x["row"] for x in report["rows"] if x["action"] == "error"] == [19, 252]
@@ -242,7 +243,9 @@ def test_a_refused_file_s_job_carries_the_synchronous_error_body(service: Servic
         assert queued.status_code == 202, queued.text
         job = wait_job(svc.client, queued.json()["job"]["url"], h)
         assert job["status"] == "failed", job
-        assert job["result"] == sync.json()
+        expected = sync.json()
+        expected["error"]["request_id"] = queued.headers["X-Request-ID"]  # the upload's request, as in its 202
+        assert job["result"] == expected
         assert job["error"].startswith(f"导入被拒绝，未写入 / import refused, nothing written: {status} "), job["error"]
     assert counts(svc.db) == before
 
