@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.tasks import engine
-from core.tasks.models import TaskFile, TaskJob, TaskStatus
+from core.tasks.models import FINISHED, TaskFile, TaskJob, TaskStatus
 from core.tasks.registry import TaskContext, spec, task
 from core.times import now_utc
 from core.wiring import JOBS, services
@@ -40,7 +40,7 @@ def _job(db: Database, status: TaskStatus, age_days: float, files: bool = False)
         job.status, job.created_at = status, at - timedelta(minutes=5)
         if status != TaskStatus.QUEUED:
             job.started_at = at - timedelta(minutes=4)
-        if status in engine.FINISHED:
+        if status in FINISHED:
             job.finished_at, job.result = at, {"big": "x" * 100}
     if files:
         engine.store_result(db, row.id, engine.File(b"report", "text/csv", "out.csv"))
