@@ -28,7 +28,7 @@ from core.jobs import Jobs
 from core.metrics import EXPOSITION, GZIP_EXPOSITION, GZIP_LEVEL
 from core.times import now_utc
 from core.wiring import Key, provider, services
-from dashboards import rate_snapshots, rates
+from dashboards import live_counts, rate_snapshots, rates
 from dashboards.rates import EXCLUSION_REASONS, RateKey, RateReport
 
 log = logging.getLogger("yunwang.metrics")
@@ -166,6 +166,7 @@ class RatesExporter:
         )
         self.failures = Counter("yunwang_rates_recompute_failures", "Rates recomputes that failed", registry=registry)
         self._seen: tuple[int, int, str] | None = None  # live_fingerprint of the snapshot served
+        self.counts = live_counts.LiveCounts()
 
     def recompute(self) -> Snapshot:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
@@ -183,7 +184,8 @@ class RatesExporter:
                     self.last_success.set(snap.computed_at)
                     self.duration.set(time.perf_counter() - started)
                     return snap
-                reports = rates.compute_all(session, keys=tuple(RateKey))
+                # Only what the change-log rows since the last count can affect is counted again (live_counts).
+                reports = self.counts.compute(session, now)
             built = families(reports, now)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget.
             text = generate_latest(_Families(built))

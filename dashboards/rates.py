@@ -303,6 +303,7 @@ SELF_DECLARING_ROLES = (Role.DEPARTMENT_USER.value,)
 _requests = table(
     "resource_requests", column("id", Integer()), column("system_id", Integer()), column("target_hosting", String())
 )
+requests_table = _requests  # read by dashboards.live_counts too
 
 
 # Fields whose change can move an item into a numerator, per kind a department user may write: such a change,
@@ -891,27 +892,41 @@ def _grouped(session: Session, key: RateKey, at: datetime | None) -> Grouped:
     return [(u, r, c, n) for u, r, c, n in session.execute(grouped)]
 
 
+ItemRow = tuple[int, Any, Any, str]  # (item id, unit_id, region_id, category)
+
+
+def per_item(session: Session, key: RateKey, ids: Iterable[int] | None = None) -> list[ItemRow]:
+    """Every live item of a counted rate (not a union) with its owner unit, region and category, or only the items
+    with the `ids` given: the same SQL as `_grouped` before grouping (dashboards.live_counts keeps these)."""
+    assert key not in UNION_OF, key
+    items, _det, category = _categorised(key, None)
+    q = select(items.c.id, items.c.unit_id, items.c.region_id, category.label("category"))
+    if ids is not None:
+        q = q.where(items.c.id.in_(sorted(set(ids))))
+    return [(i, u, r, c) for i, u, r, c in session.execute(q)]
+
+
 @dataclass(frozen=True)
-class _Dimensions:
+class Dimensions:
     units: dict[Any, Any]
     regions: dict[Any, Any]
 
 
-def _dimensions(session: Session) -> _Dimensions:
+def dimensions(session: Session) -> Dimensions:
     # units are few: their names and cities are joined to the per-unit counts here, not to every item
     dims = {r.unit_id: r for r in session.execute(select(unit_dimensions()))}
     rdims = {r.region_id: r for r in session.execute(select(region_dimensions()))}
-    return _Dimensions(dims, rdims)
+    return Dimensions(dims, rdims)
 
 
 def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateReport:
     """One rate, overall and broken down, counted by a single grouped SQL query."""
     at = utc(at)
-    return _report(key, _grouped(session, key, at), _dimensions(session), at or times.now_utc())
+    return report(key, _grouped(session, key, at), dimensions(session), at or times.now_utc())
 
 
-def _report(key: RateKey, rows: Grouped, dimensions: _Dimensions, when: datetime) -> RateReport:
-    """A rate's report from its grouped counts."""
+def report(key: RateKey, rows: Grouped, dimensions: Dimensions, when: datetime) -> RateReport:
+    """A rate's report from its grouped counts (`_grouped`, a stored snapshot or dashboards.live_counts)."""
     dims, rdims = dimensions.units, dimensions.regions
     target = target_at(key, when)
     overall: dict[str, int] = {}
@@ -973,7 +988,7 @@ def compute_all(
     from it; `snapshots=False` always counts from the change log.
     """
     when = utc(at)
-    dimensions = _dimensions(session)
+    dims = dimensions(session)
     counted: dict[RateKey, Grouped] = {}
     stored = rate_snapshots.stored(session, when) if snapshots and when is not None else None
 
@@ -989,7 +1004,7 @@ def compute_all(
         return counted[key]
 
     now = when or times.now_utc()
-    return {key: _report(key, rows(key), dimensions, now) for key in keys}
+    return {key: report(key, rows(key), dims, now) for key in keys}
 
 
 COUNTED_KEYS = tuple(k for k in RateKey if k not in UNION_OF)  # the rates a snapshot stores (unions are sums)
