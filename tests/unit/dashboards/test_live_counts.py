@@ -11,16 +11,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
 
 from core import times
 from core.audit import ChangeContext
 from core.db import Database
 from core.errors import AppError
-from dashboards import confirmations, live_counts, rates
+from dashboards import confirmations, live_counts, metrics, rates
+from dashboards.metrics import RatesExporter, _Families
 from dashboards.rates import RateKey, RateReport
 from inventory import service
 from tests import known_rates
 from tests.builders import Inv
+from tests.unit.dashboards.test_rates_metrics import samples, value
 
 K = RateKey
 ALL = tuple(RateKey)
@@ -70,7 +73,9 @@ def test_a_system_migrated_is_recounted_alone(known: tuple[Database, dict[str, i
     assert counts.last == "full"
     assert (_nd(first[K.SYSTEMS_MIGRATED]), _unit(first[K.SYSTEMS_MIGRATED], "RU2")) == ((5, 7), (0, 1))
     # S4 (RU2, not migrated) moves onto the gov cloud: RU2 1/1, systems 6/7, cloud-network 8/11
-    _write(db, lambda s: Inv(s).set("systems", ids["S4"], status="migrated", hosting="gov_cloud", cloud_id=ids["CLOUD"]))
+    _write(
+        db, lambda s: Inv(s).set("systems", ids["S4"], status="migrated", hosting="gov_cloud", cloud_id=ids["CLOUD"])
+    )
     after = _compute(db, counts)
     assert counts.last == "incremental"
     assert _nd(after[K.SYSTEMS_MIGRATED]) == (6, 7)
@@ -141,7 +146,9 @@ def test_access_cloud_and_vertical_changes_recount_their_rate(known: tuple[Datab
     assert counts.last == "incremental"
     assert _nd(acc[K.HORIZONTAL_ACCESS]) == (4, 6)
     # the gov cloud turned into an unmanaged industry cloud: no system on it counts (0/7), the cloud is open
-    _write(db, lambda s: service.update(s, "clouds", ids["CLOUD"], {"kind": "industry_cloud", "managed": False}, OFFICE))
+    _write(
+        db, lambda s: service.update(s, "clouds", ids["CLOUD"], {"kind": "industry_cloud", "managed": False}, OFFICE)
+    )
     cl = _compute(db, counts)
     assert counts.last == "incremental"
     assert _nd(cl[K.SYSTEMS_MIGRATED]) == (0, 7)
@@ -179,6 +186,29 @@ def test_what_it_cannot_bound_counts_everything(known: tuple[Database, dict[str,
     assert counts.last == "full"
 
 
+def test_the_exporter_renders_only_the_changed_rates_and_the_text_is_a_full_render(
+    known: tuple[Database, dict[str, int]],
+) -> None:
+    db, ids = known
+    exporter = RatesExporter(db, CollectorRegistry(), 60)
+    exporter.recompute()
+    before = dict(exporter.renderer.parts)
+    _write(
+        db, lambda s: Inv(s).set("systems", ids["S4"], status="migrated", hosting="gov_cloud", cloud_id=ids["CLOUD"])
+    )
+    snap = exporter.recompute()
+    assert exporter.counts.last == "incremental"
+    changed = {k for k, p in exporter.renderer.parts.items() if p.chunks is not before[k].chunks}
+    assert changed == {K.SYSTEMS_MIGRATED, K.CLOUD_NETWORK_UTILISATION}
+    at = snap.reports[K.SYSTEMS_MIGRATED].at
+    assert snap.text == generate_latest(_Families(metrics.families(snap.reports, at)))
+    found = samples(snap.text.decode())
+    ru2 = {"rate": "systems_migrated", "unit": "RU2", "city": "450000", "level": "region"}
+    assert value(found, "yunwang_rate_numerator_items", **ru2) == 1  # S4 migrated: RU2 1/1
+    assert value(found, "yunwang_rate_denominator_items", **ru2) == 1
+    assert value(found, "yunwang_rate_excluded_items", **ru2, reason="retired") == 1  # S5
+
+
 def test_the_plan_of_change_log_rows() -> None:
     det = {"subject_kind": "network", "subject_id": 7}
     p = live_counts.plan(
@@ -198,7 +228,9 @@ def test_the_plan_of_change_log_rows() -> None:
     assert live_counts.plan([("regions", 1, "update", {}, {})], {}).everything
     assert live_counts.plan([("some_new_kind", 1, "create", None, {})], {}).everything
     assert live_counts.plan([("units", 1, "delete", {}, None)], {}).everything
-    assert live_counts.plan([("determinations", 1, "create", None, {"subject_kind": "x", "subject_id": 1})], {}).everything
+    assert live_counts.plan(
+        [("determinations", 1, "create", None, {"subject_kind": "x", "subject_id": 1})], {}
+    ).everything
 
 
 # --- the property: random writes, incremental == a full count --------------------------------------------------
