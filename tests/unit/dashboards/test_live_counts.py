@@ -256,7 +256,7 @@ def _w_system(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -
 def _w_new_system(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -> None:
     unit = ids[UNITS[n % len(UNITS)]]
     cloud = {"cloud_id": ids["CLOUD"], "status": "migrated"} if v % 2 else {"room_id": ids["ROOM"]}
-    ids[f"NEW{n}{v}"] = Inv(s, ctx).system(unit, **cloud)  # type: ignore[arg-type]
+    ids[f"NEW{n}{v}"] = Inv(s, ctx).system(unit, **cloud)
 
 
 def _w_network(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -> None:
@@ -271,8 +271,9 @@ def _w_delete(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -
 
 def _w_determination(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -> None:
     kind, codes = ("system", SYSTEMS) if v % 2 else ("network", NETWORKS)
-    data = {
-        "code": f"D{n}{v}-{len(ids)}",
+    code = f"D{n}{v}-{len(ids)}"
+    data: dict[str, Any] = {
+        "code": code,
         "subject_kind": kind,
         "subject_id": ids[codes[n % len(codes)]],
         "decision": ("exempt", "retire", "must_migrate")[v % 3],
@@ -280,7 +281,7 @@ def _w_determination(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeCon
         "decided_by": "云长制办公室",
         "decided_on": _today() if v % 4 else "2024-01-01",
     }
-    ids[data["code"]] = int(service.create(s, "determinations", data, OFFICE).id)  # type: ignore[attr-defined]
+    ids[code] = int(service.create(s, "determinations", data, OFFICE).id)  # type: ignore[attr-defined]
 
 
 def _w_withdraw(s: Any, ids: dict[str, int], n: int, v: int, ctx: ChangeContext) -> None:
