@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -246,9 +247,14 @@ class RatesExporter:
         self._seen: tuple[int, int, str] | None = None  # live_fingerprint of the snapshot served
         self.counts = live_counts.LiveCounts()
         self.renderer = _Renderer()
+        self._lock = threading.Lock()
 
     def recompute(self) -> Snapshot:
         """Compute every rate now and swap the snapshot in; raises on failure (after counting it)."""
+        with self._lock:  # the incremental counts and the render cache are this exporter's: one recompute at a time
+            return self._recompute()
+
+    def _recompute(self) -> Snapshot:
         started = time.perf_counter()
         try:
             with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
