@@ -22,6 +22,7 @@ those of a full count (tests/unit/dashboards/test_live_counts.py checks it on ra
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -179,50 +180,83 @@ class LiveCounts:
         self.position: Position | None = None
         self.counted: dict[RateKey, _Rate] = {}
         self.last: str = "none"  # how the last compute went: "full", "incremental" (tests and logs)
+        self._queries: dict[tuple[RateKey, str], Any] = {}  # by-id recount queries built for a Beijing date
+        self._reports: dict[RateKey, RateReport] = {}
+        self._dims: rates.Dimensions | None = None
 
-    def compute(self, session: Session, now: datetime | None = None) -> dict[RateKey, RateReport]:
-        """Every rate now, equal to `rates.compute_all(session, keys=tuple(RateKey))`."""
+    def compute(
+        self, session: Session, now: datetime | None = None, fingerprint: tuple[int, int, str] | None = None
+    ) -> dict[RateKey, RateReport]:
+        """Every rate now, equal to `rates.compute_all(session, keys=tuple(RateKey))`. `fingerprint`: the
+        `rate_snapshots.live_fingerprint` the caller read first in this session (read here when not given)."""
         now = now or times.now_utc()
-        top, n, day = rate_snapshots.live_fingerprint(session)
+        consistent = consistent_reads(session)
+        top, n, day = fingerprint or rate_snapshots.live_fingerprint(session)
+        touched: set[RateKey] | None = None  # None: every rate
         try:
-            p = self._changes(session, top, n, day)
+            p = self._changes(session, top, n, day, consistent)
             if p is None or p.everything:
-                self._count_all(session, top, day)
+                self._count_all(session, top, n, day, consistent)
             else:
                 for key in p.whole:
                     self.counted[key] = _Rate.of(rates.per_item(session, key))
                 for key, ids in p.ids.items():
                     if key not in p.whole:
-                        self.counted[key].replace(ids, rates.per_item(session, key, ids))
+                        rows = session.execute(self._by_id(key, day), {"ids": sorted(ids)})
+                        self.counted[key].replace(ids, [(i, u, r, c) for i, u, r, c in rows])
+                touched = p.whole | set(p.ids)
                 self.last = "incremental"
         except BaseException:
             self.position = None  # half applied: count everything next time
             raise
         dims = rates.dimensions(session)
+        if dims != self._dims:  # a unit renamed or moved: every breakdown may change
+            touched = None
+        self._dims = dims
 
         def grouped(key: RateKey) -> rates.Grouped:
+            return [row for part in rates.UNION_OF.get(key, (key,)) for row in self.counted[part].grouped()]
+
+        def changed(key: RateKey) -> bool:
             parts = rates.UNION_OF.get(key, (key,))
-            return [row for part in parts for row in self.counted[part].grouped()]
+            return touched is None or key not in self._reports or any(part in touched for part in parts)
 
-        return {key: rates.report(key, grouped(key), dims, now) for key in RateKey}
+        # A rate nothing touched keeps its report (same items, same units, same day): only its time is new.
+        self._reports = {
+            key: rates.report(key, grouped(key), dims, now)
+            if changed(key)
+            else dataclasses.replace(self._reports[key], at=now)
+            for key in RateKey
+        }
+        return dict(self._reports)
 
-    def _changes(self, session: Session, top: int, n: int, day: str) -> _Plan | None:
+    def _by_id(self, key: RateKey, day: str) -> Any:
+        """The by-id recount query of a rate, built once per Beijing date (its determinations in force)."""
+        if (key, day) not in self._queries:
+            self._queries = {k: q for k, q in self._queries.items() if k[1] == day}
+            self._queries[(key, day)] = rates.per_item_query(key, by_id=True)
+        return self._queries[(key, day)]
+
+    def _changes(self, session: Session, top: int, n: int, day: str, consistent: bool) -> _Plan | None:
         """The recount the rows after the position need, and the new position; None: count everything."""
         pos = self.position
         if pos is None or day != pos.day or top < pos.top:
             return None
         if top == pos.top:  # no new row: nothing to recount, unless a row came in below the position
             return _Plan() if n == pos.count else None
-        # The rows and the count of rows up to `top` in one statement (one snapshot on PostgreSQL): a row committed
-        # late below the position makes the count exceed position + new rows.
-        upto = select(func.count()).select_from(ChangeLog).where(ChangeLog.id <= top).scalar_subquery()
+        cols: list[Any] = [ChangeLog.kind, ChangeLog.object_id, ChangeLog.action, ChangeLog.before, ChangeLog.after]
+        if not consistent:
+            # The rows and the count of rows up to `top` in one statement (one snapshot): a row committed late
+            # below the position makes the count exceed position + new rows.
+            cols.append(select(func.count()).select_from(ChangeLog).where(ChangeLog.id <= top).scalar_subquery())
         rows = session.execute(
-            select(ChangeLog.kind, ChangeLog.object_id, ChangeLog.action, ChangeLog.before, ChangeLog.after, upto)
+            select(*cols)
             .where(ChangeLog.id > pos.top, ChangeLog.id <= top)
             .order_by(ChangeLog.id)
             .limit(self.max_changes + 1)
         ).all()
-        if not rows or len(rows) > self.max_changes or rows[0][5] != pos.count + len(rows):
+        upto = n if consistent else (rows[0][5] if rows else -1)
+        if not rows or len(rows) > self.max_changes or upto != pos.count + len(rows):
             return None
         request_ids = [int(r[1]) for r in rows if r[0] == REQUESTS and r[1] is not None]
         systems = _systems_of_requests(session, request_ids) if request_ids else {}
@@ -230,11 +264,24 @@ class LiveCounts:
         self.position = Position(top, pos.count + len(rows), day)
         return p
 
-    def _count_all(self, session: Session, top: int, day: str) -> None:
-        count = session.scalar(select(func.count()).select_from(ChangeLog).where(ChangeLog.id <= top)) or 0
+    def _count_all(self, session: Session, top: int, n: int, day: str, consistent: bool) -> None:
+        if not consistent:
+            n = session.scalar(select(func.count()).select_from(ChangeLog).where(ChangeLog.id <= top)) or 0
         self.counted = {key: _Rate.of(rates.per_item(session, key)) for key in rates.COUNTED_KEYS}
-        self.position = Position(top, int(count), day)
+        self.position = Position(top, int(n), day)
         self.last = "full"
+
+
+def consistent_reads(session: Session) -> bool:
+    """Whether the session's reads see one state of the change log: on SQLite rows commit in id order (one
+    writer), so the rows up to an id read once are all there; on PostgreSQL a lower id may commit after a higher
+    one, so the reads must share one snapshot (REPEATABLE READ, set here when the session has not read yet)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return True
+    return str(session.connection().get_isolation_level()).upper() in ("REPEATABLE READ", "SERIALIZABLE")
 
 
 def _systems_of_requests(session: Session, ids: list[int]) -> dict[int, int | None]:

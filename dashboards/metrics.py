@@ -259,6 +259,7 @@ class RatesExporter:
         try:
             with self.db.read_session() as session:  # reads only: never holds SQLite's write lock
                 now = now_utc()
+                live_counts.consistent_reads(session)  # PostgreSQL: one snapshot for the check and the counts
                 seen = rate_snapshots.live_fingerprint(session)
                 last = self.collector.snapshot
                 if last is not None and seen == self._seen:
@@ -270,7 +271,7 @@ class RatesExporter:
                     self.duration.set(time.perf_counter() - started)
                     return snap
                 # Only what the change-log rows since the last count can affect is counted again (live_counts).
-                reports = self.counts.compute(session, now)
+                reports = self.counts.compute(session, now, seen)
             # Rendered once here: formatting thousands of samples per scrape would cost more than the scrape budget;
             # only the rates whose figures changed are formatted again.
             built, text = self.renderer.render(reports, now)
