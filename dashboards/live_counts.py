@@ -119,6 +119,7 @@ class _Plan:
     """What the new change-log rows need: everything again, some rates whole, some items by id."""
 
     everything: bool = False
+    dimensions: bool = False  # a unit written: names, levels and cities of the breakdowns read again
     whole: set[RateKey] = field(default_factory=set)
     ids: dict[RateKey, set[int]] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ def plan(rows: Iterable[Any], system_of_request: dict[int, int | None]) -> _Plan
             p.item(ITEM_RATE[kind], obj_id)
             known = True
         if kind in WHOLE_RATES:
+            p.dimensions |= kind == "units"
             if kind == "units" and action == ChangeAction.DELETE:
                 p.everything = True  # owner of items: refused while it owns any, but not bounded here
             p.whole.update(WHOLE_RATES[kind])
@@ -193,6 +195,7 @@ class LiveCounts:
         consistent = consistent_reads(session)
         top, n, day = fingerprint or rate_snapshots.live_fingerprint(session)
         touched: set[RateKey] | None = None  # None: every rate
+        same_units = False  # no unit or region written since the dimensions were read
         try:
             p = self._changes(session, top, n, day, consistent)
             if p is None or p.everything:
@@ -205,11 +208,12 @@ class LiveCounts:
                         rows = session.execute(self._by_id(key, day), {"ids": sorted(ids)})
                         self.counted[key].replace(ids, [(i, u, r, c) for i, u, r, c in rows])
                 touched = p.whole | set(p.ids)
+                same_units = not p.dimensions
                 self.last = "incremental"
         except BaseException:
             self.position = None  # half applied: count everything next time
             raise
-        dims = rates.dimensions(session)
+        dims = self._dims if same_units and self._dims is not None else rates.dimensions(session)
         if dims != self._dims:  # a unit renamed or moved: every breakdown may change
             touched = None
         self._dims = dims
