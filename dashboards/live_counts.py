@@ -23,7 +23,6 @@ those of a full count (tests/unit/dashboards/test_live_counts.py checks it on ra
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,26 +91,41 @@ Group = tuple[Any, Any, str]  # (unit_id, region_id, category)
 
 @dataclass
 class _Rate:
-    items: dict[int, Group]
-    groups: Counter[Group]
+    """One rate's items and grouped counts. Items map to group numbers (ints only: the garbage collector never
+    scans a dict of 100,000 ints, while a dict of tuples would cost it a pause on every full collection)."""
+
+    items: dict[int, int] = field(default_factory=dict)  # item id -> group number
+    groups: list[Group] = field(default_factory=list)  # group number -> (unit_id, region_id, category)
+    numbers: dict[Group, int] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)  # group number -> items in it
 
     @classmethod
     def of(cls, rows: Iterable[rates.ItemRow]) -> _Rate:
-        items = {i: (u, r, c) for i, u, r, c in rows}
-        return cls(items, Counter(items.values()))
+        rate = cls()
+        rate.replace(set(), rows)
+        return rate
+
+    def _number(self, group: Group) -> int:
+        n = self.numbers.get(group)
+        if n is None:
+            n = self.numbers[group] = len(self.groups)
+            self.groups.append(group)
+            self.counts.append(0)
+        return n
 
     def replace(self, ids: set[int], rows: Iterable[rates.ItemRow]) -> None:
         """Recounted `ids`: each one's old group out, its new one (absent: deleted or no longer counted) in."""
         for i in ids:
             old = self.items.pop(i, None)
             if old is not None:
-                self.groups[old] -= 1
+                self.counts[old] -= 1
         for i, u, r, c in rows:
-            self.items[i] = (u, r, c)
-            self.groups[(u, r, c)] += 1
+            n = self._number((u, r, c))
+            self.items[i] = n
+            self.counts[n] += 1
 
     def grouped(self) -> rates.Grouped:
-        return [(u, r, c, n) for (u, r, c), n in self.groups.items() if n > 0]
+        return [(u, r, c, n) for (u, r, c), n in zip(self.groups, self.counts, strict=True) if n > 0]
 
 
 @dataclass
