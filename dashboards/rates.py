@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -303,6 +304,7 @@ SELF_DECLARING_ROLES = (Role.DEPARTMENT_USER.value,)
 _requests = table(
     "resource_requests", column("id", Integer()), column("system_id", Integer()), column("target_hosting", String())
 )
+requests_table = _requests  # read by dashboards.live_counts too
 
 
 # Fields whose change can move an item into a numerator, per kind a department user may write: such a change,
@@ -676,7 +678,7 @@ def in_force_on(at: datetime | None) -> str:
     return times.beijing(at or times.now_utc()).date().isoformat()
 
 
-def _ranked_determinations(at: datetime | None) -> Subquery:
+def _ranked_determinations(at: datetime | None, by_subject_id: bool = False) -> Subquery:
     """Determinations in force, ranked per subject: rn = 1 is the latest decision (decided_on, then id).
 
     In force = active and decided on or before the Beijing date of `at` (today when live), as the migration
@@ -685,6 +687,8 @@ def _ranked_determinations(at: datetime | None) -> Subquery:
     """
     d = state("determinations", at, DETERMINATION_FIELDS, "d")
     decided_on = cast(d.c.decided_on, String())  # a Date column live, ISO text in snapshots: compare as text
+    # by_subject_id: only the subjects whose ids are bound to `ids` (ranked per subject: the same rows for them)
+    only: list[ColumnElement[bool]] = [d.c.subject_id.in_(bindparam("ids", expanding=True))] if by_subject_id else []
     return (
         select(
             d,
@@ -696,18 +700,19 @@ def _ranked_determinations(at: datetime | None) -> Subquery:
             _is_true(d.c.active),
             d.c.decision != Decision.ALLOW_NEW.value,
             decided_on <= in_force_on(at),
+            *only,
         )
         .subquery("d_ranked")
     )
 
 
-def exclusions(at: datetime | None) -> FromClause:
+def exclusions(at: datetime | None, by_subject_id: bool = False) -> FromClause:
     """The decisive determination per subject when it excludes (exempt or retire).
 
     Determinations supersede each other: per subject the latest one in force wins, whatever its decision, so
     an exemption followed by a later "must migrate" no longer excludes.
     """
-    ranked = _ranked_determinations(at)
+    ranked = _ranked_determinations(at, by_subject_id)
     kept = and_(ranked.c.decision == Decision.KEEP.value, ranked.c.subject_kind.in_(KEEP_EXEMPTS))
     return (
         select(ranked)
@@ -827,14 +832,16 @@ def region_dimensions() -> FromClause:
     )
 
 
-def _categorised(key: RateKey, at: datetime | None) -> tuple[Subquery, FromClause, ColumnElement[str]]:
+def _categorised(
+    key: RateKey, at: datetime | None, by_id: bool = False
+) -> tuple[Subquery, FromClause, ColumnElement[str]]:
     """The items of a rate and the SQL expression of each item's category.
 
     Exemptions and retirements are non-correlated row-value IN sets: the database builds each set once
     (a join against a derived table would be a nested scan per item on SQLite).
     """
     items = item_source(key, at)
-    det = exclusions(at)
+    det = exclusions(at, by_id)  # by_id: the determinations about the items of the bound `ids` only
     subject = tuple_(items.c.subject_kind, items.c.id)
 
     def decided(decision: Decision) -> ColumnElement[bool]:
@@ -864,8 +871,9 @@ class _Counts:
     city: str | None = None
     level: str | None = None
 
-    def add(self, category: str, n: int) -> None:
-        self.by_category[category] = self.by_category.get(category, 0) + n
+    def add_all(self, counts: dict[str, int]) -> None:
+        for category, n in counts.items():
+            self.by_category[category] = self.by_category.get(category, 0) + n
 
 
 def _rate_from(key: RateKey, counts: dict[str, int], target: float | None) -> Rate:
@@ -891,39 +899,71 @@ def _grouped(session: Session, key: RateKey, at: datetime | None) -> Grouped:
     return [(u, r, c, n) for u, r, c, n in session.execute(grouped)]
 
 
+ItemRow = tuple[int, Any, Any, str]  # (item id, unit_id, region_id, category)
+
+
+def per_item_query(key: RateKey, by_id: bool = False) -> Select[Any]:
+    """(item id, owner unit, region, category) of every live item of a counted rate (not a union): the same SQL as
+    `_grouped` before grouping. `by_id`: only the items whose ids are bound to the expanding parameter `ids`.
+    Determinations in force are those of today's Beijing date when the query is built (`in_force_on`)."""
+    assert key not in UNION_OF, key
+    items, _det, category = _categorised(key, None, by_id)
+    q = select(items.c.id, items.c.unit_id, items.c.region_id, category.label("category"))
+    return q.where(items.c.id.in_(bindparam("ids", expanding=True))) if by_id else q
+
+
+def per_item(session: Session, key: RateKey, ids: Iterable[int] | None = None) -> list[ItemRow]:
+    """Every live item of a counted rate with its owner unit, region and category, or only those with the `ids`."""
+    q = per_item_query(key, ids is not None)
+    params = {"ids": sorted(set(ids))} if ids is not None else {}
+    return [(i, u, r, c) for i, u, r, c in session.execute(q, params)]
+
+
 @dataclass(frozen=True)
-class _Dimensions:
+class Dimensions:
     units: dict[Any, Any]
     regions: dict[Any, Any]
 
 
-def _dimensions(session: Session) -> _Dimensions:
+def dimensions(session: Session) -> Dimensions:
     # units are few: their names and cities are joined to the per-unit counts here, not to every item
     dims = {r.unit_id: r for r in session.execute(select(unit_dimensions()))}
     rdims = {r.region_id: r for r in session.execute(select(region_dimensions()))}
-    return _Dimensions(dims, rdims)
+    return Dimensions(dims, rdims)
 
 
 def compute(session: Session, key: RateKey, at: datetime | None = None) -> RateReport:
     """One rate, overall and broken down, counted by a single grouped SQL query."""
     at = utc(at)
-    return _report(key, _grouped(session, key, at), _dimensions(session), at or times.now_utc())
+    return report(key, _grouped(session, key, at), dimensions(session), at or times.now_utc())
 
 
-def _report(key: RateKey, rows: Grouped, dimensions: _Dimensions, when: datetime) -> RateReport:
-    """A rate's report from its grouped counts."""
+def report(key: RateKey, rows: Grouped, dimensions: Dimensions, when: datetime) -> RateReport:
+    """A rate's report from its grouped counts (`_grouped`, a stored snapshot or dashboards.live_counts)."""
     dims, rdims = dimensions.units, dimensions.regions
     target = target_at(key, when)
     overall: dict[str, int] = {}
     groups: dict[tuple[str, str], _Counts] = {}
+
+    def group(key: tuple[str, str], label: str, city: str | None = None, level: str | None = None) -> _Counts:
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = _Counts(label, {}, city, level)
+        return found
+
+    # the categories of each owner first (a few per unit), then one lookup and one add per owner and group
+    owners: dict[tuple[Any, Any], dict[str, int]] = {}
     for unit_id, region_id, cat, n in rows:
+        cats = owners.setdefault((unit_id, region_id if unit_id is None else None), {})
+        cats[cat] = cats.get(cat, 0) + n
+    for (unit_id, region_id), cats in owners.items():
+        for cat, n in cats.items():
+            overall[cat] = overall.get(cat, 0) + n
         rd = rdims.get(region_id) if unit_id is None else None
         if rd is not None:  # no owner unit: counted in its region's city and level, in no unit
-            overall[cat] = overall.get(cat, 0) + n
-            no_unit = _Counts(rd.city_name, {}, rd.city_code, rd.level)
-            groups.setdefault((NO_UNIT, f"{rd.city_code}/{rd.level}"), no_unit).add(cat, n)
-            groups.setdefault(("city", rd.city_code), _Counts(rd.city_name, {})).add(cat, n)
-            groups.setdefault(("level", rd.level), _Counts(LEVEL_LABELS.get(rd.level, rd.level), {})).add(cat, n)
+            group((NO_UNIT, f"{rd.city_code}/{rd.level}"), rd.city_name, rd.city_code, rd.level).add_all(cats)
+            group(("city", rd.city_code), rd.city_name).add_all(cats)
+            group(("level", rd.level), LEVEL_LABELS.get(rd.level, rd.level)).add_all(cats)
             continue
         d = dims.get(unit_id)
         unit_code, unit_name, level, city_code, city_name = (
@@ -931,11 +971,9 @@ def _report(key: RateKey, rows: Grouped, dimensions: _Dimensions, when: datetime
             if d
             else (str(unit_id) if unit_id is not None else "", "", "", "", "")
         )
-        overall[cat] = overall.get(cat, 0) + n
-        unit = groups.setdefault(("unit", unit_code or ""), _Counts(unit_name or "", {}, city_code, level))
-        unit.add(cat, n)
-        groups.setdefault(("city", city_code or ""), _Counts(city_name or "", {})).add(cat, n)
-        groups.setdefault(("level", level or ""), _Counts(LEVEL_LABELS.get(level or "", level or ""), {})).add(cat, n)
+        group(("unit", unit_code or ""), unit_name or "", city_code, level).add_all(cats)
+        group(("city", city_code or ""), city_name or "").add_all(cats)
+        group(("level", level or ""), LEVEL_LABELS.get(level or "", level or "")).add_all(cats)
     order = {"unit": 0, "city": 1, "level": 2, NO_UNIT: 3}
     level_order = {lv.value: i for i, lv in enumerate(RegionLevel)}
     breakdowns = [
@@ -973,7 +1011,7 @@ def compute_all(
     from it; `snapshots=False` always counts from the change log.
     """
     when = utc(at)
-    dimensions = _dimensions(session)
+    dims = dimensions(session)
     counted: dict[RateKey, Grouped] = {}
     stored = rate_snapshots.stored(session, when) if snapshots and when is not None else None
 
@@ -989,7 +1027,7 @@ def compute_all(
         return counted[key]
 
     now = when or times.now_utc()
-    return {key: _report(key, rows(key), dimensions, now) for key in keys}
+    return {key: report(key, rows(key), dims, now) for key in keys}
 
 
 COUNTED_KEYS = tuple(k for k in RateKey if k not in UNION_OF)  # the rates a snapshot stores (unions are sums)
