@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     ColumnElement,
     Date,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     func,
     inspect,
@@ -384,20 +386,23 @@ def _converted_positions(kind: str) -> tuple[int, ...]:
 
 
 @cache
-def _links_select(kind: str) -> Any:
+def _links_select(kind: str, dialect: str) -> Any:
     """The association rows of a page's objects: (link number, owner id, target id), one statement per kind.
 
-    Built once; the page's ids are bound to the expanding parameter `ids` at each execution."""
+    Built once; the page's ids are bound at each execution: on PostgreSQL as one array (`owner = ANY(:ids)`: a
+    short statement whose text the driver converts once and prepares), elsewhere as an expanding `IN` list."""
     spec = KINDS[kind]
-    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    int_array: Any = ARRAY(Integer)
+    ids: BindParameter[list[int]] = (
+        bindparam("ids", type_=int_array) if dialect == "postgresql" else bindparam("ids", expanding=True)
+    )
     parts = []
     for n, lk in enumerate(spec.links):
         rel = inspect(spec.model).relationships[lk.relationship]
         assert rel.secondary_synchronize_pairs, f"{lk.relationship} is not a many-to-many link"
         (_, owner), (_, target) = rel.synchronize_pairs[0], rel.secondary_synchronize_pairs[0]
-        parts.append(
-            select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(owner.in_(ids))
-        )
+        where = owner == any_(ids) if dialect == "postgresql" else owner.in_(ids)
+        parts.append(select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(where))
     return union_all(*parts)
 
 
@@ -407,7 +412,8 @@ def link_ids(session: Session, spec: KindSpec, ids: list[int]) -> dict[str, dict
     if not ids or not spec.links:
         return out
     fields = [lk.field for lk in spec.links]
-    for link, owner_id, target_id in session.execute(_links_select(spec.name), {"ids": ids}):
+    stmt = _links_select(spec.name, session.get_bind().dialect.name)
+    for link, owner_id, target_id in session.execute(stmt, {"ids": ids}):
         out[fields[link]].setdefault(owner_id, []).append(target_id)
     return out
 
