@@ -4,7 +4,7 @@ Counted by hand from the request's path: the token lookup (authentication), the 
 row counts; SQLite, or a scoped caller: a count), the page, and the page's links in one statement. A read request
 on PostgreSQL keeps its one connection from authentication to the answer (no commit in between, so no second
 checkout with its liveness ping); SQLite commits the authentication's read transaction (a new snapshot for the
-route), so it checks out twice.
+route), so it checks out twice. On PostgreSQL a GET's statements run in autocommit (no BEGIN, no ROLLBACK).
 """
 
 from __future__ import annotations
@@ -49,15 +49,20 @@ def listing(any_db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, Data
 
 
 def counted(db: Database, call: Any) -> tuple[Any, int, list[str]]:
+    """The call's result, its connection checkouts and its queries; on PostgreSQL every query of a GET request runs
+    outside a transaction (autocommit: no BEGIN/ROLLBACK round trips)."""
     checkouts: list[int] = []
     statements: list[str] = []
+    in_transaction: list[str] = []
 
     def checkout(*_: Any) -> None:
         checkouts.append(1)
 
-    def before(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+    def before(conn: Any, _cur: Any, statement: str, *_: Any) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):  # queries (SQLite's BEGIN is an execute too)
             statements.append(statement)
+            if db.url.startswith("postgresql") and not conn.connection.dbapi_connection.autocommit:
+                in_transaction.append(statement)
 
     event.listen(db.engine.pool, "checkout", checkout)
     event.listen(db.engine, "before_cursor_execute", before)
@@ -66,6 +71,7 @@ def counted(db: Database, call: Any) -> tuple[Any, int, list[str]]:
     finally:
         event.remove(db.engine.pool, "checkout", checkout)
         event.remove(db.engine, "before_cursor_execute", before)
+    assert in_transaction == []
     return result, len(checkouts), statements
 
 
