@@ -239,7 +239,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         if not body.subtree and not store.load_nodes(session, node_ids):
             raise NotFound("no such extranet node", [Problem("not found", field="node_id", value=body.node_id)])
         session.rollback()  # release the read transaction before the sweeps write (SQLite)
-        job = probe_jobs_.submit(node_ids, body.kinds, principal.name, root=body.node_id)
+        job = probe_jobs_.submit(node_ids, body.kinds, principal, root=body.node_id)
         response.headers["Location"] = f"/api/v1/collectors/probe-jobs/{job['job_id']}"
         return job
 
@@ -250,7 +250,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         summary="Recent probe-now jobs and their progress (without per-target results)",
     )
     def probe_jobs(principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep) -> list[dict[str, Any]]:
-        return probe_jobs_.recent()
+        return probe_jobs_.recent(principal)
 
     @router.get(
         "/probe-jobs/{job_id}", response_model=m.ProbeJobOut, summary="One probe-now job: status, progress and results"
@@ -258,7 +258,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     def probe_job(
         job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, probe_jobs_: ProbeJobsDep
     ) -> dict[str, Any]:
-        return probe_jobs_.get(job_id)  # 404 when unknown
+        return probe_jobs_.get(job_id, principal)  # 404 when unknown or not the caller's to see
 
     @router.put(
         "/snmp/devices/{device_id}",

@@ -44,6 +44,10 @@ class VantageOut(ResponseModel):
     coverage_ratio: Number | None = Field(description="probed / nodes")
     last_result_at: OutputTime | None
     stale: bool = Field(description="nodes assigned but none probed within 3 intervals: the worker stopped")
+    unknown_codes: list[str] = Field(
+        default_factory=list,
+        description="codes assigned to the vantage (YUNWANG_VANTAGES) that match no node: fix the setting",
+    )
 
 
 class HistorySample(ResponseModel):

@@ -2,7 +2,8 @@
 
 The task `collectors.probe_now` runs on the queue of the requested node's vantage (collectors/vantages.py), so
 with a broker the worker at that place probes it; without one, the service's own task threads do. Its job row is
-the probe job: progress and per-sweep results are its (partial) result. Every sweep is also recorded as a run of
+the probe job: progress and per-sweep results are its (partial) result; it is read through the task layer
+(`Tasks.view`/`page`), so who sees it follows the one rule of core/tasks/visibility.py. Every sweep is also recorded as a run of
 `probe-now:<kind>` (`collector_job_runs`), the run records the scheduled jobs use, so
 `GET /api/v1/collectors/jobs` shows manual probes beside them.
 """
@@ -13,12 +14,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from collectors import store, vantages
 from collectors.results import ProbeKind, ProbeResult
 from collectors.runner import CollectorService, SweepSummary
-from core.errors import NotFound, Problem
+from core.identity import Principal
 from core.tasks.backends import Tasks
 from core.tasks.models import TaskJob, TaskStatus
 from core.tasks.registry import TaskContext
@@ -120,7 +119,7 @@ class ProbeJobs:
         self.assignments = assignments or {}
 
     def submit(
-        self, node_ids: Sequence[int], kinds: Sequence[ProbeKind], actor: str, root: int | None = None
+        self, node_ids: Sequence[int], kinds: Sequence[ProbeKind], p: Principal, root: int | None = None
     ) -> dict[str, Any]:
         """A job probing `node_ids`, on the queue of `root`'s vantage (the requested node; None: the first)."""
         vantage = None
@@ -132,18 +131,16 @@ class ProbeJobs:
             "kinds": [k.value for k in dict.fromkeys(kinds)],
             "vantage": vantage,
         }
-        return self.get(self.tasks.submit(PROBE_NOW, data, requested_by=actor))
+        return self.get(self.tasks.submit(PROBE_NOW, data, requested_by=p.name), p)
 
-    def get(self, job_id: str) -> dict[str, Any]:
-        with self.svc.db.read_session() as s:
-            row = s.get(TaskJob, job_id)
-            if row is None or row.name != PROBE_NOW:
-                raise NotFound(
-                    "no such probe job / 无此探测任务", [Problem("not found", field="job_id", value=job_id[:64])]
-                )
-            return job_dict(row)
+    def get(self, job_id: str, p: Principal) -> dict[str, Any]:
+        """One probe job, if `p` may see it (the one rule of core/tasks/visibility.py); else 404."""
+        return self.tasks.view(job_id, p, PROBE_NOW, job_dict)
 
-    def recent(self) -> list[dict[str, Any]]:
-        with self.svc.db.read_session() as s:
-            q = select(TaskJob).where(TaskJob.name == PROBE_NOW).order_by(TaskJob.created_at.desc()).limit(self.keep)
-            return [job_dict(r, with_results=False) for r in s.scalars(q)]
+    def recent(self, p: Principal) -> list[dict[str, Any]]:
+        """The newest `keep` probe jobs `p` may see, without per-target results."""
+        return self.tasks.page(p, name=PROBE_NOW, limit=self.keep, out=_brief)[0]
+
+
+def _brief(row: TaskJob) -> dict[str, Any]:
+    return job_dict(row, with_results=False)

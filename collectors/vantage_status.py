@@ -1,7 +1,9 @@
 """Availability and coverage per vantage (distributed probing, collectors/vantages.py): for each vantage the nodes
 assigned to it, how many it probed within the last interval, how many of those were up or down, when its last result
-arrived, and whether it is stale (none of its nodes probed within STALE_INTERVALS intervals: its worker stopped or
-lost the broker or the database).
+arrived, whether it is stale (none of its nodes probed within STALE_INTERVALS intervals: its worker stopped or
+lost the broker or the database), and which of the codes assigned to it match no node (a typo in YUNWANG_VANTAGES, or
+a node renamed or deleted since: the nodes are in the database, not known when the settings are read, so this is
+shown — `yunwang_vantage_unknown_nodes`, alert ExtranetVantageUnknownNodes — rather than refused at start).
 
 Counted from the results in the database (each records the vantage that measured it), so it holds whichever process
 asks: the API process sees what the vantage workers wrote. A vantage's own results count for its nodes; the nodes of
@@ -42,6 +44,7 @@ class VantageStatus:
     down: int
     last_result_at: datetime | None
     stale: bool
+    unknown_codes: tuple[str, ...] = ()  # codes assigned to the vantage (YUNWANG_VANTAGES) that match no node
 
     @property
     def label(self) -> str:
@@ -59,6 +62,7 @@ class VantageStatus:
             "coverage_ratio": round(self.probed / self.nodes, 4) if self.nodes else None,
             "last_result_at": iso(self.last_result_at) if self.last_result_at else None,
             "stale": self.stale,
+            "unknown_codes": list(self.unknown_codes),
         }
 
 
@@ -101,6 +105,10 @@ def report(
     groups: dict[str | None, list[int]] = {v: [] for v in sorted(assignments)}
     for nid in session.scalars(select(ExtranetNode.id).order_by(ExtranetNode.id)):
         groups.setdefault(where.get(nid), []).append(nid)
+    assigned = {code for codes in assignments.values() for code in codes}
+    known = (
+        set(session.scalars(select(ExtranetNode.code).where(ExtranetNode.code.in_(assigned)))) if assigned else set()
+    )
     newest = _newest(session, kind, now - timedelta(hours=history_hours))
     by_node: dict[int, list[tuple[str, datetime, bool]]] = {}
     for (nid, by), (at, ok) in newest.items():
@@ -121,7 +129,8 @@ def report(
                 probed += 1
                 up += ok
         stale = bool(ids) and (last is None or now - last > stale_after)
-        out.append(VantageStatus(v, vantages.probe_queue(v), len(ids), probed, up, probed - up, last, stale))
+        unknown = tuple(c for c in assignments.get(v, ()) if c not in known) if v is not None else ()
+        out.append(VantageStatus(v, vantages.probe_queue(v), len(ids), probed, up, probed - up, last, stale, unknown))
     return out
 
 
@@ -192,6 +201,11 @@ class VantageCollector(Collector):
             "ICMP sweep interval the vantage is expected to keep",
             labels=["vantage"],
         )
+        unknown = GaugeMetricFamily(
+            "yunwang_vantage_unknown_nodes",
+            "Node codes assigned to the vantage (YUNWANG_VANTAGES) that match no extranet node",
+            labels=["vantage"],
+        )
         for st in self.board.snapshot:
             labels = [st.label]
             fams["nodes"].add_metric(labels, st.nodes)
@@ -199,6 +213,8 @@ class VantageCollector(Collector):
             fams["up"].add_metric(labels, st.up)
             fams["down"].add_metric(labels, st.down)
             interval.add_metric(labels, self.board.intervals["icmp"])
+            if st.vantage is not None:
+                unknown.add_metric(labels, len(st.unknown_codes))
             if st.last_result_at is not None:
                 last.add_metric(labels, st.last_result_at.timestamp())
-        yield from (*fams.values(), last, interval)
+        yield from (*fams.values(), last, interval, unknown)

@@ -220,7 +220,7 @@ _ERROR_TEXT = {
     "422": "invalid input; nothing was written / 输入有误，未写入",
     "500": "internal error; quote the request id / 内部错误",
 }
-_PUBLIC = {"/healthz"}
+_PUBLIC = {"/healthz", "/readyz"}
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -105,6 +105,7 @@ class Jobs:
         self.lease_seconds = lease_seconds  # a dead holder on another host is handed over after this long
         self.tasks: dict[str, Task] = {}
         self._intervals: dict[str, tuple[int, int]] = {}
+        self._ready: dict[str, Callable[[], bool]] = {}
         self._local: dict[str, tuple[Callable[[], object], float]] = {}
         self._store_removed = False
         self._running: set[str] = set()
@@ -127,10 +128,17 @@ class Jobs:
             timezone=UTC,
         )
 
-    def add_interval(self, job_id: str, func: Task, seconds: int, jitter: int = 0) -> None:
-        """Run `func` every `seconds` (± up to `jitter`); registered now, scheduled when started."""
+    def add_interval(
+        self, job_id: str, func: Task, seconds: int, jitter: int = 0, ready: Callable[[], bool] | None = None
+    ) -> None:
+        """Run `func` every `seconds` (± up to `jitter`); registered now, scheduled when started.
+
+        `ready`: what the job needs is reachable from this process (e.g. the task broker); while it says no, this
+        process does not take the job's slot (no lease, no run), so another replica that can takes it."""
         self.tasks[job_id] = func
         self._intervals[job_id] = (seconds, jitter)
+        if ready is not None:
+            self._ready[job_id] = ready
 
     def add_local(self, job_id: str, func: Callable[[], object], seconds: float) -> None:
         """Run `func` in this process every `seconds`, first at start (a per-process cache; no lease, no record)."""
@@ -215,6 +223,10 @@ class Jobs:
                 return None
             self._running.add(job_id)
         try:
+            ready = self._ready.get(job_id)
+            if trigger == "schedule" and ready is not None and not ready():
+                log.warning("job %s: what it needs is unreachable from this process; slot left to another", job_id)
+                return None
             run_id = self._acquire(job_id, trigger)
             if run_id is None:
                 return None

@@ -45,8 +45,15 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class ReadyOut(BaseModel):
+    """/readyz: the service, its database and its task backend (`celery`: the broker answered) are ready."""
+
+    status: Literal["ready"]
+    broker: str
+
+
 Number = int | float
 """A number returned as the route computed it: a whole number stays `8` (not `8.0`), a fraction stays a fraction.
 Use it instead of `float` in response models, so typed clients decoding integers keep working."""
 
-__all__ = ["AwareTime", "HealthOut", "Number", "ProblemOut", "ResponseModel"]
+__all__ = ["AwareTime", "HealthOut", "Number", "ProblemOut", "ReadyOut", "ResponseModel"]

@@ -1,7 +1,7 @@
 """Task jobs over HTTP: `GET /api/v1/tasks/{job_id}` (status, attempts, result, redacted error) and the recent list.
 
-A scoped role (department user, sub-cloud chief) sees only the jobs it asked for; what a request's own jobs did
-is on the request (`GET /api/v1/requests/{id}/jobs`, checked against the request's unit).
+Who sees a job is one rule (core/tasks/visibility.py), the same here, on a request's jobs
+(`GET /api/v1/requests/{id}/jobs`) and on the probe jobs (`GET /api/v1/collectors/probe-jobs…`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 
 from core.deps import CurrentPrincipal
 from core.errors import Conflict, NotFound, Problem
-from core.identity import Principal
 from core.responses import ResponseModel
 from core.tasks.backends import Tasks
+from core.tasks.engine import job_out
+from core.tasks.models import TaskJob
+from core.validation import INT32_MAX
 from core.wiring import PROVIDERS, Key, provider, services
 
 TASKS: Key[Tasks] = Key("tasks")
@@ -39,6 +41,16 @@ class TaskJobOut(ResponseModel):
     started_at: str | None
     finished_at: str | None
     url: str
+
+
+class TaskPageOut(ResponseModel):
+    """A page of jobs, newest first, as every list answers: `items`, `total` (all the caller may see), `limit`,
+    `offset`."""
+
+    items: list[TaskJobOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class JobBriefOut(ResponseModel):
@@ -75,10 +87,6 @@ def accepted(tasks: Tasks, job_id: str) -> JSONResponse:
     return JSONResponse({"job": brief}, status_code=202, headers={"Location": job["url"]})
 
 
-def _visible(p: Principal, job: dict[str, Any]) -> bool:
-    return not p.scoped or job["requested_by"] == p.name
-
-
 class AppResources:
     """A task's services in the service process: the app's container, honouring `app.dependency_overrides` of
     the providers (as the routes do), so a task sees what the route that submitted it saw."""
@@ -92,26 +100,29 @@ class AppResources:
         return override() if override is not None else services(self.app).get(key)
 
 
+def _brief(row: TaskJob) -> dict[str, Any]:
+    return job_out(row, result=False)  # a list of large imports would carry every report
+
+
 def router() -> APIRouter:
     r = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
-    @r.get("", response_model=list[TaskJobOut], summary="Recent background jobs / 最近的后台任务")
+    @r.get("", response_model=TaskPageOut, summary="Recent background jobs / 最近的后台任务")
     def recent(
         p: CurrentPrincipal,
         tasks: TasksDep,
         subject: Annotated[str | None, Query(max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> list[dict[str, Any]]:
-        """The newest jobs the caller may see (a unit's user: their own), without results (read one job for it)."""
-        mine = p.name if p.scoped else None
-        return [j for j in tasks.recent(subject, limit, mine, results=False) if _visible(p, j)]
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    ) -> dict[str, Any]:
+        """The newest jobs the caller may see (core/tasks/visibility.py), without results (read one job for it);
+        `total` counts all the caller may see, `limit` and `offset` page through them."""
+        items, total = tasks.page(p, subject, limit=limit, offset=offset, out=_brief)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @r.get("/{job_id}", response_model=TaskJobOut, summary="One background job: status and result / 后台任务")
     def one(job_id: Annotated[str, Path(max_length=64)], p: CurrentPrincipal, tasks: TasksDep) -> dict[str, Any]:
-        job = tasks.get(job_id)
-        if not _visible(p, job):
-            raise NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
-        return job
+        return tasks.view(job_id, p)
 
     @r.get(
         "/{job_id}/result",

@@ -8,6 +8,8 @@ holds one message at a time); JSON only; no result backend (the job row is the r
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 
 from celery import Celery
@@ -50,11 +52,32 @@ class CeleryBackend:
 
     name = "celery"
 
+    CHECK_SECONDS = 5.0  # a reachability answer is reused this long (readiness probes, scheduler slots)
+    CONNECT_TIMEOUT = 2.0
+
     def __init__(self, broker_url: str) -> None:
         self.app = make_celery(broker_url)
+        self._checked: tuple[float, bool] | None = None
+        self._lock = threading.Lock()
 
     def send(self, job_id: str, task_name: str, queue: str) -> None:
         self.app.send_task(task_name, args=[job_id], task_id=job_id, queue=queue, retry=False)
+
+    def reachable(self) -> bool:
+        """The broker accepts a connection (AMQP handshake, `CONNECT_TIMEOUT`); the answer is cached for
+        `CHECK_SECONDS`, so a readiness probe or a scheduler slot costs at most one connection per few seconds."""
+        with self._lock:
+            if self._checked is not None and time.monotonic() - self._checked[0] < self.CHECK_SECONDS:
+                return self._checked[1]
+            try:
+                with self.app.connection_for_write(connect_timeout=self.CONNECT_TIMEOUT) as conn:
+                    conn.ensure_connection(max_retries=1, interval_start=0, timeout=self.CONNECT_TIMEOUT)
+                ok = True
+            except Exception as exc:  # refused, timed out, bad credentials: not reachable
+                log.warning("broker not reachable: %s", type(exc).__name__)
+                ok = False
+            self._checked = (time.monotonic(), ok)
+            return ok
 
     def stop(self) -> None:
         self.app.close()

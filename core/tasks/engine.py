@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.jobs import hold, lease_state
@@ -31,20 +32,6 @@ log = logging.getLogger("yunwang.tasks")
 def worker_id() -> str:
     """host:pid of the process running a job, read at each claim (a prefork worker's child has its own pid)."""
     return f"{socket.gethostname()[:100]}:{os.getpid()}"
-
-
-def alive(worker: str) -> bool:
-    """False when `worker` (host:pid) is a process of this host that no longer exists; another host: True."""
-    host, _, pid = worker.partition(":")
-    if host != socket.gethostname()[:100] or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -251,6 +238,32 @@ def job_out(row: TaskJob, result: bool = True) -> dict[str, Any]:
 REQUEUE_JOB = "tasks_requeue"  # the periodic job sending `orphans` again (every minute, once across replicas)
 QUEUED_TOO_LONG = 300.0  # seconds a job may wait queued before its message is sent again once
 REQUEUED = "requeued"  # the worker column of a queued job sent again once by `orphans` (never twice)
+UNSENT = "unsent"  # the worker column of a queued job whose message the broker refused: sent again at the next requeue
+
+
+def mark_unsent(db: Database, job_id: str) -> None:
+    """A queued job whose message could not be published (the broker unreachable): `orphans` returns it at once
+    (the next `tasks_requeue`, within a minute of the broker being back), not after `QUEUED_TOO_LONG`."""
+    with db.session() as s:
+        s.execute(
+            update(TaskJob).where(TaskJob.id == job_id, TaskJob.status == TaskStatus.QUEUED).values(worker=UNSENT)
+        )
+
+
+def nobody_runs(s: Session, job_id: str) -> bool:
+    """The one rule for "nobody runs this job": its lease `task:<id>` is not live — free (never started, or its run
+    ended) or dead (its holder died: on this host at once, elsewhere once the lease ran out). Used by `orphans` (the
+    periodic resend) and by the in-process backend's start-up recovery alike."""
+    return lease_state(s, lease_key(job_id)) != "live"
+
+
+def unowned(db: Database) -> list[tuple[str, str, str]]:
+    """Every unfinished job nobody runs (`nobody_runs`), queued ones included, (id, name, queue): what a service
+    starting runs again when its in-process pool held them (a second run of a job another process still has queued
+    waits on the lease and then finds it finished)."""
+    with db.read_session() as s:
+        rows = s.execute(select(TaskJob.id, TaskJob.name, TaskJob.queue).where(TaskJob.status.not_in(FINISHED))).all()
+        return [(job_id, name, queue) for job_id, name, queue in rows if nobody_runs(s, job_id)]
 
 
 def orphans(db: Database, queued_for: float, now: datetime | None = None) -> list[tuple[str, str, str]]:
@@ -259,7 +272,8 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
     - running while its lease is not live: its worker died (on this host at once; elsewhere once the lease ran out);
     - queued for longer than `queued_for` seconds and never sent again: its message was lost between the job row
       and the broker (the API process died just then) — or still waits behind others, which a second message
-      costs nothing (the job's lease and claim make the later one a no-op).
+      costs nothing (the job's lease and claim make the later one a no-op);
+    - queued and marked `UNSENT` (its publish failed: the broker was unreachable), however young.
     """
     now = now or now_utc()
     found: list[tuple[str, str, str]] = []
@@ -270,12 +284,39 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
             )
         ).all()
         for job_id, name, queue, status, worker, created in rows:
-            if lease_state(s, lease_key(job_id)) == "live":
+            if not nobody_runs(s, job_id):
                 continue
             created_utc = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
             if status == TaskStatus.RUNNING:
                 found.append((job_id, name, queue))
-            elif worker is None and created_utc < now - timedelta(seconds=queued_for):
-                s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker.is_(None)).values(worker=REQUEUED))
+            elif worker == UNSENT or (worker is None and created_utc < now - timedelta(seconds=queued_for)):
+                s.execute(update(TaskJob).where(TaskJob.id == job_id, TaskJob.worker == worker).values(worker=REQUEUED))
                 found.append((job_id, name, queue))
     return found
+
+
+RETENTION_JOB = (
+    "tasks_retention"  # the daily job deleting finished jobs older than the retention (once across replicas)
+)
+
+
+def purge_finished(db: Database, days: int, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete the jobs that finished more than `days` ago, with their files (uploads, reports); how many.
+
+    Only finished jobs (succeeded, failed) — never a queued or running one, whatever its age. In batches, each its
+    own transaction, so a long backlog never holds the write lock for long."""
+    cutoff = (now or now_utc()) - timedelta(days=days)
+    total = 0
+    while True:
+        with db.session() as s:
+            ids = s.scalars(
+                select(TaskJob.id)
+                .where(TaskJob.status.in_(FINISHED), TaskJob.finished_at < cutoff)
+                .order_by(TaskJob.finished_at)
+                .limit(batch)
+            ).all()
+            if not ids:
+                return total
+            s.execute(delete(TaskFile).where(TaskFile.job_id.in_(ids)))
+            s.execute(delete(TaskJob).where(TaskJob.id.in_(ids), TaskJob.status.in_(FINISHED)))
+            total += len(ids)

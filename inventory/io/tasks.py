@@ -4,7 +4,8 @@ The route stores the upload beside the job row (one transaction, core.tasks `Tas
 job; the task reads it back and runs the same import as the synchronous route, all rows or none, as the caller
 (its role and unit scope guard every write; the change log names the caller). The job's result is the body the
 synchronous route would have answered: the per-row report; an import with wrong rows fails its job, writes
-nothing, and its result is the 422 body (the one error shape with `report`).
+nothing, and its result is the 422 body (the one error shape with `report`); a file refused as a whole (unreadable:
+422) or a write the caller may not make (403, with its rows) fails the job with the same error body as its result.
 
 A redelivered job (its worker died) runs the import again: a worker that died before the commit wrote nothing;
 one that died after it finds every row unchanged (rows are matched by code), so the rows exist once.
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.audit import ChangeContext
+from core.errors import AppError
 from core.tasks.callers import context_of, principal_of, require_still_allowed
 from core.tasks.engine import INPUT, File, TaskFailed, read_file, store_result
 from core.tasks.registry import TaskContext, task
@@ -26,6 +28,7 @@ from inventory.io import exporting
 from inventory.io import importing as io
 
 IMPORT = "inventory.import"
+REFUSED = "导入被拒绝，未写入 / import refused, nothing written"
 EXPORT = "reports.inventory_export"
 
 
@@ -58,13 +61,23 @@ def import_task(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
         raise LookupError(f"the upload of job {tc.job_id} is missing")
     p = principal_of(data["principal"])
     ctx = replace(context_of(data["ctx"]), guard=write_guard(p))
-    with tc.db.sessions() as session:
-        require_still_allowed(session, p)
-        report = run_import(session, data["kind"], upload.content, upload.filename, ctx, bool(data["dry_run"]))
+    try:
+        with tc.db.sessions() as session:
+            require_still_allowed(session, p)
+            report = run_import(session, data["kind"], upload.content, upload.filename, ctx, bool(data["dry_run"]))
+    except AppError as refused:  # a file-level error (unreadable, 422) or a write refused (403): the route's body
+        raise TaskFailed(f"{REFUSED}: {refused.status} {refused.message}", _stamped(refused.body(), ctx)) from None
     status, body = answer(report)
     if status != 200:
         n = len(report.all_problems())
-        raise TaskFailed(f"导入被拒绝，未写入 / import refused, nothing written: {n} problem(s)", body)
+        raise TaskFailed(f"{REFUSED}: {n} problem(s)", _stamped(body, ctx))
+    return body
+
+
+def _stamped(body: dict[str, Any], ctx: ChangeContext) -> dict[str, Any]:
+    """An error body as the HTTP layer answers it: with the request id (here the upload's, as in its 202)."""
+    if ctx.request_id is not None:
+        body["error"]["request_id"] = ctx.request_id
     return body
 
 

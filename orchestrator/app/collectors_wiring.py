@@ -62,7 +62,8 @@ def submit_sweeps(db: Database, tasks: Tasks, assignments: vantages.Assignments,
         groups = vantages.split(s, assignments, None)
     handed = 0
     for vantage, node_ids in groups.items():
-        tasks.submit(collector_tasks.SWEEP, collector_tasks.payload(kind, vantage, node_ids), requested_by="scheduler")
+        data = collector_tasks.payload(kind, vantage, node_ids)  # kept to send again if the broker refuses it
+        tasks.submit(collector_tasks.SWEEP, data, requested_by="scheduler", keep_unsent=True)
         handed += len(node_ids) if node_ids is not None else 0
     return JobOutcome(handed, 0)
 
@@ -116,5 +117,6 @@ def install_collectors(
             summary = svc.sweep_blocking(kind)
             return JobOutcome(summary.targets, summary.failures)
 
-        jobs.add_interval(f"collectors.{kind.value}", task, seconds, settings.collector_jitter_seconds)
+        ready = tasks.ready if distributed else None  # no slot taken while this process cannot reach the broker
+        jobs.add_interval(f"collectors.{kind.value}", task, seconds, settings.collector_jitter_seconds, ready)
     return svc

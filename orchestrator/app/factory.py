@@ -22,13 +22,14 @@ from sqlalchemy import text
 from core import accounts_api, auth_api, oidc_api
 from core import metrics as core_metrics
 from core.db import Database
+from core.errors import Problem, Unavailable
 from core.http import RequestContext, install_docs, install_errors, install_openapi
 from core.jobs import JobOutcome, Jobs
 from core.notifications import api as notifications_api
 from core.notifications.channels import SmtpConfig
 from core.notifications.dispatch import DeliveryPolicy, Dispatcher
 from core.permissions import gate
-from core.responses import HealthOut
+from core.responses import HealthOut, ReadyOut
 from core.tasks import api as tasks_api
 from core.tasks import engine as tasks_engine
 from core.tasks.api import AppResources
@@ -177,7 +178,17 @@ def create_app(
     components.stoppers.append(lambda a: jobs.stop())
     components.starters.append(lambda a: tasks.recover())  # in-process: jobs a dead process left run again
     jobs.add_interval(  # jobs whose worker died elsewhere or whose message never reached the broker
-        tasks_engine.REQUEUE_JOB, lambda: JobOutcome(targets=tasks.requeue(tasks_engine.QUEUED_TOO_LONG)), 60, 6
+        tasks_engine.REQUEUE_JOB,
+        lambda: JobOutcome(targets=tasks.requeue(tasks_engine.QUEUED_TOO_LONG)),
+        60,
+        6,
+        tasks.ready,  # a replica that cannot reach the broker leaves the slot to one that can
+    )
+    jobs.add_interval(  # finished jobs (rows, results, files) older than YUNWANG_TASK_RETENTION_DAYS
+        tasks_engine.RETENTION_JOB,
+        lambda: JobOutcome(targets=tasks_engine.purge_finished(db, settings.task_retention_days)),
+        86400,
+        600,
     )
     components.stoppers.append(lambda a: tasks.stop())  # stopped first: in-process jobs finish while all is up
 
@@ -191,5 +202,24 @@ def create_app(
         with db.read_session() as s:
             s.execute(text("SELECT 1"))  # a lost database raises OperationalError → 503 in the error shape
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Ready: the database and the task broker (when configured) answer (no auth)",
+        response_model=ReadyOut,
+        responses={503: {"description": "not ready: the database or the configured broker cannot be reached"}},
+    )
+    def readyz() -> dict[str, str]:
+        """For load balancers and rolling restarts: 503 (the one error shape) while the broker is unreachable;
+        the answer about the broker is at most a few seconds old (one connection per few seconds)."""
+        with db.read_session() as s:
+            s.execute(text("SELECT 1"))
+        if not tasks.ready():
+            raise Unavailable(
+                "任务队列不可达，暂不就绪 / not ready: the task broker cannot be reached",
+                [Problem("broker unreachable", field="broker")],
+            )
+        return {"status": "ready", "broker": tasks.backend.name}
 
     return app

@@ -166,6 +166,7 @@ def _dashboards() -> dict[tuple[str, str], Permission]:
         ("GET", "/metrics"): UNSCOPED,
         ("GET", "/office"): PUBLIC,  # the page itself; it asks for a token and calls the API with it
         ("GET", "/healthz"): PUBLIC,
+        ("GET", "/readyz"): PUBLIC,  # readiness: 503 while the task broker is unreachable (docs/deploy.md)
         ("GET", "/"): PUBLIC,  # the console page; it signs in and calls the API as the user
         ("GET", "/api/v1/me"): EVERYONE,
     }

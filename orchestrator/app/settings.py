@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     task_threads: int = Field(
         default=4, ge=1, le=64, description="进程内任务线程数 / threads of the in-process task pool (no broker)"
     )
+    task_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="任务记录保留天数 / finished background jobs (their rows, results and files) are deleted this many "
+        "days after they finished (daily job `tasks_retention`); queued or running ones never",
+    )
     vantages: str = Field(
         default="",
         description="探测点分配 / probe vantages: `vantage=NODE_CODE,NODE_CODE;vantage2=…` (a node's subtree goes "

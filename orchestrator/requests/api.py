@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.deps import CurrentPrincipal, DatabaseDep, SessionDep, change_context
 from core.enums import Role
+from core.identity import Principal
 from core.tasks.api import TaskJobOut, TasksDep
 from core.tasks.backends import Tasks
+from core.tasks.visibility import read_subject
 from core.times import OutputTime
 from core.validation import INT32_MAX, Count, Id, Limit, Offset
 from core.wiring import Key, provider, services
@@ -307,11 +309,18 @@ def sampled_capacity(clouds: Clouds) -> CapacitySource:
     return source
 
 
+def may_read_request(session: Session, p: Principal, request_id: str) -> bool:
+    """Who may see a request's jobs (core/tasks/visibility.py): whoever may read the request."""
+    row = session.get(ResourceRequest, int(request_id)) if request_id.isdigit() else None
+    return row is not None and approval.can_read(p, row.unit_id)
+
+
 def install(
     app: FastAPI, db: Database, config: RequestsConfig, clouds: Clouds, registry: CollectorRegistry
 ) -> FlavorCatalog:
     """Wire the scheduler into the app: router, metrics collector, capacity source and flavor catalogue."""
     services(app).provide(REQUESTS_CONFIG, config)
+    read_subject(request_tasks.SUBJECT, may_read_request)  # a request's jobs: whoever may read the request
     catalog = provide_clouds(app, clouds)
     app.include_router(build_router())
     registry.register(RequestsCollector(db))
@@ -567,7 +576,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
     def request_jobs(request_id: Id, session: SessionDep, p: CurrentPrincipal, tasks: TasksDep) -> list[dict[str, Any]]:
         svc.get(session, p, request_id)  # 404 outside the caller's units
         session.rollback()
-        return tasks.recent(request_tasks.subject(request_id))
+        return tasks.page(p, request_tasks.subject(request_id), limit=1000)[0]  # core/tasks/visibility.py
 
     @router.get(
         "/requests/{request_id}/placement-preview",

@@ -21,8 +21,11 @@ PROVISION = "requests.provision"
 RETIRE = "requests.retire"
 
 
+SUBJECT = "resource_requests"  # the jobs' subject kind: `resource_requests:<id>`
+
+
 def subject(request_id: int) -> str:
-    return f"resource_requests:{request_id}"
+    return f"{SUBJECT}:{request_id}"
 
 
 def payload(request_id: int, p: Principal, ctx: ChangeContext, managed_quota: bool = False) -> dict[str, Any]:

@@ -5,7 +5,6 @@ on the test's database, each consuming a queue of its own test (so nothing left 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.tasks.backends import Backend, InProcess, Tasks
 from core.tasks.models import FINISHED, TaskJob, TaskStatus
+from tests import processes
 from tests.integration.tasks import sample_tasks  # noqa: F401  (registers the test tasks here)
 
 pytestmark = pytest.mark.integration
@@ -103,19 +103,11 @@ def worker_process(
     args = [*(prefix or []), sys.executable, "-m", "orchestrator.app.cli", "worker", "--pool", "solo"]
     args += (["--queues", queue] if queue else []) + (extra or [])
     args += ["--include", "tests.integration.tasks.sample_tasks"]
-    log = open(tmp / f"worker-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return processes.start(args, tmp / f"worker-{uuid.uuid4().hex[:6]}.log", cwd=ROOT, env=env)
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
-    for p in workers:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+    processes.stop(workers, timeout=20)
 
 
 # Each backend on one database, to keep the suite inside its time: the in-process default on SQLite (the embedded

@@ -162,6 +162,7 @@ def test_a_bad_workbook_writes_nothing_and_its_failed_job_carries_the_report(ser
     assert job["error"].startswith("导入被拒绝，未写入 / import refused, nothing written"), job["error"]
     body = job["result"]
     assert body["error"]["code"] == "validation_failed"
+    assert body["error"]["request_id"] == r.headers["X-Request-ID"]  # as the synchronous 422 carries its own
     report = body["report"]
     assert report["applied"] is False and report["counts"]["error"] == 2
     assert [x["row"] for x in report["rows"] if x["action"] == "error"] == [19, 252]
@@ -213,7 +214,39 @@ def test_a_scoped_caller_s_job_imports_as_that_caller(service: Service) -> None:
     r = post(svc, workbook(rows), {**h, **ASYNC})
     assert r.status_code == 202
     job = wait_job(svc.client, r.json()["job"]["url"], h)
-    assert job["status"] == "failed" and job["error"].startswith("Forbidden"), job
+    assert job["status"] == "failed", job
+    assert job["error"].startswith("导入被拒绝，未写入 / import refused, nothing written: 403 "), job["error"]
+    assert counts(svc.db) == before
+
+
+def test_a_refused_file_s_job_carries_the_synchronous_error_body(service: Service) -> None:
+    # the same bad file both ways: the job's result is the body the synchronous call answers (the one error shape
+    # with its rows), for a file refused as a whole (422) and for rows the caller may not write (403)
+    svc = service
+    room = room_code(svc.db, svc.world["room"])
+    scoped = svc.headers(Role.DEPARTMENT_USER, svc.world["county_unit"])
+    theirs = workbook(
+        [
+            ("MINE", "本单位", svc.world["county_unit_code"], room, 1),
+            ("THEIRS", "别的", svc.world["unit_code"], room, 1),
+        ]
+    )
+    cases = [
+        (svc.headers(), b"PK\x03\x04 not really a workbook", 422),
+        (scoped, theirs, 403),
+    ]
+    before = counts(svc.db)
+    for h, data, status in cases:
+        sync = post(svc, data, h)
+        assert sync.status_code == status, sync.text
+        queued = post(svc, data, {**h, **ASYNC})
+        assert queued.status_code == 202, queued.text
+        job = wait_job(svc.client, queued.json()["job"]["url"], h)
+        assert job["status"] == "failed", job
+        expected = sync.json()
+        expected["error"]["request_id"] = queued.headers["X-Request-ID"]  # the upload's request, as in its 202
+        assert job["result"] == expected
+        assert job["error"].startswith(f"导入被拒绝，未写入 / import refused, nothing written: {status} "), job["error"]
     assert counts(svc.db) == before
 
 

@@ -7,12 +7,16 @@ import os
 import signal
 import socket
 import subprocess
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.jobs import HOLDER
+from core.models import JobLease
 from core.tasks.backends import InProcess, Tasks
+from core.tasks.engine import lease_key
 from core.tasks.models import TaskJob, TaskStatus
 from core.times import now_utc
 from tests.integration.tasks.conftest import Engine, NoResources, effects
@@ -118,6 +122,7 @@ def test_in_process_jobs_left_by_a_dead_service_run_again_at_start_up(any_db: Da
             (1, TaskStatus.RUNNING, 1, f"{socket.gethostname()}:{dead.pid}"),  # its process died mid-task
             (2, TaskStatus.QUEUED, 0, None),  # never started
             (3, TaskStatus.RUNNING, 1, f"{socket.gethostname()}:{os.getpid()}"),  # running here: left alone
+            (4, TaskStatus.RUNNING, 1, f"{socket.gethostname()}:{os.getpid()}"),  # a live pid, but its lease is dead
         ):
             s.add(
                 TaskJob(
@@ -131,9 +136,14 @@ def test_in_process_jobs_left_by_a_dead_service_run_again_at_start_up(any_db: Da
                     created_at=now_utc(),
                 )
             )
+        # one rule, the lease (as the periodic requeue): job3's run holds a live lease in this process; job4's lease
+        # was held elsewhere and ran out (a pid that happens to be alive here says nothing); job1 has none left
+        s.add(JobLease(job_id=lease_key("job3"), holder=f"{HOLDER}:1", expires_at=now_utc() + timedelta(seconds=60)))
+        gone = now_utc() - timedelta(seconds=1)
+        s.add(JobLease(job_id=lease_key("job4"), holder="elsewhere:4242:x:1", expires_at=gone))
     backend = InProcess(any_db, NoResources(), threads=2)
     tasks = Tasks(any_db, backend)
-    assert tasks.recover() == 2
+    assert tasks.recover() == 3
     backend.stop()
     with any_db.read_session() as s:
         got = {r.id: (r.status, r.attempts) for r in s.scalars(select(TaskJob))}
@@ -141,8 +151,9 @@ def test_in_process_jobs_left_by_a_dead_service_run_again_at_start_up(any_db: Da
         "job1": (TaskStatus.SUCCEEDED, 2),
         "job2": (TaskStatus.SUCCEEDED, 1),
         "job3": (TaskStatus.RUNNING, 1),
+        "job4": (TaskStatus.SUCCEEDED, 2),
     }
-    assert (effects(any_db, "job1"), effects(any_db, "job2"), effects(any_db, "job3")) == (1, 1, 0)
+    assert [effects(any_db, f"job{n}") for n in (1, 2, 3, 4)] == [1, 1, 0, 1]
 
 
 def test_a_broker_that_is_down_fails_the_job_and_answers_unavailable(any_db: Database) -> None:

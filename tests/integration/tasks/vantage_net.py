@@ -12,9 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests import processes
 
 BENCH = ipaddress.ip_network("198.18.0.0/15")
 
@@ -84,12 +84,8 @@ class VantageNet:
         )
 
     def _bridge(self, args: list[str], ns: str | None) -> None:
-        log = open(self.tmp / f"socat-{len(self.bridges)}.log", "wb")  # noqa: SIM115 (closed with the process)
-        self.bridges.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.monotonic() + 10
-        while not self._listening(ns):
-            assert time.monotonic() < deadline, f"socat bridge {args[-2]} did not start"
-            time.sleep(0.05)
+        self.bridges.append(processes.start(args, self.tmp / f"socat-{len(self.bridges)}.log"))
+        processes.wait_until(lambda: self._listening(ns), 10, f"socat bridge {args[-2]}")
 
     def _listening(self, ns: str | None) -> bool:
         if ns is None:
@@ -98,14 +94,7 @@ class VantageNet:
         return subprocess.run(probe, capture_output=True).returncode == 0
 
     def close(self) -> None:
-        for p in self.bridges:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=5)
+        processes.stop(self.bridges, timeout=5)
         for ns in self.namespaces.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.socket_path.unlink(missing_ok=True)

@@ -459,6 +459,7 @@ def test_an_auditor_sees_the_node_page_without_probe_now_or_excerpts(
     page.close()
 
 
+@pytest.mark.alone  # a wall-clock bound: scripts/test.sh runs it with no other test beside it
 def test_extranet_pages_load_quickly_at_demo_scale(demo_server: Server, browser: Any) -> None:
     server = demo_server
     ARTEFACTS.mkdir(parents=True, exist_ok=True)

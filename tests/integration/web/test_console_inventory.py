@@ -425,7 +425,7 @@ def test_import_wizard_follows_the_job_of_a_file_over_one_mebibyte(
         "[data-testid=inv-import-counts]"
     )
     assert page.is_enabled("[data-testid=inv-apply]")
-    jobs = _api(server, token, "/api/v1/tasks")  # newest first
+    jobs = _api(server, token, "/api/v1/tasks")["items"]  # newest first
     assert [j["status"] for j in jobs if j["name"] == "inventory.import"][:1] == ["succeeded"]
     assert _api(server, token, f"{INV}/systems", code="450000202500000000")["total"] == 0  # a dry run writes nothing
     page.close()

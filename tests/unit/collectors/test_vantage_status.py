@@ -111,6 +111,31 @@ def test_metrics_carry_the_vantage_label(db: Database) -> None:
     assert 'yunwang_vantage_last_result_timestamp_seconds{vantage="baise"}' not in text  # never: no sample
 
 
+def test_codes_that_match_no_node_are_shown_and_counted(db: Database) -> None:
+    # the review: a vantage assigned to an unknown node code showed 0 nodes and never alerted. The nodes are in the
+    # database (not known when the settings are read), so the codes matching no node are shown, per vantage
+    _setup(db)
+    assigned = {"nanning": ("NN", "NN-TYPO"), "liuzhou": ("LZ",), "empty": ("NOPE", "NOPE2")}
+    board = VantageBoard(db, assigned, {"icmp": 60, "tcp": 60}, jitter_seconds=10)
+    with db.read_session() as s:
+        board.snapshot = board.report(s, now=NOW)
+    by_label = {r.label: r for r in board.snapshot}
+    assert {k: r.unknown_codes for k, r in by_label.items()} == {
+        "empty": ("NOPE", "NOPE2"),
+        "liuzhou": (),
+        "nanning": ("NN-TYPO",),
+        "central": (),
+    }
+    assert by_label["empty"].as_dict()["unknown_codes"] == ["NOPE", "NOPE2"]
+    registry = CollectorRegistry()
+    registry.register(VantageCollector(board))
+    text = generate_latest(registry).decode()
+    assert 'yunwang_vantage_unknown_nodes{vantage="empty"} 2.0' in text
+    assert 'yunwang_vantage_unknown_nodes{vantage="nanning"} 1.0' in text
+    assert 'yunwang_vantage_unknown_nodes{vantage="liuzhou"} 0.0' in text
+    assert 'yunwang_vantage_unknown_nodes{vantage="central"}' not in text  # no codes: nothing to be wrong
+
+
 def test_vantages_route_reads_per_vantage_for_every_role(
     db: Database, tmp_path: Path, token_for: Callable[..., str]
 ) -> None:
@@ -137,6 +162,8 @@ def test_vantages_route_reads_per_vantage_for_every_role(
         )  # defaults: ICMP every 60 s, jitter 10 s
         assert nanning["last_result_at"][-6:] in ("+08:00", "+00:00")  # with its offset
         assert (rows["baise"]["stale"], rows["baise"]["last_result_at"]) == (True, None)
+        assert (rows["empty"]["nodes"], rows["empty"]["unknown_codes"]) == (0, ["NOPE"])  # a code of no node
+        assert rows["nanning"]["unknown_codes"] == []
         assert rows["central"]["vantage"] is None and rows["central"]["queue"] == "probe"
         tcp = {row["label"]: row for row in client.get("/api/v1/collectors/vantages", params={"kind": "tcp"}).json()}
         assert (tcp["nanning"]["probed"], tcp["nanning"]["down"]) == (1, 1)  # NN's TCP probe 1 s ago

@@ -35,6 +35,7 @@ AUDIENCE = {
     "ExtranetCountyCoverageLost": ("network_admin", "extranet"),
     "ExtranetProbesStale": ("network_admin", "extranet"),
     "ExtranetVantageStale": ("network_admin", "extranet"),
+    "ExtranetVantageUnknownNodes": ("network_admin", "extranet"),
     "CloudProvisionRollbackPending": ("cloud_operator", "cloud"),
     "CloudDriftFound": ("cloud_operator", "cloud"),
     "CloudCapacityHigh": ("cloud_operator", "cloud"),

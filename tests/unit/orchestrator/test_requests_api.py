@@ -60,14 +60,20 @@ def test_full_lifecycle_through_both_approval_levels_placement_provisioning_and_
     assert r.json()["status"] == "active"
     # the job list: the newest, without results (one job's route has it), filtered before its limit
     listed = w.client.get("/api/v1/tasks", params={"limit": 1}, headers=w.as_("operator")).json()
-    assert [(j["id"], j["result"]) for j in listed] == [(job["id"], None)]
+    assert [(j["id"], j["result"]) for j in listed["items"]] == [(job["id"], None)]
+    assert (listed["total"], listed["limit"], listed["offset"]) == (1, 1, 0)
     me = w.client.get("/api/v1/me", headers=w.as_("dept")).json()["name"]
     others = [engine.new_job(w.db, spec("requests.provision"), {"n": n}, None, "someone-else")[0].id for n in range(60)]
     mine = engine.new_job(w.db, spec("requests.provision"), {"n": 99}, None, me)[0].id
     engine.new_job(w.db, spec("requests.provision"), {"n": 100}, None, "someone-else")  # newer than mine
     assert len(others) == 60
-    seen = w.client.get("/api/v1/tasks", headers=w.as_("dept")).json()  # a unit's user: their own jobs
-    assert [j["id"] for j in seen] == [mine]
+    seen = w.client.get("/api/v1/tasks", headers=w.as_("dept")).json()  # a unit's user: their own jobs, and
+    assert [j["id"] for j in seen["items"]] == [mine, job["id"]]  # its unit's request's (core/tasks/visibility.py)
+    assert seen["total"] == 2
+    everything = w.client.get("/api/v1/tasks", params={"offset": 60, "limit": 5}, headers=w.as_("operator")).json()
+    # 1 provisioning + 60 others + mine + 1 newer = 63 jobs; newest first, the 61st to 63rd: the oldest three
+    assert (everything["total"], len(everything["items"]), everything["offset"]) == (63, 3, 60)
+    assert everything["items"][-1]["id"] == job["id"]
     assert servers_in(w, body["primary_cloud"]) == 3
     assert {x["kind"] for x in r.json()["resources"]} >= {"server", "network"}
     usage = w.client.get(f"/api/v1/quotas/{w.ids['county_unit']}", headers=w.as_("dept")).json()["usage"]
