@@ -127,6 +127,17 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Readers (GET requests): plain deferred transactions, concurrent with the writer under WAL.
         self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # A request's reads (GET/HEAD, core.deps.get_session) on PostgreSQL run outside a transaction (autocommit):
+        # each statement reads the latest committed rows, as it does inside a READ COMMITTED transaction, without
+        # the BEGIN and ROLLBACK round trips. Other readers keep read_sessions (one transaction, undone at its end).
+        self.request_reads = (
+            sessionmaker(
+                self.engine.execution_options(**{READ_ONLY: True}, isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+            if self.engine.dialect.name == "postgresql"
+            else self.read_sessions
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

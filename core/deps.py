@@ -24,11 +24,12 @@ def get_database(request: Request) -> Database:
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; routes commit explicitly, anything uncommitted is rolled back.
 
-    GET/HEAD requests only read and get a read session (on SQLite: concurrent with the one writer);
+    GET/HEAD requests only read and get a read session (on SQLite: concurrent with the one writer; on PostgreSQL:
+    autocommit, no BEGIN/ROLLBACK round trips);
     every other method gets a write session (on SQLite: the write lock from its first statement).
     """
     db = get_database(request)
-    factory = db.read_sessions if request.method in ("GET", "HEAD") else db.sessions
+    factory = db.request_reads if request.method in ("GET", "HEAD") else db.sessions
     with factory() as session:
         try:
             yield session
@@ -56,10 +57,18 @@ def get_principal(
     # End the authentication's transaction: on SQLite a write request's transaction holds the write lock
     # from its first statement, and a route that writes through its own sessions (a sweep, a job run)
     # must not wait behind its own request. The route's first statement starts a new transaction.
-    if session.in_transaction():
+    # A read request on PostgreSQL runs without a transaction (autocommit, Database.request_reads): every statement
+    # reads the latest committed rows and nothing is held, so a commit would only release the connection and cost
+    # a second checkout with its liveness ping (docs/LISTS.md, "Speed").
+    if session.in_transaction() and not _reads_latest_committed(request, session):
         session.commit()
     request.state.principal = principal
     return principal
+
+
+def _reads_latest_committed(request: Request, session: Session) -> bool:
+    """A GET/HEAD request's session on PostgreSQL (on SQLite a read transaction keeps its first snapshot)."""
+    return request.method in ("GET", "HEAD") and session.get_bind().dialect.name == "postgresql"
 
 
 def _from_session(request: Request, session: Session, sid: str) -> Principal:

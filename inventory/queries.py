@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     ColumnElement,
     Date,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
+    bindparam,
     func,
     inspect,
     literal,
@@ -30,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from core import times, validation
 from core.audit import json_value
@@ -345,9 +349,14 @@ def list_objects(
     page = stmt.with_only_columns(*(c for _, c in columns)).order_by(*_order(spec, lq, dialect))
     rows = session.execute(page.limit(lq.limit).offset(lq.offset)).all()
     links = link_ids(session, spec, [r[0] for r in rows])
+    keys = [key for key, _ in columns]
+    converted = _converted_positions(spec.name)  # only enum/date/time columns need json_value
     out: list[dict[str, Any]] = []
     for row in rows:
-        item = {key: json_value(v) for (key, _), v in zip(columns, row, strict=True)}
+        values = list(row)
+        for i in converted:
+            values[i] = json_value(values[i])
+        item = dict(zip(keys, values, strict=True))
         for lk in spec.links:
             item[lk.field] = sorted(links[lk.field].get(item["id"], ()))
         out.append(item)
@@ -366,21 +375,46 @@ def _out_columns(kind: str) -> list[tuple[str, Any]]:
     return sorted(cols, key=lambda kc: kc[0] != "id")
 
 
-def link_ids(session: Session, spec: KindSpec, ids: list[int]) -> dict[str, dict[int, list[int]]]:
-    """Per link field, each object's linked ids (unsorted), read from the association tables in one query."""
-    out: dict[str, dict[int, list[int]]] = {lk.field: {} for lk in spec.links}
-    if not ids or not spec.links:
-        return out
+@cache
+def _converted_positions(kind: str) -> tuple[int, ...]:
+    """Positions in `_out_columns` whose values `json_value` changes (enums, dates, times); the others pass as read."""
+    return tuple(
+        i
+        for i, (_, col) in enumerate(_out_columns(kind))
+        if isinstance(col.type, (SAEnum, Date, DateTime)) or not isinstance(col.type, (Integer, Float, String, Boolean))
+    )
+
+
+@cache
+def _links_select(kind: str, dialect: str) -> Any:
+    """The association rows of a page's objects: (link number, owner id, target id), one statement per kind.
+
+    Built once; the page's ids are bound at each execution: on PostgreSQL as one array (`owner = ANY(:ids)`: a
+    short statement whose text the driver converts once and prepares), elsewhere as an expanding `IN` list."""
+    spec = KINDS[kind]
+    int_array: Any = ARRAY(Integer)
+    ids: BindParameter[list[int]] = (
+        bindparam("ids", type_=int_array) if dialect == "postgresql" else bindparam("ids", expanding=True)
+    )
     parts = []
     for n, lk in enumerate(spec.links):
         rel = inspect(spec.model).relationships[lk.relationship]
         assert rel.secondary_synchronize_pairs, f"{lk.relationship} is not a many-to-many link"
         (_, owner), (_, target) = rel.synchronize_pairs[0], rel.secondary_synchronize_pairs[0]
-        parts.append(
-            select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(owner.in_(ids))
-        )
-    for link, owner_id, target_id in session.execute(union_all(*parts)):
-        out[spec.links[link].field].setdefault(owner_id, []).append(target_id)
+        where = owner == any_(ids) if dialect == "postgresql" else owner.in_(ids)
+        parts.append(select(literal(n).label("link"), owner.label("owner"), target.label("target")).where(where))
+    return union_all(*parts)
+
+
+def link_ids(session: Session, spec: KindSpec, ids: list[int]) -> dict[str, dict[int, list[int]]]:
+    """Per link field, each object's linked ids (unsorted), read from the association tables in one query."""
+    out: dict[str, dict[int, list[int]]] = {lk.field: {} for lk in spec.links}
+    if not ids or not spec.links:
+        return out
+    fields = [lk.field for lk in spec.links]
+    stmt = _links_select(spec.name, session.get_bind().dialect.name)
+    for link, owner_id, target_id in session.execute(stmt, {"ids": ids}):
+        out[fields[link]].setdefault(owner_id, []).append(target_id)
     return out
 
 

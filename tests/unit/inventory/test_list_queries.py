@@ -22,6 +22,7 @@ from core.enums import Role
 from core.identity import create_token
 from core.times import BEIJING
 from inventory.kinds import KINDS
+from inventory.schemas import page_schema
 from orchestrator.app.factory import create_app
 from orchestrator.app.settings import Settings
 from tests.unit.inventory import list_dataset
@@ -272,6 +273,21 @@ def test_returned_times_carry_their_offset(lists: tuple[TestClient, Rows, Rows])
     assert [c["at"] for c in changes["items"]] == ["2024-06-01T02:00:00+00:00"]  # the T2 rename only
     history = client.get(f"{API}/networks/{live['id']}/changes").json()["items"]
     assert [h["at"] for h in history] == ["2024-06-01T02:00:00+00:00", "2024-03-01T02:00:00+00:00"]
+
+
+def test_live_pages_are_the_bytes_the_page_model_writes(lists: tuple[TestClient, Rows, Rows]) -> None:
+    """Live pages are written from the rows without the response model (speed); every kind's page must be the
+    very bytes the page model would write: no extra or missing field, times with their offset, floats as floats."""
+    client, live, _ = lists
+    for kind in KINDS:
+        resp = client.get(f"{API}/{kind}", params={"limit": "1000"})
+        assert resp.status_code == 200 and resp.headers["content-type"] == "application/json", (kind, resp.text)
+        model = page_schema(kind).model_validate(resp.json())
+        assert resp.content == model.model_dump_json(exclude_unset=True).encode(), kind
+        assert len(model.items) == len(live[kind]), kind  # type: ignore[attr-defined]
+    first = client.get(f"{API}/networks", params={"code": "NET-1"}).json()
+    assert set(first) == {"items", "total", "limit", "offset"} and first["total"] == 1
+    assert first["items"][0]["status_changed_at"] == "2023-12-31T15:30:00+00:00"
 
 
 def test_server_timestamps_live_only(lists: tuple[TestClient, Rows, Rows]) -> None:

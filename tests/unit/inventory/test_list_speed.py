@@ -1,0 +1,101 @@
+"""What one list request asks of the database: its connection checkouts and its statements (docs/LISTS.md, "Speed").
+
+Counted by hand from the request's path: the token lookup (authentication), the total (PostgreSQL: the trigger-kept
+row counts; SQLite, or a scoped caller: a count), the page, and the page's links in one statement. A read request
+on PostgreSQL keeps its one connection from authentication to the answer (no commit in between, so no second
+checkout with its liveness ping); SQLite commits the authentication's read transaction (a new snapshot for the
+route), so it checks out twice. On PostgreSQL a GET's statements run in autocommit (no BEGIN, no ROLLBACK).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+from sqlalchemy import event
+
+from core.db import Database
+from core.enums import Role
+from core.identity import create_token
+from orchestrator.app.factory import create_app
+from orchestrator.app.settings import Settings
+from tests.builders import Inv
+
+API = "/api/v1/inventory"
+
+
+@pytest.fixture
+def listing(any_db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, Database, dict[str, str]]]:
+    """Two systems of the region unit (one depends on the other), one of the county unit; an admin and a
+    department user of the county unit. No lifespan: no background job shares the counted engine."""
+    with any_db.session() as s:
+        i = Inv(s)
+        b = i.basic()
+        first = i.system(b["unit"], room_id=b["room"], code="SYS-A")
+        i.system(b["unit"], room_id=b["room"], code="SYS-B", depends_on_ids=[first])
+        county_room = i.room(b["county_unit"], b["county"])
+        i.system(b["county_unit"], room_id=county_room, code="SYS-C")
+        tokens = {
+            "admin": create_token(s, "speed-admin", Role.ADMIN),
+            "department": create_token(s, "speed-dept", Role.DEPARTMENT_USER, b["county_unit"]),
+        }
+    settings = Settings(database_url=any_db.url, data_dir=tmp_path / "data", scheduler_enabled=False)
+    app = create_app(settings, registry=CollectorRegistry(), database=any_db)
+    yield TestClient(app), any_db, tokens
+
+
+def counted(db: Database, call: Any) -> tuple[Any, int, list[str]]:
+    """The call's result, its connection checkouts and its queries; on PostgreSQL every query of a GET request runs
+    outside a transaction (autocommit: no BEGIN/ROLLBACK round trips)."""
+    checkouts: list[int] = []
+    statements: list[str] = []
+    in_transaction: list[str] = []
+
+    def checkout(*_: Any) -> None:
+        checkouts.append(1)
+
+    def before(conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):  # queries (SQLite's BEGIN is an execute too)
+            statements.append(statement)
+            if db.url.startswith("postgresql") and not conn.connection.dbapi_connection.autocommit:
+                in_transaction.append(statement)
+
+    event.listen(db.engine.pool, "checkout", checkout)
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        result = call()
+    finally:
+        event.remove(db.engine.pool, "checkout", checkout)
+        event.remove(db.engine, "before_cursor_execute", before)
+    assert in_transaction == []
+    return result, len(checkouts), statements
+
+
+def test_a_list_request_checks_out_once_on_postgresql_and_runs_four_statements(
+    listing: tuple[TestClient, Database, dict[str, str]],
+) -> None:
+    client, db, tokens = listing
+    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    resp, checkouts, statements = counted(db, lambda: client.get(f"{API}/systems", headers=headers))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["total"] == 3 and [item["code"] for item in body["items"]] == ["SYS-A", "SYS-B", "SYS-C"]
+    assert body["items"][1]["depends_on_ids"] == [body["items"][0]["id"]]
+    assert checkouts == (1 if db.url.startswith("postgresql") else 2)
+    assert len(statements) == 4, statements  # token, total, page, links
+
+
+def test_a_scoped_list_request_adds_only_its_unit_subtree(
+    listing: tuple[TestClient, Database, dict[str, str]],
+) -> None:
+    client, db, tokens = listing
+    headers = {"Authorization": f"Bearer {tokens['department']}"}
+    resp, checkouts, statements = counted(db, lambda: client.get(f"{API}/systems", headers=headers))
+    assert resp.status_code == 200, resp.text
+    assert [item["code"] for item in resp.json()["items"]] == ["SYS-C"] and resp.json()["total"] == 1
+    assert checkouts == (1 if db.url.startswith("postgresql") else 2)
+    assert len(statements) == 5, statements  # token, unit subtree, count, page, links
