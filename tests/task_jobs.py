@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from core.db import Database
+from core.tasks.models import TaskJob
+
 FINISHED = ("succeeded", "failed")
 
 
@@ -35,3 +38,12 @@ def settled(client: Any, r: httpx.Response, headers: dict[str, str], timeout: fl
     assert job["status"] == "succeeded", job
     got: httpx.Response = client.get(f"/api/v1/requests/{body['id']}", headers=headers)
     return got
+
+
+def job_row(db: Database, job_id: str) -> TaskJob:
+    """The job's row as stored now (detached from its session)."""
+    with db.read_session() as s:
+        row = s.get(TaskJob, job_id)
+        assert row is not None
+        s.expunge(row)
+        return row

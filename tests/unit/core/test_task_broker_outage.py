@@ -25,6 +25,7 @@ from core.tasks.models import TaskJob, TaskStatus
 from core.tasks.registry import TaskContext, task
 from orchestrator.app.factory import create_app
 from orchestrator.app.settings import Settings
+from tests.task_jobs import job_row
 
 QUIET = "test.outage_quiet"
 
@@ -65,14 +66,6 @@ def down() -> Iterator[CeleryBackend]:
     backend = CeleryBackend(closed_port_url())
     yield backend
     backend.stop()
-
-
-def _row(db: Database, job_id: str) -> TaskJob:
-    with db.read_session() as s:
-        row = s.get(TaskJob, job_id)
-        assert row is not None
-        s.expunge(row)
-        return row
 
 
 def test_readyz_is_503_while_the_broker_is_unreachable_and_healthz_stays_200(db: Database, tmp_path: Path) -> None:
@@ -118,16 +111,16 @@ def test_a_scheduled_submission_the_broker_refuses_is_kept_and_sent_when_it_is_b
     db: Database, down: CeleryBackend
 ) -> None:
     job_id = Tasks(db, down).submit(QUIET, {}, requested_by="scheduler", keep_unsent=True)
-    row = _row(db, job_id)
+    row = job_row(db, job_id)
     assert (row.status, row.worker, row.error) == (TaskStatus.QUEUED, engine.UNSENT, None)
     # the broker still away: the requeue keeps it (unsent again), it is not lost
     assert Tasks(db, down).requeue(300) == 0
-    assert _row(db, job_id).worker == engine.UNSENT
+    assert job_row(db, job_id).worker == engine.UNSENT
     # the broker back: the next requeue sends it, though it is only seconds old (not after 5 minutes)
     back = Recording()
     assert Tasks(db, back).requeue(300) == 1
     assert back.sent == [job_id]
-    assert _row(db, job_id).worker == engine.REQUEUED
+    assert job_row(db, job_id).worker == engine.REQUEUED
     assert Tasks(db, back).requeue(300) == 0  # sent once
 
 

@@ -17,6 +17,7 @@ from core.tasks import engine
 from core.tasks.models import TaskJob, TaskStatus
 from core.tasks.registry import TaskContext, spec, task
 from core.times import now_utc
+from tests.task_jobs import job_row
 
 SLOW = "test.engine_slow"
 calls: list[tuple[str, int]] = []
@@ -33,14 +34,6 @@ def slow(tc: TaskContext, data: dict[str, Any]) -> dict[str, Any]:
 class NoResources:
     def get(self, key: Any) -> Any:
         raise LookupError(key)
-
-
-def _row(db: Database, job_id: str) -> TaskJob:
-    with db.read_session() as s:
-        row = s.get(TaskJob, job_id)
-        assert row is not None
-        s.expunge(row)
-        return row
 
 
 def test_a_second_delivery_while_the_job_runs_waits_and_then_does_nothing(db: Database) -> None:
@@ -64,12 +57,12 @@ def test_a_second_delivery_while_the_job_runs_waits_and_then_does_nothing(db: Da
     time.sleep(1.5)  # three lease polls (every 0.5 s): it waits, it does not run the job beside the first
     assert calls == [(row.id, 1)]
     assert second.is_alive()
-    assert _row(db, row.id).status == TaskStatus.RUNNING
+    assert job_row(db, row.id).status == TaskStatus.RUNNING
     GATE.set()
     first.join(10)
     second.join(10)
     assert outcomes == {"first": TaskStatus.SUCCEEDED, "second": None}  # the second found the job finished
-    got = _row(db, row.id)
+    got = job_row(db, row.id)
     assert (got.status, got.attempts, got.result) == (TaskStatus.SUCCEEDED, 1, {"n": 7})
     assert calls == [(row.id, 1)]  # ran once
     with db.read_session() as s:  # the job's lease row is gone with the run
@@ -87,7 +80,7 @@ def test_a_job_left_running_by_a_dead_worker_is_taken_over(db: Database) -> None
         gone = now_utc() - timedelta(seconds=1)
         s.add(JobLease(job_id=engine.lease_key(row.id), holder="elsewhere:4242:deadbeef:1", expires_at=gone))
     assert engine.execute(db, NoResources(), row.id) == TaskStatus.SUCCEEDED
-    got = _row(db, row.id)
+    got = job_row(db, row.id)
     assert (got.status, got.attempts) == (TaskStatus.SUCCEEDED, 2)
     assert calls == [(row.id, 2)]
 
@@ -122,7 +115,7 @@ def test_orphans_are_the_jobs_nobody_runs_and_a_queued_one_is_sent_again_once(db
     first = engine.orphans(db, queued_for=300, now=now)
     assert sorted(job_id for job_id, _, _ in first) == sorted([lost, dead])
     assert all((name, queue) == (SLOW, "test") for _, name, queue in first)
-    assert _row(db, lost).worker == engine.REQUEUED
+    assert job_row(db, lost).worker == engine.REQUEUED
     # a minute later: the lost job was sent again already; the dead one is still nobody's, so it is sent again
     again = engine.orphans(db, queued_for=300, now=now + timedelta(minutes=1))
     assert [job_id for job_id, _, _ in again] == [dead]

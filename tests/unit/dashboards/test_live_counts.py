@@ -8,7 +8,6 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,7 +20,6 @@ from dashboards import confirmations, live_counts, metrics, rates
 from dashboards.metrics import RatesExporter, _Families
 from dashboards.rates import RateKey, RateReport
 from inventory import service
-from tests import known_rates
 from tests.builders import Inv
 from tests.unit.dashboards.test_rates_metrics import samples, value
 
@@ -29,14 +27,6 @@ K = RateKey
 ALL = tuple(RateKey)
 OFFICE = ChangeContext(actor="office", role="admin")
 DEPARTMENT = ChangeContext(actor="dept", role="department_user")
-
-
-@pytest.fixture
-def known(any_db: Database) -> tuple[Database, dict[str, int]]:
-    with any_db.session() as s:
-        k = known_rates.build(s)
-        s.commit()
-    return any_db, k.ids
 
 
 def _compute(db: Database, counts: live_counts.LiveCounts) -> dict[RateKey, RateReport]:

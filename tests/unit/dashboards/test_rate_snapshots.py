@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -18,20 +17,11 @@ from dashboards import rate_snapshots, rates, snapshot_job
 from dashboards.metrics import RatesExporter
 from dashboards.models import RateSnapshot, RateSnapshotCount
 from dashboards.rates import RateKey
-from tests import known_rates
 from tests.builders import Inv
 from tests.known_rates import BETWEEN
 
 K = RateKey
 ALL = tuple(RateKey)
-
-
-@pytest.fixture
-def known(any_db: Database) -> tuple[Database, dict[str, int]]:
-    with any_db.session() as s:
-        k = known_rates.build(s)
-        s.commit()
-    return any_db, k.ids
 
 
 def test_a_snapshot_gives_the_hand_count_and_goes_stale_on_a_back_dated_change(
