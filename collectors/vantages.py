@@ -44,7 +44,7 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
             other = next((v for v, codes in out.items() if code in codes and v != name), None)
             if other is not None:
                 raise ValueError(f"node {code}: assigned to two vantages ({other}, {name}); one node, one vantage")
-        out[name] = out.get(name, ()) + found
+        out[name] = tuple(dict.fromkeys(out.get(name, ()) + found))  # a code named twice in one vantage counts once
     return out
 
 

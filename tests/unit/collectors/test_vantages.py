@@ -37,3 +37,8 @@ def test_split_gives_each_vantage_its_subtree(any_db: Database) -> None:
         got = vantages.split(s, {"nanning": ("NN",), "xingning": ("NN-XN",), "liuzhou": ("LZ",)}, None)
         assert got == {None: [gx], "nanning": [nn], "xingning": [xn, xn_town], "liuzhou": [lz, lz_county]}
         assert vantages.split(s, {"liuzhou": ("LZ",)}, [gx, lz_county]) == {None: [gx], "liuzhou": [lz_county]}
+
+
+def test_a_code_named_twice_in_one_vantage_counts_once() -> None:
+    # by hand: GX-A twice in nn (in one entry and in a second entry of nn) → nn has GX-A and GX-B, once each
+    assert vantages.parse("nn=GX-A,GX-A;nn=GX-B,GX-A") == {"nn": ("GX-A", "GX-B")}

@@ -6,6 +6,7 @@ not after the five minutes of a lost message — and keeps it again while the br
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,26 @@ def test_an_asked_submission_the_broker_refuses_is_still_a_503_and_a_failed_job(
         row = s.scalars(select(TaskJob).where(TaskJob.requested_by == "someone")).one()
         assert row.status == TaskStatus.FAILED
         assert (row.error or "").startswith("not queued: ")
+
+
+def test_the_broker_check_answers_in_time_for_a_refused_and_a_silent_broker() -> None:
+    """A readiness probe must get its 503 within the check's one 2 s attempt: a refused port at once, a listener that
+    never answers after the connect timeout (no retry on top)."""
+    refused = CeleryBackend(closed_port_url())
+    try:
+        started = time.monotonic()
+        assert refused.reachable() is False
+        assert time.monotonic() - started < 1.0
+    finally:
+        refused.stop()
+    with socket.socket() as listener:  # accepts (the kernel's backlog) and never speaks AMQP
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        silent = CeleryBackend(f"amqp://yunwang:secret-pw@127.0.0.1:{listener.getsockname()[1]}/h15")
+        try:
+            started = time.monotonic()
+            assert silent.reachable() is False
+            took = time.monotonic() - started
+            assert CeleryBackend.CONNECT_TIMEOUT - 0.2 <= took < CeleryBackend.CONNECT_TIMEOUT + 1.0, took
+        finally:
+            silent.stop()
