@@ -23,7 +23,9 @@ from core.db import Database
 from core.jobs import ABANDONED, Jobs
 from core.models import JobLease, JobRun
 
-pytestmark = pytest.mark.integration
+# `alone`: two processes must overlap within a few seconds of wall clock (run beside other tests under load, one
+# process started after the other had finished: CI 2026-12-02).
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 WORKER = Path(__file__).with_name("job_worker.py")
 ROOT = Path(__file__).resolve().parents[3]
 
