@@ -27,10 +27,6 @@ from core.tasks.visibility import may_see, subject_kinds
 log = logging.getLogger("yunwang.tasks")
 
 
-def _job_out(row: TaskJob) -> dict[str, Any]:
-    return engine.job_out(row)
-
-
 def _not_found(job_id: str) -> NotFound:
     return NotFound("no such task job / 无此任务", [Problem("not found", field="job_id", value=job_id[:64])])
 
@@ -134,7 +130,11 @@ class Tasks:
             return engine.job_out(row)
 
     def view(
-        self, job_id: str, p: Principal, name: str | None = None, out: Callable[[TaskJob], dict[str, Any]] = _job_out
+        self,
+        job_id: str,
+        p: Principal,
+        name: str | None = None,
+        out: Callable[[TaskJob], dict[str, Any]] = engine.job_out,
     ) -> dict[str, Any]:
         """One job as `out` shows it, if `p` may see it (core.tasks.visibility) and it is a `name` job; else 404
         (a job one may not see looks absent)."""
@@ -172,7 +172,7 @@ class Tasks:
         name: str | None = None,
         limit: int = 50,
         offset: int = 0,
-        out: Callable[[TaskJob], dict[str, Any]] = _job_out,
+        out: Callable[[TaskJob], dict[str, Any]] = engine.job_out,
     ) -> tuple[list[dict[str, Any]], int]:
         """The newest jobs `p` may see (of a subject, of a task), `offset` and `limit` applied after that filter, and
         how many `p` may see in all.

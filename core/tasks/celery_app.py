@@ -71,9 +71,8 @@ class CeleryBackend:
                 return self._checked[1]
             try:
                 with self.app.connection_for_write(connect_timeout=self.CONNECT_TIMEOUT) as conn:
-                    conn.ensure_connection(
-                        max_retries=0, timeout=self.CONNECT_TIMEOUT
-                    )  # one attempt: a probe answers in time
+                    # one attempt, no retry: a readiness probe waits behind this lock and must answer in time
+                    conn.ensure_connection(max_retries=0, timeout=self.CONNECT_TIMEOUT)
                 ok = True
             except Exception as exc:  # refused, timed out, bad credentials: not reachable
                 log.warning("broker not reachable: %s", type(exc).__name__)

@@ -295,9 +295,8 @@ def orphans(db: Database, queued_for: float, now: datetime | None = None) -> lis
     return found
 
 
-RETENTION_JOB = (
-    "tasks_retention"  # the daily job deleting finished jobs older than the retention (once across replicas)
-)
+# the daily job deleting finished jobs older than the retention (once across replicas)
+RETENTION_JOB = "tasks_retention"
 
 
 def purge_finished(db: Database, days: int, now: datetime | None = None, batch: int = 500) -> int:
