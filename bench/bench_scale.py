@@ -11,15 +11,30 @@ The "before" column: run the same script with the code of another checkout first
 then `bash bench/run.sh scale` reads var/bench/scale-before.json (BENCH_SCALE_BEFORE, comma-separated files are
 merged store by store) and writes both columns. With BENCH_SCALE_JSON set, the script only writes its figures
 there (RESULTS.md untouched); BENCH_SCALE_REPORT=a.json,b.json writes RESULTS.md from such saved runs.
-BENCH_SCALE_STORES=sqlite (or postgresql) measures one store.
+BENCH_SCALE_STORES=sqlite (or postgresql) measures one store; BENCH_SCALE_SQLITE=<file> uses another SQLite file;
+BENCH_SCALE_IN_PROCESS=0 (or BENCH_SCALE_HTTP=0) leaves out the in-process figures (or the HTTP ones).
+
+List and /metrics throughput run the production topology (deploy/, docs/deploy.md): two single-process uvicorn API
+processes behind nginx running deploy/nginx/yunwang.conf (tests/live_nginx.py), the load from `wrk -t 2 -c CLIENTS`
+(HTTP/1.1 keep-alive connections); each run also records the CPU per request of the API processes, nginx, PostgreSQL
+and the load client (/proc/<pid>/stat), and the connections each API process held in the middle of the run (`ss`).
+Missing wrk or nginx is installed from Debian when running as root (tests/env/lib.sh apt_install); still missing:
+ab / uvicorn --workers instead, and the figures say so ("fallback"). BENCH_SCALE_TOPOLOGY=uvicorn measures the way
+of the first figures: `uvicorn --workers BENCH_SCALE_WORKERS` on one port and ApacheBench (`ab -k`: HTTP/1.0, and
+uvicorn sends no keep-alive header, so every request is a new connection); BENCH_SCALE_CLIENT=wrk|ab|httpx picks
+the load client. The paired mode (BENCH_SCALE_PAIRED_WITH) runs both sides in the same topology.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -52,11 +68,14 @@ CLIENTS = int(os.environ.get("BENCH_SCALE_CLIENTS", "10"))
 WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "2"))
 RECOMPUTES, AS_OF_RUNS, PAGES = 3, 3, 40
 AS_OF_TIMEOUT_S = int(os.environ.get("BENCH_SCALE_AS_OF_TIMEOUT", "120"))
-SQLITE_PATH = ROOT / "var" / "bench" / "scale.db"
+SQLITE_PATH = Path(os.environ.get("BENCH_SCALE_SQLITE", str(ROOT / "var" / "bench" / "scale.db")))
 PG_DB = "yw_bench_scale"
 LIST = "/api/v1/inventory/systems"
-AB = shutil.which("ab")  # ApacheBench: `apt-get install apache2-utils` (bench/README.md)
-LOAD_CLIENT = os.environ.get("BENCH_SCALE_CLIENT", "ab")  # "httpx": the Python threads of the first round
+AB = shutil.which("ab")  # ApacheBench: `apt-get install apache2-utils`
+TOPOLOGY = os.environ.get("BENCH_SCALE_TOPOLOGY", "nginx")  # "uvicorn": uvicorn --workers WORKERS on one port
+# "ab": the load client of the first (uvicorn) figures; "httpx": the Python threads of the very first round
+LOAD_CLIENT = os.environ.get("BENCH_SCALE_CLIENT", "wrk" if TOPOLOGY == "nginx" else "ab")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def pg_base() -> str | None:
@@ -217,10 +236,66 @@ def _ok(resp: httpx.Response) -> None:
     assert resp.status_code == 200, resp.text[:500]
 
 
-def throughput(url: str, path: str, token: str, gzip_ok: bool) -> tuple[float, float]:
-    """Requests/s and p50 ms of CLIENTS keep-alive clients hammering `path` for SECONDS: ApacheBench (`ab`, one
-    C process; Debian apache2-utils) when installed, so the load client takes little of the server's CPU."""
-    if AB and LOAD_CLIENT == "ab":
+@dataclass(frozen=True)
+class Setup:
+    """The topology and load client this run uses, after installing what is missing (root) or falling back."""
+
+    topology: str  # "nginx": nginx → 2 single-process API processes; "uvicorn": uvicorn --workers WORKERS
+    client: str  # "wrk", "ab" or "httpx"
+    nginx: str | None = None  # the nginx binary (topology "nginx")
+    wrk: str | None = None
+    fallback: tuple[str, ...] = ()  # what could not be had and what was measured instead
+
+
+def _installed(find: Callable[[], str | None], package: str) -> str | None:
+    """The tool `find` returns; missing and running as root: the Debian package installed first."""
+    found = find()
+    if found is None and os.geteuid() == 0:
+        print(f"   {package} missing: installing the Debian package", flush=True)
+        subprocess.run(["bash", "-c", f". {ROOT}/tests/env/lib.sh && apt_install {package}"], check=False)
+        found = find()
+    return found
+
+
+@functools.cache
+def setup() -> Setup:
+    from tests.live_nginx import nginx_binary
+
+    fallback: list[str] = []
+    topology, client, nginx, wrk = TOPOLOGY, LOAD_CLIENT, None, None
+    if topology == "nginx":
+        nginx = _installed(nginx_binary, "nginx")
+        if nginx is None:
+            topology = "uvicorn"
+            fallback.append(f"no nginx: uvicorn --workers {WORKERS} on one port measured instead")
+    if client == "wrk":
+        wrk = _installed(lambda: shutil.which("wrk"), "wrk")
+        if wrk is None:
+            client = "ab" if AB else "httpx"
+            fallback.append(f"no wrk: {client} as the load client instead")
+    if client == "ab" and not AB:
+        client = "httpx"
+        fallback.append("no ab (apache2-utils): httpx threads as the load client instead")
+    for note in fallback:
+        print(f"   FALLBACK: {note}", flush=True)
+    return Setup(topology, client, nginx, wrk, tuple(fallback))
+
+
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    p50_ms: float
+    requests: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def throughput(url: str, path: str, token: str, gzip_ok: bool) -> Load:
+    """Requests/s and p50 ms of CLIENTS clients hammering `path` for SECONDS with the load client of `setup()`:
+    wrk (HTTP/1.1, keep-alive connections) or ab (one C process each), so the client takes little CPU."""
+    how = setup()
+    if how.client == "wrk":
+        return _wrk(url, path, token, gzip_ok)
+    if how.client == "ab":
         return _ab(url, path, token, gzip_ok)
     done: list[float] = []
     errors: list[str] = []
@@ -245,10 +320,33 @@ def throughput(url: str, path: str, token: str, gzip_ok: bool) -> tuple[float, f
         t.join()
     took = time.monotonic() - started
     assert not errors, errors[:3]
-    return len(done) / took, percentile(done, 50)
+    return Load(len(done) / took, percentile(done, 50), len(done))
 
 
-def _ab(url: str, path: str, token: str, gzip_ok: bool) -> tuple[float, float]:
+WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk(url: str, path: str, token: str, gzip_ok: bool) -> Load:
+    """`wrk -t 2 -c CLIENTS -d SECONDS --latency`; any non-2xx answer or socket error fails the run."""
+    wrk = setup().wrk
+    assert wrk is not None
+    seconds = max(1, round(SECONDS))  # wrk takes whole seconds
+    cmd = [wrk, "-t", "2", "-c", str(CLIENTS), "-d", f"{seconds}s", "--latency", "--timeout", "60s"]
+    cmd += ["-H", f"Authorization: Bearer {token}", "-H", f"Accept-Encoding: {'gzip' if gzip_ok else 'identity'}"]
+    res = subprocess.run([*cmd, url + path], capture_output=True, text=True, check=True, timeout=seconds + 120)
+    text_out = res.stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text_out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text_out)
+    bad = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in sockets.groups()) if sockets else 0)
+    assert not bad, f"wrk: {bad} failed requests\n{text_out[-800:]}"
+    done = re.search(r"(\d+) requests in ([\d.]+)(\w+),", text_out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text_out)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$", text_out, re.MULTILINE)
+    assert done and rps and p50, text_out
+    return Load(float(rps.group(1)), float(p50.group(1)) * WRK_UNITS_MS[p50.group(2)], int(done.group(1)))
+
+
+def _ab(url: str, path: str, token: str, gzip_ok: bool) -> Load:
     assert AB is not None
     cmd = [AB, "-q", "-k", "-c", str(CLIENTS), "-t", f"{SECONDS:g}", "-n", "10000000"]
     cmd += ["-H", f"Authorization: Bearer {token}", "-H", f"Accept-Encoding: {'gzip' if gzip_ok else 'identity'}"]
@@ -262,66 +360,204 @@ def _ab(url: str, path: str, token: str, gzip_ok: bool) -> tuple[float, float]:
     assert not bad, res.stdout[-800:]
     rps = float(figures["Requests per second"].split()[0])
     p50 = next(float(ln.split()[1]) for ln in res.stdout.splitlines() if ln.strip().startswith("50%"))
-    return rps, p50
+    # ab speaks HTTP/1.0 and keeps a connection only when the answer says Keep-Alive (uvicorn's does not): 0 here
+    # means every request opened a new connection
+    kept = int(figures.get("Keep-Alive requests", "0").strip() or 0)
+    return Load(rps, p50, int(figures["Complete requests"].strip()), {"keepalive_requests": kept})
+
+
+def _procs() -> dict[int, tuple[int, int, int]]:
+    """pid → (session id, uid, utime + stime in clock ticks) of every process (/proc/<pid>/stat)."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            uid = d.stat().st_uid
+        except OSError:  # gone meanwhile
+            continue
+        f = stat[stat.rindex(")") + 2 :].split()  # f[0] is field 3 (state): session = 6, utime = 14, stime = 15
+        out[int(d.name)] = (int(f[3]), uid, int(f[11]) + int(f[12]))
+    return out
+
+
+def _sockets() -> list[tuple[int, int, int]]:
+    """(local port, peer port, pid) of every established TCP connection on this machine (`ss -tnpH`)."""
+    res = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True, check=False)
+    out = []
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        pids = re.findall(r"pid=(\d+)", line)
+        if len(parts) >= 4 and pids:
+            out.append((int(parts[2].rsplit(":", 1)[1]), int(parts[3].rsplit(":", 1)[1]), int(pids[0])))
+    return out
+
+
+@dataclass
+class Servers:
+    """The processes under test: API processes (each in a session of its own), nginx; and the ports to watch."""
+
+    api: list[subprocess.Popen[bytes]]
+    api_ports: tuple[int, ...]
+    nginx: subprocess.Popen[bytes] | None
+    pg_port: int | None  # the PostgreSQL server's port (None: SQLite)
+
+
+def _cpu_ms(a: dict[int, tuple[int, int, int]], b: dict[int, tuple[int, int, int]], pids: set[int]) -> float:
+    """CPU ms spent between snapshots a and b by the processes `pids` (those started meanwhile count from 0)."""
+    return sum(b[p][2] - a.get(p, (0, 0, 0))[2] for p in pids if p in b) * 1000 / CLK_TCK
+
+
+def measured(servers: Servers, url: str, path: str, token: str, gzip_ok: bool) -> dict[str, Any]:
+    """One throughput run; the CPU ms per request of each process group and each API process's connections."""
+    import pwd
+
+    try:
+        pg_uid: int | None = pwd.getpwnam("postgres").pw_uid
+    except KeyError:
+        pg_uid = None
+    conns: dict[str, int] = {}
+
+    def sample() -> None:  # in the middle of the run: who holds the client connections
+        time.sleep(SECONDS / 2)
+        for local, _, pid in _sockets():
+            if local in servers.api_ports:
+                conns[str(pid)] = conns.get(str(pid), 0) + 1
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    before, kids, me = _procs(), resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
+    sampler.start()
+    load = throughput(url, path, token, gzip_ok)
+    after, kids2 = _procs(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler.join()
+    client_s = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime  # wrk/ab: reaped meanwhile
+    if setup().client == "httpx":
+        client_s = time.process_time() - me
+    api_sessions = {p.pid for p in servers.api}
+    groups: dict[str, set[int]] = {"api": {p for p, (sid, _, _) in after.items() if sid in api_sessions}}
+    if servers.nginx is not None:
+        groups["nginx"] = {p for p, (sid, _, _) in after.items() if sid == servers.nginx.pid}
+    if servers.pg_port is not None and pg_uid is not None:
+        groups["postgresql"] = {p for p, (_, uid, _) in after.items() if uid == pg_uid}
+        ours = {local for local, peer, pid in _sockets() if peer == servers.pg_port and pid in groups["api"]}
+        groups["postgresql_ours"] = {p for p in groups["postgresql"] if _pg_backend_port(p) in ours}
+    n = max(load.requests, 1)
+    cpu = {name: round(_cpu_ms(before, after, pids) / n, 3) for name, pids in groups.items()}
+    cpu["client"] = round(client_s * 1000 / n, 3)
+    out = {"rps": load.rps, "p50_ms": load.p50_ms, "requests": load.requests, "cpu_ms": cpu, "connections": conns}
+    return {**out, **load.extra}
+
+
+def _pg_backend_port(pid: int) -> int | None:
+    """The client port a PostgreSQL backend serves (its title: `postgres: user db 127.0.0.1(PORT) state`)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"\((\d+)\)", title)
+    return int(m.group(1)) if m else None
+
+
+def _api(code: Path, env: dict[str, str], port: int, log: Path, extra: list[str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", "orchestrator.app.factory:create_app", "--factory"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra]
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (uvicorn and nginx stop their workers themselves), SIGKILL of the whole session after 20 s."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+PATHS = {  # what over_http measures: key prefix of the figures, path, gzip accepted
+    "list": ("list", LIST, True),
+    "plain": ("metrics_plain", "/metrics", False),
+    "gzip": ("metrics_gzip", "/metrics", True),
+}
 
 
 def over_http(url: str, code: Path = CODE, paths: tuple[str, ...] = ("list", "plain", "gzip")) -> dict[str, Any]:
-    """List and /metrics requests per second with CLIENTS clients against uvicorn with WORKERS workers."""
+    """List and /metrics requests per second with CLIENTS clients against the topology of `setup()`."""
     from core.db import Database
     from core.enums import Role
     from core.identity import create_token
+    from tests.live_nginx import Nginx
+    from tests.live_server import free_port
 
     db = Database(url)
     with db.session() as s:
         token = create_token(s, f"bench-scale-http-{uuid.uuid4().hex[:8]}", Role.AUDITOR)
         s.commit()
     db.dispose()
+    how = setup()
     work = Path(tempfile.mkdtemp(prefix="yw-bench-scale-"))
-    port = _free_port()
     env = {
         **os.environ,
         "PYTHONPATH": f"{code}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         "YUNWANG_DATABASE_URL": url,
-        "YUNWANG_DATA_DIR": str(work / "data"),
         "YUNWANG_SCHEDULER_ENABLED": "false",
     }
-    cmd = [sys.executable, "-m", "uvicorn", "orchestrator.app.factory:create_app", "--factory"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning"]
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    client = "ab" if AB and LOAD_CLIENT == "ab" else "httpx"
-    out: dict[str, Any] = {"workers": WORKERS, "clients": CLIENTS, "seconds": SECONDS, "client": client}
+    pg_port = int(m.group(1)) if (m := re.search(r"@[^/:]+:(\d+)/", url)) else (5432 if "postgresql" in url else None)
+    out: dict[str, Any] = {"topology": how.topology, "client": how.client, "clients": CLIENTS, "seconds": SECONDS}
+    if how.fallback:
+        out["fallback"] = list(how.fallback)
+    servers = Servers([], (), None, pg_port)
     try:
-        _wait_ready(base, token, proc)
-        if "list" in paths:
-            out["list_rps"], out["list_p50_ms"] = throughput(base, LIST, token, True)
-        if "plain" in paths:
-            out["metrics_plain_rps"], _ = throughput(base, "/metrics", token, False)
-        if "gzip" in paths:
-            out["metrics_gzip_rps"], _ = throughput(base, "/metrics", token, True)
+        if how.topology == "nginx":
+            assert how.nginx is not None
+            ports = (free_port(), free_port())
+            for i, port in enumerate(ports):
+                api_env = {**env, "YUNWANG_DATA_DIR": str(work / f"api{i}" / "data")}
+                servers.api.append(_api(code, api_env, port, work / f"api{i}.log", ["--no-access-log"]))
+            servers.api_ports = ports
+            for port, proc in zip(ports, servers.api, strict=True):
+                _wait_ready(f"http://127.0.0.1:{port}", token, proc, 1)
+            nginx = Nginx(how.nginx, work / "nginx", ports)
+            nginx.start()
+            assert nginx.proc is not None
+            servers.nginx = nginx.proc
+            _wait_ready(nginx.url, token, nginx.proc, 1)
+            base = nginx.url
+            out["api_processes"] = len(ports)
+        else:
+            port = free_port()
+            servers.api.append(
+                _api(
+                    code,
+                    {**env, "YUNWANG_DATA_DIR": str(work / "data")},
+                    port,
+                    work / "server.log",
+                    ["--workers", str(WORKERS)],
+                )
+            )
+            servers.api_ports = (port,)
+            base = f"http://127.0.0.1:{port}"
+            _wait_ready(base, token, servers.api[0], WORKERS)
+            out["workers"] = WORKERS
+        for name in paths:
+            key, path, gzip_ok = PATHS[name]
+            fig = measured(servers, base, path, token, gzip_ok)
+            out.update({f"{key}_{k}": v for k, v in fig.items()})  # list_rps, list_p50_ms, list_cpu_ms, …
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        _stop(servers.nginx)
+        for proc in servers.api:
+            _stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_ready(base: str, token: str, proc: subprocess.Popen[bytes]) -> None:
-    """Every worker has computed its rates snapshot (its first recompute runs at start) before timing."""
+def _wait_ready(base: str, token: str, proc: subprocess.Popen[bytes], workers: int) -> None:
+    """Every worker behind `base` has computed its rates snapshot (its first recompute runs at start)."""
     deadline = time.monotonic() + 300
     ready = 0
     while time.monotonic() < deadline:
@@ -330,7 +566,7 @@ def _wait_ready(base: str, token: str, proc: subprocess.Popen[bytes]) -> None:
         try:
             r = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
             ready = ready + 1 if r.status_code == 200 and b"yunwang_rate_ratio" in r.content else 0
-            if ready >= 4 * WORKERS:
+            if ready >= 4 * workers:
                 return
         except httpx.HTTPError:
             pass
@@ -348,7 +584,8 @@ def measure(store: str) -> dict[str, Any] | None:
     if os.environ.get("BENCH_SCALE_LOAD_ONLY"):
         return out
     out["load_at_start"] = os.getloadavg()[0]
-    out.update(in_process(url))
+    if os.environ.get("BENCH_SCALE_IN_PROCESS", "1") != "0":
+        out.update(in_process(url))
     if os.environ.get("BENCH_SCALE_HTTP", "1") != "0":
         out.update(over_http(url))
     out["load_at_end"] = os.getloadavg()[0]

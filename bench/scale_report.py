@@ -7,6 +7,12 @@ from typing import Any
 from bench.results import percentile, write_section
 
 STORE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+CLIENTS = {  # the load clients of bench_scale.py, as the method text names them
+    "wrk": "wrk -t 2 (HTTP/1.1, keep-alive connections)",
+    "ab": "ApacheBench `ab -k` (HTTP/1.0: uvicorn's answers carry no keep-alive header, so every request opened a "
+    "new TCP connection)",
+    "httpx": "httpx threads of one Python process (keep-alive connections) on the same 2 cores",
+}
 
 
 def _p50(figures: dict[str, Any] | None, key: str) -> str:
@@ -31,6 +37,29 @@ def _load(fig: dict[str, Any]) -> str:
     return f"{start:.1f} → {end:.1f}"
 
 
+def topology(fig: dict[str, Any] | None) -> str:
+    """Where the throughput figures of `fig` were measured (a run without "topology": uvicorn --workers)."""
+    fig = fig or {}
+    if fig.get("topology") == "nginx":
+        return f"nginx → {fig.get('api_processes', 2)} API processes (uvicorn, one process each)"
+    return f"uvicorn --workers {fig.get('workers', '?')} on one port"
+
+
+def _cpu(figures: dict[str, Any] | None, key: str) -> str:
+    """CPU ms per request of each process group: API processes, nginx, PostgreSQL (its backends serving the API
+    processes; all its processes in brackets, other users' included), the load client."""
+    cpu = (figures or {}).get(key)
+    if not cpu:
+        return "—"
+    parts = [f"API {cpu['api']:.2f}"]
+    if "nginx" in cpu:
+        parts.append(f"nginx {cpu['nginx']:.2f}")
+    if "postgresql" in cpu:
+        parts.append(f"PostgreSQL {cpu.get('postgresql_ours', 0):.2f} ({cpu['postgresql']:.2f})")
+    parts.append(f"client {cpu['client']:.2f}")
+    return " · ".join(parts) + " ms"
+
+
 def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
     label = STORE_LABELS.get(store, store)
     ms_fmt = "{:,.1f} ms"
@@ -51,7 +80,7 @@ def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> l
     rows = [(m, goal, _p50(before, k), _p50(after, k)) for m, goal, k in ms]
     rows += [
         (
-            f"list requests/s, {after.get('clients')} clients, uvicorn × {after.get('workers')} workers",
+            f"list requests/s, {after.get('clients')} {after.get('client', 'httpx')} clients, {topology(after)}",
             "≥ 300/s",
             _num(before, "list_rps"),
             _num(after, "list_rps"),
@@ -62,6 +91,7 @@ def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> l
             _num(before, "list_p50_ms", ms_fmt),
             _num(after, "list_p50_ms", ms_fmt),
         ),
+        ("  CPU per list request", "", _cpu(before, "list_cpu_ms"), _cpu(after, "list_cpu_ms")),
         ("`/metrics` scrapes/s, plain", "", _num(before, "metrics_plain_rps"), _num(after, "metrics_plain_rps")),
         (
             "`/metrics` scrapes/s, Accept-Encoding: gzip",
@@ -69,6 +99,7 @@ def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> l
             _num(before, "metrics_gzip_rps"),
             _num(after, "metrics_gzip_rps"),
         ),
+        ("  CPU per gzip scrape", "", _cpu(before, "metrics_gzip_cpu_ms"), _cpu(after, "metrics_gzip_cpu_ms")),
         (
             "`/metrics` body: plain / as sent when gzip is accepted",
             "",
@@ -81,11 +112,15 @@ def _rows(store: str, after: dict[str, Any], before: dict[str, Any] | None) -> l
     return [f"| {label} | {m} | {goal} | {b} | {a} |" for m, goal, b, a in rows]
 
 
-def _client(result: dict[str, Any] | None) -> str:
+def _how(result: dict[str, Any] | None) -> str:
+    """The load client and topology of a run's throughput figures."""
     for store in STORE_LABELS:
         fig = (result or {}).get(store)
         if isinstance(fig, dict) and "list_rps" in fig:
-            return str(fig.get("client", "httpx"))
+            client = str(fig.get("client", "httpx"))
+            how = f"{CLIENTS.get(client, client)} against {topology(fig)}"
+            fallback = fig.get("fallback")
+            return how + (f" (fallback: {'; '.join(fallback)})" if fallback else "")
     return "—"
 
 
@@ -99,10 +134,12 @@ def _first(result: dict[str, Any], key: str) -> str:
 
 def _paired(paired: dict[str, Any]) -> list[str]:
     """Rows of the alternating before/after throughput runs (same background load for both)."""
+    first: dict[str, Any] = next((r["before"][0] for r in paired.values() if r.get("before")), {})
     lines = [
         "",
         "Throughput with the two servers run in alternation (before, after, before, after: both sides see the same "
-        "background load), 10 s per figure; each cell lists the rounds:",
+        f"background load), {first.get('seconds', 10):g} s per figure, {first.get('clients', 10)} "
+        f"{first.get('client', 'ab')} clients against {topology(first)}; each cell lists the rounds:",
         "",
         "| store | measure | before | after | load average per round |",
         "|---|---|---:|---:|---|",
@@ -135,10 +172,13 @@ def write(after: dict[str, Any], before: dict[str, Any] | None, paired: dict[str
         '3–5 runs after a warm-up (live: nothing written in between; "after one inventory write": one audited '
         "system update before each run); as-of = `rates.compute_all` of all 8 rates as of the last month's end "
         "(its last instant, Beijing time, as the monthly report reads it), 3 runs — *after* reads the month-end "
-        "snapshot the daily job takes (dashboards.rate_snapshots), *before* replays the change log. Throughput: "
-        "uvicorn with the stated workers on 127.0.0.1, the load from keep-alive clients for "
-        f"{_first(after, 'seconds')} s each: *{_client(before)}* for before, *{_client(after)}* for after (ab = "
-        "ApacheBench, one C process; httpx = threads of one Python process on the same 2 cores).",
+        "snapshot the daily job takes (dashboards.rate_snapshots), *before* replays the change log. Throughput on "
+        f"127.0.0.1, {_first(after, 'seconds')} s per figure; before: {_how(before)}; after: {_how(after)}. The "
+        "production topology (docs/deploy.md) is nginx running deploy/nginx/yunwang.conf (upstream keepalive 32, "
+        "round robin) in front of two single-process API servers. CPU per request: utime + stime "
+        "(/proc/<pid>/stat) over the timed run divided by the requests — API processes, nginx, PostgreSQL (its "
+        "backends serving the API processes; in brackets all processes of user postgres, other engineers' "
+        "included), the load client.",
         "",
     ]
     for store in STORE_LABELS:

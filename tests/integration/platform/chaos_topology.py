@@ -1,9 +1,8 @@
 """The production topology of deploy/ on one machine, for tests/integration/platform/test_chaos.py.
 
 A private RabbitMQ node (own node name, AMQP/distribution/CLI ports, cookie and data dir under the test's tmp dir —
-never yunwang's shared node on 5673 nor the OpenStack broker on 5672), nginx running deploy/nginx/yunwang.conf
-with its ports changed (the Debian binary, `daemon off`, own pid/log/temp paths), `yunwang serve` API processes
-and `yunwang worker` processes. Every process is started in a session of its own, so a SIGKILL of its process group
+never yunwang's shared node on 5673 nor the OpenStack broker on 5672), `yunwang serve` API processes and
+`yunwang worker` processes; nginx running deploy/nginx/yunwang.conf is tests/live_nginx.py (shared with bench/). Every process is started in a session of its own, so a SIGKILL of its process group
 kills it whole, like systemd's KillMode=control-group.
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -142,61 +140,6 @@ class Rabbit:
                 check=False,
             )
         stop(self.proc)
-
-
-def nginx_site(api_ports: tuple[int, int], port: int) -> str:
-    """deploy/nginx/yunwang.conf with the upstream's ports and the listen address changed for this test."""
-    site = (ROOT / "deploy" / "nginx" / "yunwang.conf").read_text()
-    site = site.replace("server 127.0.0.1:8081 ", f"server 127.0.0.1:{api_ports[0]} ")
-    site = site.replace("server 127.0.0.1:8082 ", f"server 127.0.0.1:{api_ports[1]} ")
-    site = site.replace("    listen 80;\n", f"    listen 127.0.0.1:{port};\n").replace("    listen [::]:80;\n", "")
-    assert site.count(f"127.0.0.1:{port};") == 1 and str(api_ports[1]) in site, "deploy/nginx/yunwang.conf changed"
-    return site
-
-
-@dataclass
-class Nginx:
-    binary: str
-    work: Path
-    api_ports: tuple[int, int]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        w = self.work
-        for d in ("logs", "tmp"):
-            (w / d).mkdir(parents=True, exist_ok=True)
-        (w / "yunwang.conf").write_text(nginx_site(self.api_ports, self.port))
-        user = "user root;\n" if os.geteuid() == 0 else ""  # its workers may write the temp dirs of this test
-        (w / "nginx.conf").write_text(
-            f"{user}worker_processes 1;\npid {w}/nginx.pid;\nerror_log {w}/logs/error.log warn;\n"
-            "events { worker_connections 512; }\n"
-            "http {\n"
-            f"  access_log {w}/logs/access.log;\n"
-            f"  client_body_temp_path {w}/tmp/body; proxy_temp_path {w}/tmp/proxy;\n"
-            f"  fastcgi_temp_path {w}/tmp/fastcgi; uwsgi_temp_path {w}/tmp/uwsgi; scgi_temp_path {w}/tmp/scgi;\n"
-            f"  include {w}/yunwang.conf;\n"
-            "}\n"
-        )
-        log = (w / "logs" / "nginx.out").open("wb")
-        self.proc = subprocess.Popen(
-            [self.binary, "-p", str(w), "-c", str(w / "nginx.conf"), "-g", "daemon off;"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def error_log(self) -> str:
-        path = self.work / "logs" / "error.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def upstream_errors(self) -> int:
-        """How often nginx found an API process down (connect refused / reset) and passed the request on."""
-        return len(re.findall(r"(Connection refused|Connection reset|upstream prematurely closed)", self.error_log()))
 
 
 @dataclass

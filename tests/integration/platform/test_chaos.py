@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -44,7 +43,8 @@ from orchestrator.requests.models import ResourceRequest
 from tests.builders import Inv
 from tests.conftest import _pg_clone
 from tests.integration.openstack.os_helpers import everything_in, owned_by
-from tests.integration.platform.chaos_topology import RABBITMQ_SERVER, Nginx, Proc, Rabbit, kill9, stop, wait_http
+from tests.integration.platform.chaos_topology import RABBITMQ_SERVER, Proc, Rabbit, kill9, stop, wait_http
+from tests.live_nginx import Nginx, nginx_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 IN_CI = os.environ.get("CI") == "true"
@@ -83,12 +83,12 @@ class Topology:
 @pytest.fixture
 def topology(tmp_path: Path, pg_template: str | None) -> Iterator[Callable[[], Topology]]:
     clouds_yaml = os.environ.get("YUNWANG_TEST_CLOUDS_YAML")
-    nginx_bin = os.environ.get("YUNWANG_TEST_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx_bin = nginx_binary()
     _need("YUNWANG_TEST_PG_URL is not set", pg_template is not None)
     _need("no local OpenStack: YUNWANG_TEST_CLOUDS_YAML unset", bool(clouds_yaml and Path(clouds_yaml).is_file()))
-    _need("no nginx: run tests/env/setup-17-nginx.sh", Path(nginx_bin).is_file())
+    _need("no nginx: run tests/env/setup-17-nginx.sh", nginx_bin is not None)
     _need("no rabbitmq-server: run tests/env/setup-15-rabbitmq.sh", RABBITMQ_SERVER.is_file())
-    assert pg_template is not None and clouds_yaml is not None
+    assert pg_template is not None and clouds_yaml is not None and nginx_bin is not None
     url, drop = _pg_clone(pg_template)
     db = Database(url)
     rabbit = Rabbit(tmp_path / "rabbitmq")
