@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="任务队列地址 / Celery broker URL (`amqp://user:pass@host:5672/vhost`); unset: tasks run in a "
         "thread pool inside the service",
     )
+    api_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="每个 API 进程同时执行请求的线程数 / threads per API process that run request handlers at once "
+        "(more only add hand-offs of Python's interpreter lock: docs/LISTS.md, 'Speed')",
+    )
     task_threads: int = Field(
         default=4, ge=1, le=64, description="进程内任务线程数 / threads of the in-process task pool (no broker)"
     )

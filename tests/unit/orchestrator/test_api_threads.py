@@ -1,0 +1,51 @@
+"""YUNWANG_API_THREADS: how many sync request handlers one API process runs at once (docs/LISTS.md, "Speed")."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from core.db import Database
+from core.permissions import PUBLIC
+from orchestrator.app.factory import create_app
+from orchestrator.app.permission_table import PERMISSIONS
+from orchestrator.app.settings import Settings
+
+
+def _most_at_once(settings: Settings, db: Database, requests: int) -> tuple[int, list[int]]:
+    """Send `requests` requests at once to a sync route that takes 0.3 s; how many ran at the same time."""
+    app = create_app(settings, registry=CollectorRegistry(), database=db)
+    lock, running, most = threading.Lock(), [0], [0]
+
+    @app.get("/api/v1/test-slow")
+    def slow() -> dict[str, int]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return {"ok": 1}
+
+    with TestClient(app) as client, ThreadPoolExecutor(requests) as pool:
+        statuses = list(pool.map(lambda _: client.get("/api/v1/test-slow").status_code, range(requests)))
+    return most[0], statuses
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(2, 2), (4, 4)])
+def test_at_most_api_threads_handlers_run_at_once(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch, threads: int, expected: int
+) -> None:
+    monkeypatch.setitem(PERMISSIONS, ("GET", "/api/v1/test-slow"), PUBLIC)
+    most, statuses = _most_at_once(settings.model_copy(update={"api_threads": threads}), db, requests=8)
+    assert statuses == [200] * 8  # the others waited their turn, none was refused
+    assert most == expected
+
+
+def test_the_default_is_four() -> None:
+    assert Settings().api_threads == 4
