@@ -23,6 +23,7 @@ from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Conflict, NotFound, Problem
 from core.identity import Principal
+from core.threads import run_long
 from core.times import today_beijing
 from core.validation import INT32_MAX, Id, unsafe_reason
 from core.wiring import Key, provider, services
@@ -418,15 +419,16 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_class=Response,
         responses=XLSX_RESPONSE,
     )
-    def compute_xlsx(
+    async def compute_xlsx(
         body: PlanIn, request: Request, session: SessionDep, principal: CurrentPrincipal, wired: PlanDep
     ) -> Response:
-        options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
-        plan = planning.compute_plan(session, options, _capacity(wired, session))
-        data = export.workbook(
-            planning.rows_from_plan(plan, planning.Names.load(session)), store.summary(plan), plan.cycles
-        )
-        return _xlsx(data, "wave-plan.xlsx")
+        def workbook() -> bytes:
+            options = planning.Options(body.max_wave_size, body.max_per_unit, body.max_per_city, _flavors(wired))
+            plan = planning.compute_plan(session, options, _capacity(wired, session))
+            rows = planning.rows_from_plan(plan, planning.Names.load(session))
+            return export.workbook(rows, store.summary(plan), plan.cycles)
+
+        return _xlsx(await run_long(workbook), "wave-plan.xlsx")
 
     @router.get("/waves", summary="Stored wave plans / 已存计划", response_model=list[m.WavePlanOut])
     def plans(session: SessionDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
@@ -453,12 +455,14 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_class=Response,
         responses=XLSX_RESPONSE,
     )
-    def plan_xlsx(plan_id: Id, session: SessionDep, principal: CurrentPrincipal) -> Response:
-        row = store.get_plan(session, plan_id)
-        items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
-        rows = planning.rows_from_items(items, planning.Names.load(session), guards.stale_notes(session, items))
-        data = export.workbook(rows, row.summary, row.summary.get("cycles", []))
-        return _xlsx(data, f"wave-plan-{row.id}.xlsx")
+    async def plan_xlsx(plan_id: Id, session: SessionDep, principal: CurrentPrincipal) -> Response:
+        def workbook() -> bytes:
+            row = store.get_plan(session, plan_id)
+            items = [i for i in store.plan_items(session, row.id) if _visible_unit(principal, i.unit_id)]
+            rows = planning.rows_from_items(items, planning.Names.load(session), guards.stale_notes(session, items))
+            return export.workbook(rows, row.summary, row.summary.get("cycles", []))
+
+        return _xlsx(await run_long(workbook), f"wave-plan-{plan_id}.xlsx")
 
     @router.post(
         "/waves/{plan_id}/requests",

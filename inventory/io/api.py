@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -20,6 +21,7 @@ from core.tasks.api import ACCEPTED, TasksDep, accepted, wants_async
 from core.tasks.backends import Tasks
 from core.tasks.callers import context_json, principal_json
 from core.tasks.engine import File
+from core.threads import run_long
 from core.wiring import Key, provider
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.io import exporting
@@ -165,7 +167,7 @@ def add_io_routes(router: APIRouter) -> None:
 
         if len(data) > sync_import_bytes or wants_async(request):
             return _submitted(tasks, principal, ctx, name, data, filename, dry_run)
-        report = await run_in_threadpool(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
+        report = await run_long(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
         status, body = import_tasks.answer(report)
         return JSONResponse(body, status_code=status)
 
@@ -178,7 +180,7 @@ def add_io_routes(router: APIRouter) -> None:
             202: {**ACCEPTED, "description": "`Prefer: respond-async`: the job making the file"},
         },
     )
-    def export_kind(
+    async def export_kind(
         kind: KindName,
         request: Request,
         session: SessionDep,
@@ -203,8 +205,10 @@ def add_io_routes(router: APIRouter) -> None:
                 "filename": filename,
                 "media_type": MEDIA[format],
             }
-            return accepted(tasks, tasks.submit(import_tasks.EXPORT, payload, requested_by=principal.name))
-        return _attachment(exporting.export_file(session, name, format, principal.units), name, format, stem)
+            submit = functools.partial(tasks.submit, import_tasks.EXPORT, payload, requested_by=principal.name)
+            return await run_in_threadpool(lambda: accepted(tasks, submit()))  # the job's row: database I/O
+        data = await run_long(exporting.export_file, session, name, format, principal.units)
+        return _attachment(data, name, format, stem)
 
     @router.get(
         "/{kind}/template",

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
@@ -36,6 +35,7 @@ from core.tasks import engine as tasks_engine
 from core.tasks.api import AppResources
 from core.tasks.backends import InProcess, Tasks
 from core.tasks.registry import Resources
+from core.threads import limit_handlers
 from core.wiring import DATABASE, JOBS, services
 from dashboards import metrics as rates_metrics
 from dashboards import rate_alerts, snapshot_job
@@ -107,10 +107,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync routes and dependencies run in anyio's thread pool of this event loop (40 threads by default). Python
-        # runs one thread at a time, so more runnable threads only add hand-offs of the interpreter lock: a small pool
-        # serves more requests per second (docs/LISTS.md, "Speed"); long work runs as background jobs anyway.
-        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        limit_handlers(settings.api_threads)  # core/threads.py: why a small pool serves more requests per second
         for start in components.starters:
             result = start(app)
             if isinstance(result, Awaitable):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from core.db import Database
+from core.enums import Role
 from core.permissions import PUBLIC
+from inventory.io import exporting
 from orchestrator.app.factory import create_app
 from orchestrator.app.permission_table import PERMISSIONS
 from orchestrator.app.settings import Settings
@@ -49,3 +53,33 @@ def test_at_most_api_threads_handlers_run_at_once(
 
 def test_the_default_is_four() -> None:
     assert Settings().api_threads == 4
+
+
+def test_a_long_export_does_not_hold_the_handler_threads(
+    settings: Settings, db: Database, token_for: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one handler thread, two exports that have not finished still leave room for a list request: the files are
+    made in the long-work pool (core/threads.py), not in the handler threads."""
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def stuck_export(*args: Any) -> bytes:
+        started.release()
+        assert release.wait(60), "the test never released the export"
+        return b"code\n"
+
+    monkeypatch.setattr(exporting, "export_file", stuck_export)
+    app = create_app(settings.model_copy(update={"api_threads": 1}), registry=CollectorRegistry(), database=db)
+    headers = {"Authorization": f"Bearer {token_for(Role.ADMIN)}"}
+    with TestClient(app) as client, ThreadPoolExecutor(3) as pool:
+        exports = [
+            pool.submit(client.get, "/api/v1/inventory/regions/export?format=csv", headers=headers) for _ in range(2)
+        ]
+        try:
+            for _ in range(2):
+                assert started.acquire(timeout=30), "an export never started"
+            listed = pool.submit(client.get, "/api/v1/inventory/regions", headers=headers)
+            while_exporting = listed.result(timeout=30)  # TimeoutError: the list request waited behind the exports
+        finally:
+            release.set()
+        assert while_exporting.status_code == 200
+        assert [f.result(timeout=30).status_code for f in exports] == [200, 200]
