@@ -466,6 +466,15 @@ def _api(code: Path, env: dict[str, str], port: int, log: Path, extra: list[str]
         return subprocess.Popen(cmd, cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _serve(code: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """One API process as deployed: `yunwang serve` (deploy/systemd/yunwang-api@.service; its logging included)."""
+    cmd = [sys.executable, "-m", "orchestrator.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [*cmd, "--no-upgrade"], cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
     """SIGTERM (uvicorn and nginx stop their workers themselves), SIGKILL of the whole session after 20 s."""
     if proc is None:
@@ -518,7 +527,7 @@ def over_http(url: str, code: Path = CODE, paths: tuple[str, ...] = ("list", "pl
             ports = (free_port(), free_port())
             for i, port in enumerate(ports):
                 api_env = {**env, "YUNWANG_DATA_DIR": str(work / f"api{i}" / "data")}
-                servers.api.append(_api(code, api_env, port, work / f"api{i}.log", ["--no-access-log"]))
+                servers.api.append(_serve(code, api_env, port, work / f"api{i}.log"))
             servers.api_ports = ports
             for port, proc in zip(ports, servers.api, strict=True):
                 _wait_ready(f"http://127.0.0.1:{port}", token, proc, 1)

@@ -41,7 +41,7 @@ def topology(fig: dict[str, Any] | None) -> str:
     """Where the throughput figures of `fig` were measured (a run without "topology": uvicorn --workers)."""
     fig = fig or {}
     if fig.get("topology") == "nginx":
-        return f"nginx → {fig.get('api_processes', 2)} API processes (uvicorn, one process each)"
+        return f"nginx → {fig.get('api_processes', 2)} API processes (`yunwang serve`, as deployed)"
     return f"uvicorn --workers {fig.get('workers', '?')} on one port"
 
 

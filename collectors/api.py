@@ -228,7 +228,7 @@ def build_router() -> APIRouter:  # noqa: C901 - the sum of independent nested r
         response_model=m.ProbeJobOut,
         summary="Probe one node (or its subtree) now: returns a job at once",
     )
-    async def probe_now(
+    def probe_now(  # sync: its reads and the job's row are database I/O, in a handler thread, not on the event loop
         body: ProbeRequest,
         principal: CurrentPrincipal,
         session: SessionDep,

@@ -1,10 +1,11 @@
 """Where a request's synchronous work runs.
 
-Route handlers and dependencies: anyio's default thread pool, limited per API process to `YUNWANG_API_THREADS`
-(`limit_handlers`, at start-up): Python runs one thread at a time, so more threads only add hand-offs of the
-interpreter lock (docs/LISTS.md, "Speed"). Long work inside a request (a spreadsheet import, an export, a wave-plan
-workbook) runs in a pool of its own (`run_long`), so a few large files never hold every handler thread and the
-quick requests of the same process go on.
+Route handlers and dependencies: anyio's default thread pool, `YUNWANG_API_THREADS` per API process
+(`limit_handlers`, at start-up; 40 as anyio's default). Fewer threads serve more reads per second (Python runs one
+thread at a time), but a request that waits holds its thread, so a small pool lets a few waiting requests stall the
+process (docs/LISTS.md, "Speed"). Long work inside a request (a spreadsheet import, an export, a wave-plan workbook)
+runs in a pool of its own (`run_long`), so a few large files never hold the handler threads and the quick requests of
+the same process go on.
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ def nginx_site(api_ports: tuple[int, int], port: int) -> str:
     site = site.replace("server 127.0.0.1:8081 ", f"server 127.0.0.1:{api_ports[0]} ")
     site = site.replace("server 127.0.0.1:8082 ", f"server 127.0.0.1:{api_ports[1]} ")
     site = site.replace("    listen 80;\n", f"    listen 127.0.0.1:{port};\n").replace("    listen [::]:80;\n", "")
-    assert site.count(f"127.0.0.1:{port};") == 1 and str(api_ports[1]) in site, "deploy/nginx/yunwang.conf changed"
+    upstream = re.findall(r"^\s*server 127\.0\.0\.1:(\d+)", site, flags=re.M)
+    changed = site.count(f"127.0.0.1:{port};") == 1 and upstream == [str(p) for p in api_ports]
+    assert changed, f"deploy/nginx/yunwang.conf changed: upstream {upstream}, not both replaced"
     return site
 
 

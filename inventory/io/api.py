@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -22,6 +22,7 @@ from core.tasks.backends import Tasks
 from core.tasks.callers import context_json, principal_json
 from core.tasks.engine import File
 from core.threads import run_long
+from core.times import today_beijing
 from core.wiring import Key, provider
 from inventory.access import INVENTORY_WRITE, write_guard
 from inventory.io import exporting
@@ -166,7 +167,8 @@ def add_io_routes(router: APIRouter) -> None:
             ctx = replace(ctx, history_since=to_utc(history_since))
 
         if len(data) > sync_import_bytes or wants_async(request):
-            return _submitted(tasks, principal, ctx, name, data, filename, dry_run)
+            # the upload and its job's row (and a broker's publish): I/O, in a handler thread, not on the event loop
+            return await run_in_threadpool(_submitted, tasks, principal, ctx, name, data, filename, dry_run)
         report = await run_long(import_tasks.run_import, session, name, data, filename, ctx, dry_run)
         status, body = import_tasks.answer(report)
         return JSONResponse(body, status_code=status)
@@ -194,7 +196,7 @@ def add_io_routes(router: APIRouter) -> None:
         file is then downloaded from `result_url` (`GET /api/v1/tasks/{job_id}/result`) by whoever asked.
         """
         name = str(kind.value)
-        stem = date.today().isoformat()
+        stem = today_beijing().isoformat()  # the file's date as the office reads it
         if wants_async(request):
             units = sorted(principal.units) if principal.units is not None else None
             filename = f"{name}-{stem}.{format}"

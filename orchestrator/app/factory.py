@@ -107,7 +107,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limit_handlers(settings.api_threads)  # core/threads.py: why a small pool serves more requests per second
+        limit_handlers(settings.api_threads)  # core/threads.py: the handler threads of this process
         for start in components.starters:
             result = start(app)
             if isinstance(result, Awaitable):

@@ -70,11 +70,12 @@ class Settings(BaseSettings):
         "thread pool inside the service",
     )
     api_threads: int = Field(
-        default=4,
+        default=40,
         ge=1,
         le=256,
-        description="每个 API 进程同时执行请求的线程数 / threads per API process that run request handlers at once "
-        "(more only add hand-offs of Python's interpreter lock: docs/LISTS.md, 'Speed')",
+        description="每个 API 进程同时执行请求的线程数 / threads per API process that run request handlers at once. "
+        "Fewer serve more list requests per second, but requests that wait (a writer queued behind an import, a "
+        "silent broker or sign-on provider) then hold every thread: docs/LISTS.md, 'Speed'",
     )
     task_threads: int = Field(
         default=4, ge=1, le=64, description="进程内任务线程数 / threads of the in-process task pool (no broker)"

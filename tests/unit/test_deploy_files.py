@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 
 from core.validation import MAX_BODY_BYTES
@@ -107,3 +108,21 @@ def test_the_env_example_sets_nothing_a_unit_sets_for_itself() -> None:
     }
     assert per_unit >= {"YUNWANG_DATA_DIR", "YUNWANG_SCHEDULER_ENABLED", "YUNWANG_COLLECTOR_VANTAGE"}
     assert example & per_unit == set()
+
+
+def test_the_test_nginx_site_is_the_deployed_one_with_both_upstream_ports_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.live_nginx import nginx_site
+
+    site = nginx_site((40001, 40002), 40003)
+    assert "server 127.0.0.1:40001 " in site and "server 127.0.0.1:40002 " in site and "listen 127.0.0.1:40003;" in site
+    assert re.findall(r"server 127\.0\.0\.1:(\d+)", site) == ["40001", "40002"]
+    # a deployed file whose first upstream line is written differently must not leave that line pointing at 8081
+    real = Path.read_text
+    odd = (DEPLOY / "nginx" / "yunwang.conf").read_text().replace("server 127.0.0.1:8081 ", "server 127.0.0.1:8081;")
+    monkeypatch.setattr(
+        Path, "read_text", lambda self, *a, **k: odd if self.name == "yunwang.conf" else real(self, *a, **k)
+    )
+    with pytest.raises(AssertionError, match="not both replaced"):
+        nginx_site((40001, 40002), 40003)

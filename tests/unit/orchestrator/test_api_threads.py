@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -51,8 +53,10 @@ def test_at_most_api_threads_handlers_run_at_once(
     assert most == expected
 
 
-def test_the_default_is_four() -> None:
-    assert Settings().api_threads == 4
+def test_the_default_is_anyios_forty() -> None:
+    """Fewer threads serve more list requests/s, but any request that waits (a writer queued behind an import, a
+    silent broker or sign-on provider) then holds a thread: with 4, four such requests stalled the whole process."""
+    assert Settings().api_threads == 40
 
 
 def test_a_long_export_does_not_hold_the_handler_threads(
@@ -83,3 +87,51 @@ def test_a_long_export_does_not_hold_the_handler_threads(
             release.set()
         assert while_exporting.status_code == 200
         assert [f.result(timeout=30).status_code for f in exports] == [200, 200]
+
+
+def test_async_routes_are_the_reviewed_few(app: Any) -> None:
+    """An `async def` route runs on the event loop: any database, broker or file I/O there stalls every request of
+    the process. Each of these hands its I/O to a thread (run_long / run_in_threadpool); a new one must too."""
+
+    def walk(routes: list[Any]) -> list[Any]:  # included routers keep their own route lists (FastAPI ≥ 0.16x)
+        return [
+            leaf for r in routes for leaf in (walk(r.original_router.routes) if hasattr(r, "original_router") else [r])
+        ]
+
+    async_routes = sorted(
+        f"{sorted(r.methods)[0]} {r.path}"
+        for r in walk(app.routes)
+        if inspect.iscoroutinefunction(getattr(r, "endpoint", None)) and getattr(r, "methods", None)
+    )
+    assert len(walk(app.routes)) > 200  # every route was looked at
+    assert async_routes == sorted(
+        [
+            "GET /api/v1/inventory/{kind}/export",
+            "GET /api/v1/plan/waves/{plan_id}/export.xlsx",
+            "POST /api/v1/inventory/{kind}/import",
+            "POST /api/v1/plan/waves/export.xlsx",
+            "GET /openapi.json",  # FastAPI's own: the schema it built at start-up, no I/O
+        ]
+    )
+
+
+def test_an_async_import_submits_its_job_off_the_event_loop(admin: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.responses import JSONResponse
+
+    from inventory.io import api as io_api
+
+    seen: list[bool] = []
+
+    def submitted(*args: Any) -> JSONResponse:
+        try:
+            asyncio.get_running_loop()
+            seen.append(True)  # on the event loop: a silent broker would stall every request
+        except RuntimeError:
+            seen.append(False)
+        return JSONResponse({"job": {}}, status_code=202)
+
+    monkeypatch.setattr(io_api, "_submitted", submitted)
+    files = {"file": ("regions.csv", b"code,name\nR-X,X\n", "text/csv")}
+    resp = admin.post("/api/v1/inventory/regions/import", files=files, headers={"Prefer": "respond-async"})
+    assert resp.status_code == 202
+    assert seen == [False]
