@@ -211,6 +211,14 @@ def extranet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extran
     procs: list[subprocess.Popen[bytes]] = list(sims)
     files = list(logs)
     try:
+        # The sweep below collects once, without retries: under a loaded CI a simulator still importing paramiko
+        # when it ran made DEV-HW 'failing' (connection refused). Wait until each says it is listening.
+        deadline = time.monotonic() + 60
+        for i, sim in enumerate(sims):
+            while b"listening" not in (work / f"sim-{i}.log").read_bytes():
+                assert sim.poll() is None, (work / f"sim-{i}.log").read_text()
+                assert time.monotonic() < deadline, "devicesim did not start within 60 s"
+                time.sleep(0.1)
         live = LiveServer.start(
             url,
             work,
