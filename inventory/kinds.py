@@ -71,6 +71,9 @@ class KindSpec:
     extra: dict[str, str] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()  # domain rules (inventory.rules), run in this order on every write
     preload: Preload | None = None  # loads what the rules look up by id, once per batch
+    # Columns a collector observes (device facts): shown live, never part of an object's recorded state — not in
+    # the change log (an edit's before/after would carry whatever was last read) and so not in `as_of` reads.
+    observed: tuple[str, ...] = ()
 
     @property
     def fields(self) -> list[str]:
@@ -318,6 +321,7 @@ _register(
             _c("ssh_port", "SSH端口", "ssh_port"),
             _c("credential_ref", "凭据名称", "credential_ref"),
         ),
+        observed=("facts", "facts_at"),
     )
 )
 _register(

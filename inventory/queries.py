@@ -141,7 +141,7 @@ def parse_list_params(spec: KindSpec, params: Mapping[str, str], as_of: datetime
                     problems.append(
                         Problem(f"unknown sort field (fields: {', '.join(infos)})", field="sort", value=part)
                     )
-                elif as_of is not None and name in TIMESTAMPS:
+                elif as_of is not None and (name in TIMESTAMPS or name in spec.observed):
                     problems.append(Problem("not available with as_of / 历史口径下不可用", field="sort", value=part))
                 else:
                     lq.sort.append(part)
@@ -160,7 +160,7 @@ def parse_list_params(spec: KindSpec, params: Mapping[str, str], as_of: datetime
             elif op not in TYPE_OPS[info.kind]:
                 allowed = ", ".join(o for o in OPS if o in TYPE_OPS[info.kind]) or "none"
                 problems.append(Problem(f"{info.kind} field {name}: operators {allowed}", field=key, value=raw))
-            elif as_of is not None and name in TIMESTAMPS:
+            elif as_of is not None and (name in TIMESTAMPS or name in spec.observed):
                 problems.append(Problem("not available with as_of / 历史口径下不可用", field=key, value=raw))
             else:
                 try:
@@ -487,6 +487,8 @@ def _list_as_of(
 def to_out(spec: KindSpec, obj: Any) -> dict[str, Any]:
     """An object as the API shows it: the snapshot plus timestamps."""
     out = snapshot(spec, obj)
+    for name in spec.observed:
+        out[name] = json_value(getattr(obj, name))
     out["created_at"] = json_value(obj.created_at)
     out["updated_at"] = json_value(obj.updated_at)
     return out
@@ -496,7 +498,8 @@ def as_of(session: Session, kind: str, at: datetime, ids: list[int] | None = Non
     """The state of every object of a kind as it was at `at`, rebuilt from the change log."""
     latest = history.state_entries(kind, times.to_utc(at), ids)  # SQLite compares the stored UTC text: bind UTC
     stmt = select(ChangeLog.after).join(latest, latest.c.log_id == ChangeLog.id).order_by(ChangeLog.object_id)
-    return [dict(a) for a in session.scalars(stmt) if a is not None]
+    observed = KINDS[kind].observed  # entries written before these were left out of the log may still hold them
+    return [{k: v for k, v in a.items() if k not in observed} for a in session.scalars(stmt) if a is not None]
 
 
 def changes(

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from core import pydantic_text
+from core import pydantic_text, times
 from core.audit import ChangeContext, json_value, record_change
 from core.db import Base
 from core.enums import ChangeAction
@@ -49,12 +49,13 @@ def creation_log(ctx: ChangeContext, kind: str, after: dict[str, Any], at: datet
 
 
 def snapshot(spec: KindSpec, obj: Base) -> dict[str, Any]:
-    """The object as one JSON dict: every column plus link id lists (sorted)."""
+    """The object's recorded state as one JSON dict (what the change log keeps): every column but the timestamps
+    and the observed ones (`KindSpec.observed`), plus link id lists (sorted)."""
     # Timestamps are skipped before reading: after a flush they are expired, and reading one reloads the row.
     data = {
         c.key: json_value(getattr(obj, c.key))
         for c in inspect(type(obj)).column_attrs
-        if c.key not in ("created_at", "updated_at")
+        if c.key not in ("created_at", "updated_at") and c.key not in spec.observed
     }
     for link in spec.links:
         data[link.field] = sorted(o.id for o in getattr(obj, link.relationship))
@@ -369,7 +370,7 @@ def _create(  # noqa: C901 - validation → references → rules → guard → i
     ids = [new_ids[code] for code in codes]
     afters: list[dict[str, Any]] = []
     for obj_id, clean, values in zip(ids, good, params, strict=True):
-        after = {"id": obj_id, **{k: json_value(v) for k, v in values.items()}}
+        after = {"id": obj_id, **{k: json_value(v) for k, v in values.items() if k not in spec.observed}}
         for link in spec.links:
             targets = sorted(set(clean.get(link.field) or []))
             after[link.field] = targets
@@ -443,7 +444,8 @@ def referencing_counts(session: Session, spec: KindSpec, obj_id: int) -> dict[st
 
 
 def set_device_facts(session: Session, device_id: int, facts: dict[str, Any] | None, at: datetime) -> None:
-    """Store what a collector read from a device; facts are observations, so not change-logged."""
+    """Store what a collector read from a device; facts are observations (`KindSpec.observed`), not change-logged.
+    `at` is stored as UTC (SQLite would keep a +08:00 time's wall clock and drop its offset)."""
     obj: Any = get_or_404(session, KINDS["devices"], device_id)
-    obj.facts, obj.facts_at = facts, at
+    obj.facts, obj.facts_at = facts, times.to_utc(at)
     session.flush()
