@@ -190,9 +190,11 @@ def write(after: dict[str, Any], before: dict[str, Any] | None, paired: dict[str
                 f"rows; 1-minute load average during the run (start → end): before {_load(old)}, after {_load(fig)}"
             )
     lines += [
-        "- a shared 2-core machine: other engineers' test suites ran at the same time (load average above), so "
-        "wall times carry that contention; the CPU time of the benchmark process (SQLite: all the database "
-        "work; PostgreSQL: the client side only) moves much less with it",
+        "- the load average counts the benchmark's own processes (the servers, the load client, PostgreSQL); anything "
+        "else running on the machine shows above it and its contention is in the wall times, while the CPU time of "
+        "the benchmark process (SQLite: all the database work; PostgreSQL: the client side only) moves much less; "
+        "figures differ between machines (the list code of 3eb5d82 gave 226 requests/s on an AMD EPYC machine on "
+        "2026-12-02 05:28 and 534–545 on an Intel Xeon one at 10:00): compare the two columns of one run",
         "",
         "| store | measure | goal | before | after |",
         "|---|---|---|---:|---:|",
