@@ -38,6 +38,9 @@ with warnings.catch_warnings():  # authlib 1.9 would rather use httpx2; this pro
 
 FLOW_TTL = timedelta(minutes=10)
 METADATA_TTL_SECONDS = 300.0
+# After the provider failed to answer its discovery document, sign-ins are refused at once for this long instead of
+# each waiting the full timeout in a handler thread (a silent provider held every sign-in 10 s).
+FAILURE_TTL_SECONDS = 15.0
 
 
 class Refused(Exception):
@@ -72,6 +75,7 @@ class Identity:
 
 
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
+_failed: dict[str, tuple[float, str]] = {}  # issuer → (when discovery last failed, the refusal)
 
 
 def metadata(config: OidcConfig) -> dict[str, Any]:
@@ -79,13 +83,22 @@ def metadata(config: OidcConfig) -> dict[str, Any]:
     cached = _metadata.get(config.issuer)
     if cached and time.monotonic() - cached[0] < METADATA_TTL_SECONDS:
         return cached[1]
+    failed = _failed.get(config.issuer)
+    if failed and time.monotonic() - failed[0] < FAILURE_TTL_SECONDS:
+        raise Refused(
+            failed[1]
+            + f"（{FAILURE_TTL_SECONDS:.0f} 秒后再试 / asked again {FAILURE_TTL_SECONDS:.0f} s after the failure）"
+        )
     url = config.issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         resp = httpx.get(url, timeout=config.timeout)
         resp.raise_for_status()
         doc: dict[str, Any] = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise Refused(f"统一身份认证服务不可达 / the sign-on provider is unreachable ({type(exc).__name__})") from exc
+        message = f"统一身份认证服务不可达 / the sign-on provider is unreachable ({type(exc).__name__})"
+        _failed[config.issuer] = (time.monotonic(), message)
+        raise Refused(message) from exc
+    _failed.pop(config.issuer, None)
     if doc.get("issuer") != config.issuer:
         raise Refused("统一身份认证服务的 issuer 与配置不符 / the provider's issuer differs from the configured one")
     _metadata[config.issuer] = (time.monotonic(), doc)

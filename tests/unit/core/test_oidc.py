@@ -115,3 +115,35 @@ def test_role_and_unit_come_from_the_configured_claims() -> None:
 
 def test_the_client_secret_is_not_in_the_config_repr() -> None:
     assert "s3cret-value" not in repr(CONFIG)
+
+
+def test_a_silent_provider_holds_one_sign_in_not_every_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that accepts connections and never answers: the first discovery waits its timeout and is refused;
+    the next sign-ins within FAILURE_TTL_SECONDS are refused at once; after it, the provider is asked again."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # never accepted: the connection opens, no answer ever comes
+    try:
+        config = oidc.OidcConfig(
+            issuer=f"http://127.0.0.1:{silent.getsockname()[1]}/issuer",
+            client_id="yunwang",
+            redirect_url="http://127.0.0.1:8080/auth/oidc/callback",
+            timeout=0.5,
+        )
+        waits = []
+        for _ in range(3):
+            t = time.monotonic()
+            with pytest.raises(oidc.Refused, match="unreachable"):
+                oidc.metadata(config)
+            waits.append(time.monotonic() - t)
+        assert waits[0] >= 0.5 and waits[1] < 0.1 and waits[2] < 0.1, waits
+        monkeypatch.setattr(oidc, "FAILURE_TTL_SECONDS", 0.0)  # the window has passed: asked again, waits again
+        t = time.monotonic()
+        with pytest.raises(oidc.Refused, match="unreachable"):
+            oidc.metadata(config)
+        assert time.monotonic() - t >= 0.5
+    finally:
+        silent.close()
+        oidc._failed.clear()
