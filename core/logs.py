@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TextIO
 
 from core.redaction import redact
+
+
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to `sys.stderr` as it is when a record is emitted. A plain StreamHandler keeps the stream it was made
+    with: a command run under a test runner's captured stderr left later records (scheduler threads) writing to a
+    closed file ("I/O operation on closed file" in the suite's output)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
 
 
 class RedactingFilter(logging.Filter):
@@ -19,7 +35,7 @@ class RedactingFilter(logging.Filter):
 
 
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
