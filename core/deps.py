@@ -74,15 +74,16 @@ def get_principal(
     # A read request on PostgreSQL runs without a transaction (autocommit, Database.request_reads): every statement
     # reads the latest committed rows and nothing is held, so a commit would only release the connection and cost
     # a second checkout with its liveness ping (docs/LISTS.md, "Speed").
-    if session.in_transaction() and not _reads_latest_committed(request, session):
+    if session.in_transaction() and not _reads_latest_committed(request):
         session.commit()
     request.state.principal = principal
     return principal
 
 
-def _reads_latest_committed(request: Request, session: Session) -> bool:
-    """A GET/HEAD request's session on PostgreSQL (on SQLite a read transaction keeps its first snapshot)."""
-    return request.method in ("GET", "HEAD") and session.get_bind().dialect.name == "postgresql"
+def _reads_latest_committed(request: Request) -> bool:
+    """A GET/HEAD request's session reads in autocommit (`Database.autocommit_reads`: PostgreSQL); on SQLite a read
+    transaction keeps its first snapshot."""
+    return request.method in ("GET", "HEAD") and get_database(request).autocommit_reads
 
 
 def _from_session(request: Request, session: Session, sid: str) -> Principal:
