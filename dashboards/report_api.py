@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.identity import GLOBAL_READERS
 from core.responses import AwareTime, Number
-from core.tasks.api import ACCEPTED, TasksDep, accepted, wants_async
+from core.tasks.api import ACCEPTED, TasksDep, submit_accepted, wants_async
 from core.tasks.backends import Tasks
 from core.times import InputTime, OutputTime, iso
 from dashboards import report, report_tasks
@@ -148,7 +148,7 @@ def build_router() -> APIRouter:
             principal.require(*GLOBAL_READERS)
             if later is not None:  # Prefer: respond-async: the draft is made by a job (docs/tasks.md)
                 data = {"month": str(m), "kind": kind, "filename": name, "media_type": media_type}
-                return accepted(later, later.submit(report_tasks.DRAFT, data, requested_by=principal.name))
+                return submit_accepted(later, report_tasks.DRAFT, data, principal.name)
             content = render(report.build(session, m))
             return _download(content, media_type, name, report.sha256(content), True)
         row = report.require_published(session, m)

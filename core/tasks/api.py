@@ -15,7 +15,7 @@ from core.deps import CurrentPrincipal
 from core.errors import Conflict, NotFound, Problem
 from core.responses import ResponseModel
 from core.tasks.backends import Tasks
-from core.tasks.engine import job_out
+from core.tasks.engine import File, job_out
 from core.tasks.models import TaskJob
 from core.validation import INT32_MAX
 from core.wiring import PROVIDERS, Key, provider, services
@@ -76,6 +76,13 @@ FILE_TYPES = ("text/csv", "text/html", "application/vnd.openxmlformats-officedoc
 def wants_async(request: Request) -> bool:
     """The client asked for a job instead of the answer (RFC 7240 `Prefer: respond-async`)."""
     return "respond-async" in request.headers.get("prefer", "").lower()
+
+
+def submit_accepted(
+    tasks: Tasks, name: str, data: dict[str, Any], requested_by: str, upload: File | None = None
+) -> JSONResponse:
+    """Submit a job and answer 202 with it (database I/O: call from a handler thread, never on the event loop)."""
+    return accepted(tasks, tasks.submit(name, data, requested_by=requested_by, upload=upload))
 
 
 def accepted(tasks: Tasks, job_id: str) -> JSONResponse:

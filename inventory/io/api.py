@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
@@ -17,7 +16,7 @@ from core.audit import ChangeContext
 from core.deps import CurrentPrincipal, SessionDep, change_context
 from core.errors import Forbidden, Problem, TooLarge, ValidationFailed
 from core.identity import Principal
-from core.tasks.api import ACCEPTED, TasksDep, accepted, wants_async
+from core.tasks.api import ACCEPTED, TasksDep, submit_accepted, wants_async
 from core.tasks.backends import Tasks
 from core.tasks.callers import context_json, principal_json
 from core.tasks.engine import File
@@ -113,8 +112,7 @@ def _submitted(
     """The upload stored with its job (one transaction): 202, the job, and where to follow it."""
     payload = {"kind": kind, "dry_run": dry_run, "principal": principal_json(p), "ctx": context_json(ctx)}
     media = MEDIA["xlsx"] if (filename or "").lower().endswith(".xlsx") else MEDIA["csv"]
-    job_id = tasks.submit(import_tasks.IMPORT, payload, requested_by=p.name, upload=File(data, media, filename))
-    return accepted(tasks, job_id)
+    return submit_accepted(tasks, import_tasks.IMPORT, payload, p.name, File(data, media, filename))
 
 
 def add_io_routes(router: APIRouter) -> None:
@@ -207,8 +205,7 @@ def add_io_routes(router: APIRouter) -> None:
                 "filename": filename,
                 "media_type": MEDIA[format],
             }
-            submit = functools.partial(tasks.submit, import_tasks.EXPORT, payload, requested_by=principal.name)
-            return await run_in_threadpool(lambda: accepted(tasks, submit()))  # the job's row: database I/O
+            return await run_in_threadpool(submit_accepted, tasks, import_tasks.EXPORT, payload, principal.name)
         data = await run_long(exporting.export_file, session, name, format, principal.units)
         return _attachment(data, name, format, stem)
 
