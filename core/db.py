@@ -136,13 +136,12 @@ class Database:
         # A request's reads (GET/HEAD, core.deps.get_session) on PostgreSQL run outside a transaction (autocommit):
         # each statement reads the latest committed rows, as it does inside a READ COMMITTED transaction, without
         # the BEGIN and ROLLBACK round trips. Other readers keep read_sessions (one transaction, undone at its end).
-        self.autocommit_reads = self.engine.dialect.name == "postgresql"
         self.request_reads = (
             sessionmaker(
                 self.engine.execution_options(**{READ_ONLY: True}, isolation_level="AUTOCOMMIT"),
                 expire_on_commit=False,
             )
-            if self.autocommit_reads
+            if self.engine.dialect.name == "postgresql"
             else self.read_sessions
         )
 

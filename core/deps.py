@@ -40,8 +40,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
+        # Not in a handler thread: with every handler thread waiting in the pool for a connection, finished requests
+        # waiting for a thread to give theirs back stalled the process for the pool's 30 s timeout (review). A limiter
+        # of its own per call, as FastAPI ends a sync generator dependency (fastapi.concurrency).
         with anyio.CancelScope(shield=True):  # a client gone mid-request still returns the connection
-            await run_in_threadpool(_end, session)
+            await anyio.to_thread.run_sync(_end, session, limiter=anyio.CapacityLimiter(1))
 
 
 def _end(session: Session) -> None:
@@ -68,22 +71,16 @@ def get_principal(
     # Machines keep their bearer tokens (checked first); a browser signed in with a password or single sign-on
     # sends its session cookie instead.
     principal = authenticate(session, token) if token or not sid else _from_session(request, session, sid)
-    # End the authentication's transaction: on SQLite a write request's transaction holds the write lock
-    # from its first statement, and a route that writes through its own sessions (a sweep, a job run)
-    # must not wait behind its own request. The route's first statement starts a new transaction.
-    # A read request on PostgreSQL runs without a transaction (autocommit, Database.request_reads): every statement
-    # reads the latest committed rows and nothing is held, so a commit would only release the connection and cost
-    # a second checkout with its liveness ping (docs/LISTS.md, "Speed").
-    if session.in_transaction() and not _reads_latest_committed(request):
+    # End the authentication's transaction and give its connection back to the pool: on SQLite a write request's
+    # transaction holds the write lock from its first statement, and a route that writes through its own sessions
+    # (a sweep, a job run) must not wait behind its own request. And no request may hold a pooled connection while it
+    # waits for a handler thread: with every thread waiting in the pool for a connection, that deadlocked until the
+    # pool's 30 s timeout (review; a GET on PostgreSQL used to keep its autocommit connection to save a second
+    # checkout). The route's first statement takes a connection again.
+    if session.in_transaction():
         session.commit()
     request.state.principal = principal
     return principal
-
-
-def _reads_latest_committed(request: Request) -> bool:
-    """A GET/HEAD request's session reads in autocommit (`Database.autocommit_reads`: PostgreSQL); on SQLite a read
-    transaction keeps its first snapshot."""
-    return request.method in ("GET", "HEAD") and get_database(request).autocommit_reads
 
 
 def _from_session(request: Request, session: Session, sid: str) -> Principal:

@@ -21,7 +21,7 @@ from core.db import Base
 from core.enums import ChangeAction, Role
 from core.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from core.models import Account, ApiToken
-from core.times import now_utc
+from core.times import now_utc, to_utc
 
 
 def _units() -> Table:
@@ -143,7 +143,7 @@ def create_token(
             prefix=plain[:8],
             role=role,
             unit_id=unit_id,
-            expires_at=expires_at,
+            expires_at=to_utc(expires_at) if expires_at is not None else None,  # SQLite keeps no offset
             owner_key=owner_key,
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from core.db import Database
 from core.enums import Role
-from core.identity import create_token
+from core.errors import Unauthorized
+from core.identity import authenticate, create_token
 from core.models import ApiToken, ChangeLog
 from inventory.access import INVENTORY_WRITE
 from tests.builders import Inv
@@ -245,3 +246,16 @@ def test_a_token_pasted_into_a_query_is_never_echoed_in_the_error(
     assert r.status_code == 422
     assert token not in r.text
     assert "yw_***" in r.text
+
+
+def test_an_expiry_with_an_offset_is_that_instant_on_every_store(db: Database) -> None:
+    """An expiry given as Beijing time (+08:00) a minute ago has passed: SQLite kept its wall clock as UTC, so the
+    token lived eight hours too long (review)."""
+    beijing = timezone(timedelta(hours=8))
+    with db.session() as s:
+        past = create_token(s, "past-exp", Role.ADMIN, expires_at=datetime.now(beijing) - timedelta(minutes=1))
+        future = create_token(s, "future-exp", Role.ADMIN, expires_at=datetime.now(beijing) + timedelta(minutes=1))
+    with db.read_session() as s:
+        with pytest.raises(Unauthorized, match="expired"):
+            authenticate(s, past)
+        assert authenticate(s, future).name == "future-exp"

@@ -1,10 +1,10 @@
 """What one list request asks of the database: its connection checkouts and its statements (docs/LISTS.md, "Speed").
 
 Counted by hand from the request's path: the token lookup (authentication), the total (PostgreSQL: the trigger-kept
-row counts; SQLite, or a scoped caller: a count), the page, and the page's links in one statement. A read request
-on PostgreSQL keeps its one connection from authentication to the answer (no commit in between, so no second
-checkout with its liveness ping); SQLite commits the authentication's read transaction (a new snapshot for the
-route), so it checks out twice. On PostgreSQL a GET's statements run in autocommit (no BEGIN, no ROLLBACK).
+row counts; SQLite, or a scoped caller: a count), the page, and the page's links in one statement. Every request gives
+its connection back after authentication and takes one again for the route (two checkouts): no request holds a pooled
+connection while it waits for a handler thread (the last test). On PostgreSQL a GET's statements run in autocommit
+(no BEGIN, no ROLLBACK).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def counted(db: Database, call: Any) -> tuple[Any, int, list[str]]:
     return result, len(checkouts), statements
 
 
-def test_a_list_request_checks_out_once_on_postgresql_and_runs_four_statements(
+def test_a_list_request_checks_out_twice_and_runs_four_statements(
     listing: tuple[TestClient, Database, dict[str, str]],
 ) -> None:
     client, db, tokens = listing
@@ -85,7 +85,7 @@ def test_a_list_request_checks_out_once_on_postgresql_and_runs_four_statements(
     body = resp.json()
     assert body["total"] == 3 and [item["code"] for item in body["items"]] == ["SYS-A", "SYS-B", "SYS-C"]
     assert body["items"][1]["depends_on_ids"] == [body["items"][0]["id"]]
-    assert checkouts == (1 if db.url.startswith("postgresql") else 2)
+    assert checkouts == 2
     assert len(statements) == 4, statements  # token, total, page, links
 
 
@@ -97,7 +97,7 @@ def test_a_scoped_list_request_adds_only_its_unit_subtree(
     resp, checkouts, statements = counted(db, lambda: client.get(f"{API}/systems", headers=headers))
     assert resp.status_code == 200, resp.text
     assert [item["code"] for item in resp.json()["items"]] == ["SYS-C"] and resp.json()["total"] == 1
-    assert checkouts == (1 if db.url.startswith("postgresql") else 2)
+    assert checkouts == 2
     assert len(statements) == 5, statements  # token, unit subtree, count, page, links
 
 
@@ -119,3 +119,37 @@ def test_ten_requests_at_once_reuse_pooled_connections(any_db: Database) -> None
     finally:
         event.remove(any_db.engine.pool, "connect", connect)
     assert len(opened) <= 10  # the first ten (fewer when the fixture's own connections are still pooled)
+
+
+def test_more_requests_than_connections_all_answer(any_db: Database, tmp_path: Path) -> None:
+    """120 requests at once on 4 handler threads, more than the pool's 30 connections (review: ending the session in a
+    handler thread let finished requests hold every connection while the threads waited in the pool for one — 30 s
+    stalls, then 500 "QueuePool limit … timed out"). The session ends outside the handler threads, as FastAPI ends a
+    sync generator dependency."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from core.threads import limit_handlers
+
+    with any_db.session() as s:
+        Inv(s).basic()
+        token = create_token(s, "flood-admin", Role.ADMIN)
+    settings = Settings(database_url=any_db.url, data_dir=tmp_path / "data", scheduler_enabled=False)
+    app = create_app(settings, registry=CollectorRegistry(), database=any_db)
+
+    async def flood() -> list[int]:
+        limit_handlers(4)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers, timeout=60) as c:
+            answers = await asyncio.wait_for(asyncio.gather(*(c.get(f"{API}/systems") for _ in range(120))), 60)
+        return [r.status_code for r in answers]
+
+    started = time.monotonic()
+    statuses = asyncio.run(flood())
+    took = time.monotonic() - started
+    assert statuses == [200] * 120, sorted(set(statuses))
+    assert took < 25, took  # the pool's checkout timeout is 30 s: a stall shows as ≥ 30 s
+    assert any_db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
