@@ -99,7 +99,7 @@ def _sqlite_begin(writers: _WriterLock) -> Any:
     return begin
 
 
-POOL_SIZE = 10
+POOL_SIZE = 10  # kept; as many more opened under load: ≤ 20 a process (docs/deploy.md: the connection budget)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -107,7 +107,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     # Enough pooled connections for a process's concurrent requests: beyond pool_size each checkout opens a new
     # connection and closes it after use (on SQLite with a cold page cache: the first count(*) of 100,000 rows took
     # 9 ms instead of 0.1 ms), which cost a quarter of a list request's CPU at 10 clients (docs/LISTS.md, "Speed").
-    kwargs: dict[str, Any] = {"echo": echo, "future": True, "pool_size": POOL_SIZE, "max_overflow": 20}
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "pool_size": POOL_SIZE, "max_overflow": POOL_SIZE}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
     else:

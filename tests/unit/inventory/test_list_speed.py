@@ -122,7 +122,7 @@ def test_ten_requests_at_once_reuse_pooled_connections(any_db: Database) -> None
 
 
 def test_more_requests_than_connections_all_answer(any_db: Database, tmp_path: Path) -> None:
-    """120 requests at once on 4 handler threads, more than the pool's 30 connections (review: ending the session in a
+    """120 requests at once on 4 handler threads, more than the pool's 20 connections (review: ending the session in a
     handler thread let finished requests hold every connection while the threads waited in the pool for one — 30 s
     stalls, then 500 "QueuePool limit … timed out"). The session ends outside the handler threads, as FastAPI ends a
     sync generator dependency."""
