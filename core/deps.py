@@ -98,6 +98,7 @@ def _from_session(request: Request, session: Session, sid: str) -> Principal:
     if now - from_db(row.last_seen_at) >= sessions.TOUCH_EVERY:
         touch = update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now)
         if request.method in ("GET", "HEAD"):  # a read session: write the time through a short write session
+            session.commit()  # its connection back first: never two held at once (the pool could run dry circularly)
             with get_database(request).session() as writer:
                 writer.execute(touch)
         else:
