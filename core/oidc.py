@@ -10,6 +10,7 @@ state in a cookie, so a callback started elsewhere is refused. Role and unit com
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -76,6 +77,8 @@ class Identity:
 
 _metadata: dict[str, tuple[float, dict[str, Any]]] = {}
 _failed: dict[str, tuple[float, str]] = {}  # issuer → (when discovery last failed, the refusal)
+_probing: set[str] = set()  # issuers being asked again after a failure
+_probe_lock = threading.Lock()
 
 
 def metadata(config: OidcConfig) -> dict[str, Any]:
@@ -83,12 +86,28 @@ def metadata(config: OidcConfig) -> dict[str, Any]:
     cached = _metadata.get(config.issuer)
     if cached and time.monotonic() - cached[0] < METADATA_TTL_SECONDS:
         return cached[1]
-    failed = _failed.get(config.issuer)
-    if failed and time.monotonic() - failed[0] < FAILURE_TTL_SECONDS:
-        raise Refused(
-            failed[1]
-            + f"（{FAILURE_TTL_SECONDS:.0f} 秒后再试 / asked again {FAILURE_TTL_SECONDS:.0f} s after the failure）"
-        )
+    failed, probing = _failed.get(config.issuer), False
+    if failed:
+        with _probe_lock:  # after a failure one sign-in asks the provider again; the others are refused meanwhile
+            if time.monotonic() - failed[0] < FAILURE_TTL_SECONDS or config.issuer in _probing:
+                raise Refused(
+                    failed[1]
+                    + f"（{FAILURE_TTL_SECONDS:.0f} 秒后再试 / asked again {FAILURE_TTL_SECONDS:.0f} s after the failure）"
+                )
+            _probing.add(config.issuer)
+            probing = True
+    try:
+        doc = _discover(config)
+    finally:
+        if probing:
+            _probing.discard(config.issuer)
+    if doc.get("issuer") != config.issuer:
+        raise Refused("统一身份认证服务的 issuer 与配置不符 / the provider's issuer differs from the configured one")
+    _metadata[config.issuer] = (time.monotonic(), doc)
+    return doc
+
+
+def _discover(config: OidcConfig) -> dict[str, Any]:
     url = config.issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         resp = httpx.get(url, timeout=config.timeout)
@@ -99,9 +118,6 @@ def metadata(config: OidcConfig) -> dict[str, Any]:
         _failed[config.issuer] = (time.monotonic(), message)
         raise Refused(message) from exc
     _failed.pop(config.issuer, None)
-    if doc.get("issuer") != config.issuer:
-        raise Refused("统一身份认证服务的 issuer 与配置不符 / the provider's issuer differs from the configured one")
-    _metadata[config.issuer] = (time.monotonic(), doc)
     return doc
 
 

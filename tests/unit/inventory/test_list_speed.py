@@ -9,18 +9,28 @@ connection while it waits for a handler thread (the last test). On PostgreSQL a 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from core import accounts, sessions
+from core.audit import ChangeContext
 from core.db import Database
 from core.enums import Role
 from core.identity import create_token
+from core.models import AuthSession
+from core.sessions import AuthConfig
+from core.threads import limit_handlers
+from core.times import from_db, now_utc
 from orchestrator.app.factory import create_app
 from orchestrator.app.settings import Settings
 from tests.builders import Inv
@@ -121,35 +131,53 @@ def test_ten_requests_at_once_reuse_pooled_connections(any_db: Database) -> None
     assert len(opened) <= 10  # the first ten (fewer when the fixture's own connections are still pooled)
 
 
+def flood(db: Database, tmp_path: Path, threads: int, requests: list[dict[str, str]]) -> tuple[list[int], float]:
+    """All `requests` (their headers) at once against one app on `threads` handler threads: statuses, seconds."""
+    settings = Settings(database_url=db.url, data_dir=tmp_path / "data", scheduler_enabled=False)
+    app = create_app(settings, registry=CollectorRegistry(), database=db)
+
+    async def run() -> list[int]:
+        limit_handlers(threads)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=90) as c:
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(c.get(f"{API}/systems", headers=h) for h in requests)), 75
+            )
+        return [r.status_code for r in answers]
+
+    started = time.monotonic()
+    statuses = asyncio.run(run())
+    return statuses, time.monotonic() - started
+
+
 def test_more_requests_than_connections_all_answer(any_db: Database, tmp_path: Path) -> None:
     """120 requests at once on 4 handler threads, more than the pool's 20 connections (review: ending the session in a
     handler thread let finished requests hold every connection while the threads waited in the pool for one — 30 s
     stalls, then 500 "QueuePool limit … timed out"). The session ends outside the handler threads, as FastAPI ends a
-    sync generator dependency."""
-    import asyncio
-    import time
-
-    import httpx
-
-    from core.threads import limit_handlers
-
+    sync generator dependency, and gives its connection back after authentication."""
     with any_db.session() as s:
         Inv(s).basic()
         token = create_token(s, "flood-admin", Role.ADMIN)
-    settings = Settings(database_url=any_db.url, data_dir=tmp_path / "data", scheduler_enabled=False)
-    app = create_app(settings, registry=CollectorRegistry(), database=any_db)
-
-    async def flood() -> list[int]:
-        limit_handlers(4)
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers, timeout=60) as c:
-            answers = await asyncio.wait_for(asyncio.gather(*(c.get(f"{API}/systems") for _ in range(120))), 60)
-        return [r.status_code for r in answers]
-
-    started = time.monotonic()
-    statuses = asyncio.run(flood())
-    took = time.monotonic() - started
+    statuses, took = flood(any_db, tmp_path, 4, [{"Authorization": f"Bearer {token}"}] * 120)
     assert statuses == [200] * 120, sorted(set(statuses))
     assert took < 25, took  # the pool's checkout timeout is 30 s: a stall shows as ≥ 30 s
     assert any_db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_signed_in_browsers_back_after_a_minute_all_answer(any_db: Database, tmp_path: Path) -> None:
+    """150 browser sessions idle for two minutes, one GET each at once, on 40 handler threads: each writes its last-seen
+    time through a second session. Holding the read connection meanwhile (review) let 20 threads each hold one
+    connection and wait for another — 30 s, then 500s on PostgreSQL."""
+    with any_db.session() as s:
+        Inv(s).basic()
+        ctx = ChangeContext(actor="setup", role="admin")
+        account = accounts.create(s, ctx, accounts.NewAccount("flood.admin", Role.ADMIN, password="Flood-pass-2026!"))
+        aged = now_utc() - timedelta(minutes=2)
+        sids = [sessions.start(s, account, AuthConfig(), aged).session_id for _ in range(150)]
+    cookies = [{"Cookie": f"{sessions.SESSION_COOKIE}={sid}"} for sid in sids]
+    statuses, took = flood(any_db, tmp_path, 40, cookies)
+    assert statuses == [200] * 150, sorted(set(statuses))
+    assert took < 25, took
+    assert any_db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with any_db.read_session() as s:
+        seen = s.scalars(select(AuthSession.last_seen_at)).all()
+    assert len(seen) == 150 and all(from_db(t) > aged + timedelta(seconds=30) for t in seen)  # every one touched
