@@ -31,8 +31,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     every other method gets a write session (on SQLite: the write lock from its first statement).
 
     Made here on the event loop (making a session does no I/O: its connection is taken at its first statement, in
-    the handler's thread) and ended in a handler thread: two thread hops a request instead of three for a sync
-    generator (docs/LISTS.md, "Speed").
+    the handler's thread) and ended in a thread outside the handler pool: one handler-thread hop fewer than a sync
+    generator dependency (docs/LISTS.md, "Speed").
     """
     db = get_database(request)
     factory = db.request_reads if request.method in ("GET", "HEAD") else db.sessions
