@@ -40,6 +40,11 @@ def make_celery(broker_url: str, main: str = "yunwang") -> Celery:
         # a message lost by a broker dying just then fails the submit (503, job failed) instead of vanishing
         broker_transport_options={"confirm_publish": True},
         worker_hijack_root_logger=False,
+        # stdout/stderr stay the process's own: redirected into a logger, the service's log handler (core/logs.py,
+        # it writes to sys.stderr as it is) sent every record into that proxy, which drops records logged from
+        # logging itself — the worker's log lost its lines, "ready." included (CI: the chaos test's workers never
+        # looked ready)
+        worker_redirect_stdouts=False,
         worker_send_task_events=False,
         task_send_sent_event=False,
         enable_utc=True,
