@@ -61,9 +61,8 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 def get_principal(
     request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    cached = getattr(request.state, "principal", None)
-    if isinstance(cached, Principal):  # the permission gate authenticated this request already
-        return cached
+    """Authenticate the request (the permission gate calls this once; routes read the result via
+    `current_principal`) and keep the principal on `request.state`."""
     token = None
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
